@@ -1,0 +1,5 @@
+//! bnws: placeholder until the CLI issue lands.
+fn main() {
+    eprintln!("bnws: not yet implemented");
+    std::process::exit(2);
+}
