@@ -1,1 +1,3 @@
-//! Placeholder until its issue lands.
+//! A simulated Binance spot exchange.
+
+pub mod engine;

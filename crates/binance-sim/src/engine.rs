@@ -1,0 +1,1 @@
+//! Market engine (in progress).
