@@ -1,1 +1,40 @@
-//! Placeholder until its issue lands.
+//! The Binance spot wire model: no I/O, just exact types.
+//!
+//! - [`stream`]: typed stream names (`btcusdt@trade`, `!miniTicker@arr`, …)
+//!   that render to and parse from Binance's exact spelling.
+//! - [`market`], [`user`]: every spot market and user-data event, with
+//!   prices and quantities as exact [`Decimal`]s and times as [`Time`]s whose
+//!   type says whether they are milliseconds or microseconds.
+//! - [`control`], [`wsapi`]: live-subscription control messages and the
+//!   WebSocket API request/response envelope.
+//! - [`frame`]: decode a raw or combined frame into a [`Frame`] in one pass,
+//!   and encode it back to the JSON Binance sends.
+//! - [`book`]: a price-level order book.
+//! - [`sign`]: request signing.
+//!
+//! ```
+//! use binance_types::{frame, Event};
+//! let bytes = br#"{"stream":"bnbbtc@trade","data":{"e":"trade","E":1672515782136,"s":"BNBBTC","t":12345,"p":"0.001","q":"100","T":1672515782136,"m":true,"M":true}}"#;
+//! let frame = frame::decode(bytes).unwrap();
+//! assert_eq!(frame.stream(), Some("bnbbtc@trade"));
+//! let Event::Trade(trade) = frame.event else { panic!("not a trade") };
+//! assert_eq!(trade.price.to_string(), "0.001");
+//! ```
+
+pub mod book;
+pub mod control;
+pub mod frame;
+pub mod market;
+mod redact;
+pub mod sign;
+mod sniff;
+pub mod stream;
+pub mod time;
+pub mod user;
+pub mod wsapi;
+
+pub use book::{Level, OrderBook};
+pub use frame::{DecodeError, Event, Frame};
+pub use rust_decimal::Decimal;
+pub use stream::{StreamName, StreamNameError, Symbol};
+pub use time::{Micros, Millis, Time, TimeUnit};
