@@ -16,8 +16,10 @@
 //! of `tick_size` / `step_size`), so matching is exact; they become
 //! `Decimal`s (`tick_size * ticks`, `step_size * lots`) only on the way out.
 //!
-//! The whole level-change history is kept in memory so that
-//! [`Engine::book_at`] can rebuild the true book at any past update id.
+//! The whole level-change history (about 32 bytes per level change, plus a
+//! full-book checkpoint every 1024 update ids) and the trade log are kept in
+//! memory so that [`Engine::book_at`] can rebuild the true book at any past
+//! update id; both grow with the run's length.
 
 mod book;
 mod flow;
@@ -50,16 +52,17 @@ struct Pending {
 
 impl Pending {
     fn record(&mut self, side: Side, ticks: i64, lots: u64) {
-        // A level touched twice in one action is reported once, with its
-        // final quantity, at the position of its first change.
-        match self
-            .changes
-            .iter_mut()
-            .find(|(s, t, _)| *s == side && *t == ticks)
-        {
-            Some(change) => change.2 = lots,
-            None => self.changes.push((side, ticks, lots)),
-        }
+        // An action touches each level at most once (a taker walks the other
+        // side level by level, then may rest once on its own side), so a
+        // plain push keeps "each level once, in change order".
+        debug_assert!(
+            !self
+                .changes
+                .iter()
+                .any(|&(s, t, _)| s == side && t == ticks),
+            "level touched twice in one action"
+        );
+        self.changes.push((side, ticks, lots));
     }
 }
 
@@ -73,7 +76,9 @@ struct Committed {
 
 /// The market of one symbol: order book, matching, synthetic flow and history.
 ///
-/// Same spec, flow, seed and sequence of calls give identical outputs.
+/// Same spec, flow, seed and sequence of calls give identical outputs (use a
+/// different seed per symbol, or symbols with the same tick/step shape move in
+/// lockstep).
 #[derive(Debug, Clone)]
 pub struct Engine {
     spec: SymbolSpec,

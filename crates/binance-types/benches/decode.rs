@@ -1,1 +1,98 @@
-fn main() {}
+//! Decode and book benchmarks. Each decode is measured beside
+//! `serde_json::from_slice::<IgnoredAny>` over the same bytes: the cost of
+//! merely reading the JSON, the floor any typed decode stands on.
+
+#![allow(missing_docs)] // criterion's macros generate undocumented items
+
+use std::hint::black_box;
+
+use binance_types::{frame, Decimal, Level, OrderBook};
+use criterion::{criterion_group, criterion_main, Criterion};
+use serde::de::IgnoredAny;
+
+const TRADE: &[u8] = br#"{"e":"trade","E":1672515782136,"s":"BNBBTC","t":12345,"p":"0.00100000","q":"100.00000000","T":1672515782136,"m":true,"M":true}"#;
+
+fn levels(n: usize, start: i64, step: i64) -> Vec<Level> {
+    (0..n as i64)
+        .map(|i| {
+            Level::new(
+                Decimal::new(start + i * step, 8),
+                Decimal::new(1_000_000 + i * 37, 8),
+            )
+        })
+        .collect()
+}
+
+/// JSON text in Binance's key order (a `json!` map would sort the keys).
+fn json(levels: &[Level]) -> String {
+    serde_json::to_string(levels).unwrap()
+}
+
+fn depth_update_20() -> Vec<u8> {
+    format!(
+        r#"{{"stream":"bnbbtc@depth@100ms","data":{{"e":"depthUpdate","E":1672515782136,"s":"BNBBTC","U":157,"u":176,"b":{},"a":{}}}}}"#,
+        json(&levels(10, 6_000_000, -100)),
+        json(&levels(10, 6_000_100, 100)),
+    )
+    .into_bytes()
+}
+
+fn snapshot_1000() -> Vec<u8> {
+    format!(
+        r#"{{"lastUpdateId":1027024,"bids":{},"asks":{}}}"#,
+        json(&levels(1000, 6_000_000, -100)),
+        json(&levels(1000, 6_000_100, 100)),
+    )
+    .into_bytes()
+}
+
+fn bench_decode(c: &mut Criterion) {
+    let depth = depth_update_20();
+    let snapshot = snapshot_1000();
+    for (name, bytes) in [
+        ("trade", TRADE),
+        ("depthUpdate_20_combined", &depth[..]),
+        ("snapshot_1000", &snapshot[..]),
+    ] {
+        let mut group = c.benchmark_group(name);
+        group.bench_function("ignored_any", |b| {
+            b.iter(|| serde_json::from_slice::<IgnoredAny>(black_box(bytes)).unwrap())
+        });
+        group.bench_function("typed", |b| {
+            b.iter(|| frame::decode(black_box(bytes)).unwrap())
+        });
+        // The same frame with one space: Binance's layout no longer matches
+        // exactly, so this is the serde-derived path.
+        let spaced = String::from_utf8(bytes.to_vec())
+            .unwrap()
+            .replacen('{', "{ ", 1);
+        group.bench_function("typed_serde_path", |b| {
+            b.iter(|| frame::decode(black_box(spaced.as_bytes())).unwrap())
+        });
+        group.finish();
+    }
+}
+
+fn bench_book(c: &mut Criterion) {
+    let mut book = OrderBook::new();
+    book.load_snapshot(
+        1,
+        &levels(1000, 6_000_000, -100),
+        &levels(1000, 6_000_100, 100),
+    );
+    // A realistic diff: changes near the top, one removal a side.
+    let mut bids = levels(10, 5_999_500, -100);
+    let mut asks = levels(10, 6_000_600, 100);
+    bids[3].quantity = Decimal::ZERO;
+    asks[7].quantity = Decimal::ZERO;
+    c.bench_function("book/apply_20_levels_to_1000", |b| {
+        b.iter_batched_ref(
+            || book.clone(),
+            |book| book.apply(2, black_box(&bids), black_box(&asks)),
+            criterion::BatchSize::SmallInput,
+        )
+    });
+}
+
+criterion_group!(benches, bench_decode, bench_book);
+criterion_main!(benches);

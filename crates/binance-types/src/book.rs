@@ -9,6 +9,8 @@ use std::fmt;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::decimal::Fast;
+
 /// One price level: `["price", "quantity"]` on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Level {
@@ -33,8 +35,11 @@ impl Serialize for Level {
 
 impl<'de> Deserialize<'de> for Level {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (price, quantity) = <(Decimal, Decimal)>::deserialize(d)?;
-        Ok(Level { price, quantity })
+        let (price, quantity) = <(Fast, Fast)>::deserialize(d)?;
+        Ok(Level {
+            price: price.0,
+            quantity: quantity.0,
+        })
     }
 }
 

@@ -18,13 +18,13 @@ use crate::market::{
     AggTrade, AvgPrice, BlockTrade, BookTicker, DepthUpdate, KlineEvent, MiniTicker, PartialDepth,
     ReferencePrice, RollingTicker, ServerShutdown, Ticker, Trade,
 };
-use crate::sniff;
 use crate::time::{Millis, TimeUnit};
 use crate::user::{
     BalanceUpdate, EventStreamTerminated, ExecutionReport, ExternalLockUpdate, ListStatus,
     ListenKeyExpired, OutboundAccountPosition,
 };
 use crate::wsapi::WsApiResponse;
+use crate::{quick, sniff};
 use crate::{redact, Micros};
 
 /// Everything a spot stream or WebSocket API connection sends.
@@ -43,7 +43,7 @@ pub enum Event<U: TimeUnit = Millis> {
     /// `kline`.
     Kline(Box<KlineEvent<U>>),
     /// `24hrMiniTicker`.
-    MiniTicker(MiniTicker<U>),
+    MiniTicker(Box<MiniTicker<U>>),
     /// `!miniTicker@arr`: the mini tickers that changed.
     MiniTickers(Vec<MiniTicker<U>>),
     /// `24hrTicker`.
@@ -71,7 +71,7 @@ pub enum Event<U: TimeUnit = Millis> {
     /// `executionReport`.
     ExecutionReport(Box<ExecutionReport<U>>),
     /// `listStatus`.
-    ListStatus(ListStatus<U>),
+    ListStatus(Box<ListStatus<U>>),
     /// `listenKeyExpired`.
     ListenKeyExpired(ListenKeyExpired<U>),
     /// `externalLockUpdate`.
@@ -463,10 +463,13 @@ fn fast<U: TimeUnit>(bytes: &[u8]) -> Option<Result<Frame<'_, U>, serde_json::Er
         match (key, &value) {
             ("stream", sniff::Value::Str(stream, end)) => {
                 let data = sniff::next_member(bytes, *end, "data")?;
-                let kind = sniff_kind(bytes, data)?;
                 let envelope = Envelope::Combined {
                     stream: Cow::Borrowed(stream),
                 };
+                if let Some(event) = quick_tail(bytes, data, b"}") {
+                    return Some(Ok(Frame { envelope, event }));
+                }
+                let kind = sniff_kind(bytes, data)?;
                 return Some(
                     Source::Combined(bytes)
                         .event(kind)
@@ -500,11 +503,27 @@ fn fast<U: TimeUnit>(bytes: &[u8]) -> Option<Result<Frame<'_, U>, serde_json::Er
             _ => {}
         }
     }
+    if let Some(event) = quick_tail(bytes, pos, b"") {
+        return Some(Ok(Frame {
+            envelope: Envelope::Raw,
+            event,
+        }));
+    }
     let kind = sniff_kind(bytes, pos)?;
     Some(Source::Raw(bytes).event(kind).map(|event| Frame {
         envelope: Envelope::Raw,
         event,
     }))
+}
+
+/// A hot event read by hand at `pos`, if what follows it is exactly `tail`
+/// and then only white space.
+fn quick_tail<U: TimeUnit>(bytes: &[u8], pos: usize, tail: &[u8]) -> Option<Event<U>> {
+    let (event, end) = quick::event(bytes, pos)?;
+    let rest = bytes.get(end..end + tail.len())?;
+    (rest.iter().zip(tail).all(|(a, b)| a == b)
+        && sniff::skip_ws(bytes, end + tail.len()) == bytes.len())
+    .then_some(event)
 }
 
 /// Any layout: parse to a JSON tree, then read the envelope and kind from it.
@@ -609,6 +628,16 @@ mod tests {
             panic!()
         };
         assert_eq!(t.trade_time.as_millis(), 1672515782136);
+    }
+
+    #[test]
+    fn events_stay_small_to_move() {
+        // Hot events are moved several times on the way out; big, rare ones are boxed.
+        assert!(
+            std::mem::size_of::<Event>() <= 104,
+            "{}",
+            std::mem::size_of::<Event>()
+        );
     }
 
     #[test]

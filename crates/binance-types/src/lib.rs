@@ -23,8 +23,10 @@
 
 pub mod book;
 pub mod control;
+pub mod decimal;
 pub mod frame;
 pub mod market;
+mod quick;
 mod redact;
 pub mod sign;
 mod sniff;

@@ -25,10 +25,10 @@ pub struct Trade<U: TimeUnit = Millis> {
     #[serde(rename = "t")]
     pub trade_id: u64,
     /// `p`: price.
-    #[serde(rename = "p")]
+    #[serde(rename = "p", deserialize_with = "crate::decimal::de")]
     pub price: Decimal,
     /// `q`: quantity.
-    #[serde(rename = "q")]
+    #[serde(rename = "q", deserialize_with = "crate::decimal::de")]
     pub quantity: Decimal,
     /// `T`: when the trade happened.
     #[serde(rename = "T")]
@@ -55,10 +55,10 @@ pub struct AggTrade<U: TimeUnit = Millis> {
     #[serde(rename = "a")]
     pub agg_trade_id: u64,
     /// `p`: price.
-    #[serde(rename = "p")]
+    #[serde(rename = "p", deserialize_with = "crate::decimal::de")]
     pub price: Decimal,
     /// `q`: total quantity.
-    #[serde(rename = "q")]
+    #[serde(rename = "q", deserialize_with = "crate::decimal::de")]
     pub quantity: Decimal,
     /// `f`: first trade id aggregated.
     #[serde(rename = "f")]
@@ -91,10 +91,10 @@ pub struct BlockTrade<U: TimeUnit = Millis> {
     #[serde(rename = "t")]
     pub trade_id: u64,
     /// `p`: price.
-    #[serde(rename = "p")]
+    #[serde(rename = "p", deserialize_with = "crate::decimal::de")]
     pub price: Decimal,
     /// `q`: quantity.
-    #[serde(rename = "q")]
+    #[serde(rename = "q", deserialize_with = "crate::decimal::de")]
     pub quantity: Decimal,
     /// `T`: trade time.
     #[serde(rename = "T")]
@@ -112,7 +112,7 @@ pub struct ReferencePrice<U: TimeUnit = Millis> {
     #[serde(rename = "s")]
     pub symbol: String,
     /// `r`: the reference price; `None` when Binance sends `null`.
-    #[serde(rename = "r")]
+    #[serde(rename = "r", deserialize_with = "crate::decimal::de_opt")]
     pub reference_price: Option<Decimal>,
     /// `t`: when it was computed.
     #[serde(rename = "t")]
@@ -157,19 +157,19 @@ pub struct Kline<U: TimeUnit = Millis> {
     #[serde(rename = "L")]
     pub last_trade_id: i64,
     /// `o`: open price.
-    #[serde(rename = "o")]
+    #[serde(rename = "o", deserialize_with = "crate::decimal::de")]
     pub open: Decimal,
     /// `c`: close price.
-    #[serde(rename = "c")]
+    #[serde(rename = "c", deserialize_with = "crate::decimal::de")]
     pub close: Decimal,
     /// `h`: high price.
-    #[serde(rename = "h")]
+    #[serde(rename = "h", deserialize_with = "crate::decimal::de")]
     pub high: Decimal,
     /// `l`: low price.
-    #[serde(rename = "l")]
+    #[serde(rename = "l", deserialize_with = "crate::decimal::de")]
     pub low: Decimal,
     /// `v`: base asset volume.
-    #[serde(rename = "v")]
+    #[serde(rename = "v", deserialize_with = "crate::decimal::de")]
     pub volume: Decimal,
     /// `n`: number of trades.
     #[serde(rename = "n")]
@@ -178,13 +178,13 @@ pub struct Kline<U: TimeUnit = Millis> {
     #[serde(rename = "x")]
     pub is_closed: bool,
     /// `q`: quote asset volume.
-    #[serde(rename = "q")]
+    #[serde(rename = "q", deserialize_with = "crate::decimal::de")]
     pub quote_volume: Decimal,
     /// `V`: taker buy base asset volume.
-    #[serde(rename = "V")]
+    #[serde(rename = "V", deserialize_with = "crate::decimal::de")]
     pub taker_buy_base_volume: Decimal,
     /// `Q`: taker buy quote asset volume.
-    #[serde(rename = "Q")]
+    #[serde(rename = "Q", deserialize_with = "crate::decimal::de")]
     pub taker_buy_quote_volume: Decimal,
     /// `B`: "ignore".
     #[serde(rename = "B")]
@@ -202,22 +202,22 @@ pub struct MiniTicker<U: TimeUnit = Millis> {
     #[serde(rename = "s")]
     pub symbol: String,
     /// `c`: close (last) price.
-    #[serde(rename = "c")]
+    #[serde(rename = "c", deserialize_with = "crate::decimal::de")]
     pub close: Decimal,
     /// `o`: open price.
-    #[serde(rename = "o")]
+    #[serde(rename = "o", deserialize_with = "crate::decimal::de")]
     pub open: Decimal,
     /// `h`: high price.
-    #[serde(rename = "h")]
+    #[serde(rename = "h", deserialize_with = "crate::decimal::de")]
     pub high: Decimal,
     /// `l`: low price.
-    #[serde(rename = "l")]
+    #[serde(rename = "l", deserialize_with = "crate::decimal::de")]
     pub low: Decimal,
     /// `v`: base asset volume.
-    #[serde(rename = "v")]
+    #[serde(rename = "v", deserialize_with = "crate::decimal::de")]
     pub volume: Decimal,
     /// `q`: quote asset volume.
-    #[serde(rename = "q")]
+    #[serde(rename = "q", deserialize_with = "crate::decimal::de")]
     pub quote_volume: Decimal,
 }
 
@@ -232,49 +232,49 @@ pub struct Ticker<U: TimeUnit = Millis> {
     #[serde(rename = "s")]
     pub symbol: String,
     /// `p`: price change.
-    #[serde(rename = "p")]
+    #[serde(rename = "p", deserialize_with = "crate::decimal::de")]
     pub price_change: Decimal,
     /// `P`: price change percent.
-    #[serde(rename = "P")]
+    #[serde(rename = "P", deserialize_with = "crate::decimal::de")]
     pub price_change_percent: Decimal,
     /// `w`: weighted average price.
-    #[serde(rename = "w")]
+    #[serde(rename = "w", deserialize_with = "crate::decimal::de")]
     pub weighted_avg_price: Decimal,
     /// `x`: price of the last trade before the window.
-    #[serde(rename = "x")]
+    #[serde(rename = "x", deserialize_with = "crate::decimal::de")]
     pub prev_close: Decimal,
     /// `c`: last price.
-    #[serde(rename = "c")]
+    #[serde(rename = "c", deserialize_with = "crate::decimal::de")]
     pub last_price: Decimal,
     /// `Q`: last quantity.
-    #[serde(rename = "Q")]
+    #[serde(rename = "Q", deserialize_with = "crate::decimal::de")]
     pub last_quantity: Decimal,
     /// `b`: best bid price.
-    #[serde(rename = "b")]
+    #[serde(rename = "b", deserialize_with = "crate::decimal::de")]
     pub best_bid: Decimal,
     /// `B`: best bid quantity.
-    #[serde(rename = "B")]
+    #[serde(rename = "B", deserialize_with = "crate::decimal::de")]
     pub best_bid_qty: Decimal,
     /// `a`: best ask price.
-    #[serde(rename = "a")]
+    #[serde(rename = "a", deserialize_with = "crate::decimal::de")]
     pub best_ask: Decimal,
     /// `A`: best ask quantity.
-    #[serde(rename = "A")]
+    #[serde(rename = "A", deserialize_with = "crate::decimal::de")]
     pub best_ask_qty: Decimal,
     /// `o`: open price.
-    #[serde(rename = "o")]
+    #[serde(rename = "o", deserialize_with = "crate::decimal::de")]
     pub open: Decimal,
     /// `h`: high price.
-    #[serde(rename = "h")]
+    #[serde(rename = "h", deserialize_with = "crate::decimal::de")]
     pub high: Decimal,
     /// `l`: low price.
-    #[serde(rename = "l")]
+    #[serde(rename = "l", deserialize_with = "crate::decimal::de")]
     pub low: Decimal,
     /// `v`: base asset volume.
-    #[serde(rename = "v")]
+    #[serde(rename = "v", deserialize_with = "crate::decimal::de")]
     pub volume: Decimal,
     /// `q`: quote asset volume.
-    #[serde(rename = "q")]
+    #[serde(rename = "q", deserialize_with = "crate::decimal::de")]
     pub quote_volume: Decimal,
     /// `O`: window open time.
     #[serde(rename = "O")]
@@ -307,31 +307,31 @@ pub struct RollingTicker<U: TimeUnit = Millis> {
     #[serde(rename = "s")]
     pub symbol: String,
     /// `p`: price change.
-    #[serde(rename = "p")]
+    #[serde(rename = "p", deserialize_with = "crate::decimal::de")]
     pub price_change: Decimal,
     /// `P`: price change percent.
-    #[serde(rename = "P")]
+    #[serde(rename = "P", deserialize_with = "crate::decimal::de")]
     pub price_change_percent: Decimal,
     /// `o`: open price.
-    #[serde(rename = "o")]
+    #[serde(rename = "o", deserialize_with = "crate::decimal::de")]
     pub open: Decimal,
     /// `h`: high price.
-    #[serde(rename = "h")]
+    #[serde(rename = "h", deserialize_with = "crate::decimal::de")]
     pub high: Decimal,
     /// `l`: low price.
-    #[serde(rename = "l")]
+    #[serde(rename = "l", deserialize_with = "crate::decimal::de")]
     pub low: Decimal,
     /// `c`: last price.
-    #[serde(rename = "c")]
+    #[serde(rename = "c", deserialize_with = "crate::decimal::de")]
     pub last_price: Decimal,
     /// `w`: weighted average price.
-    #[serde(rename = "w")]
+    #[serde(rename = "w", deserialize_with = "crate::decimal::de")]
     pub weighted_avg_price: Decimal,
     /// `v`: base asset volume.
-    #[serde(rename = "v")]
+    #[serde(rename = "v", deserialize_with = "crate::decimal::de")]
     pub volume: Decimal,
     /// `q`: quote asset volume.
-    #[serde(rename = "q")]
+    #[serde(rename = "q", deserialize_with = "crate::decimal::de")]
     pub quote_volume: Decimal,
     /// `O`: window open time.
     #[serde(rename = "O")]
@@ -378,16 +378,16 @@ pub struct BookTicker {
     #[serde(rename = "s")]
     pub symbol: String,
     /// `b`: best bid price.
-    #[serde(rename = "b")]
+    #[serde(rename = "b", deserialize_with = "crate::decimal::de")]
     pub best_bid: Decimal,
     /// `B`: best bid quantity.
-    #[serde(rename = "B")]
+    #[serde(rename = "B", deserialize_with = "crate::decimal::de")]
     pub best_bid_qty: Decimal,
     /// `a`: best ask price.
-    #[serde(rename = "a")]
+    #[serde(rename = "a", deserialize_with = "crate::decimal::de")]
     pub best_ask: Decimal,
     /// `A`: best ask quantity.
-    #[serde(rename = "A")]
+    #[serde(rename = "A", deserialize_with = "crate::decimal::de")]
     pub best_ask_qty: Decimal,
 }
 
@@ -405,7 +405,7 @@ pub struct AvgPrice<U: TimeUnit = Millis> {
     #[serde(rename = "i")]
     pub interval: String,
     /// `w`: the average price.
-    #[serde(rename = "w")]
+    #[serde(rename = "w", deserialize_with = "crate::decimal::de")]
     pub price: Decimal,
     /// `T`: last trade time.
     #[serde(rename = "T")]

@@ -183,6 +183,7 @@ impl KlineInterval {
     }
 }
 
+#[allow(clippy::derivable_impls)] // the enum comes from a macro shared with enums that have no default
 impl Default for KlineInterval {
     fn default() -> Self {
         KlineInterval::M1

@@ -28,10 +28,10 @@ pub struct Balance {
     #[serde(rename = "a")]
     pub asset: String,
     /// `f`: free.
-    #[serde(rename = "f")]
+    #[serde(rename = "f", deserialize_with = "crate::decimal::de")]
     pub free: Decimal,
     /// `l`: locked.
-    #[serde(rename = "l")]
+    #[serde(rename = "l", deserialize_with = "crate::decimal::de")]
     pub locked: Decimal,
 }
 
@@ -61,7 +61,7 @@ pub struct BalanceUpdate<U: TimeUnit = Millis> {
     #[serde(rename = "a")]
     pub asset: String,
     /// `d`: balance delta.
-    #[serde(rename = "d")]
+    #[serde(rename = "d", deserialize_with = "crate::decimal::de")]
     pub delta: Decimal,
     /// `T`: clear time.
     #[serde(rename = "T")]
@@ -79,7 +79,7 @@ pub struct ExternalLockUpdate<U: TimeUnit = Millis> {
     #[serde(rename = "a")]
     pub asset: String,
     /// `d`: locked delta.
-    #[serde(rename = "d")]
+    #[serde(rename = "d", deserialize_with = "crate::decimal::de")]
     pub delta: Decimal,
     /// `T`: transaction time.
     #[serde(rename = "T")]
@@ -191,16 +191,16 @@ pub struct ExecutionReport<U: TimeUnit = Millis> {
     #[serde(rename = "f")]
     pub time_in_force: String,
     /// `q`: order quantity.
-    #[serde(rename = "q")]
+    #[serde(rename = "q", deserialize_with = "crate::decimal::de")]
     pub quantity: Decimal,
     /// `p`: order price.
-    #[serde(rename = "p")]
+    #[serde(rename = "p", deserialize_with = "crate::decimal::de")]
     pub price: Decimal,
     /// `P`: stop price.
-    #[serde(rename = "P")]
+    #[serde(rename = "P", deserialize_with = "crate::decimal::de")]
     pub stop_price: Decimal,
     /// `F`: iceberg quantity.
-    #[serde(rename = "F")]
+    #[serde(rename = "F", deserialize_with = "crate::decimal::de")]
     pub iceberg_quantity: Decimal,
     /// `g`: order list id (-1 when none).
     #[serde(rename = "g")]
@@ -221,16 +221,16 @@ pub struct ExecutionReport<U: TimeUnit = Millis> {
     #[serde(rename = "i")]
     pub order_id: u64,
     /// `l`: last executed quantity.
-    #[serde(rename = "l")]
+    #[serde(rename = "l", deserialize_with = "crate::decimal::de")]
     pub last_executed_quantity: Decimal,
     /// `z`: cumulative filled quantity.
-    #[serde(rename = "z")]
+    #[serde(rename = "z", deserialize_with = "crate::decimal::de")]
     pub cumulative_filled_quantity: Decimal,
     /// `L`: last executed price.
-    #[serde(rename = "L")]
+    #[serde(rename = "L", deserialize_with = "crate::decimal::de")]
     pub last_executed_price: Decimal,
     /// `n`: commission amount.
-    #[serde(rename = "n")]
+    #[serde(rename = "n", deserialize_with = "crate::decimal::de")]
     pub commission: Decimal,
     /// `N`: commission asset (`None` when no commission).
     #[serde(rename = "N")]
@@ -260,13 +260,13 @@ pub struct ExecutionReport<U: TimeUnit = Millis> {
     #[serde(rename = "O")]
     pub order_creation_time: Time<U>,
     /// `Z`: cumulative quote quantity (average price = Z / z).
-    #[serde(rename = "Z")]
+    #[serde(rename = "Z", deserialize_with = "crate::decimal::de")]
     pub cumulative_quote_quantity: Decimal,
     /// `Y`: last quote quantity.
-    #[serde(rename = "Y")]
+    #[serde(rename = "Y", deserialize_with = "crate::decimal::de")]
     pub last_quote_quantity: Decimal,
     /// `Q`: quote order quantity.
-    #[serde(rename = "Q")]
+    #[serde(rename = "Q", deserialize_with = "crate::decimal::de")]
     pub quote_order_quantity: Decimal,
     /// `W`: working time (when the order went on the book).
     #[serde(rename = "W", default, skip_serializing_if = "Option::is_none")]
@@ -287,10 +287,20 @@ pub struct ExecutionReport<U: TimeUnit = Millis> {
     #[serde(rename = "J", default, skip_serializing_if = "Option::is_none")]
     pub strategy_type: Option<i64>,
     /// `A`: prevented quantity.
-    #[serde(rename = "A", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "A",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::decimal::de_opt"
+    )]
     pub prevented_quantity: Option<Decimal>,
     /// `B`: last prevented quantity.
-    #[serde(rename = "B", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "B",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::decimal::de_opt"
+    )]
     pub last_prevented_quantity: Option<Decimal>,
     /// `u`: trade group id.
     #[serde(rename = "u", default, skip_serializing_if = "Option::is_none")]
@@ -302,13 +312,28 @@ pub struct ExecutionReport<U: TimeUnit = Millis> {
     #[serde(rename = "Cs", default, skip_serializing_if = "Option::is_none")]
     pub counter_symbol: Option<String>,
     /// `pl`: prevented execution quantity.
-    #[serde(rename = "pl", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "pl",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::decimal::de_opt"
+    )]
     pub prevented_execution_quantity: Option<Decimal>,
     /// `pL`: prevented execution price.
-    #[serde(rename = "pL", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "pL",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::decimal::de_opt"
+    )]
     pub prevented_execution_price: Option<Decimal>,
     /// `pY`: prevented execution quote quantity.
-    #[serde(rename = "pY", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "pY",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::decimal::de_opt"
+    )]
     pub prevented_execution_quote_quantity: Option<Decimal>,
     /// `b`: match type (`ONE_PARTY_TRADE_REPORT`, …).
     #[serde(rename = "b", default, skip_serializing_if = "Option::is_none")]

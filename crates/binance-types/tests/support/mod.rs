@@ -18,6 +18,7 @@ pub fn shared() -> PathBuf {
 }
 
 /// Every `.json` file in a directory (not recursive), sorted.
+#[allow(dead_code)] // not every test binary reads vectors
 pub fn json_files(dir: &str) -> Vec<PathBuf> {
     let dir = shared().join(dir);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
