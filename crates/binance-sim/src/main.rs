@@ -1,0 +1,78 @@
+//! `binance-sim`: run the simulated exchange as a server.
+
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+
+use binance_sim::engine::SymbolSpec;
+use binance_sim::{MarketConfig, Sim, SimConfig};
+use clap::Parser;
+
+/// A simulated Binance spot exchange: stream server and REST on one port.
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    after_help = "Examples:\n  binance-sim --port 9443 --symbols BTCUSDT,ETHUSDT --seed 42\n  websocat ws://127.0.0.1:9443/ws/btcusdt@trade"
+)]
+struct Args {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 9443)]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// Symbols to trade, comma-separated, from the built-in set.
+    #[arg(long, value_delimiter = ',', default_value = "BTCUSDT,ETHUSDT,BNBBTC,BNBUSDT")]
+    symbols: Vec<String>,
+    /// Seed of the synthetic order flow (same seed, same market).
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Engine actions per second per symbol.
+    #[arg(long, default_value_t = 200)]
+    rate: u32,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let builtin = SymbolSpec::builtin();
+    let mut symbols = Vec::new();
+    for wanted in &args.symbols {
+        match builtin.iter().find(|s| s.symbol.eq_ignore_ascii_case(wanted)) {
+            Some(spec) => symbols.push(spec.clone()),
+            None => {
+                let known: Vec<&str> = builtin.iter().map(|s| s.symbol.as_str()).collect();
+                eprintln!(
+                    "binance-sim: unknown symbol `{wanted}`; built-in symbols: {}",
+                    known.join(",")
+                );
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let config = SimConfig {
+        addr: SocketAddr::new(args.host, args.port),
+        market: MarketConfig {
+            symbols,
+            seed: args.seed,
+            actions_per_second: args.rate,
+            ..MarketConfig::default()
+        },
+    };
+    let sim = match Sim::start(config).await {
+        Ok(sim) => sim,
+        Err(e) => {
+            eprintln!("binance-sim: cannot listen on {}:{}: {e}", args.host, args.port);
+            return ExitCode::from(1);
+        }
+    };
+    eprintln!("binance-sim: trading {}", sim.symbols().join(", "));
+    eprintln!("  streams: {}/ws/<stream>  {}/stream?streams=<a>/<b>", sim.ws_url(), sim.ws_url());
+    eprintln!("  rest:    {}/api/v3/depth?symbol=BTCUSDT&limit=100", sim.rest_url());
+    eprintln!("  Ctrl-C to stop");
+    if let Err(e) = tokio::signal::ctrl_c().await {
+        eprintln!("binance-sim: cannot wait for Ctrl-C: {e}");
+    }
+    drop(sim);
+    eprintln!("binance-sim: stopped");
+    ExitCode::SUCCESS
+}

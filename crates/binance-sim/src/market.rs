@@ -1,0 +1,329 @@
+//! The market: one [`Engine`] per symbol, driven on a clock, turning its
+//! trades and book changes into Binance's stream events.
+//!
+//! Every stream of a symbol comes from that symbol's engine, so they agree:
+//! a depth diff's `U`/`u` range tiles the engine's update ids with no gap, a
+//! bookTicker carries the update id of the book it shows, and each trade is a
+//! fill the engine made.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use binance_types::market::{AggTrade, BookTicker, DepthUpdate, PartialDepth, Trade};
+use binance_types::stream::{DepthLevels, StreamName, UpdateSpeed};
+use binance_types::{Level, Millis, Time};
+use rust_decimal::Decimal;
+
+use crate::engine::{BookSnapshot, Engine, Fill, FlowConfig, LevelChange, Side, SymbolSpec};
+use crate::hub::Hub;
+
+/// Milliseconds since the epoch, now.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Changes gathered for one depth-diff window.
+#[derive(Default)]
+struct DepthWindow {
+    first: Option<u64>,
+    last: u64,
+    bids: BTreeMap<Decimal, Decimal>,
+    asks: BTreeMap<Decimal, Decimal>,
+}
+
+impl DepthWindow {
+    fn add(&mut self, change: &LevelChange) {
+        self.first.get_or_insert(change.update_id);
+        self.last = change.update_id;
+        let side = match change.side {
+            Side::Buy => &mut self.bids,
+            Side::Sell => &mut self.asks,
+        };
+        side.insert(change.price, change.qty);
+    }
+
+    /// The diff event for the window, if anything changed; empties the window.
+    fn take(&mut self, symbol: &str, now: u64) -> Option<DepthUpdate<Millis>> {
+        let first = self.first.take()?;
+        let levels = |m: &mut BTreeMap<Decimal, Decimal>, best_first_desc: bool| {
+            let mut v: Vec<Level> = std::mem::take(m)
+                .into_iter()
+                .map(|(p, q)| Level::new(p, q))
+                .collect();
+            if best_first_desc {
+                v.reverse();
+            }
+            v
+        };
+        Some(DepthUpdate {
+            event_time: Time::new(now),
+            symbol: symbol.to_owned(),
+            first_update_id: first,
+            final_update_id: self.last,
+            bids: levels(&mut self.bids, true),
+            asks: levels(&mut self.asks, false),
+        })
+    }
+}
+
+/// One symbol's engine and the stream state derived from it.
+pub struct SymbolMarket {
+    engine: Engine,
+    lower: String,
+    agg_trade_id: u64,
+    windows: [DepthWindow; 2],
+    top: (Option<(Decimal, Decimal)>, Option<(Decimal, Decimal)>),
+}
+
+impl SymbolMarket {
+    fn new(spec: SymbolSpec, flow: FlowConfig, seed: u64) -> Self {
+        let lower = spec.symbol.to_lowercase();
+        let engine = Engine::new(spec, flow, seed);
+        let top = (engine.best_bid(), engine.best_ask());
+        SymbolMarket {
+            engine,
+            lower,
+            agg_trade_id: 0,
+            windows: Default::default(),
+            top,
+        }
+    }
+
+    /// The engine (for truth and snapshots).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    fn symbol(&self) -> &str {
+        &self.engine.spec().symbol
+    }
+
+    /// Run one engine step and publish what it produced.
+    fn step(&mut self, now: u64, hub: &Hub) {
+        let out = self.engine.step(now);
+        self.publish_fills(&out.fills, now, hub);
+        for change in &out.changes {
+            for w in &mut self.windows {
+                w.add(change);
+            }
+        }
+        if !out.changes.is_empty() {
+            self.publish_book_ticker(hub);
+        }
+    }
+
+    fn publish_fills(&mut self, fills: &[Fill], now: u64, hub: &Hub) {
+        if fills.is_empty() {
+            return;
+        }
+        let trade_stream = format!("{}@trade", self.lower);
+        if hub.wanted(&trade_stream) {
+            for fill in fills {
+                let trade = Trade::<Millis> {
+                    event_time: Time::new(now),
+                    symbol: self.symbol().to_owned(),
+                    trade_id: fill.trade_id,
+                    price: fill.price,
+                    quantity: fill.qty,
+                    trade_time: Time::new(fill.time_ms),
+                    buyer_is_maker: fill.buyer_is_maker,
+                    ignore: true,
+                };
+                hub.publish(&trade_stream, json(&trade));
+            }
+        }
+        // One aggTrade per run of fills of the same taker order at one price.
+        let agg_stream = format!("{}@aggTrade", self.lower);
+        for run in fills.chunk_by(|a, b| a.taker_order_id == b.taker_order_id && a.price == b.price) {
+            self.agg_trade_id += 1;
+            if !hub.wanted(&agg_stream) {
+                continue;
+            }
+            let (first, last) = (run[0], run[run.len() - 1]);
+            let agg = AggTrade::<Millis> {
+                event_time: Time::new(now),
+                symbol: self.symbol().to_owned(),
+                agg_trade_id: self.agg_trade_id,
+                price: first.price,
+                quantity: run.iter().map(|f| f.qty).sum(),
+                first_trade_id: first.trade_id,
+                last_trade_id: last.trade_id,
+                trade_time: Time::new(first.time_ms),
+                buyer_is_maker: first.buyer_is_maker,
+                ignore: true,
+            };
+            hub.publish(&agg_stream, json(&agg));
+        }
+    }
+
+    fn publish_book_ticker(&mut self, hub: &Hub) {
+        let top = (self.engine.best_bid(), self.engine.best_ask());
+        if top == self.top {
+            return;
+        }
+        self.top = top;
+        let stream = format!("{}@bookTicker", self.lower);
+        if let (true, (Some((b, bq)), Some((a, aq)))) = (hub.wanted(&stream), top) {
+            let ticker = BookTicker {
+                update_id: self.engine.last_update_id(),
+                symbol: self.symbol().to_owned(),
+                best_bid: b,
+                best_bid_qty: bq,
+                best_ask: a,
+                best_ask_qty: aq,
+            };
+            hub.publish(&stream, json(&ticker));
+        }
+    }
+
+    /// Close a depth window (`speed`) and publish the diff and partial depths.
+    fn flush(&mut self, speed: UpdateSpeed, now: u64, hub: &Hub) {
+        let suffix = match speed {
+            UpdateSpeed::Ms1000 => "",
+            UpdateSpeed::Ms100 => "@100ms",
+        };
+        let window = &mut self.windows[speed as usize];
+        let symbol = self.engine.spec().symbol.clone();
+        if let Some(update) = window.take(&symbol, now) {
+            let stream = format!("{}@depth{suffix}", self.lower);
+            if hub.wanted(&stream) {
+                hub.publish(&stream, json(&update));
+            }
+        }
+        for levels in DepthLevels::ALL {
+            let stream = format!("{}@depth{levels}{suffix}", self.lower);
+            if hub.wanted(&stream) {
+                hub.publish(&stream, json(&partial(&self.engine.depth(levels.count()))));
+            }
+        }
+    }
+}
+
+/// A book snapshot in the wire form.
+pub fn partial(book: &BookSnapshot) -> PartialDepth {
+    let levels = |v: &[(Decimal, Decimal)]| v.iter().map(|&(p, q)| Level::new(p, q)).collect();
+    PartialDepth {
+        last_update_id: book.last_update_id,
+        bids: levels(&book.bids),
+        asks: levels(&book.asks),
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("events always serialise")
+}
+
+/// How the market runs.
+#[derive(Debug, Clone)]
+pub struct MarketConfig {
+    /// Symbols traded.
+    pub symbols: Vec<SymbolSpec>,
+    /// Seed for the synthetic order flow (each symbol derives its own).
+    pub seed: u64,
+    /// Engine actions per second per symbol.
+    pub actions_per_second: u32,
+    /// Synthetic order flow shape.
+    pub flow: FlowConfig,
+}
+
+impl Default for MarketConfig {
+    fn default() -> Self {
+        let keep = ["BTCUSDT", "ETHUSDT", "BNBBTC", "BNBUSDT"];
+        MarketConfig {
+            symbols: SymbolSpec::builtin()
+                .into_iter()
+                .filter(|s| keep.contains(&s.symbol.as_str()))
+                .collect(),
+            seed: 42,
+            actions_per_second: 200,
+            flow: FlowConfig::default(),
+        }
+    }
+}
+
+/// All symbols' markets.
+pub struct Market {
+    symbols: BTreeMap<String, Mutex<SymbolMarket>>,
+    actions_per_second: u32,
+}
+
+impl Market {
+    /// Build the engines.
+    pub fn new(config: &MarketConfig) -> Self {
+        let symbols = config
+            .symbols
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| {
+                // Distinct seeds: symbols with the same filter shape would otherwise move alike.
+                let seed = config.seed.wrapping_mul(1_000_003).wrapping_add(i as u64);
+                (
+                    spec.symbol.clone(),
+                    Mutex::new(SymbolMarket::new(spec.clone(), config.flow.clone(), seed)),
+                )
+            })
+            .collect();
+        Market {
+            symbols,
+            actions_per_second: config.actions_per_second,
+        }
+    }
+
+    /// A symbol's market (uppercase symbol).
+    pub fn symbol(&self, symbol: &str) -> Option<&Mutex<SymbolMarket>> {
+        self.symbols.get(symbol)
+    }
+
+    /// The symbols traded.
+    pub fn symbols(&self) -> impl Iterator<Item = &str> {
+        self.symbols.keys().map(String::as_str)
+    }
+
+    /// Whether the market publishes this stream.
+    pub fn supports(&self, name: &StreamName) -> bool {
+        let known = name.symbol().is_some_and(|s| self.symbols.contains_key(s.as_str()));
+        known
+            && matches!(
+                name,
+                StreamName::Trade(_)
+                    | StreamName::AggTrade(_)
+                    | StreamName::BookTicker(_)
+                    | StreamName::Depth { .. }
+                    | StreamName::PartialDepth { .. }
+            )
+    }
+
+    /// Drive the market forever: engine steps spread evenly in time, depth
+    /// windows closed every 100 ms and every 1000 ms.
+    pub async fn run(self: Arc<Self>, hub: Arc<Hub>) {
+        const TICK: Duration = Duration::from_millis(10);
+        let mut ticker = tokio::time::interval(TICK);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut owed = 0f64;
+        let per_tick = f64::from(self.actions_per_second) * TICK.as_secs_f64();
+        let mut tick: u64 = 0;
+        loop {
+            ticker.tick().await;
+            tick += 1;
+            owed += per_tick;
+            let steps = owed as u64;
+            owed -= steps as f64;
+            let now = now_ms();
+            for market in self.symbols.values() {
+                let mut m = market.lock().unwrap();
+                for _ in 0..steps {
+                    m.step(now, &hub);
+                }
+                if tick % 10 == 0 {
+                    m.flush(UpdateSpeed::Ms100, now, &hub);
+                }
+                if tick % 100 == 0 {
+                    m.flush(UpdateSpeed::Ms1000, now, &hub);
+                }
+            }
+        }
+    }
+}
