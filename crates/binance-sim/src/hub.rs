@@ -26,6 +26,9 @@ impl Published {
     }
 }
 
+/// Appended to a stream name to key its microsecond subscribers.
+pub const MICROS_SUFFIX: &str = "#us";
+
 /// A connection's inbox.
 pub type Inbox = mpsc::Sender<Arc<Published>>;
 
@@ -71,6 +74,23 @@ impl Hub {
         self.streams.lock().unwrap().contains_key(stream)
     }
 
+    /// Publish an event on `stream` in each time unit someone listens in,
+    /// encoding it once per unit.
+    pub fn emit<T: serde::Serialize>(&self, stream: &str, event: &T) {
+        if self.wanted(stream) {
+            self.publish(
+                stream,
+                serde_json::to_string(event).expect("events serialise"),
+            );
+        }
+        let micros = format!("{stream}{MICROS_SUFFIX}");
+        if self.wanted(&micros) {
+            let mut value = serde_json::to_value(event).expect("events serialise");
+            to_micros(&mut value);
+            self.publish(&micros, value.to_string());
+        }
+    }
+
     /// Hand a frame to every subscriber. A subscriber whose inbox is full is
     /// too slow to keep up; it is dropped, and its connection closes, as
     /// Binance does with slow consumers.
@@ -88,5 +108,38 @@ impl Hub {
         if subs.list.is_empty() {
             streams.remove(stream);
         }
+    }
+}
+
+/// Rewrite an event's time fields from milliseconds to microseconds, by
+/// Binance's keys for each event type.
+fn to_micros(value: &mut serde_json::Value) {
+    fn scale(v: &mut serde_json::Value, keys: &[&str]) {
+        for key in keys {
+            if let Some(n) = v.get(*key).and_then(serde_json::Value::as_u64) {
+                v[*key] = (n * 1000).into();
+            }
+        }
+    }
+    if let serde_json::Value::Array(items) = value {
+        items.iter_mut().for_each(to_micros);
+        return;
+    }
+    let event_type = value
+        .get("e")
+        .and_then(|e| e.as_str())
+        .unwrap_or_default()
+        .to_owned();
+    match event_type.as_str() {
+        "trade" | "aggTrade" | "blockTrade" | "avgPrice" => scale(value, &["E", "T"]),
+        "kline" => {
+            scale(value, &["E"]);
+            if let Some(k) = value.get_mut("k") {
+                scale(k, &["t", "T"]);
+            }
+        }
+        "24hrTicker" | "1hTicker" | "4hTicker" | "1dTicker" => scale(value, &["E", "O", "C"]),
+        "referencePrice" => scale(value, &["t"]),
+        _ => scale(value, &["E"]),
     }
 }

@@ -9,20 +9,64 @@
 //! # Ok(()) }
 //! ```
 
+mod admin;
 pub mod engine;
+pub mod faults;
 pub mod hub;
 pub mod market;
 mod server;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
+pub use faults::{DropMode, Faults};
 pub use market::MarketConfig;
-pub use server::MAX_STREAMS;
 
 use engine::{BookSnapshot, Fill};
 use hub::Hub;
 use market::Market;
+
+/// Binance's connection limits, each configurable so tests can reach them
+/// in seconds.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Server ping cadence (Binance: 20 s).
+    pub ping_interval: Duration,
+    /// Close when a ping goes unanswered this long (Binance: 60 s).
+    pub pong_timeout: Duration,
+    /// Close when the client sends more frames than this in a second (Binance: 5).
+    pub max_incoming_per_second: u32,
+    /// Streams per connection (Binance: 1024).
+    pub max_streams: usize,
+    /// Connection attempts per address per window (Binance: 300 per 5 minutes).
+    pub max_connection_attempts: u32,
+    /// The window for `max_connection_attempts`.
+    pub connection_attempt_window: Duration,
+    /// A connection's longest life (Binance: 24 h).
+    pub max_lifetime: Duration,
+    /// Frames queued for one connection before it counts as too slow and is dropped.
+    pub send_queue: usize,
+    /// Largest frame accepted from a client.
+    pub max_incoming_frame: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            ping_interval: Duration::from_secs(20),
+            pong_timeout: Duration::from_secs(60),
+            max_incoming_per_second: 5,
+            max_streams: 1024,
+            max_connection_attempts: 300,
+            connection_attempt_window: Duration::from_secs(300),
+            max_lifetime: Duration::from_secs(24 * 3600),
+            send_queue: 64 * 1024,
+            max_incoming_frame: 64 * 1024,
+        }
+    }
+}
 
 /// How to start the simulator.
 #[derive(Debug, Clone)]
@@ -31,6 +75,10 @@ pub struct SimConfig {
     pub addr: SocketAddr,
     /// The market.
     pub market: MarketConfig,
+    /// Connection limits.
+    pub limits: Limits,
+    /// Serve TLS (`wss://`, `https://`) with a certificate made at start-up.
+    pub tls: bool,
 }
 
 impl Default for SimConfig {
@@ -38,6 +86,8 @@ impl Default for SimConfig {
         SimConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             market: MarketConfig::default(),
+            limits: Limits::default(),
+            tls: false,
         }
     }
 }
@@ -46,6 +96,8 @@ impl Default for SimConfig {
 pub struct Sim {
     addr: SocketAddr,
     market: Arc<Market>,
+    faults: Faults,
+    certificate: Option<String>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -56,16 +108,30 @@ impl Sim {
         let addr = listener.local_addr()?;
         let market = Arc::new(Market::new(&config.market));
         let hub = Arc::new(Hub::default());
-        let shared = server::Shared::new(market.clone(), hub.clone());
+        let fault_state = Arc::new(faults::FaultState::default());
+        let faults = Faults {
+            state: fault_state.clone(),
+            market: market.clone(),
+        };
+        let (acceptor, certificate) = match config.tls {
+            true => {
+                let (acceptor, pem) = tls::self_signed()?;
+                (Some(acceptor), Some(pem))
+            }
+            false => (None, None),
+        };
+        let shared = server::Shared::new(market.clone(), hub.clone(), fault_state, config.limits);
         let driver = tokio::spawn(market.clone().run(hub));
         let server = tokio::spawn(async move {
-            if let Err(e) = server::serve(listener, shared).await {
+            if let Err(e) = server::serve(listener, shared, acceptor).await {
                 eprintln!("binance-sim: server stopped: {e}");
             }
         });
         Ok(Sim {
             addr,
             market,
+            faults,
+            certificate,
             tasks: vec![driver, server],
         })
     }
@@ -75,21 +141,59 @@ impl Sim {
         self.addr
     }
 
-    /// Base URL of the stream server (`ws://127.0.0.1:PORT`); append
-    /// `/ws/<name>` or `/stream?streams=…`.
+    /// Base URL of the stream server (`ws://127.0.0.1:PORT`, `wss://` with
+    /// TLS); append `/ws/<name>` or `/stream?streams=…`.
     pub fn ws_url(&self) -> String {
-        format!("ws://{}", self.addr)
+        let scheme = if self.certificate.is_some() {
+            "wss"
+        } else {
+            "ws"
+        };
+        format!("{scheme}://{}", self.host())
     }
 
     /// Base URL of the REST API (`http://127.0.0.1:PORT`); append `/api/v3/…`.
     pub fn rest_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.certificate.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.host())
+    }
+
+    /// Base URL of the admin endpoints (`…/_sim`).
+    pub fn admin_url(&self) -> String {
+        format!("{}/_sim", self.rest_url())
+    }
+
+    /// `localhost:PORT` under TLS (the certificate's name), the address otherwise.
+    fn host(&self) -> String {
+        match self.certificate {
+            Some(_) => format!("localhost:{}", self.addr.port()),
+            None => self.addr.to_string(),
+        }
+    }
+
+    /// The TLS certificate (PEM) a client must trust, when serving TLS.
+    pub fn certificate_pem(&self) -> Option<&str> {
+        self.certificate.as_deref()
+    }
+
+    /// The fault switches.
+    pub fn faults(&self) -> &Faults {
+        &self.faults
     }
 
     /// The true full book of `symbol` at `update_id` (`None`: unknown symbol
     /// or an id not reached yet).
     pub fn true_book(&self, symbol: &str, update_id: u64) -> Option<BookSnapshot> {
-        self.market.symbol(symbol)?.lock().unwrap().engine().book_at(update_id)
+        self.market
+            .symbol(symbol)?
+            .lock()
+            .unwrap()
+            .engine()
+            .book_at(update_id)
     }
 
     /// Every trade of `symbol` so far.

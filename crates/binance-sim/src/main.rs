@@ -21,7 +21,11 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1")]
     host: IpAddr,
     /// Symbols to trade, comma-separated, from the built-in set.
-    #[arg(long, value_delimiter = ',', default_value = "BTCUSDT,ETHUSDT,BNBBTC,BNBUSDT")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "BTCUSDT,ETHUSDT,BNBBTC,BNBUSDT"
+    )]
     symbols: Vec<String>,
     /// Seed of the synthetic order flow (same seed, same market).
     #[arg(long, default_value_t = 42)]
@@ -29,6 +33,10 @@ struct Args {
     /// Engine actions per second per symbol.
     #[arg(long, default_value_t = 200)]
     rate: u32,
+    /// Serve TLS (wss://, https://) with a certificate made at start-up,
+    /// written to a PEM file for clients to trust.
+    #[arg(long)]
+    tls: bool,
 }
 
 #[tokio::main]
@@ -37,7 +45,10 @@ async fn main() -> ExitCode {
     let builtin = SymbolSpec::builtin();
     let mut symbols = Vec::new();
     for wanted in &args.symbols {
-        match builtin.iter().find(|s| s.symbol.eq_ignore_ascii_case(wanted)) {
+        match builtin
+            .iter()
+            .find(|s| s.symbol.eq_ignore_ascii_case(wanted))
+        {
             Some(spec) => symbols.push(spec.clone()),
             None => {
                 let known: Vec<&str> = builtin.iter().map(|s| s.symbol.as_str()).collect();
@@ -57,17 +68,43 @@ async fn main() -> ExitCode {
             actions_per_second: args.rate,
             ..MarketConfig::default()
         },
+        tls: args.tls,
+        ..SimConfig::default()
     };
     let sim = match Sim::start(config).await {
         Ok(sim) => sim,
         Err(e) => {
-            eprintln!("binance-sim: cannot listen on {}:{}: {e}", args.host, args.port);
+            eprintln!(
+                "binance-sim: cannot listen on {}:{}: {e}",
+                args.host, args.port
+            );
             return ExitCode::from(1);
         }
     };
     eprintln!("binance-sim: trading {}", sim.symbols().join(", "));
-    eprintln!("  streams: {}/ws/<stream>  {}/stream?streams=<a>/<b>", sim.ws_url(), sim.ws_url());
-    eprintln!("  rest:    {}/api/v3/depth?symbol=BTCUSDT&limit=100", sim.rest_url());
+    eprintln!(
+        "  streams: {}/ws/<stream>  {}/stream?streams=<a>/<b>",
+        sim.ws_url(),
+        sim.ws_url()
+    );
+    eprintln!(
+        "  rest:    {}/api/v3/depth?symbol=BTCUSDT&limit=100",
+        sim.rest_url()
+    );
+    eprintln!(
+        "  admin:   {} (faults and truth; see the crate docs)",
+        sim.admin_url()
+    );
+    if let Some(pem) = sim.certificate_pem() {
+        let path = std::env::temp_dir().join(format!("binance-sim-{}.pem", sim.addr().port()));
+        match std::fs::write(&path, pem) {
+            Ok(()) => eprintln!("  tls:     trust the certificate in {}", path.display()),
+            Err(e) => eprintln!(
+                "binance-sim: cannot write the certificate to {}: {e}",
+                path.display()
+            ),
+        }
+    }
     eprintln!("  Ctrl-C to stop");
     if let Err(e) = tokio::signal::ctrl_c().await {
         eprintln!("binance-sim: cannot wait for Ctrl-C: {e}");

@@ -1,45 +1,86 @@
-//! The stream server (`/ws/<name>`, `/ws`, `/stream?streams=…`, `/stream`)
-//! and the REST endpoints, on one port as Binance's hosts serve them.
+//! The stream server (`/ws/<name>`, `/ws`, `/stream?streams=…`, `/stream`),
+//! the REST endpoints and the admin endpoints, on one port, plain or TLS.
+//!
+//! Connections are accepted here rather than by `axum::serve` so that each
+//! keeps a second handle on its TCP socket: a reset fault needs it.
 
-use std::collections::{BTreeSet, HashMap};
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use binance_types::control::{ControlError, ControlRequest, ControlResponse};
 use binance_types::StreamName;
+use futures_util::{SinkExt, StreamExt};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use crate::hub::Hub;
+use crate::faults::{Command, Conn, DropMode, FaultState};
+use crate::hub::{Hub, Published};
 use crate::market::{now_ms, partial, Market};
+use crate::Limits;
 
-/// Binance's cap on streams per connection.
-pub const MAX_STREAMS: usize = 1024;
-
-/// What every request handler shares.
+/// What every handler shares.
 #[derive(Clone)]
 pub(crate) struct Shared {
     pub market: Arc<Market>,
     pub hub: Arc<Hub>,
-    next_conn: Arc<AtomicU64>,
+    pub faults: Arc<FaultState>,
+    pub limits: Arc<Limits>,
+    attempts: Arc<Mutex<HashMap<IpAddr, VecDeque<Instant>>>>,
 }
 
 impl Shared {
-    pub fn new(market: Arc<Market>, hub: Arc<Hub>) -> Self {
+    pub fn new(
+        market: Arc<Market>,
+        hub: Arc<Hub>,
+        faults: Arc<FaultState>,
+        limits: Limits,
+    ) -> Self {
         Shared {
             market,
             hub,
-            next_conn: Arc::new(AtomicU64::new(1)),
+            faults,
+            limits: Arc::new(limits),
+            attempts: Arc::default(),
         }
     }
+
+    /// Count a connection attempt from `ip`; the wait before the next one is
+    /// allowed when over Binance's limit.
+    fn over_attempt_limit(&self, ip: IpAddr) -> Option<Duration> {
+        let now = Instant::now();
+        let window = self.limits.connection_attempt_window;
+        let mut attempts = self.attempts.lock().unwrap();
+        let times = attempts.entry(ip).or_default();
+        while times
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= window)
+        {
+            times.pop_front();
+        }
+        if times.len() >= self.limits.max_connection_attempts as usize {
+            let oldest = *times.front()?;
+            return Some(window.saturating_sub(now.duration_since(oldest)));
+        }
+        times.push_back(now);
+        None
+    }
+}
+
+/// The peer and a second handle on its TCP socket, for each request.
+#[derive(Clone)]
+pub(crate) struct ConnMeta {
+    peer: SocketAddr,
+    raw: Arc<std::net::TcpStream>,
 }
 
 pub(crate) fn router(shared: Shared) -> Router {
@@ -53,112 +94,349 @@ pub(crate) fn router(shared: Shared) -> Router {
             get(|| async { Json(json!({ "serverTime": now_ms() })) }),
         )
         .route("/api/v3/depth", get(rest_depth))
+        .merge(crate::admin::routes())
         .with_state(shared)
 }
 
-/// Serve until the listener fails.
-pub(crate) async fn serve(listener: TcpListener, shared: Shared) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(shared).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await
+/// Accept connections until the listener fails.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    shared: Shared,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> std::io::Result<()> {
+    let app = router(shared.clone());
+    loop {
+        let (tcp, peer) = listener.accept().await?;
+        if shared.faults.refusing() {
+            reset(&tcp);
+            continue;
+        }
+        let _ = tcp.set_nodelay(true);
+        let std = tcp.into_std()?;
+        let raw = Arc::new(std.try_clone()?);
+        let tcp = tokio::net::TcpStream::from_std(std)?;
+        let app = app.clone().layer(Extension(ConnMeta { peer, raw }));
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let result = match tls {
+                Some(acceptor) => match acceptor.accept(tcp).await {
+                    Ok(stream) => {
+                        builder
+                            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                            .await
+                    }
+                    Err(_) => return,
+                },
+                None => {
+                    builder
+                        .serve_connection_with_upgrades(TokioIo::new(tcp), service)
+                        .await
+                }
+            };
+            drop(result);
+        });
+    }
 }
 
-async fn ws_bare(State(s): State<Shared>, ws: WebSocketUpgrade) -> Response {
-    ws.on_upgrade(move |socket| connection(socket, s, Vec::new(), false))
+/// Close a socket with a TCP reset (linger zero).
+fn reset<S: std::os::fd::AsFd>(socket: &S) {
+    let _ = socket2::SockRef::from(socket).set_linger(Some(Duration::ZERO));
+}
+
+async fn ws_bare(
+    State(s): State<Shared>,
+    Extension(meta): Extension<ConnMeta>,
+    Query(query): Query<HashMap<String, String>>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    upgrade(s, meta, ws, Vec::new(), false, &query)
 }
 
 async fn ws_raw(
     State(s): State<Shared>,
+    Extension(meta): Extension<ConnMeta>,
     Path(names): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    // `/ws/a/b` is accepted by Binance as several raw streams.
-    let names: Vec<String> = names.split('/').map(str::to_owned).collect();
-    upgrade(s, ws, names, false)
+    let names = names
+        .split('/')
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .collect();
+    upgrade(s, meta, ws, names, false, &query)
 }
 
 async fn ws_combined(
     State(s): State<Shared>,
+    Extension(meta): Extension<ConnMeta>,
     Query(query): Query<HashMap<String, String>>,
     ws: WebSocketUpgrade,
 ) -> Response {
     let names = query
         .get("streams")
-        .map(|s| s.split('/').filter(|n| !n.is_empty()).map(str::to_owned).collect())
+        .map(|s| {
+            s.split('/')
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default();
-    upgrade(s, ws, names, true)
+    upgrade(s, meta, ws, names, true, &query)
 }
 
-fn upgrade(s: Shared, ws: WebSocketUpgrade, names: Vec<String>, combined: bool) -> Response {
-    if names.len() > MAX_STREAMS {
+/// Time unit of a connection, from its `timeUnit` query parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unit {
+    Millis,
+    Micros,
+}
+
+fn upgrade(
+    s: Shared,
+    meta: ConnMeta,
+    ws: WebSocketUpgrade,
+    names: Vec<String>,
+    combined: bool,
+    query: &HashMap<String, String>,
+) -> Response {
+    if let Some((status, retry)) = s.faults.upgrade_rejection() {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
+        return retry_after(
+            status,
+            retry,
+            -1003,
+            "Too many requests; current limit is exceeded.",
+        );
+    }
+    if let Some(wait) = s.over_attempt_limit(meta.peer.ip()) {
+        return retry_after(
+            StatusCode::TOO_MANY_REQUESTS,
+            wait,
+            -1003,
+            "Too many connection attempts; current limit is 300 per 5 minutes.",
+        );
+    }
+    let unit = match query.get("timeUnit").map(String::as_str) {
+        None | Some("MILLISECOND" | "millisecond") => Unit::Millis,
+        Some("MICROSECOND" | "microsecond") => Unit::Micros,
+        Some(other) => {
+            return binance_error(
+                StatusCode::BAD_REQUEST,
+                -1194,
+                &format!("Invalid time unit `{other}`; valid: MILLISECOND, MICROSECOND."),
+            )
+        }
+    };
+    if names.len() > s.limits.max_streams {
         return binance_error(StatusCode::BAD_REQUEST, -1, "Too many streams requested.");
     }
+    let mut canonical = Vec::with_capacity(names.len());
     for name in &names {
-        if let Err(msg) = check_stream(&s.market, name) {
-            return binance_error(StatusCode::BAD_REQUEST, -1121, &msg);
+        match check_stream(&s.market, name) {
+            Ok(name) => canonical.push(name),
+            Err(msg) => return binance_error(StatusCode::BAD_REQUEST, -1121, &msg),
         }
     }
-    ws.on_upgrade(move |socket| connection(socket, s, names, combined))
+    let max_frame = s.limits.max_incoming_frame;
+    ws.max_message_size(max_frame)
+        .on_upgrade(move |socket| connection(socket, s, meta, canonical, combined, unit))
 }
 
-/// Whether the market serves this stream name; the reason when it does not.
-fn check_stream(market: &Market, name: &str) -> Result<(), String> {
+/// The stream's canonical name if the market serves it; the reason if not.
+pub(crate) fn check_stream(market: &Market, name: &str) -> Result<String, String> {
     let parsed: StreamName = name.parse().map_err(|e| format!("{e}"))?;
-    if parsed.to_string() != name && parsed.to_string() != name.to_lowercase() {
-        return Err(format!("stream `{name}` is not in Binance's spelling"));
-    }
     if market.supports(&parsed) {
-        Ok(())
+        Ok(parsed.to_string())
     } else {
-        Err(format!("stream `{name}` is not simulated (unknown symbol, or a stream type not yet simulated)"))
+        Err(format!(
+            "stream `{name}` is not simulated (unknown symbol, or a stream type not simulated)"
+        ))
     }
 }
 
-fn binance_error(status: StatusCode, code: i64, msg: &str) -> Response {
+pub(crate) fn binance_error(status: StatusCode, code: i64, msg: &str) -> Response {
     (status, Json(json!({ "code": code, "msg": msg }))).into_response()
 }
 
-/// One client connection: frames out from the hub, control requests in.
-async fn connection(socket: WebSocket, s: Shared, names: Vec<String>, mut combined: bool) {
-    let conn = s.next_conn.fetch_add(1, Ordering::Relaxed);
-    let (inbox, mut outbox) = mpsc::channel(64 * 1024);
+fn retry_after(status: StatusCode, wait: Duration, code: i64, msg: &str) -> Response {
+    let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let mut response = binance_error(status, code, msg);
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        secs.to_string().parse().expect("digits"),
+    );
+    response
+}
+
+/// The hub key for a stream in a time unit: microsecond subscribers get
+/// their own key so the market encodes each unit once.
+pub(crate) fn hub_key(stream: &str, unit: Unit) -> String {
+    match unit {
+        Unit::Millis => stream.to_owned(),
+        Unit::Micros => format!("{stream}{}", crate::hub::MICROS_SUFFIX),
+    }
+}
+
+/// One client connection: frames out from the hub, control requests in,
+/// pings, limits and faults.
+async fn connection(
+    socket: WebSocket,
+    s: Shared,
+    meta: ConnMeta,
+    names: Vec<String>,
+    mut combined: bool,
+    unit: Unit,
+) {
+    let (cmd_tx, mut commands) = mpsc::unbounded_channel();
+    let id = s.faults.register(Conn { commands: cmd_tx });
+    let (inbox, mut outbox) = mpsc::channel::<Arc<Published>>(s.limits.send_queue);
     let mut subscribed = BTreeSet::new();
     for name in names {
-        let name = name.to_lowercase_symbol();
-        s.hub.subscribe(&name, conn, &inbox);
+        s.hub.subscribe(&hub_key(&name, unit), id, &inbox);
         subscribed.insert(name);
     }
-    let (mut tx, mut rx) = futures_util::StreamExt::split(socket);
-    use futures_util::SinkExt;
-    loop {
+    let limits = s.limits.clone();
+    let (mut tx, mut rx) = socket.split();
+    let started = Instant::now();
+    let lifetime = tokio::time::sleep(limits.max_lifetime);
+    tokio::pin!(lifetime);
+    let mut shutdown_close: Option<Instant> = None;
+    let check_every =
+        (limits.ping_interval.min(limits.pong_timeout) / 4).max(Duration::from_millis(5));
+    let mut check = tokio::time::interval(check_every);
+    let mut last_ping = started;
+    let mut ping_seq: u64 = 0;
+    let mut pending_pings: VecDeque<(u64, Instant)> = VecDeque::new();
+    let mut incoming: VecDeque<Instant> = VecDeque::new();
+    let mut batch: Vec<Arc<Published>> = Vec::with_capacity(256);
+
+    let end: Option<DropMode> = loop {
         tokio::select! {
-            published = outbox.recv() => {
-                // `None` cannot happen while we hold `inbox`; a full inbox drops us from the hub.
-                let Some(p) = published else { break };
-                if tx.send(Message::Text(p.frame(combined).into())).await.is_err() {
-                    break;
+            n = outbox.recv_many(&mut batch, 256) => {
+                if n == 0 {
+                    // The hub dropped us: we could not keep up.
+                    break Some(DropMode::Close { code: 1008, reason: "Slow consumer".into() });
+                }
+                let delay = s.faults.frame_delay();
+                let mut failed = false;
+                for p in batch.drain(..) {
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                    if tx.feed(Message::Text(p.frame(combined).into())).await.is_err() {
+                        failed = true;
+                        break;
+                    }
+                }
+                if failed || tx.flush().await.is_err() {
+                    break None;
                 }
             }
-            incoming = futures_util::StreamExt::next(&mut rx) => {
-                let Some(Ok(message)) = incoming else { break };
+            message = rx.next() => {
+                let Some(Ok(message)) = message else { break None };
+                let now = Instant::now();
+                incoming.push_back(now);
+                while incoming.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1)) {
+                    incoming.pop_front();
+                }
+                if incoming.len() > limits.max_incoming_per_second as usize {
+                    break Some(DropMode::Close { code: 1008, reason: "Too many messages".into() });
+                }
                 let text = match message {
                     Message::Text(t) => t.to_string(),
                     Message::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
-                    Message::Close(_) => break,
-                    Message::Ping(_) | Message::Pong(_) => continue,
+                    Message::Pong(payload) => {
+                        // Only a pong echoing one of our pings counts; unsolicited pongs do not.
+                        if let Ok(seq) = <[u8; 8]>::try_from(&payload[..]).map(u64::from_be_bytes) {
+                            if let Some(pos) = pending_pings.iter().position(|(s, _)| *s == seq) {
+                                pending_pings.drain(..=pos);
+                            }
+                        }
+                        continue;
+                    }
+                    Message::Ping(_) => continue,
+                    Message::Close(_) => break None,
                 };
-                let reply = control(&s, conn, &inbox, &mut subscribed, &mut combined, text.as_bytes());
+                let reply = control(&s, id, &inbox, &mut subscribed, &mut combined, unit, text.as_bytes());
                 let reply = serde_json::to_string(&reply).expect("responses serialise");
                 if tx.send(Message::Text(reply.into())).await.is_err() {
-                    break;
+                    break None;
+                }
+            }
+            _ = check.tick() => {
+                let now = Instant::now();
+                if pending_pings.front().is_some_and(|(_, sent)| now.duration_since(*sent) >= limits.pong_timeout) {
+                    break Some(DropMode::Close { code: 1008, reason: "Pong timeout".into() });
+                }
+                if shutdown_close.is_some_and(|t| now >= t) {
+                    break Some(DropMode::Close { code: 1001, reason: "Server shutdown".into() });
+                }
+                if now.duration_since(last_ping) >= limits.ping_interval {
+                    last_ping = now;
+                    ping_seq += 1;
+                    pending_pings.push_back((ping_seq, now));
+                    if tx.send(Message::Ping(ping_seq.to_be_bytes().to_vec().into())).await.is_err() {
+                        break None;
+                    }
+                }
+            }
+            _ = &mut lifetime => {
+                break Some(DropMode::Close { code: 1000, reason: "Connection lifetime reached".into() });
+            }
+            command = commands.recv() => {
+                let Some(command) = command else { break None };
+                let text = match command {
+                    Command::Drop(mode) => break Some(mode),
+                    Command::Stall(duration) => {
+                        match duration {
+                            Some(d) => tokio::time::sleep(d).await,
+                            None => std::future::pending::<()>().await,
+                        }
+                        continue;
+                    }
+                    Command::Malformed => r#"{"e":"trade","E":1672515782136,"s":"BNBBTC","t":12345,"p":"0.001","q":"#.to_owned(),
+                    Command::Oversized(bytes) => format!(r#"{{"e":"oversized","pad":"{}"}}"#, "x".repeat(bytes)),
+                    Command::ServerShutdown(close_after) => {
+                        shutdown_close = close_after.map(|d| Instant::now() + d);
+                        let event = format!(r#"{{"e":"serverShutdown","E":{}}}"#, unit_time(now_ms(), unit));
+                        if combined {
+                            format!(r#"{{"stream":"!serverShutdown","data":{event}}}"#)
+                        } else {
+                            event
+                        }
+                    }
+                };
+                if tx.send(Message::Text(text.into())).await.is_err() {
+                    break None;
                 }
             }
         }
-    }
+    };
     for name in &subscribed {
-        s.hub.unsubscribe(name, conn);
+        s.hub.unsubscribe(&hub_key(name, unit), id);
+    }
+    s.faults.unregister(id);
+    match end {
+        Some(DropMode::Reset) => reset(&*meta.raw),
+        Some(DropMode::Close { code, reason }) => {
+            let _ = tx
+                .send(Message::Close(Some(CloseFrame {
+                    code,
+                    reason: reason.into(),
+                })))
+                .await;
+        }
+        None => {}
+    }
+}
+
+fn unit_time(ms: u64, unit: Unit) -> u64 {
+    match unit {
+        Unit::Millis => ms,
+        Unit::Micros => ms * 1000,
     }
 }
 
@@ -166,9 +444,10 @@ async fn connection(socket: WebSocket, s: Shared, names: Vec<String>, mut combin
 fn control(
     s: &Shared,
     conn: u64,
-    inbox: &mpsc::Sender<Arc<crate::hub::Published>>,
+    inbox: &mpsc::Sender<Arc<Published>>,
     subscribed: &mut BTreeSet<String>,
     combined: &mut bool,
+    unit: Unit,
     bytes: &[u8],
 ) -> ControlResponse {
     let request = match ControlRequest::parse(bytes) {
@@ -183,23 +462,31 @@ fn control(
     let id = request.id().clone();
     let result = match request {
         ControlRequest::Subscribe { streams, .. } => {
-            if streams.iter().any(|n| check_stream(&s.market, n).is_err()) {
-                Err(ControlError::invalid_stream())
-            } else if subscribed.len() + streams.len() > MAX_STREAMS {
-                Err(ControlError::new(2, "Invalid request: too many streams"))
-            } else {
-                for name in streams {
-                    let name = name.to_lowercase_symbol();
-                    s.hub.subscribe(&name, conn, inbox);
-                    subscribed.insert(name);
+            let canonical: Result<Vec<String>, String> =
+                streams.iter().map(|n| check_stream(&s.market, n)).collect();
+            match canonical {
+                Err(_) => Err(ControlError::invalid_stream()),
+                Ok(names) => {
+                    let new: BTreeSet<String> = names
+                        .into_iter()
+                        .filter(|n| !subscribed.contains(n))
+                        .collect();
+                    if subscribed.len() + new.len() > s.limits.max_streams {
+                        Err(ControlError::new(2, "Invalid request: too many streams"))
+                    } else {
+                        for name in new {
+                            s.hub.subscribe(&hub_key(&name, unit), conn, inbox);
+                            subscribed.insert(name);
+                        }
+                        Ok(Value::Null)
+                    }
                 }
-                Ok(Value::Null)
             }
         }
         ControlRequest::Unsubscribe { streams, .. } => {
             for name in streams {
-                let name = name.to_lowercase_symbol();
-                s.hub.unsubscribe(&name, conn);
+                let name = check_stream(&s.market, &name).unwrap_or(name);
+                s.hub.unsubscribe(&hub_key(&name, unit), conn);
                 subscribed.remove(&name);
             }
             Ok(Value::Null)
@@ -217,19 +504,6 @@ fn control(
     ControlResponse { id, result }
 }
 
-/// Stream names as the hub keys them: the canonical rendering.
-trait Canonical {
-    fn to_lowercase_symbol(&self) -> String;
-}
-
-impl Canonical for String {
-    fn to_lowercase_symbol(&self) -> String {
-        self.parse::<StreamName>()
-            .map(|n| n.to_string())
-            .unwrap_or_else(|_| self.clone())
-    }
-}
-
 /// `GET /api/v3/depth?symbol=…&limit=…`.
 async fn rest_depth(
     State(s): State<Shared>,
@@ -242,20 +516,24 @@ async fn rest_depth(
             "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.",
         );
     };
-    let limit = match query.get("limit").map(|l| l.parse::<usize>()) {
-        None => 100,
-        Some(Ok(l)) if l >= 1 => l.min(5000),
-        Some(_) => {
-            return binance_error(
+    let limit =
+        match query.get("limit").map(|l| l.parse::<usize>()) {
+            None => 100,
+            Some(Ok(l)) if l >= 1 => l.min(5000),
+            Some(_) => return binance_error(
                 StatusCode::BAD_REQUEST,
                 -1100,
                 "Illegal characters found in parameter 'limit'; legal range is '^[0-9]{1,20}$'.",
-            )
-        }
-    };
+            ),
+        };
     let Some(market) = s.market.symbol(symbol) else {
         return binance_error(StatusCode::BAD_REQUEST, -1121, "Invalid symbol.");
     };
+    // Taken now, delivered late: a slow snapshot is also a stale one.
     let book = market.lock().unwrap().engine().depth(limit);
+    let delay = s.faults.depth_delay();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     Json(partial(&book)).into_response()
 }

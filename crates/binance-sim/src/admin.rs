@@ -1,0 +1,203 @@
+//! Admin endpoints under `/_sim/`: the fault switches and the truth, for
+//! users driving the simulator from outside a Rust test.
+//!
+//! | endpoint | does |
+//! |---|---|
+//! | `GET /_sim/connections` | live connection ids |
+//! | `POST /_sim/drop?mode=reset\|close&code=1001&reason=…&conn=ID` | drop one (or every) connection |
+//! | `POST /_sim/stall?ms=N` | stall every connection (no `ms`: until the peer gives up) |
+//! | `POST /_sim/delay?ms=N` | delay every data frame |
+//! | `POST /_sim/malformed` | send a frame that is not JSON |
+//! | `POST /_sim/oversized?bytes=N` | send a frame of about N bytes |
+//! | `POST /_sim/skip?symbol=S&count=N` | leave N book updates out of S's depth streams |
+//! | `POST /_sim/refuse?ms=N` | reset new TCP connections for N ms |
+//! | `POST /_sim/reject?status=429\|418&retry_after=SECS&ms=N` | answer upgrades with that status |
+//! | `POST /_sim/slow_depth?ms=N` | deliver REST depth snapshots N ms late |
+//! | `POST /_sim/shutdown?close_after_ms=N` | send `serverShutdown` |
+//! | `POST /_sim/clear` | turn the switches off |
+//! | `GET /_sim/book?symbol=S[&update_id=N]` | the true book |
+//! | `GET /_sim/trades?symbol=S` | the trade log |
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::faults::{DropMode, Faults};
+use crate::market::partial;
+use crate::server::{binance_error, Shared};
+
+type Params = Query<HashMap<String, String>>;
+
+pub(crate) fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/_sim/connections", get(connections))
+        .route("/_sim/drop", post(drop_conns))
+        .route("/_sim/stall", post(stall))
+        .route("/_sim/delay", post(delay))
+        .route("/_sim/malformed", post(malformed))
+        .route("/_sim/oversized", post(oversized))
+        .route("/_sim/skip", post(skip))
+        .route("/_sim/refuse", post(refuse))
+        .route("/_sim/reject", post(reject))
+        .route("/_sim/slow_depth", post(slow_depth))
+        .route("/_sim/shutdown", post(shutdown))
+        .route("/_sim/clear", post(clear))
+        .route("/_sim/book", get(book))
+        .route("/_sim/trades", get(trades))
+}
+
+fn faults(s: &Shared) -> Faults {
+    Faults {
+        state: s.faults.clone(),
+        market: s.market.clone(),
+    }
+}
+
+/// A numeric parameter; `Err` names it and says what is valid.
+fn num(q: &HashMap<String, String>, key: &str) -> Result<Option<u64>, Response> {
+    match q.get(key) {
+        None => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| bad(&format!("parameter `{key}`=`{v}` is not a whole number"))),
+    }
+}
+
+fn ms(q: &HashMap<String, String>, key: &str) -> Result<Option<Duration>, Response> {
+    Ok(num(q, key)?.map(Duration::from_millis))
+}
+
+fn bad(msg: &str) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({ "error": msg }))).into_response()
+}
+
+fn done(count: usize) -> Response {
+    Json(json!({ "affected": count })).into_response()
+}
+
+macro_rules! try_param {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(r) => return r,
+        }
+    };
+}
+
+async fn connections(State(s): State<Shared>) -> Response {
+    Json(json!({ "connections": faults(&s).connections() })).into_response()
+}
+
+async fn drop_conns(State(s): State<Shared>, Query(q): Params) -> Response {
+    let mode = match q.get("mode").map(String::as_str) {
+        None | Some("reset") => DropMode::Reset,
+        Some("close") => DropMode::Close {
+            code: try_param!(num(&q, "code")).unwrap_or(1000) as u16,
+            reason: q.get("reason").cloned().unwrap_or_default(),
+        },
+        Some(other) => return bad(&format!("mode `{other}`: valid modes are reset, close")),
+    };
+    let f = faults(&s);
+    match try_param!(num(&q, "conn")) {
+        Some(id) => done(usize::from(f.drop_connection(id, mode))),
+        None => done(f.drop_all(mode)),
+    }
+}
+
+async fn stall(State(s): State<Shared>, Query(q): Params) -> Response {
+    done(faults(&s).stall_all(try_param!(ms(&q, "ms"))))
+}
+
+async fn delay(State(s): State<Shared>, Query(q): Params) -> Response {
+    faults(&s).set_frame_delay(try_param!(ms(&q, "ms")).unwrap_or_default());
+    done(0)
+}
+
+async fn malformed(State(s): State<Shared>) -> Response {
+    done(faults(&s).send_malformed())
+}
+
+async fn oversized(State(s): State<Shared>, Query(q): Params) -> Response {
+    let bytes = try_param!(num(&q, "bytes")).unwrap_or(2 << 20) as usize;
+    done(faults(&s).send_oversized(bytes))
+}
+
+async fn skip(State(s): State<Shared>, Query(q): Params) -> Response {
+    let Some(symbol) = q.get("symbol") else {
+        return bad("parameter `symbol` is required");
+    };
+    let count = try_param!(num(&q, "count")).unwrap_or(1);
+    if faults(&s).skip_update_ids(symbol, count) {
+        done(1)
+    } else {
+        binance_error(StatusCode::BAD_REQUEST, -1121, "Invalid symbol.")
+    }
+}
+
+async fn refuse(State(s): State<Shared>, Query(q): Params) -> Response {
+    faults(&s).refuse_connections(try_param!(ms(&q, "ms")).unwrap_or(Duration::from_secs(5)));
+    done(0)
+}
+
+async fn reject(State(s): State<Shared>, Query(q): Params) -> Response {
+    let status = try_param!(num(&q, "status")).unwrap_or(429) as u16;
+    if status != 429 && status != 418 {
+        return bad(&format!("status {status}: valid statuses are 429, 418"));
+    }
+    let retry = Duration::from_secs(try_param!(num(&q, "retry_after")).unwrap_or(1));
+    let duration = try_param!(ms(&q, "ms")).unwrap_or(Duration::from_secs(5));
+    faults(&s).reject_upgrades(status, retry, duration);
+    done(0)
+}
+
+async fn slow_depth(State(s): State<Shared>, Query(q): Params) -> Response {
+    faults(&s).set_depth_snapshot_delay(try_param!(ms(&q, "ms")).unwrap_or_default());
+    done(0)
+}
+
+async fn shutdown(State(s): State<Shared>, Query(q): Params) -> Response {
+    done(faults(&s).server_shutdown(try_param!(ms(&q, "close_after_ms"))))
+}
+
+async fn clear(State(s): State<Shared>) -> Response {
+    faults(&s).clear();
+    done(0)
+}
+
+async fn book(State(s): State<Shared>, Query(q): Params) -> Response {
+    let Some(market) = q.get("symbol").and_then(|sym| s.market.symbol(sym)) else {
+        return binance_error(StatusCode::BAD_REQUEST, -1121, "Invalid symbol.");
+    };
+    let m = market.lock().unwrap();
+    let id = try_param!(num(&q, "update_id")).unwrap_or(m.engine().last_update_id());
+    match m.engine().book_at(id) {
+        Some(book) => Json(partial(&book)).into_response(),
+        None => bad(&format!("update id {id} not reached yet")),
+    }
+}
+
+async fn trades(State(s): State<Shared>, Query(q): Params) -> Response {
+    let Some(market) = q.get("symbol").and_then(|sym| s.market.symbol(sym)) else {
+        return binance_error(StatusCode::BAD_REQUEST, -1121, "Invalid symbol.");
+    };
+    let m = market.lock().unwrap();
+    let trades: Vec<_> = m
+        .engine()
+        .trades()
+        .iter()
+        .map(|f| {
+            json!({
+                "id": f.trade_id, "price": f.price.to_string(), "qty": f.qty.to_string(),
+                "time": f.time_ms, "isBuyerMaker": f.buyer_is_maker, "updateId": f.update_id,
+            })
+        })
+        .collect();
+    Json(trades).into_response()
+}

@@ -1,0 +1,200 @@
+//! Breaking things on demand: the fault switches a test (through [`Faults`])
+//! or a user (through the admin endpoints under `/_sim/`) can throw.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use crate::market::Market;
+
+/// How a dropped connection goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DropMode {
+    /// TCP reset: no close frame, the peer sees a connection reset.
+    Reset,
+    /// A WebSocket close frame with this code and reason, then TCP close.
+    Close {
+        /// Close code (1000 normal, 1001 going away, 1008 policy, 1011 error, …).
+        code: u16,
+        /// Close reason.
+        reason: String,
+    },
+}
+
+/// A command to one live connection.
+#[derive(Debug, Clone)]
+pub(crate) enum Command {
+    Drop(DropMode),
+    /// Keep TCP open but send nothing and read nothing (so pings go unanswered).
+    Stall(Option<Duration>),
+    Malformed,
+    Oversized(usize),
+    ServerShutdown(Option<Duration>),
+}
+
+pub(crate) struct Conn {
+    pub commands: mpsc::UnboundedSender<Command>,
+}
+
+/// What the server's handlers consult on every request.
+#[derive(Default)]
+pub(crate) struct FaultState {
+    pub conns: Mutex<HashMap<u64, Conn>>,
+    next_conn: AtomicU64,
+    refuse_until: Mutex<Option<Instant>>,
+    reject_upgrades: Mutex<Option<(u16, Duration, Instant)>>,
+    frame_delay_us: AtomicU64,
+    depth_delay_us: AtomicU64,
+}
+
+impl FaultState {
+    pub fn register(&self, conn: Conn) -> u64 {
+        let id = self.next_conn.fetch_add(1, Ordering::Relaxed) + 1;
+        self.conns.lock().unwrap().insert(id, conn);
+        id
+    }
+
+    pub fn unregister(&self, id: u64) {
+        self.conns.lock().unwrap().remove(&id);
+    }
+
+    pub fn refusing(&self) -> bool {
+        let mut until = self.refuse_until.lock().unwrap();
+        match *until {
+            Some(t) if Instant::now() < t => true,
+            Some(_) => {
+                *until = None;
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// The status and `Retry-After` to answer upgrades with, while set.
+    pub fn upgrade_rejection(&self) -> Option<(u16, Duration)> {
+        let mut slot = self.reject_upgrades.lock().unwrap();
+        match *slot {
+            Some((status, retry, until)) if Instant::now() < until => Some((status, retry)),
+            Some(_) => {
+                *slot = None;
+                None
+            }
+            None => None,
+        }
+    }
+
+    pub fn frame_delay(&self) -> Duration {
+        Duration::from_micros(self.frame_delay_us.load(Ordering::Relaxed))
+    }
+
+    pub fn depth_delay(&self) -> Duration {
+        Duration::from_micros(self.depth_delay_us.load(Ordering::Relaxed))
+    }
+}
+
+/// The fault switches of a running simulator. Cheap to clone.
+#[derive(Clone)]
+pub struct Faults {
+    pub(crate) state: Arc<FaultState>,
+    pub(crate) market: Arc<Market>,
+}
+
+impl Faults {
+    /// Ids of the live WebSocket connections, oldest first.
+    pub fn connections(&self) -> Vec<u64> {
+        let mut ids: Vec<u64> = self.state.conns.lock().unwrap().keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    fn send(&self, only: Option<u64>, command: Command) -> usize {
+        let conns = self.state.conns.lock().unwrap();
+        conns
+            .iter()
+            .filter(|(id, _)| only.is_none_or(|o| o == **id))
+            .filter(|(_, c)| c.commands.send(command.clone()).is_ok())
+            .count()
+    }
+
+    /// Drop every connection; returns how many.
+    pub fn drop_all(&self, mode: DropMode) -> usize {
+        self.send(None, Command::Drop(mode))
+    }
+
+    /// Drop one connection; false if there is no such connection.
+    pub fn drop_connection(&self, id: u64, mode: DropMode) -> bool {
+        self.send(Some(id), Command::Drop(mode)) == 1
+    }
+
+    /// Stall every connection: TCP stays open, nothing is sent, nothing is
+    /// read, pings go unanswered; for `duration`, or until the peer gives up.
+    pub fn stall_all(&self, duration: Option<Duration>) -> usize {
+        self.send(None, Command::Stall(duration))
+    }
+
+    /// Delay every outgoing data frame by `delay` (zero turns it off).
+    pub fn set_frame_delay(&self, delay: Duration) {
+        self.state
+            .frame_delay_us
+            .store(delay.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Send a frame that is not valid JSON on every connection.
+    pub fn send_malformed(&self) -> usize {
+        self.send(None, Command::Malformed)
+    }
+
+    /// Send a valid JSON text frame of about `bytes` bytes on every connection.
+    pub fn send_oversized(&self, bytes: usize) -> usize {
+        self.send(None, Command::Oversized(bytes))
+    }
+
+    /// Send `serverShutdown` on every connection, and close them after
+    /// `close_after` if given.
+    pub fn server_shutdown(&self, close_after: Option<Duration>) -> usize {
+        self.send(None, Command::ServerShutdown(close_after))
+    }
+
+    /// Leave the changes of the next `count` book updates of `symbol` out of
+    /// its depth streams, so the next diff's `U` jumps past the last `u` + 1.
+    /// False for an unknown symbol.
+    pub fn skip_update_ids(&self, symbol: &str, count: u64) -> bool {
+        match self.market.symbol(symbol) {
+            Some(m) => {
+                m.lock().unwrap().skip_updates(count);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Refuse new TCP connections (reset at once) for `duration`.
+    pub fn refuse_connections(&self, duration: Duration) {
+        *self.state.refuse_until.lock().unwrap() = Some(Instant::now() + duration);
+    }
+
+    /// Answer WebSocket upgrades with `status` (429 or 418) and `Retry-After`
+    /// for `duration`.
+    pub fn reject_upgrades(&self, status: u16, retry_after: Duration, duration: Duration) {
+        *self.state.reject_upgrades.lock().unwrap() =
+            Some((status, retry_after, Instant::now() + duration));
+    }
+
+    /// Delay the REST depth snapshot by `delay` (the book moves on meanwhile).
+    pub fn set_depth_snapshot_delay(&self, delay: Duration) {
+        self.state
+            .depth_delay_us
+            .store(delay.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Turn every switch back off (live connections stay).
+    pub fn clear(&self) {
+        self.set_frame_delay(Duration::ZERO);
+        self.set_depth_snapshot_delay(Duration::ZERO);
+        *self.state.refuse_until.lock().unwrap() = None;
+        *self.state.reject_upgrades.lock().unwrap() = None;
+    }
+}
