@@ -1,0 +1,135 @@
+//! A plain WebSocket client (tokio-tungstenite, not our client) and a plain
+//! HTTP/1.1 GET, against an in-process simulator on loopback.
+#![allow(dead_code)] // each test binary uses part of this
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use binance_sim::{Limits, MarketConfig, Sim, SimConfig};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::Message;
+
+pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// How long any single expected event may take before the test fails.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+pub async fn sim() -> Sim {
+    sim_with(Limits::default()).await
+}
+
+pub async fn sim_with(limits: Limits) -> Sim {
+    Sim::start(SimConfig {
+        market: MarketConfig {
+            actions_per_second: 2000,
+            ..MarketConfig::default()
+        },
+        limits,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("sim starts")
+}
+
+pub async fn connect(url: &str) -> Ws {
+    tokio_tungstenite::connect_async(url).await.unwrap_or_else(|e| panic!("{url}: {e}")).0
+}
+
+/// The next text frame (answering pings on the way), parsed.
+pub async fn next_json(ws: &mut Ws) -> Value {
+    let text = next_text(ws).await;
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON: {e}: {text}"))
+}
+
+pub async fn next_text(ws: &mut Ws) -> String {
+    loop {
+        let msg = tokio::time::timeout(PATIENCE, ws.next())
+            .await
+            .expect("a frame in time")
+            .expect("connection open")
+            .expect("frame reads");
+        match msg {
+            Message::Text(t) => return t.to_string(),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+/// Send a control request and return its reply, skipping data frames.
+pub async fn request(ws: &mut Ws, request: Value) -> Value {
+    let id = request["id"].clone();
+    ws.send(Message::Text(request.to_string().into())).await.unwrap();
+    loop {
+        let v = next_json(ws).await;
+        if v.get("id") == Some(&id) || (v.get("error").is_some() && v.get("data").is_none()) {
+            return v;
+        }
+    }
+}
+
+/// The frame that ends the connection: a close frame (code, reason) or an
+/// I/O error (as text).
+pub async fn ending(ws: &mut Ws) -> Result<(u16, String), String> {
+    loop {
+        match tokio::time::timeout(PATIENCE, ws.next()).await.expect("the connection ends in time") {
+            Some(Ok(Message::Close(Some(frame)))) => return Ok((frame.code.into(), frame.reason.to_string())),
+            Some(Ok(Message::Close(None))) => return Ok((1005, String::new())),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return Err(e.to_string()),
+            None => return Err("closed without a close frame".into()),
+        }
+    }
+}
+
+/// A plain HTTP/1.1 request: (status, headers lowercased, body).
+pub async fn http(method: &str, url: &str) -> (u16, Vec<(String, String)>, String) {
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (host, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
+    let mut tcp = tokio::net::TcpStream::connect(host).await.expect("connect");
+    let req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut raw)).await.expect("response in time").unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("HTTP response");
+    let mut lines = head.lines();
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_lowercase(), v.to_owned()))
+        .collect();
+    (status, headers, body.to_owned())
+}
+
+pub async fn get_json(url: &str) -> Value {
+    let (status, _, body) = http("GET", url).await;
+    assert_eq!(status, 200, "{url}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// `shared/` beside the repository (override with `BINANCE_SHARED_DIR`).
+pub fn shared() -> PathBuf {
+    std::env::var("BINANCE_SHARED_DIR").map(PathBuf::from).unwrap_or_else(|_| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
+    })
+}
+
+pub fn vector(name: &str) -> Value {
+    let path = shared().join("vectors/spot").join(name);
+    serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+}
+
+/// Keys and JSON value types, recursively (arrays by their first element).
+pub fn shape(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), shape(v))).collect()),
+        Value::Array(items) => Value::Array(items.first().map(shape).into_iter().collect()),
+        Value::String(_) => "string".into(),
+        Value::Number(_) => "number".into(),
+        Value::Bool(_) => "bool".into(),
+        Value::Null => "null".into(),
+    }
+}
