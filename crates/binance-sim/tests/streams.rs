@@ -22,7 +22,12 @@ async fn frames_have_the_keys_and_types_of_binance_vectors() {
         ("btcusdt@depth20", "depth_partial.json"),
     ];
     let names: Vec<&str> = streams.iter().map(|(s, _)| *s).collect();
-    let mut ws = connect(&format!("{}/stream?streams={}", sim.ws_url(), names.join("/"))).await;
+    let mut ws = connect(&format!(
+        "{}/stream?streams={}",
+        sim.ws_url(),
+        names.join("/")
+    ))
+    .await;
     let mut seen: BTreeMap<String, Value> = BTreeMap::new();
     while seen.len() < streams.len() {
         let v = next_json(&mut ws).await;
@@ -30,7 +35,11 @@ async fn frames_have_the_keys_and_types_of_binance_vectors() {
         seen.entry(stream).or_insert(v["data"].clone());
     }
     for (stream, vector) in streams {
-        assert_eq!(shape(&seen[stream]), shape(&support::vector(vector)), "{stream} vs {vector}");
+        assert_eq!(
+            shape(&seen[stream]),
+            shape(&support::vector(vector)),
+            "{stream} vs {vector}"
+        );
     }
 }
 
@@ -38,11 +47,22 @@ async fn frames_have_the_keys_and_types_of_binance_vectors() {
 async fn control_messages_answer_as_binance_does() {
     let sim = sim_with(chatty()).await;
     let mut ws = connect(&format!("{}/ws", sim.ws_url())).await;
-    let r = request(&mut ws, json!({"method":"SUBSCRIBE","params":["btcusdt@trade","ETHUSDT@aggTrade"],"id":1})).await;
+    let r = request(
+        &mut ws,
+        json!({"method":"SUBSCRIBE","params":["btcusdt@trade","ETHUSDT@aggTrade"],"id":1}),
+    )
+    .await;
     assert_eq!(r, json!({"result": null, "id": 1}));
     let r = request(&mut ws, json!({"method":"LIST_SUBSCRIPTIONS","id":"two"})).await;
-    assert_eq!(r, json!({"result": ["btcusdt@trade", "ethusdt@aggTrade"], "id": "two"}));
-    let r = request(&mut ws, json!({"method":"GET_PROPERTY","params":["combined"],"id":3})).await;
+    assert_eq!(
+        r,
+        json!({"result": ["btcusdt@trade", "ethusdt@aggTrade"], "id": "two"})
+    );
+    let r = request(
+        &mut ws,
+        json!({"method":"GET_PROPERTY","params":["combined"],"id":3}),
+    )
+    .await;
     assert_eq!(r, json!({"result": false, "id": 3}));
     // A raw frame first, then the envelope once `combined` is set.
     let raw = loop {
@@ -52,11 +72,22 @@ async fn control_messages_answer_as_binance_does() {
         }
     };
     assert!(raw.get("stream").is_none());
-    let r = request(&mut ws, json!({"method":"SET_PROPERTY","params":["combined",true],"id":4})).await;
+    let r = request(
+        &mut ws,
+        json!({"method":"SET_PROPERTY","params":["combined",true],"id":4}),
+    )
+    .await;
     assert_eq!(r, json!({"result": null, "id": 4}));
     let wrapped = next_json(&mut ws).await;
-    assert!(wrapped["stream"].is_string() && wrapped["data"]["e"].is_string(), "{wrapped}");
-    let r = request(&mut ws, json!({"method":"UNSUBSCRIBE","params":["btcusdt@trade"],"id":5})).await;
+    assert!(
+        wrapped["stream"].is_string() && wrapped["data"]["e"].is_string(),
+        "{wrapped}"
+    );
+    let r = request(
+        &mut ws,
+        json!({"method":"UNSUBSCRIBE","params":["btcusdt@trade"],"id":5}),
+    )
+    .await;
     assert_eq!(r, json!({"result": null, "id": 5}));
     let r = request(&mut ws, json!({"method":"LIST_SUBSCRIPTIONS","id":6})).await;
     assert_eq!(r["result"], json!(["ethusdt@aggTrade"]));
@@ -67,11 +98,31 @@ async fn bad_requests_get_binance_errors() {
     let sim = sim_with(chatty()).await;
     let mut ws = connect(&format!("{}/ws", sim.ws_url())).await;
     for (req, code, msg) in [
-        (json!({"method":"SUBSCRIBE","params":["btcusdt@nope"],"id":1}), 2, "Invalid request: invalid stream"),
-        (json!({"method":"SUBSCRIBE","params":["!ticker@arr"],"id":2}), 2, "Invalid request: invalid stream"),
-        (json!({"method":"SUBSCRIBE","params":["!bookTicker"],"id":3}), 2, "Invalid request: invalid stream"),
-        (json!({"method":"GET_PROPERTY","params":["colour"],"id":4}), 0, "Unknown property"),
-        (json!({"method":"SET_PROPERTY","params":["combined","yes"],"id":5}), 1, "Invalid value type: expected Boolean"),
+        (
+            json!({"method":"SUBSCRIBE","params":["btcusdt@nope"],"id":1}),
+            2,
+            "Invalid request: invalid stream",
+        ),
+        (
+            json!({"method":"SUBSCRIBE","params":["!ticker@arr"],"id":2}),
+            2,
+            "Invalid request: invalid stream",
+        ),
+        (
+            json!({"method":"SUBSCRIBE","params":["!bookTicker"],"id":3}),
+            2,
+            "Invalid request: invalid stream",
+        ),
+        (
+            json!({"method":"GET_PROPERTY","params":["colour"],"id":4}),
+            0,
+            "Unknown property",
+        ),
+        (
+            json!({"method":"SET_PROPERTY","params":["combined","yes"],"id":5}),
+            1,
+            "Invalid value type: expected Boolean",
+        ),
     ] {
         let r = request(&mut ws, req.clone()).await;
         assert_eq!(r["error"], json!({"code": code, "msg": msg}), "{req}");
@@ -97,14 +148,18 @@ trait SendText {
 impl SendText for Ws {
     async fn send_text(&mut self, text: &str) {
         use futures_util::SinkExt;
-        self.send(tokio_tungstenite::tungstenite::Message::Text(text.into())).await.unwrap();
+        self.send(tokio_tungstenite::tungstenite::Message::Text(text.into()))
+            .await
+            .unwrap();
     }
 }
 
 #[tokio::test]
 async fn unknown_streams_in_the_url_are_refused() {
     let sim = sim().await;
-    let err = tokio_tungstenite::connect_async(format!("{}/ws/!ticker@arr", sim.ws_url())).await.unwrap_err();
+    let err = tokio_tungstenite::connect_async(format!("{}/ws/!ticker@arr", sim.ws_url()))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("400"), "{err}");
 }
 
@@ -114,8 +169,15 @@ async fn snapshot_plus_diffs_equals_the_true_book() {
     let mut ws = connect(&format!("{}/ws/btcusdt@depth@100ms", sim.ws_url())).await;
     // Buffer first, then snapshot: Binance's procedure.
     let first = next_text(&mut ws).await;
-    let snapshot = get_json(&format!("{}/api/v3/depth?symbol=BTCUSDT&limit=5000", sim.rest_url())).await;
-    let Event::PartialDepth(snapshot) = frame::decode(snapshot.to_string().as_bytes()).unwrap().event else {
+    let snapshot = get_json(&format!(
+        "{}/api/v3/depth?symbol=BTCUSDT&limit=5000",
+        sim.rest_url()
+    ))
+    .await;
+    let Event::PartialDepth(snapshot) = frame::decode(snapshot.to_string().as_bytes())
+        .unwrap()
+        .event
+    else {
         panic!("snapshot")
     };
     let mut book = OrderBook::new();
@@ -127,19 +189,36 @@ async fn snapshot_plus_diffs_equals_the_true_book() {
             pending.push(next_text(&mut ws).await);
         }
         let text = pending.remove(0);
-        let Event::DepthUpdate(d) = frame::decode(text.as_bytes()).unwrap().event else { panic!("{text}") };
+        let Event::DepthUpdate(d) = frame::decode(text.as_bytes()).unwrap().event else {
+            panic!("{text}")
+        };
         if d.final_update_id <= book.last_update_id() {
             continue;
         }
-        assert!(d.first_update_id <= book.last_update_id() + 1, "gap: U={} after {}", d.first_update_id, book.last_update_id());
+        assert!(
+            d.first_update_id <= book.last_update_id() + 1,
+            "gap: U={} after {}",
+            d.first_update_id,
+            book.last_update_id()
+        );
         book.apply(d.final_update_id, &d.bids, &d.asks);
         let truth = sim.true_book("BTCUSDT", d.final_update_id).expect("truth");
         let mut expected = OrderBook::new();
         let levels = |v: &[(rust_decimal::Decimal, rust_decimal::Decimal)]| {
-            v.iter().map(|&(p, q)| binance_types::Level::new(p, q)).collect::<Vec<_>>()
+            v.iter()
+                .map(|&(p, q)| binance_types::Level::new(p, q))
+                .collect::<Vec<_>>()
         };
-        expected.load_snapshot(truth.last_update_id, &levels(&truth.bids), &levels(&truth.asks));
-        assert_eq!(book, expected, "book differs from the truth at {}", d.final_update_id);
+        expected.load_snapshot(
+            truth.last_update_id,
+            &levels(&truth.bids),
+            &levels(&truth.asks),
+        );
+        assert_eq!(
+            book, expected,
+            "book differs from the truth at {}",
+            d.final_update_id
+        );
         assert_eq!(book.checksum(), expected.checksum());
         checked += 1;
     }
@@ -180,7 +259,11 @@ async fn book_ticker_is_the_true_top_at_its_update_id() {
 #[tokio::test]
 async fn trades_are_the_engine_trade_log() {
     let sim = sim().await;
-    let mut ws = connect(&format!("{}/stream?streams=btcusdt@trade/btcusdt@aggTrade", sim.ws_url())).await;
+    let mut ws = connect(&format!(
+        "{}/stream?streams=btcusdt@trade/btcusdt@aggTrade",
+        sim.ws_url()
+    ))
+    .await;
     let mut trades = Vec::new();
     let mut aggs = Vec::new();
     while trades.len() < 30 || aggs.len() < 5 {
@@ -199,25 +282,55 @@ async fn trades_are_the_engine_trade_log() {
         assert_eq!(t["m"], json!(fill.buyer_is_maker));
     }
     let ids: Vec<u64> = trades.iter().map(|t| t["t"].as_u64().unwrap()).collect();
-    assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "trade ids are consecutive: {ids:?}");
+    assert!(
+        ids.windows(2).all(|w| w[1] == w[0] + 1),
+        "trade ids are consecutive: {ids:?}"
+    );
     for a in &aggs {
         let (f, l) = (a["f"].as_u64().unwrap(), a["l"].as_u64().unwrap());
-        let fills: Vec<_> = log.iter().filter(|x| x.trade_id >= f && x.trade_id <= l).collect();
+        let fills: Vec<_> = log
+            .iter()
+            .filter(|x| x.trade_id >= f && x.trade_id <= l)
+            .collect();
         assert_eq!(fills.len() as u64, l - f + 1);
         let qty: rust_decimal::Decimal = fills.iter().map(|x| x.qty).sum();
-        assert_eq!(a["q"].as_str().unwrap().parse::<rust_decimal::Decimal>().unwrap(), qty);
-        assert!(fills.iter().all(|x| x.price == fills[0].price && x.taker_order_id == fills[0].taker_order_id));
+        assert_eq!(
+            a["q"]
+                .as_str()
+                .unwrap()
+                .parse::<rust_decimal::Decimal>()
+                .unwrap(),
+            qty
+        );
+        assert!(fills
+            .iter()
+            .all(|x| x.price == fills[0].price && x.taker_order_id == fills[0].taker_order_id));
     }
 }
 
 #[tokio::test]
 async fn microsecond_connections_get_microsecond_times() {
     let sim = sim().await;
-    let mut ws = connect(&format!("{}/ws/btcusdt@trade?timeUnit=MICROSECOND", sim.ws_url())).await;
+    let mut ws = connect(&format!(
+        "{}/ws/btcusdt@trade?timeUnit=MICROSECOND",
+        sim.ws_url()
+    ))
+    .await;
     let v = next_json(&mut ws).await;
-    let now_us = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as u64;
+    let now_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64;
     let e = v["E"].as_u64().unwrap();
-    assert!(e > now_us - 60_000_000 && e <= now_us + 1_000_000, "E={e} now={now_us}");
-    let err = tokio_tungstenite::connect_async(format!("{}/ws/btcusdt@trade?timeUnit=NANO", sim.ws_url())).await.unwrap_err();
+    assert!(
+        e > now_us - 60_000_000 && e <= now_us + 1_000_000,
+        "E={e} now={now_us}"
+    );
+    let err = tokio_tungstenite::connect_async(format!(
+        "{}/ws/btcusdt@trade?timeUnit=NANO",
+        sim.ws_url()
+    ))
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("400"), "{err}");
 }

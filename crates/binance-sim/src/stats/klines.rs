@@ -11,8 +11,9 @@ use super::align::{effective_timezone, fixed_len_ms, kline_bounds};
 use super::tally::Tally;
 use crate::engine::Fill;
 
-/// The most closed candles one stream is owed: a stream pushes every second
-/// or two, so more only piles up after a long pause, and the oldest go first.
+/// The most closed candles with trades one stream is owed, and the most empty
+/// ones made up for it: a stream pushes every second or two, so more only
+/// piles up after a long pause, and the oldest go first.
 pub const MAX_BACKLOG: usize = 1_000;
 
 /// One candle: its period and its trades.
@@ -205,35 +206,34 @@ impl Klines {
             }
         }
 
+        // After a long pause only the latest MAX_BACKLOG empty candles are
+        // made up; candles with trades are all kept.
+        let empties_from = fixed_len_ms(interval).map_or(0, |len| {
+            now_open_ms.saturating_sub(MAX_BACKLOG as u64 * len)
+        });
         let mut open_ms = cursor.next_open_ms;
-        if let Some(len) = fixed_len_ms(interval) {
-            let backlog = MAX_BACKLOG as u64;
-            if now_open_ms.saturating_sub(open_ms) / len > backlog {
-                open_ms = now_open_ms - backlog * len;
-            }
-        }
         let mut last_close = cursor.last_close;
         let mut out = Vec::new();
         while open_ms < now_open_ms {
-            // Only candles skipped over by the backlog limit are older.
-            while let Some(old) = closed.front().filter(|c| c.open_ms < open_ms) {
-                last_close = Some(old.tally.close);
-                closed.pop_front();
-            }
-            let (_, next_open_ms) = kline_bounds(interval, timezone, open_ms);
-            match closed.front() {
-                Some(c) if c.open_ms == open_ms => {
-                    last_close = Some(c.tally.close);
-                    out.extend(closed.pop_front());
-                }
+            if let Some(c) = closed.front().filter(|c| c.open_ms == open_ms) {
+                last_close = Some(c.tally.close);
+                open_ms = c.next_open_ms;
+                out.extend(closed.pop_front());
+            } else if open_ms < empties_from {
+                // Both targets are candle opens of this (fixed) interval.
+                open_ms = closed
+                    .front()
+                    .map_or(empties_from, |c| c.open_ms.min(empties_from));
+            } else {
+                let (_, next_open_ms) = kline_bounds(interval, timezone, open_ms);
                 // Before the first trade there is no price, so no candle.
-                _ => out.extend(last_close.map(|price| Candle {
+                out.extend(last_close.map(|price| Candle {
                     open_ms,
                     next_open_ms,
                     tally: Tally::empty(price),
-                })),
+                }));
+                open_ms = next_open_ms;
             }
-            open_ms = next_open_ms;
         }
         cursor.next_open_ms = now_open_ms.max(cursor.next_open_ms);
         cursor.last_close = last_close;

@@ -11,7 +11,8 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
-pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// How long any single expected event may take before the test fails.
 pub const PATIENCE: Duration = Duration::from_secs(10);
@@ -34,7 +35,10 @@ pub async fn sim_with(limits: Limits) -> Sim {
 }
 
 pub async fn connect(url: &str) -> Ws {
-    tokio_tungstenite::connect_async(url).await.unwrap_or_else(|e| panic!("{url}: {e}")).0
+    tokio_tungstenite::connect_async(url)
+        .await
+        .unwrap_or_else(|e| panic!("{url}: {e}"))
+        .0
 }
 
 /// The next text frame (answering pings on the way), parsed.
@@ -61,7 +65,9 @@ pub async fn next_text(ws: &mut Ws) -> String {
 /// Send a control request and return its reply, skipping data frames.
 pub async fn request(ws: &mut Ws, request: Value) -> Value {
     let id = request["id"].clone();
-    ws.send(Message::Text(request.to_string().into())).await.unwrap();
+    ws.send(Message::Text(request.to_string().into()))
+        .await
+        .unwrap();
     loop {
         let v = next_json(ws).await;
         if v.get("id") == Some(&id) || (v.get("error").is_some() && v.get("data").is_none()) {
@@ -74,8 +80,13 @@ pub async fn request(ws: &mut Ws, request: Value) -> Value {
 /// I/O error (as text).
 pub async fn ending(ws: &mut Ws) -> Result<(u16, String), String> {
     loop {
-        match tokio::time::timeout(PATIENCE, ws.next()).await.expect("the connection ends in time") {
-            Some(Ok(Message::Close(Some(frame)))) => return Ok((frame.code.into(), frame.reason.to_string())),
+        match tokio::time::timeout(PATIENCE, ws.next())
+            .await
+            .expect("the connection ends in time")
+        {
+            Some(Ok(Message::Close(Some(frame)))) => {
+                return Ok((frame.code.into(), frame.reason.to_string()))
+            }
             Some(Ok(Message::Close(None))) => return Ok((1005, String::new())),
             Some(Ok(_)) => continue,
             Some(Err(e)) => return Err(e.to_string()),
@@ -87,16 +98,28 @@ pub async fn ending(ws: &mut Ws) -> Result<(u16, String), String> {
 /// A plain HTTP/1.1 request: (status, headers lowercased, body).
 pub async fn http(method: &str, url: &str) -> (u16, Vec<(String, String)>, String) {
     let rest = url.strip_prefix("http://").expect("http URL");
-    let (host, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
+    let (host, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
     let mut tcp = tokio::net::TcpStream::connect(host).await.expect("connect");
     let req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
     tcp.write_all(req.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
-    tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut raw)).await.expect("response in time").unwrap();
+    tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut raw))
+        .await
+        .expect("response in time")
+        .unwrap();
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").expect("HTTP response");
     let mut lines = head.lines();
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers = lines
         .filter_map(|l| l.split_once(": "))
         .map(|(k, v)| (k.to_lowercase(), v.to_owned()))
@@ -112,14 +135,17 @@ pub async fn get_json(url: &str) -> Value {
 
 /// `shared/` beside the repository (override with `BINANCE_SHARED_DIR`).
 pub fn shared() -> PathBuf {
-    std::env::var("BINANCE_SHARED_DIR").map(PathBuf::from).unwrap_or_else(|_| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
-    })
+    std::env::var("BINANCE_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
 }
 
 pub fn vector(name: &str) -> Value {
     let path = shared().join("vectors/spot").join(name);
-    serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+    serde_json::from_slice(
+        &std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
 }
 
 /// Keys and JSON value types, recursively (arrays by their first element).
@@ -132,4 +158,81 @@ pub fn shape(v: &Value) -> Value {
         Value::Bool(_) => "bool".into(),
         Value::Null => "null".into(),
     }
+}
+
+/// A WebSocket client that does the handshake and then only reads raw
+/// frames, never answering anything (so pings go unanswered).
+pub struct Silent {
+    tcp: tokio::net::TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Silent {
+    pub async fn connect(addr: std::net::SocketAddr, path: &str) -> Silent {
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let req = format!(
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        );
+        tcp.write_all(req.as_bytes()).await.unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let head_end = loop {
+            let n = tcp.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "closed during handshake");
+            buf.extend_from_slice(&chunk[..n]);
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+        };
+        assert!(
+            buf.starts_with(b"HTTP/1.1 101"),
+            "{}",
+            String::from_utf8_lossy(&buf)
+        );
+        buf.drain(..head_end);
+        Silent { tcp, buf }
+    }
+
+    /// Every frame until the server closes TCP: (opcode, payload).
+    pub async fn frames_until_eof(mut self) -> Vec<(u8, Vec<u8>)> {
+        let mut chunk = vec![0u8; 1 << 16];
+        loop {
+            let n = match tokio::time::timeout(PATIENCE, self.tcp.read(&mut chunk))
+                .await
+                .expect("server ends in time")
+            {
+                Ok(n) => n,
+                Err(_) => 0, // reset
+            };
+            if n == 0 {
+                break;
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+        let mut frames = Vec::new();
+        let b = &self.buf;
+        let mut i = 0;
+        while i + 2 <= b.len() {
+            let opcode = b[i] & 0x0f;
+            let (len, head) = match b[i + 1] & 0x7f {
+                126 => (u16::from_be_bytes([b[i + 2], b[i + 3]]) as usize, 4),
+                127 => (
+                    u64::from_be_bytes(b[i + 2..i + 10].try_into().unwrap()) as usize,
+                    10,
+                ),
+                n => (n as usize, 2),
+            };
+            if i + head + len > b.len() {
+                break;
+            }
+            frames.push((opcode, b[i + head..i + head + len].to_vec()));
+            i += head + len;
+        }
+        frames
+    }
+}
+
+/// The close code of a close frame's payload.
+pub fn close_code(payload: &[u8]) -> u16 {
+    u16::from_be_bytes([payload[0], payload[1]])
 }
