@@ -11,9 +11,11 @@
 
 mod admin;
 pub mod engine;
+pub mod exchange_info;
 pub mod faults;
 pub mod hub;
 pub mod market;
+mod rest;
 mod server;
 mod tls;
 
@@ -50,6 +52,8 @@ pub struct Limits {
     pub send_queue: usize,
     /// Largest frame accepted from a client.
     pub max_incoming_frame: usize,
+    /// REST request weight per address per minute (Binance: 6000).
+    pub rest_weight_per_minute: u32,
 }
 
 impl Default for Limits {
@@ -64,6 +68,7 @@ impl Default for Limits {
             max_lifetime: Duration::from_secs(24 * 3600),
             send_queue: 64 * 1024,
             max_incoming_frame: 64 * 1024,
+            rest_weight_per_minute: 6000,
         }
     }
 }

@@ -20,13 +20,18 @@ struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     host: IpAddr,
-    /// Symbols to trade, comma-separated, from the built-in set.
+    /// Symbols to trade, comma-separated: from the built-in set, or from
+    /// `--exchange-info` when given.
     #[arg(
         long,
         value_delimiter = ',',
         default_value = "BTCUSDT,ETHUSDT,BNBBTC,BNBUSDT"
     )]
     symbols: Vec<String>,
+    /// Take symbols and their filters from an exchangeInfo answer (JSON, or a
+    /// capture line such as shared/captures/BINANCE.0).
+    #[arg(long, value_name = "FILE")]
+    exchange_info: Option<std::path::PathBuf>,
     /// Seed of the synthetic order flow (same seed, same market).
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -42,18 +47,39 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let builtin = SymbolSpec::builtin();
+    let (available, entries): (Vec<SymbolSpec>, Vec<Option<serde_json::Value>>) =
+        match &args.exchange_info {
+            None => SymbolSpec::builtin().into_iter().map(|s| (s, None)).unzip(),
+            Some(path) => match binance_sim::exchange_info::load(path) {
+                Ok(list) => list.into_iter().map(|(s, v)| (s, Some(v))).unzip(),
+                Err(e) => {
+                    eprintln!("binance-sim: cannot read exchangeInfo: {e}");
+                    return ExitCode::from(2);
+                }
+            },
+        };
     let mut symbols = Vec::new();
+    let mut exchange_info = std::collections::BTreeMap::new();
     for wanted in &args.symbols {
-        match builtin
+        match available
             .iter()
-            .find(|s| s.symbol.eq_ignore_ascii_case(wanted))
+            .position(|s| s.symbol.eq_ignore_ascii_case(wanted))
         {
-            Some(spec) => symbols.push(spec.clone()),
+            Some(i) => {
+                symbols.push(available[i].clone());
+                if let Some(entry) = &entries[i] {
+                    exchange_info.insert(available[i].symbol.clone(), entry.clone());
+                }
+            }
             None => {
-                let known: Vec<&str> = builtin.iter().map(|s| s.symbol.as_str()).collect();
+                let known: Vec<&str> = available
+                    .iter()
+                    .take(20)
+                    .map(|s| s.symbol.as_str())
+                    .collect();
+                let more = if available.len() > 20 { ", …" } else { "" };
                 eprintln!(
-                    "binance-sim: unknown symbol `{wanted}`; built-in symbols: {}",
+                    "binance-sim: unknown symbol `{wanted}`; available: {}{more}",
                     known.join(",")
                 );
                 return ExitCode::from(2);
@@ -66,6 +92,7 @@ async fn main() -> ExitCode {
             symbols,
             seed: args.seed,
             actions_per_second: args.rate,
+            exchange_info,
             ..MarketConfig::default()
         },
         tls: args.tls,

@@ -73,7 +73,8 @@ impl DepthWindow {
 pub struct SymbolMarket {
     engine: Engine,
     lower: String,
-    agg_trade_id: u64,
+    /// Each aggregate trade's first and last trade id; its id is the index + 1.
+    aggs: Vec<(u64, u64)>,
     windows: [DepthWindow; 2],
     /// Book updates still to leave out of the depth streams (a fault).
     skip: u64,
@@ -88,11 +89,17 @@ impl SymbolMarket {
         SymbolMarket {
             engine,
             lower,
-            agg_trade_id: 0,
+            aggs: Vec::new(),
             windows: Default::default(),
             skip: 0,
             top,
         }
+    }
+
+    /// Every aggregate trade so far: (first trade id, last trade id); the
+    /// aggregate id is the index + 1.
+    pub fn agg_trades(&self) -> &[(u64, u64)] {
+        &self.aggs
     }
 
     /// The engine (for truth and snapshots).
@@ -151,12 +158,13 @@ impl SymbolMarket {
         let agg_stream = format!("{}@aggTrade", self.lower);
         for run in fills.chunk_by(|a, b| a.taker_order_id == b.taker_order_id && a.price == b.price)
         {
-            self.agg_trade_id += 1;
+            self.aggs
+                .push((run[0].trade_id, run[run.len() - 1].trade_id));
             let (first, last) = (run[0], run[run.len() - 1]);
             let agg = AggTrade::<Millis> {
                 event_time: Time::new(now),
                 symbol: self.symbol().to_owned(),
-                agg_trade_id: self.agg_trade_id,
+                agg_trade_id: self.aggs.len() as u64,
                 price: first.price,
                 quantity: run.iter().map(|f| f.qty).sum(),
                 first_trade_id: first.trade_id,
@@ -228,6 +236,9 @@ pub struct MarketConfig {
     pub actions_per_second: u32,
     /// Synthetic order flow shape.
     pub flow: FlowConfig,
+    /// `exchangeInfo` entries by symbol, when loaded from a file (built-in
+    /// symbols get one made from their spec).
+    pub exchange_info: BTreeMap<String, serde_json::Value>,
 }
 
 impl Default for MarketConfig {
@@ -241,6 +252,7 @@ impl Default for MarketConfig {
             seed: 42,
             actions_per_second: 200,
             flow: FlowConfig::default(),
+            exchange_info: BTreeMap::new(),
         }
     }
 }
@@ -248,6 +260,7 @@ impl Default for MarketConfig {
 /// All symbols' markets.
 pub struct Market {
     symbols: BTreeMap<String, Mutex<SymbolMarket>>,
+    exchange_info: BTreeMap<String, serde_json::Value>,
     actions_per_second: u32,
 }
 
@@ -267,8 +280,20 @@ impl Market {
                 )
             })
             .collect();
+        let exchange_info = config
+            .symbols
+            .iter()
+            .map(|spec| {
+                let entry = config.exchange_info.get(&spec.symbol).cloned();
+                (
+                    spec.symbol.clone(),
+                    entry.unwrap_or_else(|| crate::exchange_info::entry(spec)),
+                )
+            })
+            .collect();
         Market {
             symbols,
+            exchange_info,
             actions_per_second: config.actions_per_second,
         }
     }
@@ -276,6 +301,11 @@ impl Market {
     /// A symbol's market (uppercase symbol).
     pub fn symbol(&self, symbol: &str) -> Option<&Mutex<SymbolMarket>> {
         self.symbols.get(symbol)
+    }
+
+    /// The `exchangeInfo` entries of the symbols traded.
+    pub fn exchange_info(&self) -> &BTreeMap<String, serde_json::Value> {
+        &self.exchange_info
     }
 
     /// The symbols traded.

@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 
 use crate::faults::{Command, Conn, DropMode, FaultState};
 use crate::hub::{Hub, Published};
-use crate::market::{now_ms, partial, Market};
+use crate::market::{now_ms, Market};
 use crate::Limits;
 
 /// What every handler shares.
@@ -35,6 +35,7 @@ pub(crate) struct Shared {
     pub hub: Arc<Hub>,
     pub faults: Arc<FaultState>,
     pub limits: Arc<Limits>,
+    pub weights: Arc<crate::rest::Weights>,
     attempts: Arc<Mutex<HashMap<IpAddr, VecDeque<Instant>>>>,
 }
 
@@ -50,6 +51,7 @@ impl Shared {
             hub,
             faults,
             limits: Arc::new(limits),
+            weights: Arc::default(),
             attempts: Arc::default(),
         }
     }
@@ -79,7 +81,7 @@ impl Shared {
 /// The peer and a second handle on its TCP socket, for each request.
 #[derive(Clone)]
 pub(crate) struct ConnMeta {
-    peer: SocketAddr,
+    pub peer: SocketAddr,
     raw: Arc<std::net::TcpStream>,
 }
 
@@ -88,12 +90,7 @@ pub(crate) fn router(shared: Shared) -> Router {
         .route("/ws", get(ws_bare))
         .route("/ws/{*names}", get(ws_raw))
         .route("/stream", get(ws_combined))
-        .route("/api/v3/ping", get(|| async { Json(json!({})) }))
-        .route(
-            "/api/v3/time",
-            get(|| async { Json(json!({ "serverTime": now_ms() })) }),
-        )
-        .route("/api/v3/depth", get(rest_depth))
+        .merge(crate::rest::routes())
         .merge(crate::admin::routes())
         .with_state(shared)
 }
@@ -261,7 +258,7 @@ pub(crate) fn binance_error(status: StatusCode, code: i64, msg: &str) -> Respons
     (status, Json(json!({ "code": code, "msg": msg }))).into_response()
 }
 
-fn retry_after(status: StatusCode, wait: Duration, code: i64, msg: &str) -> Response {
+pub(crate) fn retry_after(status: StatusCode, wait: Duration, code: i64, msg: &str) -> Response {
     let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
     let mut response = binance_error(status, code, msg);
     response.headers_mut().insert(
@@ -502,38 +499,4 @@ fn control(
         _ => Err(ControlError::new(2, "Invalid request")),
     };
     ControlResponse { id, result }
-}
-
-/// `GET /api/v3/depth?symbol=…&limit=…`.
-async fn rest_depth(
-    State(s): State<Shared>,
-    Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    let Some(symbol) = query.get("symbol") else {
-        return binance_error(
-            StatusCode::BAD_REQUEST,
-            -1102,
-            "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.",
-        );
-    };
-    let limit =
-        match query.get("limit").map(|l| l.parse::<usize>()) {
-            None => 100,
-            Some(Ok(l)) if l >= 1 => l.min(5000),
-            Some(_) => return binance_error(
-                StatusCode::BAD_REQUEST,
-                -1100,
-                "Illegal characters found in parameter 'limit'; legal range is '^[0-9]{1,20}$'.",
-            ),
-        };
-    let Some(market) = s.market.symbol(symbol) else {
-        return binance_error(StatusCode::BAD_REQUEST, -1121, "Invalid symbol.");
-    };
-    // Taken now, delivered late: a slow snapshot is also a stale one.
-    let book = market.lock().unwrap().engine().depth(limit);
-    let delay = s.faults.depth_delay();
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    Json(partial(&book)).into_response()
 }

@@ -9,7 +9,12 @@ use tokio_rustls::rustls;
 
 #[tokio::test]
 async fn a_client_that_trusts_the_sim_certificate_streams_over_tls() {
-    let sim = Sim::start(SimConfig { tls: true, ..SimConfig::default() }).await.unwrap();
+    let sim = Sim::start(SimConfig {
+        tls: true,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
     assert!(sim.ws_url().starts_with("wss://localhost:"));
     let pem = sim.certificate_pem().expect("a certificate");
     let mut roots = rustls::RootCertStore::empty();
@@ -25,7 +30,10 @@ async fn a_client_that_trusts_the_sim_certificate_streams_over_tls() {
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tcp = tokio::net::TcpStream::connect(sim.addr()).await.unwrap();
     let tls = connector
-        .connect(rustls::pki_types::ServerName::try_from("localhost").unwrap(), tcp)
+        .connect(
+            rustls::pki_types::ServerName::try_from("localhost").unwrap(),
+            tcp,
+        )
         .await
         .expect("the handshake trusts the sim's certificate");
     let url = format!("{}/ws/btcusdt@trade", sim.ws_url());
@@ -36,14 +44,19 @@ async fn a_client_that_trusts_the_sim_certificate_streams_over_tls() {
     assert_eq!(v["e"], "trade");
 
     // A client that does not trust it is refused.
-    let untrusting = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(rustls::RootCertStore::empty())
-        .with_no_client_auth();
+    let untrusting = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(rustls::RootCertStore::empty())
+    .with_no_client_auth();
     let tcp = tokio::net::TcpStream::connect(sim.addr()).await.unwrap();
     let refused = tokio_rustls::TlsConnector::from(Arc::new(untrusting))
-        .connect(rustls::pki_types::ServerName::try_from("localhost").unwrap(), tcp)
+        .connect(
+            rustls::pki_types::ServerName::try_from("localhost").unwrap(),
+            tcp,
+        )
         .await;
     assert!(refused.is_err());
 }

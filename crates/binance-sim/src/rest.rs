@@ -1,0 +1,287 @@
+//! Binance's public REST endpoints (`/api/v3/…`) with request-weight
+//! accounting: each answer carries `X-MBX-USED-WEIGHT-1M`; past the limit,
+//! HTTP 429 with `Retry-After` and Binance's `-1003` error.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use axum::extract::{Extension, Query, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::market::{now_ms, partial};
+use crate::server::{binance_error, retry_after, ConnMeta, Shared};
+
+type Params = Query<HashMap<String, String>>;
+
+/// Request weight used per address in the current minute.
+#[derive(Default)]
+pub(crate) struct Weights {
+    used: Mutex<HashMap<IpAddr, (u64, u32)>>,
+}
+
+impl Weights {
+    /// Charge `weight` to `ip`; the weight used this minute, or the wait
+    /// until the next minute when over `limit`.
+    fn charge(&self, ip: IpAddr, weight: u32, limit: u32) -> Result<u32, Duration> {
+        let now = now_ms();
+        let minute = now / 60_000;
+        let mut used = self.used.lock().unwrap();
+        let entry = used.entry(ip).or_insert((minute, 0));
+        if entry.0 != minute {
+            *entry = (minute, 0);
+        }
+        if entry.1 + weight > limit {
+            return Err(Duration::from_millis((minute + 1) * 60_000 - now));
+        }
+        entry.1 += weight;
+        Ok(entry.1)
+    }
+}
+
+pub(crate) fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/api/v3/ping", get(ping))
+        .route("/api/v3/time", get(time))
+        .route("/api/v3/exchangeInfo", get(exchange_info))
+        .route("/api/v3/depth", get(depth))
+        .route("/api/v3/trades", get(trades))
+        .route("/api/v3/aggTrades", get(agg_trades))
+        .route(
+            "/api/v3/userDataStream",
+            get(gone).post(gone).put(gone).delete(gone),
+        )
+}
+
+/// Charge the weight, run the handler, stamp the used weight.
+async fn weighed<F: std::future::Future<Output = Response>>(
+    s: &Shared,
+    meta: &ConnMeta,
+    weight: u32,
+    answer: F,
+) -> Response {
+    match s.weights.charge(meta.peer.ip(), weight, s.limits.rest_weight_per_minute) {
+        Err(wait) => retry_after(
+            StatusCode::TOO_MANY_REQUESTS,
+            wait,
+            -1003,
+            &format!(
+                "Too much request weight used; current limit is {} request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.",
+                s.limits.rest_weight_per_minute
+            ),
+        ),
+        Ok(used) => {
+            let mut response = answer.await;
+            response
+                .headers_mut()
+                .insert("x-mbx-used-weight-1m", HeaderValue::from(used));
+            response
+        }
+    }
+}
+
+async fn ping(State(s): State<Shared>, Extension(m): Extension<ConnMeta>) -> Response {
+    weighed(&s, &m, 1, async { Json(json!({})).into_response() }).await
+}
+
+async fn time(State(s): State<Shared>, Extension(m): Extension<ConnMeta>) -> Response {
+    weighed(&s, &m, 1, async {
+        Json(json!({ "serverTime": now_ms() })).into_response()
+    })
+    .await
+}
+
+async fn exchange_info(State(s): State<Shared>, Extension(m): Extension<ConnMeta>) -> Response {
+    let doc = crate::exchange_info::document(
+        s.market.exchange_info(),
+        s.limits.rest_weight_per_minute,
+        now_ms(),
+    );
+    weighed(&s, &m, 20, async { Json(doc).into_response() }).await
+}
+
+/// The retired listenKey endpoint answers as Binance does since 2026-02-20.
+async fn gone() -> Response {
+    (
+        StatusCode::GONE,
+        [("content-type", "text/html")],
+        "<html><body><h1>410 Gone</h1></body></html>",
+    )
+        .into_response()
+}
+
+fn missing(name: &str) -> Response {
+    binance_error(
+        StatusCode::BAD_REQUEST,
+        -1102,
+        &format!("Mandatory parameter '{name}' was not sent, was empty/null, or malformed."),
+    )
+}
+
+/// An optional whole-number parameter, or Binance's `-1100` error.
+fn number(q: &HashMap<String, String>, name: &str) -> Result<Option<u64>, Response> {
+    match q.get(name) {
+        None => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(|_| {
+            binance_error(
+                StatusCode::BAD_REQUEST,
+                -1100,
+                &format!("Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'."),
+            )
+        }),
+    }
+}
+
+/// `limit` with Binance's default and clamp.
+fn limit(q: &HashMap<String, String>, default: u64, max: u64) -> Result<usize, Response> {
+    Ok(number(q, "limit")?.unwrap_or(default).clamp(1, max) as usize)
+}
+
+macro_rules! try_or {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(response) => return response,
+        }
+    };
+}
+
+/// Binance's depth weights by limit.
+fn depth_weight(limit: usize) -> u32 {
+    match limit {
+        0..=100 => 5,
+        101..=500 => 25,
+        501..=1000 => 50,
+        _ => 250,
+    }
+}
+
+async fn depth(
+    State(s): State<Shared>,
+    Extension(m): Extension<ConnMeta>,
+    Query(q): Params,
+) -> Response {
+    let limit = try_or!(limit(&q, 100, 5000));
+    let Some(symbol) = q.get("symbol") else {
+        return missing("symbol");
+    };
+    let Some(market) = s.market.symbol(symbol) else {
+        return binance_error(StatusCode::BAD_REQUEST, -1121, "Invalid symbol.");
+    };
+    // Taken now, delivered late: a slow snapshot is also a stale one.
+    let book = market.lock().unwrap().engine().depth(limit);
+    let delay = s.faults.depth_delay();
+    weighed(&s, &m, depth_weight(limit), async move {
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        Json(partial(&book)).into_response()
+    })
+    .await
+}
+
+async fn trades(
+    State(s): State<Shared>,
+    Extension(m): Extension<ConnMeta>,
+    Query(q): Params,
+) -> Response {
+    let limit = try_or!(limit(&q, 500, 1000));
+    let Some(symbol) = q.get("symbol") else {
+        return missing("symbol");
+    };
+    let Some(market) = s.market.symbol(symbol) else {
+        return binance_error(StatusCode::BAD_REQUEST, -1121, "Invalid symbol.");
+    };
+    let list: Vec<Value> = {
+        let market = market.lock().unwrap();
+        let fills = market.engine().trades();
+        fills[fills.len().saturating_sub(limit)..]
+            .iter()
+            .map(|f| {
+                json!({
+                    "id": f.trade_id, "price": f.price.to_string(), "qty": f.qty.to_string(),
+                    "quoteQty": f.quote_qty.to_string(), "time": f.time_ms,
+                    "isBuyerMaker": f.buyer_is_maker, "isBestMatch": true,
+                })
+            })
+            .collect()
+    };
+    weighed(&s, &m, 25, async { Json(list).into_response() }).await
+}
+
+async fn agg_trades(
+    State(s): State<Shared>,
+    Extension(m): Extension<ConnMeta>,
+    Query(q): Params,
+) -> Response {
+    let limit = try_or!(limit(&q, 500, 1000));
+    let from_id = try_or!(number(&q, "fromId"));
+    let start = try_or!(number(&q, "startTime"));
+    let end = try_or!(number(&q, "endTime"));
+    if let (Some(a), Some(b)) = (start, end) {
+        if b < a || b - a > 3_600_000 {
+            return binance_error(
+                StatusCode::BAD_REQUEST,
+                -1127,
+                "More than 1 hours between startTime and endTime.",
+            );
+        }
+    }
+    let Some(symbol) = q.get("symbol") else {
+        return missing("symbol");
+    };
+    let Some(market) = s.market.symbol(symbol) else {
+        return binance_error(StatusCode::BAD_REQUEST, -1121, "Invalid symbol.");
+    };
+    let list: Vec<Value> = {
+        let market = market.lock().unwrap();
+        let fills = market.engine().trades();
+        let fill = |id: u64| &fills[(id - 1) as usize];
+        let aggs = market.agg_trades();
+        let in_time = |&(first, _): &(u64, u64)| {
+            let t = fill(first).time_ms;
+            start.is_none_or(|s| t >= s) && end.is_none_or(|e| t <= e)
+        };
+        let selected: Vec<(u64, (u64, u64))> = match (from_id, start, end) {
+            (Some(from), _, _) => aggs
+                .iter()
+                .enumerate()
+                .skip(from.saturating_sub(1) as usize)
+                .map(|(i, a)| (i as u64 + 1, *a))
+                .take(limit)
+                .collect(),
+            (None, None, None) => {
+                let skip = aggs.len().saturating_sub(limit);
+                aggs.iter()
+                    .enumerate()
+                    .skip(skip)
+                    .map(|(i, a)| (i as u64 + 1, *a))
+                    .collect()
+            }
+            _ => aggs
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| in_time(a))
+                .map(|(i, a)| (i as u64 + 1, *a))
+                .take(limit)
+                .collect(),
+        };
+        selected
+            .into_iter()
+            .map(|(id, (first, last))| {
+                let head = fill(first);
+                let qty: rust_decimal::Decimal = (first..=last).map(|t| fill(t).qty).sum();
+                json!({
+                    "a": id, "p": head.price.to_string(), "q": qty.to_string(),
+                    "f": first, "l": last, "T": head.time_ms, "m": head.buyer_is_maker, "M": true,
+                })
+            })
+            .collect()
+    };
+    weighed(&s, &m, 4, async { Json(list).into_response() }).await
+}

@@ -1,0 +1,169 @@
+//! The REST endpoints: Binance's answers, errors and request weights.
+
+mod support;
+
+use binance_sim::Limits;
+use serde_json::json;
+use support::*;
+
+#[tokio::test]
+async fn depth_weights_and_errors() {
+    let sim = sim().await;
+    let (status, headers, body) = http(
+        "GET",
+        &format!("{}/api/v3/depth?symbol=BTCUSDT&limit=5", sim.rest_url()),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let used = |h: &Vec<(String, String)>| {
+        h.iter()
+            .find(|(k, _)| k == "x-mbx-used-weight-1m")
+            .map(|(_, v)| v.parse::<u32>().unwrap())
+    };
+    let first = used(&headers).expect("weight header");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["bids"].as_array().unwrap().len(), 5);
+    assert_eq!(shape(&v), shape(&vector("rest_depth_snapshot.json")));
+    let (_, headers, _) = http(
+        "GET",
+        &format!("{}/api/v3/depth?symbol=BTCUSDT&limit=5000", sim.rest_url()),
+    )
+    .await;
+    assert_eq!(used(&headers).unwrap(), first + 250);
+    let (status, _, body) = http(
+        "GET",
+        &format!("{}/api/v3/depth?symbol=NOPE", sim.rest_url()),
+    )
+    .await;
+    assert_eq!(
+        (
+            status,
+            serde_json::from_str::<serde_json::Value>(&body).unwrap()
+        ),
+        (400, json!({"code":-1121,"msg":"Invalid symbol."}))
+    );
+    let (status, _, body) = http("GET", &format!("{}/api/v3/depth", sim.rest_url())).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("-1102"), "{body}");
+}
+
+#[tokio::test]
+async fn over_the_weight_limit_is_429_with_retry_after() {
+    let sim = sim_with(Limits {
+        rest_weight_per_minute: 12,
+        ..Limits::default()
+    })
+    .await;
+    for _ in 0..2 {
+        let (status, _, _) = http(
+            "GET",
+            &format!("{}/api/v3/depth?symbol=BTCUSDT", sim.rest_url()),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let (status, headers, body) = http(
+        "GET",
+        &format!("{}/api/v3/depth?symbol=BTCUSDT", sim.rest_url()),
+    )
+    .await;
+    assert_eq!(status, 429, "{body}");
+    assert!(body.contains("-1003"), "{body}");
+    let retry: u64 = headers
+        .iter()
+        .find(|(k, _)| k == "retry-after")
+        .unwrap()
+        .1
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry));
+}
+
+#[tokio::test]
+async fn trades_and_agg_trades_match_the_trade_log() {
+    let sim = sim().await;
+    // Wait for trades through the stream (an event, not a sleep).
+    let mut ws = connect(&format!("{}/ws/btcusdt@aggTrade", sim.ws_url())).await;
+    let mut streamed = Vec::new();
+    for _ in 0..5 {
+        streamed.push(next_json(&mut ws).await);
+    }
+    let trades = get_json(&format!(
+        "{}/api/v3/trades?symbol=BTCUSDT&limit=10",
+        sim.rest_url()
+    ))
+    .await;
+    let trades = trades.as_array().unwrap();
+    assert_eq!(trades.len(), 10);
+    let log = sim.trades("BTCUSDT");
+    for t in trades {
+        let fill = log
+            .iter()
+            .find(|f| f.trade_id == t["id"].as_u64().unwrap())
+            .unwrap();
+        assert_eq!(t["price"], json!(fill.price.to_string()));
+        assert_eq!(t["quoteQty"], json!(fill.quote_qty.to_string()));
+    }
+    // The REST aggregate trades are the streamed ones, field for field.
+    let first_id = streamed[0]["a"].as_u64().unwrap();
+    let aggs = get_json(&format!(
+        "{}/api/v3/aggTrades?symbol=BTCUSDT&fromId={first_id}&limit=5",
+        sim.rest_url()
+    ))
+    .await;
+    for (rest, stream) in aggs.as_array().unwrap().iter().zip(&streamed) {
+        for key in ["a", "p", "q", "f", "l", "T", "m", "M"] {
+            assert_eq!(rest[key], stream[key], "{key}");
+        }
+    }
+    let (status, _, body) = http(
+        "GET",
+        &format!(
+            "{}/api/v3/aggTrades?symbol=BTCUSDT&startTime=0&endTime=7200000",
+            sim.rest_url()
+        ),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(body.contains("-1127"));
+}
+
+#[tokio::test]
+async fn exchange_info_lists_the_symbols_with_their_filters() {
+    let sim = sim().await;
+    let info = get_json(&format!("{}/api/v3/exchangeInfo", sim.rest_url())).await;
+    let symbols: Vec<&str> = info["symbols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["symbol"].as_str().unwrap())
+        .collect();
+    assert_eq!(symbols, ["BNBBTC", "BNBUSDT", "BTCUSDT", "ETHUSDT"]);
+    let btc = &info["symbols"][2];
+    let price_filter = btc["filters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["filterType"] == "PRICE_FILTER")
+        .unwrap();
+    assert_eq!(price_filter["tickSize"], "0.01");
+    assert_eq!(info["rateLimits"][0]["limit"], 6000);
+}
+
+#[tokio::test]
+async fn the_retired_listen_key_endpoint_is_gone() {
+    let sim = sim().await;
+    let (status, _, _) = http("POST", &format!("{}/api/v3/userDataStream", sim.rest_url())).await;
+    assert_eq!(status, 410);
+}
+
+#[tokio::test]
+async fn ping_and_time() {
+    let sim = sim().await;
+    assert_eq!(
+        get_json(&format!("{}/api/v3/ping", sim.rest_url())).await,
+        json!({})
+    );
+    let t = get_json(&format!("{}/api/v3/time", sim.rest_url())).await;
+    assert!(t["serverTime"].as_u64().unwrap() > 1_700_000_000_000);
+}
