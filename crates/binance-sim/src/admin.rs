@@ -60,17 +60,17 @@ fn faults(s: &Shared) -> Faults {
 }
 
 /// A numeric parameter; `Err` names it and says what is valid.
-fn num(q: &HashMap<String, String>, key: &str) -> Result<Option<u64>, Response> {
+fn num(q: &HashMap<String, String>, key: &str) -> Result<Option<u64>, String> {
     match q.get(key) {
         None => Ok(None),
         Some(v) => v
             .parse()
             .map(Some)
-            .map_err(|_| bad(&format!("parameter `{key}`=`{v}` is not a whole number"))),
+            .map_err(|_| format!("parameter `{key}`=`{v}` is not a whole number")),
     }
 }
 
-fn ms(q: &HashMap<String, String>, key: &str) -> Result<Option<Duration>, Response> {
+fn ms(q: &HashMap<String, String>, key: &str) -> Result<Option<Duration>, String> {
     Ok(num(q, key)?.map(Duration::from_millis))
 }
 
@@ -86,7 +86,7 @@ macro_rules! try_param {
     ($e:expr) => {
         match $e {
             Ok(v) => v,
-            Err(r) => return r,
+            Err(msg) => return bad(&msg),
         }
     };
 }

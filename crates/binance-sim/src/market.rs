@@ -25,6 +25,9 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// A price and the quantity there.
+type Quote = (Decimal, Decimal);
+
 /// Changes gathered for one depth-diff window.
 #[derive(Default)]
 struct DepthWindow {
@@ -78,7 +81,7 @@ pub struct SymbolMarket {
     windows: [DepthWindow; 2],
     /// Book updates still to leave out of the depth streams (a fault).
     skip: u64,
-    top: (Option<(Decimal, Decimal)>, Option<(Decimal, Decimal)>),
+    top: (Option<Quote>, Option<Quote>),
 }
 
 impl SymbolMarket {

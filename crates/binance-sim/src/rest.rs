@@ -123,22 +123,27 @@ fn missing(name: &str) -> Response {
     )
 }
 
-/// An optional whole-number parameter, or Binance's `-1100` error.
-fn number(q: &HashMap<String, String>, name: &str) -> Result<Option<u64>, Response> {
+/// Binance's `-1100` error for a parameter that is not a whole number.
+fn illegal(name: &str) -> Response {
+    binance_error(
+        StatusCode::BAD_REQUEST,
+        -1100,
+        &format!(
+            "Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'."
+        ),
+    )
+}
+
+/// An optional whole-number parameter; `Err` carries its name.
+fn number<'a>(q: &HashMap<String, String>, name: &'a str) -> Result<Option<u64>, &'a str> {
     match q.get(name) {
         None => Ok(None),
-        Some(v) => v.parse().map(Some).map_err(|_| {
-            binance_error(
-                StatusCode::BAD_REQUEST,
-                -1100,
-                &format!("Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'."),
-            )
-        }),
+        Some(v) => v.parse().map(Some).map_err(|_| name),
     }
 }
 
 /// `limit` with Binance's default and clamp.
-fn limit(q: &HashMap<String, String>, default: u64, max: u64) -> Result<usize, Response> {
+fn limit(q: &HashMap<String, String>, default: u64, max: u64) -> Result<usize, &'static str> {
     Ok(number(q, "limit")?.unwrap_or(default).clamp(1, max) as usize)
 }
 
@@ -146,7 +151,7 @@ macro_rules! try_or {
     ($e:expr) => {
         match $e {
             Ok(v) => v,
-            Err(response) => return response,
+            Err(name) => return illegal(name),
         }
     };
 }

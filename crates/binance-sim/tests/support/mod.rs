@@ -197,13 +197,11 @@ impl Silent {
     pub async fn frames_until_eof(mut self) -> Vec<(u8, Vec<u8>)> {
         let mut chunk = vec![0u8; 1 << 16];
         loop {
-            let n = match tokio::time::timeout(PATIENCE, self.tcp.read(&mut chunk))
+            // A reset ends the stream like a close does.
+            let n = tokio::time::timeout(PATIENCE, self.tcp.read(&mut chunk))
                 .await
                 .expect("server ends in time")
-            {
-                Ok(n) => n,
-                Err(_) => 0, // reset
-            };
+                .unwrap_or_default();
             if n == 0 {
                 break;
             }
