@@ -17,6 +17,7 @@ pub mod hub;
 pub mod market;
 mod rest;
 mod server;
+mod flood;
 mod tls;
 
 use std::net::SocketAddr;
@@ -84,6 +85,17 @@ pub struct SimConfig {
     pub limits: Limits,
     /// Serve TLS (`wss://`, `https://`) with a certificate made at start-up.
     pub tls: bool,
+    /// Flood mode for benchmarks: `/ws/<symbol>@trade` connections get
+    /// synthetic trades made in the connection itself, as fast as the socket
+    /// takes them (or at a fixed rate), instead of the engine's.
+    pub flood: Option<Flood>,
+}
+
+/// How a flood connection pushes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flood {
+    /// Frames a second; `None` for as fast as the socket takes them.
+    pub rate: Option<u32>,
 }
 
 impl Default for SimConfig {
@@ -93,6 +105,7 @@ impl Default for SimConfig {
             market: MarketConfig::default(),
             limits: Limits::default(),
             tls: false,
+            flood: None,
         }
     }
 }
@@ -125,7 +138,7 @@ impl Sim {
             }
             false => (None, None),
         };
-        let shared = server::Shared::new(market.clone(), hub.clone(), fault_state, config.limits);
+        let shared = server::Shared::new(market.clone(), hub.clone(), fault_state, config.limits, config.flood);
         let driver = tokio::spawn(market.clone().run(hub));
         let server = tokio::spawn(async move {
             if let Err(e) = server::serve(listener, shared, acceptor).await {

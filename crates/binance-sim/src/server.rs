@@ -36,6 +36,7 @@ pub(crate) struct Shared {
     pub faults: Arc<FaultState>,
     pub limits: Arc<Limits>,
     pub weights: Arc<crate::rest::Weights>,
+    pub flood: Option<crate::Flood>,
     attempts: Arc<Mutex<HashMap<IpAddr, VecDeque<Instant>>>>,
 }
 
@@ -45,8 +46,10 @@ impl Shared {
         hub: Arc<Hub>,
         faults: Arc<FaultState>,
         limits: Limits,
+        flood: Option<crate::Flood>,
     ) -> Self {
         Shared {
+            flood,
             market,
             hub,
             faults,
@@ -238,6 +241,11 @@ fn upgrade(
         }
     }
     let max_frame = s.limits.max_incoming_frame;
+    if let (Some(flood), [name]) = (s.flood, &canonical[..]) {
+        if let Ok(StreamName::Trade(symbol)) = name.parse::<StreamName>() {
+            return ws.on_upgrade(move |socket| crate::flood::run(socket, symbol, flood, unit));
+        }
+    }
     ws.max_message_size(max_frame)
         .on_upgrade(move |socket| connection(socket, s, meta, canonical, combined, unit))
 }

@@ -2,9 +2,10 @@
 //! (mini) ticker, rolling-window tickers and the average price, as Binance
 //! computes them.
 //!
-//! Memory stays bounded however long the market runs: candles are kept
-//! current as trades arrive (one per interval), and the tickers read buckets
-//! of whole minutes, dropped once older than the widest window.
+//! Memory stays bounded however long the market runs: one open candle per
+//! interval is kept current (1s and 1m per trade, longer ones a minute at a
+//! time), and the tickers read buckets of whole minutes, dropped once older
+//! than the widest window.
 //! Every answer depends only on the fills recorded and the `now_ms` asked
 //! about; nothing here reads the clock.
 
@@ -18,7 +19,6 @@ use binance_types::stream::{KlineInterval, KlineTimezone, RollingWindow};
 use binance_types::{Decimal, Millis, Time};
 
 pub use align::kline_bounds;
-
 
 use crate::engine::Fill;
 use klines::Klines;
@@ -85,8 +85,9 @@ impl SymbolStats {
 
     /// Count a fill; fills must come in trade order.
     pub fn record(&mut self, fill: &Fill) {
-        self.klines.record(fill);
-        self.minutes.record(fill);
+        let trade = Tally::of(fill);
+        self.klines.record(fill.time_ms, &trade);
+        self.minutes.record(fill.time_ms, &trade);
         self.last = Some(LastTrade {
             price: fill.price,
             qty: fill.qty,
@@ -222,7 +223,11 @@ impl SymbolStats {
     /// `None` before the first trade.
     pub fn avg_price(&self, now_ms: u64) -> Option<AvgPrice> {
         let last = self.last?;
-        let recent = |at_ms: u64| self.minutes.window(window_open(AVG_PRICE_MS, at_ms), at_ms).0;
+        let recent = |at_ms: u64| {
+            self.minutes
+                .window(window_open(AVG_PRICE_MS, at_ms), at_ms)
+                .0
+        };
         let tally = recent(now_ms).or_else(|| recent(last.time_ms))?;
         Some(AvgPrice::<Millis> {
             event_time: Time::new(now_ms),

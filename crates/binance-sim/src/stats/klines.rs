@@ -9,7 +9,6 @@ use binance_types::{Decimal, Millis, Time};
 
 use super::align::{effective_timezone, fixed_len_ms, kline_bounds};
 use super::tally::Tally;
-use crate::engine::Fill;
 
 /// The most closed candles with trades one stream is owed, and the most empty
 /// ones made up for it: a stream pushes every second or two, so more only
@@ -63,20 +62,21 @@ struct Series {
 }
 
 impl Series {
-    /// Count a trade; returns the candle it closed, if it started a new one.
-    fn record(&mut self, fill: &Fill) -> Option<Candle> {
+    /// Count trades (one, or a whole minute) that happened at `time_ms`;
+    /// returns the candle they closed, if they started a new one.
+    fn record(&mut self, time_ms: u64, tally: &Tally) -> Option<Candle> {
         match &mut self.latest {
             // Also takes a trade stamped before the candle (a clock step back).
-            Some(candle) if fill.time_ms < candle.next_open_ms => {
-                candle.tally.add(fill);
+            Some(candle) if time_ms < candle.next_open_ms => {
+                candle.tally.merge(tally);
                 None
             }
             _ => {
-                let (open_ms, next_open_ms) = kline_bounds(self.interval, self.timezone, fill.time_ms);
+                let (open_ms, next_open_ms) = kline_bounds(self.interval, self.timezone, time_ms);
                 self.latest.replace(Candle {
                     open_ms,
                     next_open_ms,
-                    tally: Tally::of(fill),
+                    tally: tally.clone(),
                 })
             }
         }
@@ -111,10 +111,19 @@ impl Cursor {
     }
 }
 
+/// Index of the 1s series in [`Klines::series`].
+const SECONDS: usize = 0;
+/// Index of the 1m series, which feeds every longer one.
+const MINUTES: usize = 1;
+
 /// Candles of every interval and alignment, and one cursor per kline stream asked for.
 #[derive(Debug)]
 pub struct Klines {
-    /// One per distinct alignment: UTC+8 candles of intervals dividing 8 h are UTC's.
+    /// One per distinct alignment (UTC+8 candles of intervals dividing 8 h
+    /// are UTC's), in [`KlineInterval::ALL`] order. Only 1s and 1m count
+    /// each trade; longer ones take each minute as it closes, so a trade
+    /// costs two updates rather than twenty-two. Their candles therefore
+    /// lack the open minute, which [`Klines::latest`] adds back.
     series: Vec<Series>,
     cursors: BTreeMap<(KlineInterval, KlineTimezone), Cursor>,
 }
@@ -133,6 +142,8 @@ impl Default for Klines {
                 }
             }
         }
+        debug_assert_eq!(series[SECONDS].interval, KlineInterval::S1);
+        debug_assert_eq!(series[MINUTES].interval, KlineInterval::M1);
         Klines {
             series,
             cursors: BTreeMap::new(),
@@ -142,13 +153,53 @@ impl Default for Klines {
 
 impl Klines {
     /// Count a trade in every interval.
-    pub fn record(&mut self, fill: &Fill) {
-        for (index, series) in self.series.iter_mut().enumerate() {
-            if let Some(closed) = series.record(fill) {
-                for cursor in self.cursors.values_mut().filter(|c| c.series == index) {
-                    cursor.push(closed.clone());
-                }
+    pub fn record(&mut self, time_ms: u64, trade: &Tally) {
+        if let Some(second) = self.series[SECONDS].record(time_ms, trade) {
+            self.closed(SECONDS, second);
+        }
+        let Some(minute) = self.series[MINUTES].record(time_ms, trade) else {
+            return;
+        };
+        for index in MINUTES + 1..self.series.len() {
+            if let Some(candle) = self.series[index].record(minute.open_ms, &minute.tally) {
+                self.closed(index, candle);
             }
+        }
+        self.closed(MINUTES, minute);
+    }
+
+    /// Hand a candle a trade closed to the streams reading its series.
+    fn closed(&mut self, series: usize, candle: Candle) {
+        for cursor in self.cursors.values_mut().filter(|c| c.series == series) {
+            cursor.push(candle.clone());
+        }
+    }
+
+    /// The latest candle of a series, with the open minute counted, and the
+    /// one before it if that minute started a new candle (closed, though no
+    /// trade has said so to the series yet).
+    fn latest(&self, index: usize) -> (Option<Candle>, Option<Candle>) {
+        let series = &self.series[index];
+        let minute = self.series[MINUTES].latest.as_ref();
+        match (series.latest.as_ref(), minute) {
+            (latest, Some(minute)) if index > MINUTES => match latest {
+                Some(latest) if minute.open_ms < latest.next_open_ms => {
+                    let mut latest = latest.clone();
+                    latest.tally.merge(&minute.tally);
+                    (None, Some(latest))
+                }
+                _ => {
+                    let (open_ms, next_open_ms) =
+                        kline_bounds(series.interval, series.timezone, minute.open_ms);
+                    let current = Candle {
+                        open_ms,
+                        next_open_ms,
+                        tally: minute.tally.clone(),
+                    };
+                    (latest.cloned(), Some(current))
+                }
+            },
+            (latest, _) => (None, latest.cloned()),
         }
     }
 
@@ -160,10 +211,10 @@ impl Klines {
         timezone: KlineTimezone,
         now_ms: u64,
     ) -> Option<Candle> {
-        let latest = self.series[self.index(interval, timezone)].latest.as_ref()?;
+        let latest = self.latest(self.index(interval, timezone)).1?;
         let (open_ms, next_open_ms) = kline_bounds(interval, timezone, now_ms);
         if latest.open_ms == open_ms {
-            return Some(latest.clone());
+            return Some(latest);
         }
         Some(Candle {
             open_ms,
@@ -182,7 +233,7 @@ impl Klines {
         now_ms: u64,
     ) -> Vec<Candle> {
         let index = self.index(interval, timezone);
-        let latest = self.series[index].latest.as_ref();
+        let (before_latest, latest) = self.latest(index);
         let (now_open_ms, _) = kline_bounds(interval, timezone, now_ms);
         let cursor = self
             .cursors
@@ -190,21 +241,20 @@ impl Klines {
             .or_insert_with(|| Cursor {
                 series: index,
                 next_open_ms: now_open_ms,
-                last_close: latest.map(|c| c.tally.close),
+                last_close: latest.as_ref().map(|c| c.tally.close),
                 pending: VecDeque::new(),
             });
 
         // Closed candles with trades: those a later trade closed, then the
-        // latest one if the clock has closed it.
-        let split = cursor
-            .pending
-            .partition_point(|c| c.open_ms < now_open_ms);
+        // latest ones if not pushed yet and the clock has closed them.
+        let split = cursor.pending.partition_point(|c| c.open_ms < now_open_ms);
         let mut closed: VecDeque<Candle> = cursor.pending.drain(..split).collect();
-        if let Some(latest) = latest {
-            if latest.open_ms >= cursor.next_open_ms && latest.next_open_ms <= now_open_ms {
-                closed.push_back(latest.clone());
-            }
-        }
+        closed.extend(
+            before_latest
+                .into_iter()
+                .chain(latest)
+                .filter(|c| c.open_ms >= cursor.next_open_ms && c.next_open_ms <= now_open_ms),
+        );
 
         // After a long pause only the latest MAX_BACKLOG empty candles are
         // made up; candles with trades are all kept.

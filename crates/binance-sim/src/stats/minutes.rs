@@ -6,7 +6,6 @@ use std::collections::VecDeque;
 use binance_types::Decimal;
 
 use super::tally::Tally;
-use crate::engine::Fill;
 
 /// One minute in milliseconds.
 pub const MINUTE_MS: u64 = 60_000;
@@ -24,13 +23,13 @@ pub struct Minutes {
 
 impl Minutes {
     /// Count a trade and drop the buckets it pushes out of the widest window.
-    pub fn record(&mut self, fill: &Fill) {
-        let minute = fill.time_ms / MINUTE_MS * MINUTE_MS;
+    pub fn record(&mut self, time_ms: u64, trade: &Tally) {
+        let minute = time_ms / MINUTE_MS * MINUTE_MS;
         match self.buckets.back_mut() {
             // A trade stamped before the newest minute (a clock step back)
             // joins it rather than rewriting history.
-            Some((newest, tally)) if *newest >= minute => tally.add(fill),
-            _ => self.buckets.push_back((minute, Tally::of(fill))),
+            Some((newest, tally)) if *newest >= minute => tally.merge(trade),
+            _ => self.buckets.push_back((minute, trade.clone())),
         }
         let oldest_kept = minute.saturating_sub((KEPT_MINUTES - 1) * MINUTE_MS);
         // The newest bucket is never older than `oldest_kept`, so this stops.
@@ -43,21 +42,19 @@ impl Minutes {
     /// containing `now_ms`, if any, and the last price before `from_ms`.
     pub fn window(&self, from_ms: u64, now_ms: u64) -> (Option<Tally>, Option<Decimal>) {
         let start = self.buckets.partition_point(|(m, _)| *m < from_ms);
-        let end = self.buckets.partition_point(|(m, _)| *m <= now_ms).max(start);
+        let end = self
+            .buckets
+            .partition_point(|(m, _)| *m <= now_ms)
+            .max(start);
         let before = match start {
             0 => self.dropped_close,
             i => Some(self.buckets[i - 1].1.close),
         };
-        let tally = self
-            .buckets
-            .range(start..end)
-            .fold(None, |acc: Option<Tally>, (_, t)| match acc {
-                None => Some(t.clone()),
-                Some(mut acc) => {
-                    acc.merge(t);
-                    Some(acc)
-                }
-            });
+        let mut tallies = self.buckets.range(start..end).map(|(_, t)| t);
+        let tally = tallies.next().cloned().map(|mut sum| {
+            tallies.for_each(|t| sum.merge(t));
+            sum
+        });
         (tally, before)
     }
 

@@ -63,30 +63,6 @@ impl Tally {
         }
     }
 
-    /// Add a trade that came after the ones counted.
-    pub fn add(&mut self, fill: &Fill) {
-        if self.count == 0 {
-            *self = Tally::of(fill);
-            return;
-        }
-        // Runs for every interval on every trade, so it skips building a
-        // one-trade tally and merging it.
-        self.count += 1;
-        self.last_id = fill.trade_id;
-        if fill.price > self.high {
-            self.high = fill.price;
-        } else if fill.price < self.low {
-            self.low = fill.price;
-        }
-        self.close = fill.price;
-        self.volume += fill.qty;
-        self.quote_volume += fill.quote_qty;
-        if !fill.buyer_is_maker {
-            self.taker_buy_volume += fill.qty;
-            self.taker_buy_quote_volume += fill.quote_qty;
-        }
-    }
-
     /// Append the tally of trades that came after the ones counted.
     pub fn merge(&mut self, later: &Tally) {
         if later.count == 0 {

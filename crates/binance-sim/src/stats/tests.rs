@@ -132,6 +132,10 @@ fn kline_volumes_add_up_to_the_fills() {
         (KlineInterval::M1, KlineTimezone::Utc),
         (KlineInterval::H1, KlineTimezone::Utc),
         (KlineInterval::H12, KlineTimezone::Utc8),
+        (KlineInterval::D1, KlineTimezone::Utc8),
+        (KlineInterval::W1, KlineTimezone::Utc),
+        // The fills run past 2024-03-01 on both clocks.
+        (KlineInterval::Mo1, KlineTimezone::Utc8),
     ] {
         let pushes = stream_klines(&fills, interval, timezone, start, end);
         let mut totals = Totals::default();
@@ -146,6 +150,9 @@ fn kline_volumes_add_up_to_the_fills() {
             }
         }
         let last_open = &pushes.last().unwrap().last().unwrap().kline;
+        if interval == KlineInterval::Mo1 {
+            assert_eq!(last_open.open_time.get(), LEAP_DAY + 16 * HOUR);
+        }
         assert!(!last_open.is_closed);
         assert_eq!(last_open.last_trade_id, fills.len() as i64);
         totals.add(last_open);
@@ -164,7 +171,10 @@ fn kline_events_emit_each_closed_candle_once_in_order() {
         let mut closed = 0;
         for push in &pushes {
             let Some((open, done)) = push.split_last() else {
-                assert!(expect_open.is_none(), "only pushes before any trade are empty");
+                assert!(
+                    expect_open.is_none(),
+                    "only pushes before any trade are empty"
+                );
                 continue;
             };
             assert!(!open.kline.is_closed);
@@ -174,7 +184,10 @@ fn kline_events_emit_each_closed_candle_once_in_order() {
                 if let Some(t) = expect_open {
                     assert_eq!(k.open_time.get(), t, "{interval}: gap or repeat");
                 }
-                assert_eq!(k.close_time.get() + 1 - k.open_time.get(), interval.millis());
+                assert_eq!(
+                    k.close_time.get() + 1 - k.open_time.get(),
+                    interval.millis()
+                );
                 if k.trade_count == 0 {
                     assert_eq!((k.first_trade_id, k.last_trade_id), (-1, -1));
                     assert!(k.open == k.close && k.high == k.low && k.open == k.high);
@@ -204,7 +217,13 @@ fn empty_candles_carry_the_previous_close() {
     let events = stats.kline_events(m1, utc, LEAP_DAY + 3 * MINUTE_MS + 5);
     let closes: Vec<_> = events
         .iter()
-        .map(|e| (e.kline.close.to_string(), e.kline.trade_count, e.kline.is_closed))
+        .map(|e| {
+            (
+                e.kline.close.to_string(),
+                e.kline.trade_count,
+                e.kline.is_closed,
+            )
+        })
         .collect();
     assert_eq!(
         closes,
@@ -224,7 +243,12 @@ fn empty_candles_carry_the_previous_close() {
     assert_eq!(first.taker_buy_quote_volume, dec("201.0"));
     assert_eq!(first.ignore, "0");
     // A second push in the same minute has no closed candle left.
-    assert_eq!(stats.kline_events(m1, utc, LEAP_DAY + 3 * MINUTE_MS + 9).len(), 1);
+    assert_eq!(
+        stats
+            .kline_events(m1, utc, LEAP_DAY + 3 * MINUTE_MS + 9)
+            .len(),
+        1
+    );
 }
 
 #[test]
@@ -254,7 +278,9 @@ fn long_pause_keeps_trades_and_bounds_empty_candles() {
         assert_eq!(e.kline.open_time.get(), expect);
     }
     assert_eq!(closed.len(), klines::MAX_BACKLOG + traded.len() - 25);
-    assert!(closed.windows(2).all(|w| w[0].kline.open_time < w[1].kline.open_time));
+    assert!(closed
+        .windows(2)
+        .all(|w| w[0].kline.open_time < w[1].kline.open_time));
 }
 
 #[test]
@@ -319,11 +345,20 @@ fn kline_of_the_utc8_day_counts_its_trades() {
     stats.record(&fill(1, LEAP_DAY + 15 * HOUR, "1.0", "1", true));
     stats.record(&fill(2, LEAP_DAY + 17 * HOUR, "2.0", "1", true));
     let at = LEAP_DAY + 20 * HOUR;
-    let utc8 = stats.kline(KlineInterval::D1, KlineTimezone::Utc8, at).unwrap();
-    assert_eq!((utc8.open_time.get(), utc8.trade_count), (LEAP_DAY + 16 * HOUR, 1));
-    let utc = stats.kline(KlineInterval::D1, KlineTimezone::Utc, at).unwrap();
+    let utc8 = stats
+        .kline(KlineInterval::D1, KlineTimezone::Utc8, at)
+        .unwrap();
+    assert_eq!(
+        (utc8.open_time.get(), utc8.trade_count),
+        (LEAP_DAY + 16 * HOUR, 1)
+    );
+    let utc = stats
+        .kline(KlineInterval::D1, KlineTimezone::Utc, at)
+        .unwrap();
     assert_eq!((utc.open_time.get(), utc.trade_count), (LEAP_DAY, 2));
-    let month = stats.kline(KlineInterval::Mo1, KlineTimezone::Utc, at).unwrap();
+    let month = stats
+        .kline(KlineInterval::Mo1, KlineTimezone::Utc, at)
+        .unwrap();
     assert_eq!(month.close_time.get(), 1_709_251_199_999);
 }
 
@@ -355,18 +390,42 @@ fn ticker_matches_hand_computed_values() {
     assert_eq!(t.quote_volume, dec("457.25"));
     // 457.25 / 4.5 = 101.6111…
     assert_eq!(t.weighted_avg_price.to_string(), "101.61");
-    assert_eq!(t.prev_close, dec("100.00"), "no trade before: the first price");
+    assert_eq!(
+        t.prev_close,
+        dec("100.00"),
+        "no trade before: the first price"
+    );
     assert_eq!(t.last_quantity, dec("0.5"));
-    assert_eq!((t.first_trade_id, t.last_trade_id, t.trade_count), (1, 4, 4));
-    assert_eq!((t.best_bid, t.best_bid_qty, t.best_ask, t.best_ask_qty), (bid.0, bid.1, ask.0, ask.1));
+    assert_eq!(
+        (t.first_trade_id, t.last_trade_id, t.trade_count),
+        (1, 4, 4)
+    );
+    assert_eq!(
+        (t.best_bid, t.best_bid_qty, t.best_ask, t.best_ask_qty),
+        (bid.0, bid.1, ask.0, ask.1)
+    );
     // 24 h before 11:00:05 is 11:00:05 the day before: the window opens at 11:00.
     assert_eq!(t.open_time.get(), LEAP_DAY - 13 * HOUR);
     assert_eq!(t.close_time.get(), now);
 
     let mini = stats.mini_ticker(now).unwrap();
     assert_eq!(
-        (mini.open, mini.high, mini.low, mini.close, mini.volume, mini.quote_volume),
-        (t.open, t.high, t.low, t.last_price, t.volume, t.quote_volume)
+        (
+            mini.open,
+            mini.high,
+            mini.low,
+            mini.close,
+            mini.volume,
+            mini.quote_volume
+        ),
+        (
+            t.open,
+            t.high,
+            t.low,
+            t.last_price,
+            t.volume,
+            t.quote_volume
+        )
     );
 }
 
@@ -376,11 +435,23 @@ fn ticker_drops_trades_older_than_the_window() {
     // The first minute (10:00:30, 10:00:50) is just outside once the window
     // opens at 10:01 the next day.
     let now = LEAP_DAY + 34 * HOUR + MINUTE_MS + 1;
-    let t = stats.ticker(now, (dec("1"), dec("1")), (dec("2"), dec("1"))).unwrap();
+    let t = stats
+        .ticker(now, (dec("1"), dec("1")), (dec("2"), dec("1")))
+        .unwrap();
     assert_eq!(t.open_time.get(), LEAP_DAY + 10 * HOUR + MINUTE_MS);
-    assert_eq!((t.first_trade_id, t.last_trade_id, t.trade_count), (3, 4, 2));
-    assert_eq!((t.open, t.high, t.low), (dec("98.00"), dec("102.50"), dec("98.00")));
-    assert_eq!(t.prev_close, dec("104.00"), "close of the minute before the window");
+    assert_eq!(
+        (t.first_trade_id, t.last_trade_id, t.trade_count),
+        (3, 4, 2)
+    );
+    assert_eq!(
+        (t.open, t.high, t.low),
+        (dec("98.00"), dec("102.50"), dec("98.00"))
+    );
+    assert_eq!(
+        t.prev_close,
+        dec("104.00"),
+        "close of the minute before the window"
+    );
     assert_eq!(t.price_change_percent.to_string(), "4.59"); // 4.5 / 98 = 4.5918…
     assert_eq!(t.volume, dec("1.5"));
     // One minute earlier the first minute was still in.
@@ -388,9 +459,17 @@ fn ticker_drops_trades_older_than_the_window() {
     assert_eq!(before.unwrap().trade_count, 4);
 
     // Once every trade is older than the window, it is empty at the last price.
-    let idle = stats.ticker(now + HOUR, (dec("1"), dec("1")), (dec("2"), dec("1"))).unwrap();
-    assert_eq!((idle.first_trade_id, idle.last_trade_id, idle.trade_count), (-1, -1, 0));
-    assert_eq!((idle.open, idle.high, idle.low), (dec("102.50"), dec("102.50"), dec("102.50")));
+    let idle = stats
+        .ticker(now + HOUR, (dec("1"), dec("1")), (dec("2"), dec("1")))
+        .unwrap();
+    assert_eq!(
+        (idle.first_trade_id, idle.last_trade_id, idle.trade_count),
+        (-1, -1, 0)
+    );
+    assert_eq!(
+        (idle.open, idle.high, idle.low),
+        (dec("102.50"), dec("102.50"), dec("102.50"))
+    );
     assert_eq!(idle.prev_close, dec("102.50"));
     assert!(idle.volume.is_zero());
     assert_eq!(idle.price_change_percent.to_string(), "0.00");
@@ -413,13 +492,18 @@ fn rolling_1h_and_1d_differ_for_trades_older_than_an_hour() {
     assert_eq!(hour.trade_count, 0);
     assert_eq!(hour.last_price, dec("102.50"));
     assert_eq!(four.trade_count, 4);
-    assert_eq!((day.trade_count, day.first_trade_id, day.last_trade_id), (4, 1, 4));
+    assert_eq!(
+        (day.trade_count, day.first_trade_id, day.last_trade_id),
+        (4, 1, 4)
+    );
     assert_eq!(day.window, RollingWindow::D1);
     assert_eq!(hour.open_time.get(), LEAP_DAY + 11 * HOUR + 2 * MINUTE_MS);
     assert_eq!(day.price_change.to_string(), "2.50");
     assert_eq!(day.weighted_avg_price.to_string(), "101.61");
     // The 1h window at 11:01:20 opens at 10:01: trades 3 and 4 only.
-    let partial = stats.rolling(RollingWindow::H1, LEAP_DAY + 11 * HOUR + 80_000).unwrap();
+    let partial = stats
+        .rolling(RollingWindow::H1, LEAP_DAY + 11 * HOUR + 80_000)
+        .unwrap();
     assert_eq!((partial.first_trade_id, partial.trade_count), (3, 2));
 }
 
@@ -433,7 +517,9 @@ fn avg_price_is_the_last_five_minutes_vwap_and_sticks() {
     assert_eq!(avg.price.to_string(), "101.61");
     assert_eq!(avg.last_trade_time.get(), last_trade);
     // 10:07:00 opens at 10:02: only trade 4 (10:02:40).
-    let avg = stats.avg_price(LEAP_DAY + 10 * HOUR + 7 * MINUTE_MS).unwrap();
+    let avg = stats
+        .avg_price(LEAP_DAY + 10 * HOUR + 7 * MINUTE_MS)
+        .unwrap();
     assert_eq!(avg.price.to_string(), "102.50");
     // Nothing for an hour: the average as of the last trade stays.
     let avg = stats.avg_price(t0 + HOUR).unwrap();
@@ -474,7 +560,9 @@ fn nothing_before_the_first_trade() {
     assert!(stats.mini_ticker(LEAP_DAY).is_none());
     assert!(stats.ticker(LEAP_DAY, bbo, bbo).is_none());
     assert!(stats.rolling(RollingWindow::H4, LEAP_DAY).is_none());
-    assert!(stats.kline(KlineInterval::W1, KlineTimezone::Utc8, LEAP_DAY).is_none());
+    assert!(stats
+        .kline(KlineInterval::W1, KlineTimezone::Utc8, LEAP_DAY)
+        .is_none());
 }
 
 /// `shared/` beside the repository (override with `BINANCE_SHARED_DIR`).
@@ -577,6 +665,9 @@ fn minute_buckets_stay_bounded_over_three_days() {
     // At exactly 3 days the window opens at exactly 2 days.
     let now = LEAP_DAY + 3 * DAY_MS;
     let t = stats.ticker(now, (price, qty), (price, qty)).unwrap();
-    assert_eq!((t.first_trade_id, t.last_trade_id), (2 * 864_000, 3 * 864_000));
+    assert_eq!(
+        (t.first_trade_id, t.last_trade_id),
+        (2 * 864_000, 3 * 864_000)
+    );
     assert_eq!(t.trade_count, 864_001);
 }
