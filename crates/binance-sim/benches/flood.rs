@@ -43,10 +43,17 @@ fn main() {
                 bytes += msg.len() as u64;
             }
             let rate = frames as f64 / start.elapsed().as_secs_f64();
-            println!("flood: {rate:>10.0} frames/s  {:>6.1} MB/s", bytes as f64 / 1e6 / start.elapsed().as_secs_f64());
+            println!(
+                "flood: {rate:>10.0} frames/s  {:>6.1} MB/s",
+                bytes as f64 / 1e6 / start.elapsed().as_secs_f64()
+            );
             rates.push(rate);
         }
         rates.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        println!("flood: median {:.0} frames/s over {} one-second samples", rates[rates.len() / 2], rates.len());
+        println!(
+            "flood: median {:.0} frames/s over {} one-second samples",
+            rates[rates.len() / 2],
+            rates.len()
+        );
     });
 }

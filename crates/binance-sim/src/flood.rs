@@ -43,7 +43,11 @@ pub(crate) async fn run(mut socket: WebSocket, symbol: Symbol, flood: Flood, uni
                 text,
                 r#"{{"e":"trade","E":{now},"s":"{upper}","t":{trade_id},"p":"60000.00","q":"0.00100","T":{now},"m":true,"M":true}}"#
             );
-            if socket.feed(Message::Text(text.as_str().into())).await.is_err() {
+            if socket
+                .feed(Message::Text(text.as_str().into()))
+                .await
+                .is_err()
+            {
                 return;
             }
         }

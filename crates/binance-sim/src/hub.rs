@@ -91,6 +91,11 @@ impl Hub {
         }
     }
 
+    /// True when anyone listens to `stream` in either time unit.
+    pub fn wanted_any_unit(&self, stream: &str) -> bool {
+        self.wanted(stream) || self.wanted(&format!("{stream}{MICROS_SUFFIX}"))
+    }
+
     /// Hand a frame to every subscriber. A subscriber whose inbox is full is
     /// too slow to keep up; it is dropped, and its connection closes, as
     /// Binance does with slow consumers.

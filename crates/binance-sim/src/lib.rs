@@ -13,11 +13,12 @@ mod admin;
 pub mod engine;
 pub mod exchange_info;
 pub mod faults;
+mod flood;
 pub mod hub;
 pub mod market;
 mod rest;
 mod server;
-mod flood;
+pub mod stats;
 mod tls;
 
 use std::net::SocketAddr;
@@ -138,7 +139,13 @@ impl Sim {
             }
             false => (None, None),
         };
-        let shared = server::Shared::new(market.clone(), hub.clone(), fault_state, config.limits, config.flood);
+        let shared = server::Shared::new(
+            market.clone(),
+            hub.clone(),
+            fault_state,
+            config.limits,
+            config.flood,
+        );
         let driver = tokio::spawn(market.clone().run(hub));
         let server = tokio::spawn(async move {
             if let Err(e) = server::serve(listener, shared, acceptor).await {

@@ -11,12 +11,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use binance_types::market::{AggTrade, BookTicker, DepthUpdate, PartialDepth, Trade};
-use binance_types::stream::{DepthLevels, StreamName, UpdateSpeed};
+use binance_types::market::{MiniTicker, RollingTicker};
+use binance_types::stream::{
+    DepthLevels, KlineInterval, KlineTimezone, RollingWindow, StreamName, UpdateSpeed,
+};
 use binance_types::{Level, Millis, Time};
 use rust_decimal::Decimal;
 
 use crate::engine::{BookSnapshot, Engine, Fill, FlowConfig, LevelChange, Side, SymbolSpec};
 use crate::hub::Hub;
+use crate::stats::SymbolStats;
 
 /// Milliseconds since the epoch, now.
 pub fn now_ms() -> u64 {
@@ -81,6 +85,8 @@ pub struct SymbolMarket {
     windows: [DepthWindow; 2],
     /// Book updates still to leave out of the depth streams (a fault).
     skip: u64,
+    /// Klines, tickers and averages, from the same fills.
+    stats: SymbolStats,
     top: (Option<Quote>, Option<Quote>),
 }
 
@@ -89,7 +95,9 @@ impl SymbolMarket {
         let lower = spec.symbol.to_lowercase();
         let engine = Engine::new(spec, flow, seed);
         let top = (engine.best_bid(), engine.best_ask());
+        let stats = SymbolStats::new(&spec_symbol(&engine), now_ms());
         SymbolMarket {
+            stats,
             engine,
             lower,
             aggs: Vec::new(),
@@ -140,6 +148,9 @@ impl SymbolMarket {
     fn publish_fills(&mut self, fills: &[Fill], now: u64, hub: &Hub) {
         if fills.is_empty() {
             return;
+        }
+        for fill in fills {
+            self.stats.record(fill);
         }
         let trade_stream = format!("{}@trade", self.lower);
         {
@@ -215,6 +226,74 @@ impl SymbolMarket {
             let stream = format!("{}@depth{levels}{suffix}", self.lower);
             hub.emit(&stream, &partial(&self.engine.depth(levels.count())));
         }
+    }
+}
+
+fn spec_symbol(engine: &Engine) -> String {
+    engine.spec().symbol.clone()
+}
+
+impl SymbolMarket {
+    /// Publish the candles due: every second for `1s`, every two seconds
+    /// for the other intervals (Binance's update speeds).
+    fn publish_klines(&mut self, now: u64, every_two_seconds: bool, hub: &Hub) {
+        for &interval in KlineInterval::ALL {
+            if interval != KlineInterval::S1 && !every_two_seconds {
+                continue;
+            }
+            for (timezone, suffix) in [(KlineTimezone::Utc, ""), (KlineTimezone::Utc8, "@+08:00")] {
+                let stream = format!("{}@kline_{interval}{suffix}", self.lower);
+                if hub.wanted_any_unit(&stream) {
+                    for event in self.stats.kline_events(interval, timezone, now) {
+                        hub.emit(&stream, &event);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Publish the once-a-second per-symbol statistics; returns this symbol's
+    /// entries for the all-market arrays, if it traded since the last second.
+    fn publish_tickers(
+        &mut self,
+        now: u64,
+        arrays: bool,
+        hub: &Hub,
+    ) -> Option<(MiniTicker, Vec<RollingTicker>)> {
+        let lower = self.lower.clone();
+        let stream = |kind: &str| format!("{lower}@{kind}");
+        let wanted = |name: &str| hub.wanted_any_unit(name);
+        if wanted(&stream("miniTicker")) {
+            if let Some(mini) = self.stats.mini_ticker(now) {
+                hub.emit(&stream("miniTicker"), &mini);
+            }
+        }
+        if let (true, Some(bid), Some(ask)) = (wanted(&stream("ticker")), self.top.0, self.top.1) {
+            if let Some(ticker) = self.stats.ticker(now, bid, ask) {
+                hub.emit(&stream("ticker"), &ticker);
+            }
+        }
+        for &window in RollingWindow::ALL {
+            let name = stream(&format!("ticker_{window}"));
+            if let (true, Some(rolling)) = (wanted(&name), self.stats.rolling(window, now)) {
+                hub.emit(&name, &rolling);
+            }
+        }
+        if wanted(&stream("avgPrice")) {
+            if let Some(avg) = self.stats.avg_price(now) {
+                hub.emit(&stream("avgPrice"), &avg);
+            }
+        }
+        // Always consumed, so a later subscriber to an array starts from now.
+        if !self.stats.take_changed() || !arrays {
+            return None;
+        }
+        let mini = self.stats.mini_ticker(now)?;
+        let rolling = RollingWindow::ALL
+            .iter()
+            .filter_map(|&w| self.stats.rolling(w, now))
+            .collect();
+        Some((mini, rolling))
     }
 }
 
@@ -316,20 +395,16 @@ impl Market {
         self.symbols.keys().map(String::as_str)
     }
 
-    /// Whether the market publishes this stream.
+    /// Whether the market publishes this stream: every spot market stream
+    /// but `blockTrade` and `referencePrice`, for the symbols it trades.
     pub fn supports(&self, name: &StreamName) -> bool {
-        let known = name
-            .symbol()
-            .is_some_and(|s| self.symbols.contains_key(s.as_str()));
-        known
-            && matches!(
-                name,
-                StreamName::Trade(_)
-                    | StreamName::AggTrade(_)
-                    | StreamName::BookTicker(_)
-                    | StreamName::Depth { .. }
-                    | StreamName::PartialDepth { .. }
-            )
+        match name {
+            StreamName::AllMiniTickers | StreamName::AllRollingTickers(_) => true,
+            StreamName::BlockTrade(_) | StreamName::ReferencePrice(_) => false,
+            other => other
+                .symbol()
+                .is_some_and(|s| self.symbols.contains_key(s.as_str())),
+        }
     }
 
     /// Drive the market forever: engine steps spread evenly in time, depth
@@ -348,6 +423,14 @@ impl Market {
             let steps = owed as u64;
             owed -= steps as f64;
             let now = now_ms();
+            let second = tick % 100 == 0;
+            let mut minis = Vec::new();
+            let mut rolling: [Vec<RollingTicker>; 3] = Default::default();
+            let arrays = second
+                && (hub.wanted_any_unit("!miniTicker@arr")
+                    || RollingWindow::ALL
+                        .iter()
+                        .any(|w| hub.wanted_any_unit(&format!("!ticker_{w}@arr"))));
             for market in self.symbols.values() {
                 let mut m = market.lock().unwrap();
                 for _ in 0..steps {
@@ -356,8 +439,24 @@ impl Market {
                 if tick % 10 == 0 {
                     m.flush(UpdateSpeed::Ms100, now, &hub);
                 }
-                if tick % 100 == 0 {
+                if second {
                     m.flush(UpdateSpeed::Ms1000, now, &hub);
+                    m.publish_klines(now, tick % 200 == 0, &hub);
+                    if let Some((mini, windows)) = m.publish_tickers(now, arrays, &hub) {
+                        minis.push(mini);
+                        for r in windows {
+                            rolling[r.window as usize].push(r);
+                        }
+                    }
+                }
+            }
+            // All-market arrays carry only the symbols that changed, and are not sent empty.
+            if !minis.is_empty() {
+                hub.emit("!miniTicker@arr", &minis);
+            }
+            for (window, list) in RollingWindow::ALL.iter().zip(&rolling) {
+                if !list.is_empty() {
+                    hub.emit(&format!("!ticker_{window}@arr"), list);
                 }
             }
         }

@@ -52,6 +52,7 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/api/v3/depth", get(depth))
         .route("/api/v3/trades", get(trades))
         .route("/api/v3/aggTrades", get(agg_trades))
+        .route("/api/v3/klines", get(klines))
         .route(
             "/api/v3/userDataStream",
             get(gone).post(gone).put(gone).delete(gone),
@@ -289,4 +290,81 @@ async fn agg_trades(
             .collect()
     };
     weighed(&s, &m, 4, async { Json(list).into_response() }).await
+}
+
+/// `GET /api/v3/klines`: candles from the trade log (periods without a trade
+/// are left out).
+async fn klines(
+    State(s): State<Shared>,
+    Extension(m): Extension<ConnMeta>,
+    Query(q): Params,
+) -> Response {
+    use binance_types::stream::{KlineInterval, KlineTimezone};
+    let limit = try_or!(limit(&q, 500, 1000));
+    let start = try_or!(number(&q, "startTime"));
+    let end = try_or!(number(&q, "endTime"));
+    let Some(symbol) = q.get("symbol") else {
+        return missing("symbol");
+    };
+    let Some(interval) = q.get("interval") else {
+        return missing("interval");
+    };
+    let Ok(interval) = interval.parse::<KlineInterval>() else {
+        return binance_error(StatusCode::BAD_REQUEST, -1120, "Invalid interval.");
+    };
+    let timezone = match q.get("timeZone").map(String::as_str) {
+        None | Some("0" | "+00:00" | "00:00") => KlineTimezone::Utc,
+        Some("8" | "+8" | "+08:00" | "08:00") => KlineTimezone::Utc8,
+        Some(_) => return binance_error(
+            StatusCode::BAD_REQUEST,
+            -1100,
+            "Illegal characters found in parameter 'timeZone'; the simulator knows 0 and +08:00.",
+        ),
+    };
+    let Some(market) = s.market.symbol(symbol) else {
+        return binance_error(StatusCode::BAD_REQUEST, -1121, "Invalid symbol.");
+    };
+    let rows: Vec<Value> = {
+        let market = market.lock().unwrap();
+        let fills = market.engine().trades();
+        let from = start.map_or(0, |t| fills.partition_point(|f| f.time_ms < t));
+        let to = end.map_or(fills.len(), |t| fills.partition_point(|f| f.time_ms <= t));
+        let candles: Vec<&[crate::engine::Fill]> = fills[from..to.max(from)]
+            .chunk_by(|a, b| {
+                crate::stats::kline_bounds(interval, timezone, a.time_ms)
+                    == crate::stats::kline_bounds(interval, timezone, b.time_ms)
+            })
+            .collect();
+        // With a start time, the first `limit` candles from it; otherwise the latest.
+        let chosen = match start {
+            Some(_) => &candles[..candles.len().min(limit)],
+            None => &candles[candles.len().saturating_sub(limit)..],
+        };
+        chosen
+            .iter()
+            .map(|run| {
+                let (open, next) = crate::stats::kline_bounds(interval, timezone, run[0].time_ms);
+                let sum = |f: &dyn Fn(&crate::engine::Fill) -> rust_decimal::Decimal| -> rust_decimal::Decimal {
+                    run.iter().map(f).sum()
+                };
+                let high = run.iter().map(|f| f.price).max().unwrap_or_default();
+                let low = run.iter().map(|f| f.price).min().unwrap_or_default();
+                json!([
+                    open,
+                    run[0].price.to_string(),
+                    high.to_string(),
+                    low.to_string(),
+                    run[run.len() - 1].price.to_string(),
+                    sum(&|f| f.qty).to_string(),
+                    next - 1,
+                    sum(&|f| f.quote_qty).to_string(),
+                    run.len(),
+                    sum(&|f| if f.buyer_is_maker { rust_decimal::Decimal::ZERO } else { f.qty }).to_string(),
+                    sum(&|f| if f.buyer_is_maker { rust_decimal::Decimal::ZERO } else { f.quote_qty }).to_string(),
+                    "0",
+                ])
+            })
+            .collect()
+    };
+    weighed(&s, &m, 2, async { Json(rows).into_response() }).await
 }

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -145,12 +145,46 @@ fn reset<S: std::os::fd::AsFd>(socket: &S) {
     let _ = socket2::SockRef::from(socket).set_linger(Some(Duration::ZERO));
 }
 
+/// Query parameters with `%XX` decoded but `+` kept: stream names such as
+/// `btcusdt@kline_1d@+08:00` are written into URLs as they are.
+fn stream_query(raw: Option<String>) -> HashMap<String, String> {
+    fn decode(s: &str) -> String {
+        let b = s.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            match (
+                b[i],
+                b.get(i + 1).copied().and_then(hex),
+                b.get(i + 2).copied().and_then(hex),
+            ) {
+                (b'%', Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                }
+                (c, _, _) => {
+                    out.push(c);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    raw.unwrap_or_default()
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
+}
+
 async fn ws_bare(
     State(s): State<Shared>,
     Extension(meta): Extension<ConnMeta>,
-    Query(query): Query<HashMap<String, String>>,
+    RawQuery(query): RawQuery,
     ws: WebSocketUpgrade,
 ) -> Response {
+    let query = stream_query(query);
     upgrade(s, meta, ws, Vec::new(), false, &query)
 }
 
@@ -158,9 +192,10 @@ async fn ws_raw(
     State(s): State<Shared>,
     Extension(meta): Extension<ConnMeta>,
     Path(names): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
+    RawQuery(query): RawQuery,
     ws: WebSocketUpgrade,
 ) -> Response {
+    let query = stream_query(query);
     let names = names
         .split('/')
         .filter(|n| !n.is_empty())
@@ -172,9 +207,10 @@ async fn ws_raw(
 async fn ws_combined(
     State(s): State<Shared>,
     Extension(meta): Extension<ConnMeta>,
-    Query(query): Query<HashMap<String, String>>,
+    RawQuery(query): RawQuery,
     ws: WebSocketUpgrade,
 ) -> Response {
+    let query = stream_query(query);
     let names = query
         .get("streams")
         .map(|s| {

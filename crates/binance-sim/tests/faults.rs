@@ -131,7 +131,11 @@ async fn skipped_update_ids_leave_a_gap() {
         let v = next_json(&mut ws).await;
         let u_first = v["U"].as_u64().unwrap();
         if u_first > last + 1 {
-            assert_eq!(u_first - last - 1, 3, "exactly the skipped updates are missing");
+            assert_eq!(
+                u_first - last - 1,
+                3,
+                "exactly the skipped updates are missing"
+            );
             break;
         }
         assert_eq!(u_first, last + 1);

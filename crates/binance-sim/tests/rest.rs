@@ -85,7 +85,7 @@ async fn trades_and_agg_trades_match_the_trade_log() {
     // Wait for trades through the stream (an event, not a sleep).
     let mut ws = connect(&format!("{}/ws/btcusdt@aggTrade", sim.ws_url())).await;
     let mut streamed = Vec::new();
-    for _ in 0..5 {
+    while streamed.len() < 5 || sim.trades("BTCUSDT").len() < 10 {
         streamed.push(next_json(&mut ws).await);
     }
     let trades = get_json(&format!(
@@ -166,4 +166,48 @@ async fn ping_and_time() {
     );
     let t = get_json(&format!("{}/api/v3/time", sim.rest_url())).await;
     assert!(t["serverTime"].as_u64().unwrap() > 1_700_000_000_000);
+}
+
+#[tokio::test]
+async fn klines_agree_with_the_kline_stream() {
+    let sim = sim().await;
+    let mut ws = connect(&format!("{}/ws/btcusdt@kline_1s", sim.ws_url())).await;
+    let closed = loop {
+        let v = next_json(&mut ws).await;
+        if v["k"]["x"] == json!(true) && v["k"]["n"].as_u64().unwrap() > 0 {
+            break v["k"].clone();
+        }
+    };
+    let t = closed["t"].as_u64().unwrap();
+    let rows = get_json(&format!(
+        "{}/api/v3/klines?symbol=BTCUSDT&interval=1s&startTime={t}&limit=1",
+        sim.rest_url()
+    ))
+    .await;
+    let row = &rows[0];
+    assert_eq!(row[0], closed["t"]);
+    assert_eq!(row[6], closed["T"]);
+    for (i, key) in [
+        (1, "o"),
+        (2, "h"),
+        (3, "l"),
+        (4, "c"),
+        (5, "v"),
+        (7, "q"),
+        (8, "n"),
+        (9, "V"),
+        (10, "Q"),
+    ] {
+        assert_eq!(row[i], closed[key], "column {i} ({key})");
+    }
+    let (status, _, body) = http(
+        "GET",
+        &format!(
+            "{}/api/v3/klines?symbol=BTCUSDT&interval=7m",
+            sim.rest_url()
+        ),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(body.contains("-1120"), "{body}");
 }

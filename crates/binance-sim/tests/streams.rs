@@ -20,6 +20,16 @@ async fn frames_have_the_keys_and_types_of_binance_vectors() {
         ("btcusdt@depth5@100ms", "depth_partial.json"),
         ("btcusdt@depth", "depthUpdate.json"),
         ("btcusdt@depth20", "depth_partial.json"),
+        ("btcusdt@kline_1s", "kline.json"),
+        ("btcusdt@kline_1m", "kline.json"),
+        ("btcusdt@kline_1d@+08:00", "kline_utc8.json"),
+        ("btcusdt@miniTicker", "miniTicker.json"),
+        ("btcusdt@ticker", "ticker.json"),
+        ("btcusdt@ticker_1h", "ticker_1h.json"),
+        ("btcusdt@ticker_4h", "ticker_1h.json"),
+        ("btcusdt@avgPrice", "avgPrice.json"),
+        ("!miniTicker@arr", "miniTicker_arr.json"),
+        ("!ticker_1d@arr", "ticker_window_arr.json"),
     ];
     let names: Vec<&str> = streams.iter().map(|(s, _)| *s).collect();
     let mut ws = connect(&format!(
@@ -333,4 +343,54 @@ async fn microsecond_connections_get_microsecond_times() {
     .await
     .unwrap_err();
     assert!(err.to_string().contains("400"), "{err}");
+}
+
+#[tokio::test]
+async fn kline_volumes_are_the_sum_of_the_trades() {
+    let sim = sim().await;
+    let mut ws = connect(&format!("{}/ws/ethusdt@kline_1s", sim.ws_url())).await;
+    let mut closed = 0;
+    while closed < 3 {
+        let v = next_json(&mut ws).await;
+        let k = &v["k"];
+        if k["x"] != json!(true) {
+            continue;
+        }
+        let (open, close) = (k["t"].as_u64().unwrap(), k["T"].as_u64().unwrap());
+        assert_eq!(close, open + 999);
+        let fills: Vec<_> = sim
+            .trades("ETHUSDT")
+            .into_iter()
+            .filter(|f| f.time_ms >= open && f.time_ms <= close)
+            .collect();
+        let sum =
+            |f: fn(&binance_sim::engine::Fill) -> rust_decimal::Decimal| -> rust_decimal::Decimal {
+                fills.iter().map(f).sum()
+            };
+        let dec = |key: &str| {
+            k[key]
+                .as_str()
+                .unwrap()
+                .parse::<rust_decimal::Decimal>()
+                .unwrap()
+        };
+        assert_eq!(k["n"].as_u64().unwrap(), fills.len() as u64);
+        assert_eq!(dec("v"), sum(|f| f.qty));
+        assert_eq!(dec("q"), sum(|f| f.quote_qty));
+        assert_eq!(
+            dec("V"),
+            fills
+                .iter()
+                .filter(|f| !f.buyer_is_maker)
+                .map(|f| f.qty)
+                .sum()
+        );
+        if let (Some(first), Some(last)) = (fills.first(), fills.last()) {
+            assert_eq!(k["f"], json!(first.trade_id));
+            assert_eq!(k["L"], json!(last.trade_id));
+            assert_eq!(dec("o"), first.price);
+            assert_eq!(dec("c"), last.price);
+        }
+        closed += 1;
+    }
 }
