@@ -205,6 +205,17 @@ impl Sim {
         self.certificate.as_deref()
     }
 
+    /// A planned shutdown, as Binance does it: `serverShutdown` on every
+    /// connection, then close them after `grace` (code 1001).
+    pub async fn shutdown(self, grace: Duration) {
+        self.faults.server_shutdown(Some(grace));
+        // Connections close themselves at the deadline; wait for them, bounded.
+        let deadline = tokio::time::Instant::now() + grace + Duration::from_secs(1);
+        while !self.faults.connections().is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// The fault switches.
     pub fn faults(&self) -> &Faults {
         &self.faults

@@ -136,7 +136,8 @@ async fn main() -> ExitCode {
     if let Err(e) = tokio::signal::ctrl_c().await {
         eprintln!("binance-sim: cannot wait for Ctrl-C: {e}");
     }
-    drop(sim);
+    eprintln!("binance-sim: shutting down (serverShutdown sent, closing in 1 s)");
+    sim.shutdown(std::time::Duration::from_secs(1)).await;
     eprintln!("binance-sim: stopped");
     ExitCode::SUCCESS
 }

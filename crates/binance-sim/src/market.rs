@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use binance_types::market::{AggTrade, BookTicker, DepthUpdate, PartialDepth, Trade};
-use binance_types::market::{MiniTicker, RollingTicker};
+use binance_types::market::{MiniTicker, ReferencePrice, RollingTicker};
 use binance_types::stream::{
     DepthLevels, KlineInterval, KlineTimezone, RollingWindow, StreamName, UpdateSpeed,
 };
@@ -279,6 +279,18 @@ impl SymbolMarket {
                 hub.emit(&name, &rolling);
             }
         }
+        if wanted(&stream("referencePrice")) {
+            // The simulator's reference price is the mid of the book.
+            let mid = self.top.0.zip(self.top.1).map(|((b, _), (a, _))| {
+                ((b + a) / Decimal::TWO).round_dp(self.engine.spec().tick_size.scale())
+            });
+            let reference = ReferencePrice::<Millis> {
+                symbol: self.engine.spec().symbol.clone(),
+                reference_price: mid,
+                time: Time::new(now),
+            };
+            hub.emit(&stream("referencePrice"), &reference);
+        }
         if wanted(&stream("avgPrice")) {
             if let Some(avg) = self.stats.avg_price(now) {
                 hub.emit(&stream("avgPrice"), &avg);
@@ -396,11 +408,12 @@ impl Market {
     }
 
     /// Whether the market publishes this stream: every spot market stream
-    /// but `blockTrade` and `referencePrice`, for the symbols it trades.
+    /// but `blockTrade` (the engine makes no block trades), for the symbols
+    /// it trades.
     pub fn supports(&self, name: &StreamName) -> bool {
         match name {
             StreamName::AllMiniTickers | StreamName::AllRollingTickers(_) => true,
-            StreamName::BlockTrade(_) | StreamName::ReferencePrice(_) => false,
+            StreamName::BlockTrade(_) => false,
             other => other
                 .symbol()
                 .is_some_and(|s| self.symbols.contains_key(s.as_str())),

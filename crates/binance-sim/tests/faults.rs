@@ -226,6 +226,21 @@ async fn server_shutdown_is_announced_then_the_connection_closes() {
 }
 
 #[tokio::test]
+async fn a_planned_shutdown_announces_itself_and_closes_everything() {
+    let sim = sim().await;
+    let mut ws = connect(&format!("{}/ws/btcusdt@trade", sim.ws_url())).await;
+    next_json(&mut ws).await;
+    let closing = tokio::spawn(sim.shutdown(Duration::from_millis(200)));
+    loop {
+        if next_json(&mut ws).await["e"] == "serverShutdown" {
+            break;
+        }
+    }
+    assert_eq!(ending(&mut ws).await, Ok((1001, "Server shutdown".into())));
+    closing.await.unwrap();
+}
+
+#[tokio::test]
 async fn admin_endpoints_throw_the_same_switches() {
     let sim = sim().await;
     let mut ws = connect(&format!("{}/ws/btcusdt@trade", sim.ws_url())).await;

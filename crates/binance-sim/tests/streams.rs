@@ -28,6 +28,7 @@ async fn frames_have_the_keys_and_types_of_binance_vectors() {
         ("btcusdt@ticker_1h", "ticker_1h.json"),
         ("btcusdt@ticker_4h", "ticker_1h.json"),
         ("btcusdt@avgPrice", "avgPrice.json"),
+        ("btcusdt@referencePrice", "referencePrice.json"),
         ("!miniTicker@arr", "miniTicker_arr.json"),
         ("!ticker_1d@arr", "ticker_window_arr.json"),
     ];
@@ -393,4 +394,24 @@ async fn kline_volumes_are_the_sum_of_the_trades() {
         }
         closed += 1;
     }
+}
+
+#[tokio::test]
+async fn percent_encoded_urls_are_accepted() {
+    let sim = sim().await;
+    let mut ws = connect(&format!("{}/stream?streams=btcusdt%40trade", sim.ws_url())).await;
+    assert_eq!(next_json(&mut ws).await["stream"], "btcusdt@trade");
+}
+
+#[tokio::test]
+async fn block_trades_are_not_simulated_and_say_so() {
+    let sim = sim().await;
+    let err = tokio_tungstenite::connect_async(format!("{}/ws/btcusdt@blockTrade", sim.ws_url()))
+        .await
+        .unwrap_err();
+    let tokio_tungstenite::tungstenite::Error::Http(response) = err else {
+        panic!("{err}")
+    };
+    let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default()).into_owned();
+    assert!(body.contains("not simulated"), "{body}");
 }
