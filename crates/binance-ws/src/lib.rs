@@ -1,1 +1,48 @@
-//! Placeholder until its issue lands.
+//! Binance real-time data for Rust: python-binance's `BinanceSocketManager`
+//! without its defects.
+//!
+//! - One connection per stream, shared by every socket that asks for it.
+//! - Reconnects with capped, jittered backoff; a connection that drops right
+//!   after opening does not refill the retry budget; `Retry-After` is obeyed;
+//!   when the budget runs out the socket ends with `Max reconnect retries reached`.
+//! - Pings are answered by the read loop, which never waits on a reader; a
+//!   silent connection is replaced; before Binance's 24-hour cut, and on
+//!   `serverShutdown`, a fresh connection takes over with nothing lost and
+//!   nothing repeated.
+//! - Every socket reports its state changes as messages, and has a bounded
+//!   queue with an overflow policy.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), binance_ws::Error> {
+//! use binance_ws::{Message, SocketManager};
+//!
+//! let manager = SocketManager::new();
+//! let mut trades = manager.trade_socket("BNBBTC")?;
+//! loop {
+//!     match trades.recv().await? {
+//!         Message::Event(e) => println!("{:?}", e.event),
+//!         Message::Status(s) => eprintln!("{s:?}"),
+//!         _ => {}
+//!     }
+//! }
+//! # }
+//! ```
+
+mod config;
+mod connection;
+mod error;
+mod limiter;
+mod manager;
+mod message;
+mod queue;
+mod socket;
+mod transport;
+
+pub use binance_types;
+pub use binance_types::stream::{DepthLevels, KlineInterval, RollingWindow, UpdateSpeed};
+pub use binance_types::{Event, Micros, Millis};
+pub use config::{Endpoint, Overflow, Proxy, Reconnect, Retries};
+pub use error::{Error, ErrorKind};
+pub use manager::{Builder, Options, SocketManager};
+pub use message::{Message, RawFrame, Status, StreamEvent};
+pub use socket::Socket;

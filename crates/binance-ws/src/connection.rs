@@ -1,0 +1,681 @@
+//! One connection task: connect, read, answer pings, watch for silence,
+//! reconnect with backoff, rotate before the 24-hour limit, and hand every
+//! frame to the sockets attached to it.
+//!
+//! The read loop never waits on a reader: queues take what is pushed at once
+//! (see [`Queue`]), so pongs always go out in time.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use binance_types::control::{ControlRequest, ControlResponse, RequestId};
+use binance_types::frame;
+use binance_types::{Event, TimeUnit};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{self, Utf8Bytes};
+
+use crate::error::Error;
+use crate::limiter::Window;
+use crate::message::{Message, RawFrame, Status, StreamEvent};
+use crate::queue::Queue;
+use crate::transport::{self, Network, Ws};
+use crate::Options;
+
+/// What a connection connects to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Plan {
+    /// Endpoint base URL.
+    pub base: String,
+    /// Streams, canonical names.
+    pub streams: Vec<String>,
+    /// `/stream` (combined envelope) rather than `/ws`.
+    pub combined: bool,
+    /// `timeUnit=MICROSECOND`.
+    pub micros: bool,
+}
+
+/// Above this many streams, connect bare and SUBSCRIBE rather than put the
+/// names in the URL (URLs have length limits along the way).
+const URL_STREAMS_MAX: usize = 100;
+/// Streams per SUBSCRIBE request when subscribing after connect.
+const SUBSCRIBE_BATCH: usize = 200;
+
+impl Plan {
+    /// The URL a connection opens for `streams`.
+    fn url(&self, streams: &BTreeSet<String>) -> String {
+        let unit = if self.micros {
+            "timeUnit=MICROSECOND"
+        } else {
+            ""
+        };
+        let (path, mut query) = if streams.len() > URL_STREAMS_MAX || streams.is_empty() {
+            (
+                if self.combined { "/stream" } else { "/ws" }.to_owned(),
+                String::new(),
+            )
+        } else if self.combined {
+            let names: Vec<&str> = streams.iter().map(String::as_str).collect();
+            ("/stream".to_owned(), format!("streams={}", names.join("/")))
+        } else {
+            let names: Vec<&str> = streams.iter().map(String::as_str).collect();
+            (format!("/ws/{}", names.join("/")), String::new())
+        };
+        if !unit.is_empty() {
+            if !query.is_empty() {
+                query.push('&');
+            }
+            query.push_str(unit);
+        }
+        match query.is_empty() {
+            true => format!("{}{path}", self.base),
+            false => format!("{}{path}?{query}", self.base),
+        }
+    }
+
+    /// The URL for the plan's own streams (its identity for sharing).
+    pub fn initial_url(&self) -> String {
+        self.url(&self.streams.iter().cloned().collect())
+    }
+
+    /// Streams that must be subscribed after connecting to `url(streams)`.
+    fn to_subscribe(&self, streams: &BTreeSet<String>) -> Vec<String> {
+        if streams.len() > URL_STREAMS_MAX {
+            streams.iter().cloned().collect()
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// Connection state, for `connect().await`.
+#[derive(Debug, Clone)]
+pub(crate) enum State {
+    Connecting,
+    Open,
+    Ended(Error),
+}
+
+/// A live subscription request.
+pub(crate) enum Control {
+    Subscribe(Vec<String>),
+    Unsubscribe(Vec<String>),
+    List,
+}
+
+pub(crate) enum Command<U: TimeUnit> {
+    Attach {
+        id: u64,
+        queue: Arc<Queue<U>>,
+        raw: bool,
+    },
+    Detach {
+        id: u64,
+    },
+    Control {
+        control: Control,
+        reply: oneshot::Sender<Result<Value, Error>>,
+    },
+}
+
+/// A cheap handle on a running connection.
+#[derive(Clone)]
+pub(crate) struct Handle<U: TimeUnit> {
+    commands: mpsc::UnboundedSender<Command<U>>,
+    pub state: watch::Receiver<State>,
+}
+
+impl<U: TimeUnit> Handle<U> {
+    pub fn send(&self, command: Command<U>) -> bool {
+        self.commands.send(command).is_ok()
+    }
+
+    pub fn is_alive(&self) -> bool {
+        !self.commands.is_closed()
+    }
+}
+
+/// What a connection shares with its siblings.
+pub(crate) struct Shared {
+    pub net: Network,
+    pub attempts: Window,
+    pub options: Options,
+}
+
+/// Start a connection task; `on_exit` runs when it ends.
+pub(crate) fn spawn<U: TimeUnit>(
+    shared: Arc<Shared>,
+    plan: Plan,
+    on_exit: Box<dyn FnOnce() + Send>,
+) -> Handle<U> {
+    let (commands, rx) = mpsc::unbounded_channel();
+    let (state_tx, state) = watch::channel(State::Connecting);
+    let desired = plan.streams.iter().cloned().collect();
+    let conn = Connection {
+        shared,
+        plan,
+        desired,
+        commands: rx,
+        state: state_tx,
+        readers: Vec::new(),
+        streams: HashMap::new(),
+        next_id: 1,
+        pending: HashMap::new(),
+        outbox: VecDeque::new(),
+        control_pace: Window::new(4, Duration::from_secs(1)),
+    };
+    tokio::spawn(async move {
+        conn.run().await;
+        on_exit();
+    });
+    Handle { commands, state }
+}
+
+struct Reader<U: TimeUnit> {
+    id: u64,
+    queue: Arc<Queue<U>>,
+    raw: bool,
+}
+
+/// What to do with a control response.
+enum Pending {
+    /// A request from a socket, with the change to make on success.
+    User {
+        reply: oneshot::Sender<Result<Value, Error>>,
+        control: Control,
+    },
+    /// A resubscription after (re)connecting.
+    Internal,
+}
+
+struct Connection<U: TimeUnit> {
+    shared: Arc<Shared>,
+    plan: Plan,
+    /// The streams this connection should carry now (URL plus live changes).
+    desired: BTreeSet<String>,
+    commands: mpsc::UnboundedReceiver<Command<U>>,
+    state: watch::Sender<State>,
+    readers: Vec<Reader<U>>,
+    /// Interned stream names, so events carry an `Arc<str>` without allocating.
+    streams: HashMap<String, Arc<str>>,
+    next_id: i64,
+    pending: HashMap<i64, Pending>,
+    outbox: VecDeque<(i64, String)>,
+    control_pace: Window,
+}
+
+/// How a session (one WebSocket) ended.
+enum End {
+    /// Every socket let go, or the manager closed.
+    Released,
+    /// The connection dropped.
+    Dropped(String),
+}
+
+type Connecting = Pin<Box<dyn Future<Output = Result<Ws, Error>> + Send>>;
+
+impl<U: TimeUnit> Connection<U> {
+    fn broadcast(&self, status: Status) {
+        for r in &self.readers {
+            r.queue.push(Message::Status(status.clone()));
+        }
+    }
+
+    fn end_all(&mut self, error: Error) {
+        for r in self.readers.drain(..) {
+            r.queue.end(error.clone());
+        }
+        let _ = self.state.send(State::Ended(error));
+    }
+
+    /// Handle a command; false when no reader is left.
+    fn command(&mut self, command: Command<U>) -> bool {
+        match command {
+            Command::Attach { id, queue, raw } => {
+                if matches!(*self.state.borrow(), State::Open) {
+                    queue.push(Message::Status(Status::Connected));
+                }
+                self.readers.push(Reader { id, queue, raw });
+            }
+            Command::Detach { id } => self.readers.retain(|r| r.id != id),
+            Command::Control { control, reply } => {
+                let request = match &control {
+                    Control::Subscribe(s) => ControlRequest::Subscribe {
+                        streams: s.clone(),
+                        id: RequestId::Null,
+                    },
+                    Control::Unsubscribe(s) => ControlRequest::Unsubscribe {
+                        streams: s.clone(),
+                        id: RequestId::Null,
+                    },
+                    Control::List => ControlRequest::ListSubscriptions {
+                        id: RequestId::Null,
+                    },
+                };
+                let id = self.queue_control(request);
+                self.pending.insert(id, Pending::User { reply, control });
+            }
+        }
+        !self.readers.is_empty()
+    }
+
+    /// Queue a control request (sent paced); returns its id.
+    fn queue_control(&mut self, request: ControlRequest) -> i64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut value = serde_json::to_value(&request).expect("requests serialise");
+        value["id"] = id.into();
+        self.outbox.push_back((id, value.to_string()));
+        id
+    }
+
+    async fn run(mut self) {
+        let options = self.shared.options.clone();
+        let mut attempt: u32 = 0;
+        let mut ever_open = false;
+        loop {
+            // Connect, answering commands meanwhile.
+            let url = self.plan.url(&self.desired);
+            let shared = self.shared.clone();
+            let mut connecting: Connecting = Box::pin(async move {
+                shared.attempts.acquire().await;
+                transport::connect(&url, &shared.net).await
+            });
+            let result = loop {
+                tokio::select! {
+                    result = &mut connecting => break result,
+                    command = self.commands.recv() => {
+                        let Some(command) = command else { return };
+                        if !self.command(command) {
+                            return;
+                        }
+                    }
+                }
+            };
+            let error = match result {
+                Ok(ws) => {
+                    let status = if ever_open {
+                        Status::Reconnected
+                    } else {
+                        Status::Connected
+                    };
+                    ever_open = true;
+                    let _ = self.state.send(State::Open);
+                    self.broadcast(status);
+                    let opened = Instant::now();
+                    match self.session(ws).await {
+                        End::Released => return,
+                        End::Dropped(reason) => {
+                            if opened.elapsed() >= options.reconnect.stable_after {
+                                attempt = 0;
+                            }
+                            self.broadcast(Status::Disconnected { reason });
+                            None
+                        }
+                    }
+                }
+                Err(e) => Some(e),
+            };
+            attempt += 1;
+            if !options.reconnect.allows(attempt) {
+                let last = error.map(|e| format!(": {e}")).unwrap_or_default();
+                tracing::warn!(url = %self.plan.base, "giving up after {} tries{last}", attempt - 1);
+                self.end_all(Error::max_reconnects());
+                return;
+            }
+            let mut delay = options.reconnect.delay(attempt);
+            if let Some(retry_after) = error.as_ref().and_then(Error::retry_after) {
+                delay = delay.max(retry_after);
+            }
+            if let Some(e) = &error {
+                tracing::info!("connect failed: {e}; try {attempt} in {delay:?}");
+            }
+            self.broadcast(Status::Reconnecting { attempt, delay });
+            let _ = self.state.send(State::Connecting);
+            let wake = tokio::time::sleep(delay);
+            tokio::pin!(wake);
+            loop {
+                tokio::select! {
+                    _ = &mut wake => break,
+                    command = self.commands.recv() => {
+                        let Some(command) = command else { return };
+                        if !self.command(command) {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Read one WebSocket until it ends; rotates to a fresh one before its
+    /// lifetime ends or when the server announces a shutdown.
+    async fn session(&mut self, ws: Ws) -> End {
+        let options = self.shared.options.clone();
+        let mut current = ws;
+        // After a (re)connect, subscribe what the URL could not carry.
+        self.pending
+            .retain(|_, p| matches!(p, Pending::User { .. }));
+        self.resubscribe();
+        let mut last_frame = Instant::now();
+        let mut check = tokio::time::interval(Duration::from_millis(
+            (options.watchdog.as_millis() as u64 / 4).clamp(5, 1000),
+        ));
+        let mut rotate_at = Instant::now() + options.rotate_after;
+        let mut next: Option<Ws> = None;
+        let mut connecting: Option<Connecting> = None;
+        let mut dedupe: Option<Dedupe> = None;
+        let mut switch_at: Option<Instant> = None;
+        let mut send_at = Instant::now();
+        loop {
+            let sending = !self.outbox.is_empty();
+            tokio::select! {
+                biased;
+                frame = current.next() => {
+                    last_frame = Instant::now();
+                    match frame {
+                        Some(Ok(tungstenite::Message::Text(text))) => {
+                            if self.deliver(text, dedupe.as_mut()) == Delivered::Shutdown && connecting.is_none() && next.is_none() {
+                                tracing::info!("serverShutdown: rotating to a new connection");
+                                connecting = Some(self.open_next());
+                                dedupe = Some(Dedupe::default());
+                            }
+                        }
+                        Some(Ok(tungstenite::Message::Binary(_))) => {}
+                        Some(Ok(tungstenite::Message::Ping(_) | tungstenite::Message::Pong(_) | tungstenite::Message::Frame(_))) => {}
+                        Some(Ok(tungstenite::Message::Close(frame))) => {
+                            let reason = frame.map_or("closed by the server".to_owned(), |f| format!("close {}: {}", u16::from(f.code), f.reason));
+                            return End::Dropped(reason);
+                        }
+                        Some(Err(e)) => return End::Dropped(e.to_string()),
+                        None => return End::Dropped("connection closed".into()),
+                    }
+                }
+                frame = async { next.as_mut().expect("guarded").next().await }, if next.is_some() => {
+                    match frame {
+                        Some(Ok(tungstenite::Message::Text(text))) => { self.deliver(text, dedupe.as_mut()); }
+                        Some(Ok(_)) => {}
+                        // The new connection failed during the overlap: keep the old one.
+                        _ => { next = None; dedupe = None; switch_at = None; }
+                    }
+                }
+                opened = async { connecting.as_mut().expect("guarded").await }, if connecting.is_some() => {
+                    connecting = None;
+                    match opened {
+                        Ok(ws) => {
+                            next = Some(ws);
+                            switch_at = Some(Instant::now() + options.rotation_overlap);
+                            // The new connection needs the live subscriptions too.
+                            for (id, request) in self.subscribe_requests() {
+                                let _ = next.as_mut().expect("just set").send(tungstenite::Message::Text(request.into())).await;
+                                self.pending.insert(id, Pending::Internal);
+                            }
+                        }
+                        Err(e) => {
+                            tracing::info!("rotation connect failed: {e}");
+                            dedupe = None;
+                            rotate_at = Instant::now() + Duration::from_secs(5);
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until(switch_at.unwrap_or_else(Instant::now)), if switch_at.is_some() => {
+                    let old = std::mem::replace(&mut current, next.take().expect("switch follows a new connection"));
+                    close_quietly(old).await;
+                    dedupe = None;
+                    switch_at = None;
+                    rotate_at = Instant::now() + options.rotate_after;
+                    last_frame = Instant::now();
+                    self.broadcast(Status::Rotated);
+                }
+                _ = tokio::time::sleep_until(rotate_at), if connecting.is_none() && next.is_none() => {
+                    tracing::info!("connection near its lifetime: rotating");
+                    connecting = Some(self.open_next());
+                    dedupe = Some(Dedupe::default());
+                    rotate_at = Instant::now() + options.rotate_after;
+                }
+                _ = tokio::time::sleep_until(send_at), if sending => {
+                    let at = self.control_pace.reserve();
+                    if at > Instant::now() {
+                        send_at = at;
+                        continue;
+                    }
+                    let (_, text) = self.outbox.pop_front().expect("sending");
+                    if let Err(e) = current.send(tungstenite::Message::Text(text.into())).await {
+                        return End::Dropped(e.to_string());
+                    }
+                }
+                _ = check.tick() => {
+                    if last_frame.elapsed() >= options.watchdog {
+                        let reason = format!("no frame for {} ms", last_frame.elapsed().as_millis());
+                        close_quietly(current).await;
+                        return End::Dropped(reason);
+                    }
+                }
+                command = self.commands.recv() => {
+                    let alive = match command {
+                        Some(command) => self.command(command),
+                        None => false,
+                    };
+                    if !alive {
+                        close_quietly(current).await;
+                        if let Some(next) = next {
+                            close_quietly(next).await;
+                        }
+                        let _ = self.state.send(State::Ended(Error::closed()));
+                        return End::Released;
+                    }
+                }
+            }
+        }
+    }
+
+    fn open_next(&self) -> Connecting {
+        let url = self.plan.url(&self.desired);
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            shared.attempts.acquire().await;
+            transport::connect(&url, &shared.net).await
+        })
+    }
+
+    /// SUBSCRIBE requests for streams the URL does not carry.
+    fn subscribe_requests(&mut self) -> Vec<(i64, String)> {
+        let streams = self.plan.to_subscribe(&self.desired);
+        streams
+            .chunks(SUBSCRIBE_BATCH)
+            .map(|chunk| {
+                let id = self.next_id;
+                self.next_id += 1;
+                let request = serde_json::json!({"method": "SUBSCRIBE", "params": chunk, "id": id});
+                (id, request.to_string())
+            })
+            .collect()
+    }
+
+    fn resubscribe(&mut self) {
+        // Requests queued for the old connection are resent on this one.
+        let mut requests = self.subscribe_requests();
+        for (id, _) in &requests {
+            self.pending.insert(*id, Pending::Internal);
+        }
+        requests.extend(self.outbox.drain(..));
+        self.outbox = requests.into();
+    }
+
+    /// Decode (when a reader needs it) and hand a frame to every reader.
+    fn deliver(&mut self, text: Utf8Bytes, dedupe: Option<&mut Dedupe>) -> Delivered {
+        let received_at = SystemTime::now();
+        let needs_decode =
+            dedupe.is_some() || self.readers.iter().any(|r| !r.raw) || looks_like_control(&text);
+        let decoded = needs_decode.then(|| {
+            frame::decode_as::<U>(text.as_bytes()).map(|f| (f.stream().map(str::to_owned), f.event))
+        });
+        let (stream, event) = match decoded {
+            None => (None, None),
+            Some(Ok((stream, event))) => (stream, Some(event)),
+            Some(Err(error)) => {
+                tracing::warn!("malformed frame: {error}");
+                for r in &self.readers {
+                    if r.raw {
+                        r.queue.push(Message::Raw(RawFrame {
+                            text: text.clone(),
+                            received_at,
+                        }));
+                    } else {
+                        r.queue.push(Message::Status(Status::Malformed {
+                            error: error.clone(),
+                        }));
+                    }
+                }
+                return Delivered::Data;
+            }
+        };
+        match event {
+            Some(Event::ControlResponse(response)) => {
+                self.answer(response);
+                return Delivered::Control;
+            }
+            Some(Event::ServerShutdown(_)) => return Delivered::Shutdown,
+            _ => {}
+        }
+        if let (Some(dedupe), Some(event)) = (dedupe, event.as_ref()) {
+            if !dedupe.fresh(stream.as_deref().unwrap_or(""), event) {
+                return Delivered::Duplicate;
+            }
+        }
+        let stream = stream.map(|s| self.intern(s));
+        let mut event = event;
+        let last_decoded = self.readers.iter().rposition(|r| !r.raw);
+        for (i, r) in self.readers.iter().enumerate() {
+            if r.raw {
+                r.queue.push(Message::Raw(RawFrame {
+                    text: text.clone(),
+                    received_at,
+                }));
+            } else if let Some(e) = &event {
+                // The last decoded reader takes the event; others get clones.
+                let e = if Some(i) == last_decoded {
+                    event.take().expect("present")
+                } else {
+                    e.clone()
+                };
+                r.queue.push(Message::Event(StreamEvent {
+                    stream: stream.clone(),
+                    event: e,
+                }));
+            }
+        }
+        Delivered::Data
+    }
+
+    fn intern(&mut self, stream: String) -> Arc<str> {
+        if let Some(s) = self.streams.get(&stream) {
+            return s.clone();
+        }
+        let interned: Arc<str> = Arc::from(stream.as_str());
+        self.streams.insert(stream, interned.clone());
+        interned
+    }
+
+    fn answer(&mut self, response: ControlResponse) {
+        let RequestId::Int(id) = response.id else {
+            return;
+        };
+        match self.pending.remove(&id) {
+            Some(Pending::User { reply, control }) => {
+                if response.result.is_ok() {
+                    match &control {
+                        Control::Subscribe(s) => self.desired.extend(s.iter().cloned()),
+                        Control::Unsubscribe(s) => s.iter().for_each(|n| {
+                            self.desired.remove(n);
+                        }),
+                        Control::List => {}
+                    }
+                }
+                let _ = reply.send(response.result.map_err(Error::from));
+            }
+            Some(Pending::Internal) => {
+                if let Err(e) = response.result {
+                    tracing::warn!("resubscribe refused: {e}");
+                }
+            }
+            None => {}
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Delivered {
+    Data,
+    Control,
+    Shutdown,
+    Duplicate,
+}
+
+/// Control answers start with `{"result"`, `{"error"`, `{"id"` or `{"code"`.
+fn looks_like_control(text: &str) -> bool {
+    let t = text.trim_start();
+    ["{\"result\"", "{\"error\"", "{\"id\"", "{\"code\""]
+        .iter()
+        .any(|p| t.starts_with(p))
+}
+
+async fn close_quietly(mut ws: Ws) {
+    let frame = CloseFrame {
+        code: CloseCode::Normal,
+        reason: "".into(),
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(500), ws.close(Some(frame))).await;
+}
+
+/// During a rotation, both connections deliver; each stream's events pass
+/// only if newer than the last one delivered.
+#[derive(Default)]
+struct Dedupe {
+    last: HashMap<String, u64>,
+}
+
+impl Dedupe {
+    fn fresh<U: TimeUnit>(&mut self, stream: &str, event: &Event<U>) -> bool {
+        let Some(key) = order_key(event) else {
+            return true;
+        };
+        match self.last.get_mut(stream) {
+            Some(last) if key <= *last => false,
+            Some(last) => {
+                *last = key;
+                true
+            }
+            None => {
+                self.last.insert(stream.to_owned(), key);
+                true
+            }
+        }
+    }
+}
+
+/// A per-stream increasing key: ids where Binance has them, else event time.
+fn order_key<U: TimeUnit>(event: &Event<U>) -> Option<u64> {
+    Some(match event {
+        Event::Trade(t) => t.trade_id,
+        Event::AggTrade(a) => a.agg_trade_id,
+        Event::DepthUpdate(d) => d.final_update_id,
+        Event::BookTicker(b) => b.update_id,
+        Event::PartialDepth(p) => p.last_update_id,
+        Event::Kline(k) => k.event_time.get(),
+        Event::MiniTicker(m) => m.event_time.get(),
+        Event::Ticker(t) => t.event_time.get(),
+        Event::RollingTicker(r) => r.event_time.get(),
+        Event::AvgPrice(a) => a.event_time.get(),
+        Event::MiniTickers(v) => v.iter().map(|m| m.event_time.get()).max()?,
+        Event::RollingTickers(v) => v.iter().map(|m| m.event_time.get()).max()?,
+        _ => return None,
+    })
+}

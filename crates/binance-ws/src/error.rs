@@ -1,0 +1,153 @@
+//! The one error type of the client: opaque, with questions to ask it.
+
+use std::fmt;
+use std::time::Duration;
+
+use binance_types::control::ControlError;
+use binance_types::StreamNameError;
+
+/// What went wrong, for `match`ing; see [`Error::kind`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The reconnect budget ran out (terminal).
+    MaxReconnects,
+    /// `recv()` waited longer than the socket's `user_timeout` (not terminal).
+    Timeout,
+    /// The socket was closed by its owner (terminal).
+    Closed,
+    /// The queue overflowed under [`Overflow::Error`](crate::Overflow::Error) (terminal).
+    Overflow {
+        /// The queue's capacity.
+        capacity: usize,
+    },
+    /// A stream name is not one Binance serves.
+    StreamName,
+    /// A URL or option given to the client is not usable.
+    Config,
+    /// TCP, TLS, proxy or WebSocket handshake failure (reconnectable).
+    Connect,
+    /// The server answered the upgrade with an HTTP error.
+    Http {
+        /// HTTP status.
+        status: u16,
+        /// `Retry-After`, when given.
+        retry_after: Option<Duration>,
+    },
+    /// The connection dropped (reconnectable).
+    Disconnected,
+    /// The server refused a control request (SUBSCRIBE …).
+    Control {
+        /// Binance's code.
+        code: i64,
+    },
+}
+
+/// An error from the client. Messages never contain credentials.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+}
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn max_reconnects() -> Self {
+        Error::new(ErrorKind::MaxReconnects, "Max reconnect retries reached")
+    }
+
+    pub(crate) fn closed() -> Self {
+        Error::new(ErrorKind::Closed, "socket closed")
+    }
+
+    pub(crate) fn timeout(after: Duration) -> Self {
+        Error::new(
+            ErrorKind::Timeout,
+            format!("no message within {} ms", after.as_millis()),
+        )
+    }
+
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Config, message)
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// True for `recv()` timeouts: the socket is still alive.
+    pub fn is_timeout(&self) -> bool {
+        self.kind == ErrorKind::Timeout
+    }
+
+    /// True when nothing more will come from this socket.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::MaxReconnects | ErrorKind::Closed | ErrorKind::Overflow { .. }
+        )
+    }
+
+    /// True for failures a reconnect can cure.
+    pub fn is_reconnectable(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::Connect | ErrorKind::Disconnected | ErrorKind::Http { .. }
+        )
+    }
+
+    /// True when Binance asked us to slow down (HTTP 429 or 418).
+    pub fn is_rate_limited(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::Http {
+                status: 429 | 418,
+                ..
+            }
+        )
+    }
+
+    /// The server's `Retry-After`, when it gave one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self.kind {
+            ErrorKind::Http { retry_after, .. } => retry_after,
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.kind)
+            .field("message", &self.message)
+            .finish()
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<StreamNameError> for Error {
+    fn from(e: StreamNameError) -> Self {
+        Error::new(ErrorKind::StreamName, e.to_string())
+    }
+}
+
+impl From<ControlError> for Error {
+    fn from(e: ControlError) -> Self {
+        Error::new(ErrorKind::Control { code: e.code }, e.to_string())
+    }
+}

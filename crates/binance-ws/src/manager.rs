@@ -1,0 +1,424 @@
+//! The socket manager: python-binance's `BinanceSocketManager`, in Rust.
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use binance_types::stream::{
+    DepthLevels, KlineInterval, KlineTimezone, RollingWindow, UpdateSpeed,
+};
+use binance_types::{Micros, Millis, StreamName, Symbol, TimeUnit};
+
+use crate::config::{Endpoint, Overflow, Proxy, Reconnect, Retries};
+use crate::connection::{self, Handle, Plan};
+use crate::error::{Error, ErrorKind};
+use crate::limiter::Window;
+use crate::socket::{canonical, Socket};
+use crate::transport::{Network, ProxySetting};
+
+/// Everything a manager's sockets share. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Reconnect policy (default: 5 tries, 250 ms doubling to 60 s, jittered).
+    pub reconnect: Reconnect,
+    /// Reconnect a connection that sent nothing, not even a ping, this long
+    /// (default 60 s; Binance pings every 20 s).
+    pub watchdog: Duration,
+    /// Replace a connection with a fresh one after this long, before
+    /// Binance's 24-hour cut (default 23 h 50 min).
+    pub rotate_after: Duration,
+    /// How long old and new connections overlap during a rotation.
+    pub rotation_overlap: Duration,
+    /// Messages a socket holds for a slow reader (default 10 000).
+    pub queue_capacity: usize,
+    /// What happens when that fills (default: drop the oldest, report how many).
+    pub overflow: Overflow,
+    /// The default `recv()` timeout of new sockets (default none).
+    pub user_timeout: Option<Duration>,
+    /// TCP + TLS + WebSocket handshake limit (default 10 s).
+    pub connect_timeout: Duration,
+    /// Streams per connection (Binance: 1024).
+    pub max_streams_per_connection: usize,
+    /// New connections allowed per window (Binance: 300 per 5 minutes).
+    pub connection_attempts: (usize, Duration),
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            reconnect: Reconnect::default(),
+            watchdog: Duration::from_secs(60),
+            rotate_after: Duration::from_secs(23 * 3600 + 50 * 60),
+            rotation_overlap: Duration::from_secs(2),
+            queue_capacity: 10_000,
+            overflow: Overflow::DropOldest,
+            user_timeout: None,
+            connect_timeout: Duration::from_secs(10),
+            max_streams_per_connection: 1024,
+            connection_attempts: (300, Duration::from_secs(300)),
+        }
+    }
+}
+
+pub(crate) struct Inner<U: TimeUnit> {
+    endpoint: Endpoint,
+    pub shared: Arc<connection::Shared>,
+    registry: Arc<Mutex<HashMap<String, (u64, Handle<U>)>>>,
+    next_id: AtomicU64,
+}
+
+impl<U: TimeUnit> Inner<U> {
+    pub fn next_reader(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn plan(&self, streams: Vec<String>, combined: bool) -> Plan {
+        Plan {
+            base: self.endpoint.base_url().to_owned(),
+            streams,
+            combined,
+            micros: U::PER_SECOND == Micros::PER_SECOND,
+        }
+    }
+
+    /// The live connection for `plan`, started if none is running: one
+    /// connection per venue and URL.
+    pub fn connection(&self, plan: &Plan) -> Handle<U> {
+        let key = plan.initial_url();
+        let mut registry = self.registry.lock().unwrap();
+        if let Some((_, handle)) = registry.get(&key) {
+            if handle.is_alive() {
+                return handle.clone();
+            }
+        }
+        let id = self.next_reader();
+        let weak = Arc::downgrade(&self.registry);
+        let exit_key = key.clone();
+        let on_exit = Box::new(move || {
+            if let Some(registry) = weak.upgrade() {
+                let mut registry = registry.lock().unwrap();
+                if registry.get(&exit_key).is_some_and(|(i, _)| *i == id) {
+                    registry.remove(&exit_key);
+                }
+            }
+        });
+        let handle = connection::spawn(self.shared.clone(), plan.clone(), on_exit);
+        registry.insert(key, (id, handle.clone()));
+        handle
+    }
+}
+
+/// Builds a [`SocketManager`]; every setter is infallible, `build` checks.
+#[must_use]
+pub struct Builder<U: TimeUnit = Millis> {
+    endpoint: Endpoint,
+    options: Options,
+    extra_roots: Vec<String>,
+    proxy: ProxySetting,
+    unit: PhantomData<U>,
+}
+
+impl<U: TimeUnit> Builder<U> {
+    /// Where to connect (default [`Endpoint::Production`]).
+    pub fn endpoint(mut self, endpoint: Endpoint) -> Self {
+        self.endpoint = endpoint;
+        self
+    }
+
+    /// The spot testnet.
+    pub fn testnet(self) -> Self {
+        self.endpoint(Endpoint::Testnet)
+    }
+
+    /// Binance.US (python-binance's `tld="us"`).
+    pub fn tld_us(self) -> Self {
+        self.endpoint(Endpoint::BinanceUs)
+    }
+
+    /// At most `n` reconnect tries in a row (default 5; 0 for none).
+    pub fn max_reconnects(mut self, n: u32) -> Self {
+        self.options.reconnect.retries = Retries::Limited(n);
+        self
+    }
+
+    /// Reconnect forever.
+    pub fn unlimited_reconnects(mut self) -> Self {
+        self.options.reconnect.retries = Retries::Unlimited;
+        self
+    }
+
+    /// The whole reconnect policy.
+    pub fn reconnect(mut self, reconnect: Reconnect) -> Self {
+        self.options.reconnect = reconnect;
+        self
+    }
+
+    /// Reconnect after this long without any frame (default 60 s).
+    pub fn watchdog(mut self, silence: Duration) -> Self {
+        self.options.watchdog = silence;
+        self
+    }
+
+    /// Default `recv()` timeout for new sockets.
+    pub fn user_timeout(mut self, timeout: Duration) -> Self {
+        self.options.user_timeout = Some(timeout);
+        self
+    }
+
+    /// Queue size per socket.
+    pub fn queue_capacity(mut self, capacity: usize) -> Self {
+        self.options.queue_capacity = capacity;
+        self
+    }
+
+    /// Queue overflow policy.
+    pub fn overflow(mut self, overflow: Overflow) -> Self {
+        self.options.overflow = overflow;
+        self
+    }
+
+    /// All options at once.
+    pub fn options(mut self, options: Options) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Trust this root certificate (PEM) besides the web's roots: for a
+    /// simulator or a TLS-inspecting proxy.
+    pub fn add_root_certificate_pem(mut self, pem: impl Into<String>) -> Self {
+        self.extra_roots.push(pem.into());
+        self
+    }
+
+    /// Connect through this proxy (default: from `HTTPS_PROXY`/`ALL_PROXY`,
+    /// minding `NO_PROXY`).
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.proxy = ProxySetting::Use(proxy);
+        self
+    }
+
+    /// Ignore proxy environment variables.
+    pub fn no_proxy(mut self) -> Self {
+        self.proxy = ProxySetting::None;
+        self
+    }
+
+    /// Times in microseconds (`timeUnit=MICROSECOND`): events carry `Time<Micros>`.
+    pub fn micros(self) -> Builder<Micros> {
+        Builder {
+            endpoint: self.endpoint,
+            options: self.options,
+            extra_roots: self.extra_roots,
+            proxy: self.proxy,
+            unit: PhantomData,
+        }
+    }
+
+    /// Check the settings and make the manager.
+    pub fn build(self) -> Result<SocketManager<U>, Error> {
+        self.endpoint.validate()?;
+        if self.options.max_streams_per_connection == 0 || self.options.queue_capacity == 0 {
+            return Err(Error::config(
+                "max_streams_per_connection and queue_capacity must be at least 1",
+            ));
+        }
+        let net = Network::new(&self.extra_roots, self.proxy, self.options.connect_timeout)?;
+        let (max, window) = self.options.connection_attempts;
+        let shared = connection::Shared {
+            net,
+            attempts: Window::new(max, window),
+            options: self.options,
+        };
+        Ok(SocketManager {
+            inner: Arc::new(Inner {
+                endpoint: self.endpoint,
+                shared: Arc::new(shared),
+                registry: Arc::default(),
+                next_id: AtomicU64::new(1),
+            }),
+        })
+    }
+}
+
+/// Makes sockets for Binance's streams and shares connections between them:
+/// a second socket for the same stream joins the live connection.
+/// Cheap to clone; safe to share across tasks.
+pub struct SocketManager<U: TimeUnit = Millis> {
+    inner: Arc<Inner<U>>,
+}
+
+impl<U: TimeUnit> Clone for SocketManager<U> {
+    fn clone(&self) -> Self {
+        SocketManager {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl SocketManager<Millis> {
+    /// A manager for Binance production with the default options.
+    pub fn new() -> Self {
+        Self::builder()
+            .build()
+            .expect("the default configuration is valid")
+    }
+
+    /// Start configuring a manager.
+    pub fn builder() -> Builder<Millis> {
+        Builder {
+            endpoint: Endpoint::Production,
+            options: Options::default(),
+            extra_roots: Vec::new(),
+            proxy: ProxySetting::FromEnv,
+            unit: PhantomData,
+        }
+    }
+}
+
+impl Default for SocketManager<Millis> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn symbol(symbol: &str) -> Result<Symbol, Error> {
+    Symbol::new(symbol).map_err(Error::from)
+}
+
+impl<U: TimeUnit> SocketManager<U> {
+    /// The endpoint sockets connect to.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.inner.endpoint
+    }
+
+    /// A socket on one stream (raw `/ws/<name>` frames).
+    pub fn socket(&self, stream: StreamName) -> Socket<U> {
+        let plan = self.inner.plan(vec![stream.to_string()], false);
+        Socket::new(self.inner.clone(), vec![(plan, 1)])
+    }
+
+    /// `<symbol>@trade`: every trade.
+    pub fn trade_socket(&self, s: &str) -> Result<Socket<U>, Error> {
+        Ok(self.socket(StreamName::Trade(symbol(s)?)))
+    }
+
+    /// `<symbol>@aggTrade`: trades aggregated per taker order and price.
+    pub fn aggtrade_socket(&self, s: &str) -> Result<Socket<U>, Error> {
+        Ok(self.socket(StreamName::AggTrade(symbol(s)?)))
+    }
+
+    /// `<symbol>@kline_<interval>` (python-binance's default interval is 1m:
+    /// `KlineInterval::default()`).
+    pub fn kline_socket(&self, s: &str, interval: KlineInterval) -> Result<Socket<U>, Error> {
+        Ok(self.socket(StreamName::Kline {
+            symbol: symbol(s)?,
+            interval,
+            timezone: KlineTimezone::Utc,
+        }))
+    }
+
+    /// Depth: the diff stream when `depth` is `None`, else the top 5/10/20
+    /// levels; every 1000 ms or 100 ms.
+    pub fn depth_socket(
+        &self,
+        s: &str,
+        depth: Option<DepthLevels>,
+        speed: UpdateSpeed,
+    ) -> Result<Socket<U>, Error> {
+        let symbol = symbol(s)?;
+        Ok(self.socket(match depth {
+            None => StreamName::Depth { symbol, speed },
+            Some(levels) => StreamName::PartialDepth {
+                symbol,
+                levels,
+                speed,
+            },
+        }))
+    }
+
+    /// `<symbol>@ticker`: 24-hour statistics of one symbol.
+    pub fn symbol_ticker_socket(&self, s: &str) -> Result<Socket<U>, Error> {
+        Ok(self.socket(StreamName::Ticker(symbol(s)?)))
+    }
+
+    /// python-binance's all-market `ticker_socket` used `!ticker@arr`, which
+    /// Binance retired on 2026-03-26. This says so; use
+    /// [`symbol_ticker_socket`](Self::symbol_ticker_socket) for each symbol,
+    /// or [`miniticker_socket`](Self::miniticker_socket).
+    #[deprecated(
+        note = "Binance retired !ticker@arr on 2026-03-26; use symbol_ticker_socket or miniticker_socket"
+    )]
+    pub fn ticker_socket(&self) -> Result<Socket<U>, Error> {
+        Err("!ticker@arr"
+            .parse::<StreamName>()
+            .expect_err("retired")
+            .into())
+    }
+
+    /// `!miniTicker@arr`: mini tickers of every symbol that changed, each second.
+    pub fn miniticker_socket(&self) -> Socket<U> {
+        self.socket(StreamName::AllMiniTickers)
+    }
+
+    /// `<symbol>@miniTicker`.
+    pub fn symbol_miniticker_socket(&self, s: &str) -> Result<Socket<U>, Error> {
+        Ok(self.socket(StreamName::MiniTicker(symbol(s)?)))
+    }
+
+    /// `<symbol>@ticker_<window>`: rolling-window statistics.
+    pub fn symbol_rolling_ticker_socket(
+        &self,
+        s: &str,
+        window: RollingWindow,
+    ) -> Result<Socket<U>, Error> {
+        Ok(self.socket(StreamName::RollingTicker {
+            symbol: symbol(s)?,
+            window,
+        }))
+    }
+
+    /// `!ticker_<window>@arr`: rolling-window statistics of every symbol that changed.
+    pub fn rolling_ticker_socket(&self, window: RollingWindow) -> Socket<U> {
+        self.socket(StreamName::AllRollingTickers(window))
+    }
+
+    /// `<symbol>@bookTicker`: best bid and ask in real time.
+    pub fn symbol_book_ticker_socket(&self, s: &str) -> Result<Socket<U>, Error> {
+        Ok(self.socket(StreamName::BookTicker(symbol(s)?)))
+    }
+
+    /// `<symbol>@avgPrice`.
+    pub fn avg_price_socket(&self, s: &str) -> Result<Socket<U>, Error> {
+        Ok(self.socket(StreamName::AvgPrice(symbol(s)?)))
+    }
+
+    /// One socket for many streams (combined envelope, `stream` on every
+    /// event). More than 1024 streams are spread over several connections.
+    pub fn multiplex_socket(&self, streams: &[&str]) -> Result<Socket<U>, Error> {
+        let mut names = canonical(streams)?;
+        names.sort();
+        names.dedup();
+        if names.is_empty() {
+            return Err(Error::new(
+                ErrorKind::StreamName,
+                "a multiplex socket needs at least one stream",
+            ));
+        }
+        let max = self.inner.shared.options.max_streams_per_connection;
+        let plans = names
+            .chunks(max)
+            .map(|chunk| (self.inner.plan(chunk.to_vec(), true), chunk.len()))
+            .collect();
+        Ok(Socket::new(self.inner.clone(), plans))
+    }
+
+    /// A combined socket with no stream yet, for live `subscribe`.
+    pub fn live_socket(&self) -> Socket<U> {
+        Socket::new(
+            self.inner.clone(),
+            vec![(self.inner.plan(Vec::new(), true), 0)],
+        )
+    }
+}

@@ -1,0 +1,89 @@
+//! What a socket yields: events, raw frames and status changes.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use binance_types::{DecodeError, Event, Millis, TimeUnit};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+/// One item from a socket.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Message<U: TimeUnit = Millis> {
+    /// A decoded event; its times are in `U`.
+    Event(StreamEvent<U>),
+    /// A frame as received, for sockets in raw mode.
+    Raw(RawFrame),
+    /// The connection's state changed, or something worth knowing happened.
+    Status(Status),
+}
+
+/// A decoded event and the stream it came on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamEvent<U: TimeUnit = Millis> {
+    /// The stream name, for combined (multiplex) sockets.
+    pub stream: Option<Arc<str>>,
+    /// The event.
+    pub event: Event<U>,
+}
+
+/// A frame exactly as the server sent it, with the time it was read.
+#[derive(Clone, PartialEq)]
+pub struct RawFrame {
+    pub(crate) text: Utf8Bytes,
+    /// When the client read it off the socket.
+    pub received_at: SystemTime,
+}
+
+impl RawFrame {
+    /// The frame's text.
+    pub fn text(&self) -> &str {
+        self.text.as_str()
+    }
+}
+
+impl std::fmt::Debug for RawFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = self.text();
+        let cut = text.char_indices().nth(120).map_or(text.len(), |(i, _)| i);
+        f.debug_struct("RawFrame")
+            .field("text", &&text[..cut])
+            .field("len", &text.len())
+            .finish()
+    }
+}
+
+/// Connection state changes and notices, in the order they happen.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Status {
+    /// The first connection is open.
+    Connected,
+    /// The connection dropped; the reason says how.
+    Disconnected {
+        /// What happened (`connection reset`, `no frame for 60 s`, `close 1008: …`).
+        reason: String,
+    },
+    /// Waiting before reconnect try `attempt`.
+    Reconnecting {
+        /// 1 for the first try after a drop.
+        attempt: u32,
+        /// How long until the try.
+        delay: Duration,
+    },
+    /// A new connection is open after a drop.
+    Reconnected,
+    /// The connection was replaced by a fresh one (before the 24-hour limit,
+    /// or on `serverShutdown`) with nothing lost and nothing repeated.
+    Rotated,
+    /// The reader fell behind and this many messages were dropped (oldest first).
+    Lagged {
+        /// How many.
+        dropped: u64,
+    },
+    /// A frame could not be decoded; the stream goes on.
+    Malformed {
+        /// Where and why.
+        error: DecodeError,
+    },
+}

@@ -1,0 +1,277 @@
+//! A socket: one reader's view of one or more shared connections.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use binance_types::{Millis, StreamName, TimeUnit};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use crate::connection::{Command, Control, Handle, Plan, State};
+use crate::error::Error;
+use crate::manager::Inner;
+use crate::message::Message;
+use crate::queue::Queue;
+
+type Pop<U> = Pin<Box<dyn Future<Output = Result<Message<U>, Error>> + Send>>;
+
+/// A stream socket, as python-binance's `ReconnectingWebsocket`: `connect`,
+/// `recv`, `close` (or use it as a [`futures_util::Stream`]).
+///
+/// It reconnects by itself, reports each state change as a
+/// [`Status`](crate::Status) message, and ends only with a terminal error
+/// (retries exhausted, overflow under the `Error` policy, or closed).
+pub struct Socket<U: TimeUnit = Millis> {
+    manager: Arc<Inner<U>>,
+    plans: Vec<(Plan, usize)>,
+    raw: bool,
+    id: u64,
+    queue: Arc<Queue<U>>,
+    handles: Vec<Handle<U>>,
+    user_timeout: Option<Duration>,
+    pending: Option<Pop<U>>,
+    closed: bool,
+    /// A terminal error was yielded by the `Stream` impl.
+    done: bool,
+}
+
+impl<U: TimeUnit> Socket<U> {
+    pub(crate) fn new(manager: Arc<Inner<U>>, plans: Vec<(Plan, usize)>) -> Self {
+        let options = &manager.shared.options;
+        let queue = Arc::new(Queue::new(options.queue_capacity, options.overflow));
+        Socket {
+            id: manager.next_reader(),
+            user_timeout: options.user_timeout,
+            manager,
+            plans,
+            raw: false,
+            queue,
+            handles: Vec::new(),
+            pending: None,
+            closed: false,
+            done: false,
+        }
+    }
+
+    /// Hand over frames as received ([`Message::Raw`]) instead of decoding
+    /// them: for recorders. Set before connecting.
+    pub fn raw(mut self) -> Self {
+        self.raw = true;
+        self
+    }
+
+    /// The longest `recv()` waits before returning a timeout error (which
+    /// is not terminal). `None` waits forever.
+    pub fn user_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.user_timeout = timeout;
+        self
+    }
+
+    /// The URLs this socket's connections opened with.
+    pub fn urls(&self) -> Vec<String> {
+        self.plans.iter().map(|(p, _)| p.initial_url()).collect()
+    }
+
+    /// Open (or join) the connections and wait until they are up.
+    pub async fn connect(&mut self) -> Result<(), Error> {
+        if self.closed {
+            return Err(Error::closed());
+        }
+        if self.handles.is_empty() {
+            for (plan, _) in &self.plans {
+                let handle = self.manager.connection(plan);
+                handle.send(Command::Attach {
+                    id: self.id,
+                    queue: self.queue.clone(),
+                    raw: self.raw,
+                });
+                self.handles.push(handle);
+            }
+        }
+        for handle in &self.handles {
+            let mut state = handle.state.clone();
+            loop {
+                match &*state.borrow_and_update() {
+                    State::Open => break,
+                    State::Ended(e) => return Err(e.clone()),
+                    State::Connecting => {}
+                }
+                if state.changed().await.is_err() {
+                    return Err(Error::closed());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The next message, connecting first if needed.
+    pub async fn recv(&mut self) -> Result<Message<U>, Error> {
+        if self.handles.is_empty() && !self.closed {
+            self.connect().await?;
+        }
+        let pop = self
+            .pending
+            .take()
+            .unwrap_or_else(|| pop(self.queue.clone()));
+        match self.user_timeout {
+            None => pop.await,
+            Some(limit) => {
+                let mut pop = pop;
+                match tokio::time::timeout(limit, &mut pop).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        // Keep the waiting pop so no message is lost to the timeout.
+                        self.pending = Some(pop);
+                        Err(Error::timeout(limit))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Subscribe to more streams on this socket's connections, live
+    /// (requests paced under Binance's 5 a second). Sockets sharing a
+    /// connection share its subscriptions.
+    pub async fn subscribe(&mut self, streams: &[&str]) -> Result<(), Error> {
+        let names = canonical(streams)?;
+        self.connect().await?;
+        let max = self.manager.shared.options.max_streams_per_connection;
+        let mut rest = names.as_slice();
+        for i in 0..self.handles.len() {
+            let room = max.saturating_sub(self.plans[i].1).min(rest.len());
+            if room == 0 {
+                continue;
+            }
+            let (now, later) = rest.split_at(room);
+            control(&self.handles[i], Control::Subscribe(now.to_vec())).await?;
+            self.plans[i].1 += now.len();
+            rest = later;
+        }
+        // More than the connections hold: open more, as for a large multiplex socket.
+        for chunk in rest.chunks(max) {
+            let plan = self.manager.plan(chunk.to_vec(), true);
+            let handle = self.manager.connection(&plan);
+            handle.send(Command::Attach {
+                id: self.id,
+                queue: self.queue.clone(),
+                raw: self.raw,
+            });
+            self.plans.push((plan, chunk.len()));
+            self.handles.push(handle);
+        }
+        self.connect().await
+    }
+
+    /// Unsubscribe from streams, live.
+    pub async fn unsubscribe(&mut self, streams: &[&str]) -> Result<(), Error> {
+        let names = canonical(streams)?;
+        self.connect().await?;
+        for (i, handle) in self.handles.iter().enumerate() {
+            control(handle, Control::Unsubscribe(names.clone())).await?;
+            self.plans[i].1 = self.plans[i].1.saturating_sub(names.len());
+        }
+        Ok(())
+    }
+
+    /// The streams the server says this socket's connections carry.
+    pub async fn list_subscriptions(&mut self) -> Result<Vec<String>, Error> {
+        self.connect().await?;
+        let mut all = Vec::new();
+        for handle in &self.handles {
+            if let Value::Array(items) = control(handle, Control::List).await? {
+                all.extend(
+                    items
+                        .into_iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned)),
+                );
+            }
+        }
+        Ok(all)
+    }
+
+    /// Stop reading: the socket ends, and a connection no other socket uses
+    /// closes. Works in every state, including during a reconnect wait.
+    pub async fn close(&mut self) {
+        self.detach();
+    }
+
+    fn detach(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        for handle in self.handles.drain(..) {
+            handle.send(Command::Detach { id: self.id });
+        }
+        self.queue.close(Error::closed());
+    }
+}
+
+async fn control<U: TimeUnit>(handle: &Handle<U>, control: Control) -> Result<Value, Error> {
+    let (reply, answer) = oneshot::channel();
+    if !handle.send(Command::Control { control, reply }) {
+        return Err(Error::closed());
+    }
+    answer.await.map_err(|_| Error::closed())?
+}
+
+fn pop<U: TimeUnit>(queue: Arc<Queue<U>>) -> Pop<U> {
+    Box::pin(async move { queue.pop().await })
+}
+
+/// Stream names in Binance's spelling, checked.
+pub(crate) fn canonical(streams: &[&str]) -> Result<Vec<String>, Error> {
+    streams
+        .iter()
+        .map(|s| {
+            s.parse::<StreamName>()
+                .map(|n| n.to_string())
+                .map_err(Error::from)
+        })
+        .collect()
+}
+
+impl<U: TimeUnit> Drop for Socket<U> {
+    fn drop(&mut self) {
+        self.detach();
+    }
+}
+
+impl<U: TimeUnit> futures_util::Stream for Socket<U> {
+    type Item = Result<Message<U>, Error>;
+
+    /// Like `recv()` (connecting first if needed), ending after a terminal error.
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(None);
+        }
+        if this.handles.is_empty() && !this.closed {
+            // Attach synchronously; states are reported as messages.
+            for (plan, _) in &this.plans {
+                let handle = this.manager.connection(plan);
+                handle.send(Command::Attach {
+                    id: this.id,
+                    queue: this.queue.clone(),
+                    raw: this.raw,
+                });
+                this.handles.push(handle);
+            }
+        }
+        let queue = this.queue.clone();
+        let pending = this.pending.get_or_insert_with(|| pop(queue));
+        match pending.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(result) => {
+                this.pending = None;
+                if result.as_ref().is_err_and(Error::is_terminal) {
+                    this.done = true;
+                }
+                Poll::Ready(Some(result))
+            }
+        }
+    }
+}
