@@ -373,12 +373,16 @@ impl<U: TimeUnit> Connection<U> {
         let mut connecting: Option<Connecting> = None;
         let mut dedupe: Option<Dedupe> = None;
         let mut switch_at: Option<Instant> = None;
+        // The next connection's server announced a shutdown too.
+        let mut next_doomed = false;
+        // The old connection ended during an overlap; stop polling it.
+        let mut current_done = false;
         let mut send_at = Instant::now();
         loop {
             let sending = !self.outbox.is_empty();
             tokio::select! {
                 biased;
-                frame = current.next() => {
+                frame = current.next(), if !current_done => {
                     last_frame = Instant::now();
                     match frame {
                         Some(Ok(tungstenite::Message::Text(text))) => {
@@ -392,18 +396,31 @@ impl<U: TimeUnit> Connection<U> {
                         Some(Ok(tungstenite::Message::Ping(_) | tungstenite::Message::Pong(_) | tungstenite::Message::Frame(_))) => {}
                         Some(Ok(tungstenite::Message::Close(frame))) => {
                             let reason = frame.map_or("closed by the server".to_owned(), |f| format!("close {}: {}", u16::from(f.code), f.reason));
-                            return End::Dropped(reason);
+                            if next.is_none() {
+                                return End::Dropped(reason);
+                            }
+                            current_done = true;
+                            switch_at = Some(Instant::now());
                         }
-                        Some(Err(e)) => return End::Dropped(e.to_string()),
-                        None => return End::Dropped("connection closed".into()),
+                        Some(Err(e)) if next.is_none() => return End::Dropped(e.to_string()),
+                        None if next.is_none() => return End::Dropped("connection closed".into()),
+                        // The old connection ended during an overlap: switch now.
+                        _ => {
+                            current_done = true;
+                            switch_at = Some(Instant::now());
+                        }
                     }
                 }
                 frame = async { next.as_mut().expect("guarded").next().await }, if next.is_some() => {
                     match frame {
-                        Some(Ok(tungstenite::Message::Text(text))) => { self.deliver(text, dedupe.as_mut()); }
+                        Some(Ok(tungstenite::Message::Text(text))) => {
+                            if self.deliver(text, dedupe.as_mut()) == Delivered::Shutdown {
+                                next_doomed = true;
+                            }
+                        }
                         Some(Ok(_)) => {}
                         // The new connection failed during the overlap: keep the old one.
-                        _ => { next = None; dedupe = None; switch_at = None; }
+                        _ => { next = None; dedupe = None; switch_at = None; next_doomed = false; }
                     }
                 }
                 opened = async { connecting.as_mut().expect("guarded").await }, if connecting.is_some() => {
@@ -430,9 +447,14 @@ impl<U: TimeUnit> Connection<U> {
                     close_quietly(old).await;
                     dedupe = None;
                     switch_at = None;
+                    current_done = false;
                     rotate_at = Instant::now() + options.rotate_after;
                     last_frame = Instant::now();
                     self.broadcast(Status::Rotated);
+                    if std::mem::take(&mut next_doomed) {
+                        connecting = Some(self.open_next());
+                        dedupe = Some(Dedupe::default());
+                    }
                 }
                 _ = tokio::time::sleep_until(rotate_at), if connecting.is_none() && next.is_none() => {
                     tracing::info!("connection near its lifetime: rotating");

@@ -1,0 +1,322 @@
+//! Staying connected: each reconnect path against the simulator's faults.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use binance_sim::{DropMode, Limits};
+use binance_ws::{ErrorKind, Event, Message, Options, Reconnect, Retries, Status};
+use support::*;
+
+fn trade_id(message: &Message) -> Option<u64> {
+    match message {
+        Message::Event(e) => match &e.event {
+            Event::Trade(t) => Some(t.trade_id),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn a_dropped_connection_comes_back_and_says_so() {
+    let sim = sim().await;
+    let mut socket = manager(&sim).trade_socket("BTCUSDT").unwrap();
+    socket.connect().await.unwrap();
+    next_event(&mut socket).await;
+    sim.faults().drop_all(DropMode::Reset);
+    let seen = until_status(&mut socket, |s| *s == Status::Reconnected).await;
+    assert!(
+        matches!(seen[seen.len() - 3], Status::Disconnected { .. }),
+        "{seen:?}"
+    );
+    assert!(
+        matches!(
+            seen[seen.len() - 2],
+            Status::Reconnecting { attempt: 1, .. }
+        ),
+        "{seen:?}"
+    );
+    next_event(&mut socket).await;
+    // A close frame with a code is reported with it.
+    sim.faults().drop_all(DropMode::Close {
+        code: 1011,
+        reason: "maintenance".into(),
+    });
+    let seen = until_status(&mut socket, |s| matches!(s, Status::Disconnected { .. })).await;
+    let Some(Status::Disconnected { reason }) = seen.last() else {
+        unreachable!()
+    };
+    assert!(
+        reason.contains("1011") && reason.contains("maintenance"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn retries_run_out_with_the_seed_message() {
+    let sim = sim().await;
+    let mut socket = builder(&sim)
+        .max_reconnects(2)
+        .build()
+        .unwrap()
+        .trade_socket("BTCUSDT")
+        .unwrap();
+    socket.connect().await.unwrap();
+    sim.faults().refuse_connections(Duration::from_secs(60));
+    sim.faults().drop_all(DropMode::Reset);
+    let mut attempts = Vec::new();
+    let err = loop {
+        match next(&mut socket).await {
+            Ok(Message::Status(Status::Reconnecting { attempt, .. })) => attempts.push(attempt),
+            Ok(_) => {}
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(attempts, [1, 2]);
+    assert_eq!(err.kind(), &ErrorKind::MaxReconnects);
+    assert_eq!(err.to_string(), "Max reconnect retries reached");
+    assert!(err.is_terminal());
+    // Terminal: it stays ended.
+    assert_eq!(
+        next(&mut socket).await.unwrap_err().kind(),
+        &ErrorKind::MaxReconnects
+    );
+}
+
+#[tokio::test]
+async fn a_connection_that_drops_right_after_opening_does_not_refill_the_budget() {
+    let sim = sim().await;
+    let mut socket = builder(&sim)
+        .max_reconnects(3)
+        .build()
+        .unwrap()
+        .trade_socket("BTCUSDT")
+        .unwrap();
+    socket.connect().await.unwrap();
+    sim.faults().drop_all(DropMode::Reset);
+    let mut reconnects = 0;
+    let err = loop {
+        match next(&mut socket).await {
+            Ok(Message::Status(Status::Reconnected)) => {
+                reconnects += 1;
+                // Drop each new connection at once: the budget must keep counting.
+                sim.faults().drop_all(DropMode::Reset);
+            }
+            Ok(_) => {}
+            Err(e) => break e,
+        }
+        assert!(reconnects < 10, "the budget was refilled");
+    };
+    assert_eq!(reconnects, 3);
+    assert_eq!(err.kind(), &ErrorKind::MaxReconnects);
+}
+
+#[tokio::test]
+async fn unlimited_retries_outlast_a_long_outage() {
+    let sim = sim().await;
+    let mut socket = builder(&sim)
+        .unlimited_reconnects()
+        .build()
+        .unwrap()
+        .trade_socket("BTCUSDT")
+        .unwrap();
+    socket.connect().await.unwrap();
+    sim.faults().refuse_connections(Duration::from_millis(1500));
+    sim.faults().drop_all(DropMode::Reset);
+    let seen = until_status(&mut socket, |s| *s == Status::Reconnected).await;
+    let tries = seen
+        .iter()
+        .filter(|s| matches!(s, Status::Reconnecting { .. }))
+        .count();
+    assert!(tries > 5, "more tries than the default budget: {tries}");
+}
+
+#[tokio::test]
+async fn retry_after_on_429_is_obeyed() {
+    let sim = sim().await;
+    let mut socket = manager(&sim).trade_socket("BTCUSDT").unwrap();
+    socket.connect().await.unwrap();
+    sim.faults()
+        .reject_upgrades(429, Duration::from_secs(2), Duration::from_millis(300));
+    sim.faults().drop_all(DropMode::Reset);
+    let started = tokio::time::Instant::now();
+    let seen = until_status(&mut socket, |s| *s == Status::Reconnected).await;
+    let delays: Vec<Duration> = seen
+        .iter()
+        .filter_map(|s| match s {
+            Status::Reconnecting { delay, .. } => Some(*delay),
+            _ => None,
+        })
+        .collect();
+    // The first try is quick (backoff); it meets the 429, and the next waits out Retry-After.
+    assert!(
+        delays.iter().any(|d| *d >= Duration::from_secs(2)),
+        "{delays:?}"
+    );
+    assert!(started.elapsed() >= Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn a_reader_that_stops_for_a_while_keeps_its_connection() {
+    let sim = sim_with(Limits {
+        ping_interval: Duration::from_millis(100),
+        pong_timeout: Duration::from_millis(300),
+        max_incoming_per_second: 100,
+        ..Limits::default()
+    })
+    .await;
+    let mut socket = manager(&sim).trade_socket("BTCUSDT").unwrap();
+    socket.connect().await.unwrap();
+    let before = loop {
+        if let Some(id) = trade_id(&next(&mut socket).await.unwrap()) {
+            break id;
+        }
+    };
+    // The scenario: the reader does nothing for many pong timeouts.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut ids = vec![before];
+    while ids.len() < 200 {
+        match next(&mut socket).await.unwrap() {
+            Message::Status(s) => panic!("the connection suffered: {s:?}"),
+            m => ids.extend(trade_id(&m)),
+        }
+    }
+    assert!(
+        ids.windows(2).all(|w| w[1] == w[0] + 1),
+        "nothing lost while the reader slept"
+    );
+    assert_eq!(sim.faults().connections().len(), 1);
+}
+
+#[tokio::test]
+async fn a_silent_connection_is_replaced() {
+    let sim = sim().await;
+    let mut socket = builder(&sim)
+        .watchdog(Duration::from_millis(300))
+        .build()
+        .unwrap()
+        .trade_socket("BTCUSDT")
+        .unwrap();
+    socket.connect().await.unwrap();
+    next_event(&mut socket).await;
+    sim.faults().stall_all(None);
+    let seen = until_status(&mut socket, |s| *s == Status::Reconnected).await;
+    let reason = seen.iter().find_map(|s| match s {
+        Status::Disconnected { reason } => Some(reason.clone()),
+        _ => None,
+    });
+    assert!(reason.unwrap().contains("no frame"), "{seen:?}");
+    next_event(&mut socket).await;
+}
+
+#[tokio::test]
+async fn a_malformed_frame_is_reported_and_the_stream_goes_on() {
+    let sim = sim().await;
+    let mut socket = manager(&sim).trade_socket("BTCUSDT").unwrap();
+    socket.connect().await.unwrap();
+    next_event(&mut socket).await;
+    sim.faults().send_malformed();
+    let seen = until_status(&mut socket, |s| matches!(s, Status::Malformed { .. })).await;
+    let Some(Status::Malformed { error }) = seen.last() else {
+        unreachable!()
+    };
+    assert!(error.to_string().contains("malformed frame"), "{error}");
+    next_event(&mut socket).await;
+    assert_eq!(
+        sim.faults().connections().len(),
+        1,
+        "no reconnect for a bad frame"
+    );
+}
+
+#[tokio::test]
+async fn close_works_during_a_reconnect_wait() {
+    let sim = sim().await;
+    let mut socket = builder(&sim)
+        .reconnect(Reconnect {
+            initial_delay: Duration::from_secs(30),
+            max_delay: Duration::from_secs(30),
+            retries: Retries::Unlimited,
+            ..Reconnect::default()
+        })
+        .build()
+        .unwrap()
+        .trade_socket("BTCUSDT")
+        .unwrap();
+    socket.connect().await.unwrap();
+    sim.faults().drop_all(DropMode::Reset);
+    until_status(&mut socket, |s| matches!(s, Status::Reconnecting { .. })).await;
+    let started = tokio::time::Instant::now();
+    socket.close().await;
+    assert_eq!(
+        next(&mut socket).await.unwrap_err().kind(),
+        &ErrorKind::Closed
+    );
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+/// Trade ids across rotations: none missing, none twice, all real.
+async fn assert_seamless(
+    sim: &binance_sim::Sim,
+    socket: &mut binance_ws::Socket,
+    rotations: usize,
+) {
+    let mut ids: Vec<u64> = Vec::new();
+    let mut rotated = 0;
+    while rotated < rotations || ids.len() < 50 {
+        match next(socket).await.unwrap() {
+            Message::Status(Status::Rotated) => rotated += 1,
+            Message::Status(s) => panic!("rotation must be seamless: {s:?}"),
+            m => ids.extend(trade_id(&m)),
+        }
+    }
+    // A few more after the last switch.
+    while ids.len() < 60 {
+        ids.extend(trade_id(&next(socket).await.unwrap()));
+    }
+    let unique: BTreeSet<u64> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "a trade was delivered twice");
+    assert!(
+        ids.windows(2).all(|w| w[1] == w[0] + 1),
+        "a trade was lost: {ids:?}"
+    );
+    let log: BTreeSet<u64> = sim.trades("BTCUSDT").iter().map(|f| f.trade_id).collect();
+    assert!(unique.is_subset(&log));
+}
+
+#[tokio::test]
+async fn connections_rotate_before_their_lifetime_with_nothing_lost_or_repeated() {
+    let sim = sim().await;
+    let mut socket = builder(&sim)
+        .options(Options {
+            rotate_after: Duration::from_millis(400),
+            rotation_overlap: Duration::from_millis(150),
+            ..Options::default()
+        })
+        .build()
+        .unwrap()
+        .trade_socket("BTCUSDT")
+        .unwrap();
+    socket.connect().await.unwrap();
+    until_status(&mut socket, |s| *s == Status::Connected).await;
+    assert_seamless(&sim, &mut socket, 3).await;
+}
+
+#[tokio::test]
+async fn server_shutdown_switches_connections_with_nothing_lost_or_repeated() {
+    let sim = sim().await;
+    let mut socket = manager(&sim).trade_socket("BTCUSDT").unwrap();
+    socket.connect().await.unwrap();
+    until_status(&mut socket, |s| *s == Status::Connected).await;
+    let faults = sim.faults().clone();
+    let shutdown = tokio::spawn(async move {
+        for _ in 0..2 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            faults.server_shutdown(Some(Duration::from_millis(500)));
+        }
+    });
+    assert_seamless(&sim, &mut socket, 2).await;
+    shutdown.await.unwrap();
+}
