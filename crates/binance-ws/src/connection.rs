@@ -40,6 +40,9 @@ pub(crate) struct Plan {
     pub combined: bool,
     /// `timeUnit=MICROSECOND`.
     pub micros: bool,
+    /// Non-zero for a connection no other socket may join (live sockets,
+    /// whose subscriptions are their own).
+    pub private: u64,
 }
 
 /// Above this many streams, connect bare and SUBSCRIBE rather than put the
@@ -80,9 +83,20 @@ impl Plan {
         }
     }
 
-    /// The URL for the plan's own streams (its identity for sharing).
+    /// The URL for the plan's own streams.
     pub fn initial_url(&self) -> String {
         self.url(&self.streams.iter().cloned().collect())
+    }
+
+    /// Its identity for sharing: the venue, the full URL, and the streams
+    /// (which a long list keeps out of the URL).
+    pub fn key(&self) -> String {
+        format!(
+            "{}#{}#{}",
+            self.initial_url(),
+            self.streams.join("/"),
+            self.private
+        )
     }
 
     /// Streams that must be subscribed after connecting to `url(streams)`.
@@ -325,6 +339,11 @@ impl<U: TimeUnit> Connection<U> {
             };
             attempt += 1;
             if !options.reconnect.allows(attempt) {
+                if let Some(e) = &error {
+                    self.broadcast(Status::ConnectFailed {
+                        reason: e.to_string(),
+                    });
+                }
                 let last = error.map(|e| format!(": {e}")).unwrap_or_default();
                 tracing::warn!(url = %self.plan.base, "giving up after {} tries{last}", attempt - 1);
                 self.end_all(Error::max_reconnects());
@@ -336,6 +355,9 @@ impl<U: TimeUnit> Connection<U> {
             }
             if let Some(e) = &error {
                 tracing::info!("connect failed: {e}; try {attempt} in {delay:?}");
+                self.broadcast(Status::ConnectFailed {
+                    reason: e.to_string(),
+                });
             }
             self.broadcast(Status::Reconnecting { attempt, delay });
             let _ = self.state.send(State::Connecting);

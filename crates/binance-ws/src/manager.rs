@@ -80,13 +80,14 @@ impl<U: TimeUnit> Inner<U> {
             streams,
             combined,
             micros: U::PER_SECOND == Micros::PER_SECOND,
+            private: 0,
         }
     }
 
     /// The live connection for `plan`, started if none is running: one
     /// connection per venue and URL.
     pub fn connection(&self, plan: &Plan) -> Handle<U> {
-        let key = plan.initial_url();
+        let key = plan.key();
         let mut registry = self.registry.lock().unwrap();
         if let Some((_, handle)) = registry.get(&key) {
             if handle.is_alive() {
@@ -414,11 +415,11 @@ impl<U: TimeUnit> SocketManager<U> {
         Ok(Socket::new(self.inner.clone(), plans))
     }
 
-    /// A combined socket with no stream yet, for live `subscribe`.
+    /// A combined socket with no stream yet, for live `subscribe`; its
+    /// connection is its own, so its subscriptions are too.
     pub fn live_socket(&self) -> Socket<U> {
-        Socket::new(
-            self.inner.clone(),
-            vec![(self.inner.plan(Vec::new(), true), 0)],
-        )
+        let mut plan = self.inner.plan(Vec::new(), true);
+        plan.private = self.inner.next_reader();
+        Socket::new(self.inner.clone(), vec![(plan, 0)])
     }
 }

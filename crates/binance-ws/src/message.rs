@@ -64,6 +64,11 @@ pub enum Status {
         /// What happened (`connection reset`, `no frame for 60 s`, `close 1008: …`).
         reason: String,
     },
+    /// A connect try failed (TCP, TLS, proxy, or an HTTP refusal such as 429).
+    ConnectFailed {
+        /// Why.
+        reason: String,
+    },
     /// Waiting before reconnect try `attempt`.
     Reconnecting {
         /// 1 for the first try after a drop.

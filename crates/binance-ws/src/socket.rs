@@ -63,6 +63,15 @@ impl<U: TimeUnit> Socket<U> {
         self
     }
 
+    /// This socket's queue: how many messages it holds for a slow reader,
+    /// and what gives when it fills. Set before connecting.
+    pub fn queue(mut self, capacity: usize, overflow: crate::Overflow) -> Self {
+        if self.handles.is_empty() {
+            self.queue = Arc::new(Queue::new(capacity, overflow));
+        }
+        self
+    }
+
     /// The longest `recv()` waits before returning a timeout error (which
     /// is not terminal). `None` waits forever.
     pub fn user_timeout(mut self, timeout: Option<Duration>) -> Self {
