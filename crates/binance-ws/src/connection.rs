@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 use binance_types::control::{ControlRequest, ControlResponse, RequestId};
 use binance_types::frame;
 use binance_types::{Event, TimeUnit};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
@@ -24,7 +24,7 @@ use tokio_tungstenite::tungstenite::{self, Utf8Bytes};
 
 use crate::error::Error;
 use crate::limiter::Window;
-use crate::message::{Message, RawFrame, Status, StreamEvent};
+use crate::message::{Message, RawFrame, Status};
 use crate::queue::Queue;
 use crate::transport::{self, Network, Ws};
 use crate::Options;
@@ -48,6 +48,8 @@ pub(crate) struct Plan {
 /// Above this many streams, connect bare and SUBSCRIBE rather than put the
 /// names in the URL (URLs have length limits along the way).
 const URL_STREAMS_MAX: usize = 100;
+/// Frames read in one go before the loop looks at its timers and commands.
+const DRAIN_BATCH: usize = 128;
 /// Streams per SUBSCRIBE request when subscribing after connect.
 const SUBSCRIBE_BATCH: usize = 200;
 
@@ -179,11 +181,11 @@ pub(crate) fn spawn<U: TimeUnit>(
         commands: rx,
         state: state_tx,
         readers: Vec::new(),
-        streams: HashMap::new(),
         next_id: 1,
         pending: HashMap::new(),
         outbox: VecDeque::new(),
         control_pace: Window::new(4, Duration::from_secs(1)),
+        batch: Vec::with_capacity(DRAIN_BATCH),
     };
     tokio::spawn(async move {
         conn.run().await;
@@ -217,12 +219,12 @@ struct Connection<U: TimeUnit> {
     commands: mpsc::UnboundedReceiver<Command<U>>,
     state: watch::Sender<State>,
     readers: Vec<Reader<U>>,
-    /// Interned stream names, so events carry an `Arc<str>` without allocating.
-    streams: HashMap<String, Arc<str>>,
     next_id: i64,
     pending: HashMap<i64, Pending>,
     outbox: VecDeque<(i64, String)>,
     control_pace: Window,
+    /// Frames read and not yet handed to the readers.
+    batch: Vec<RawFrame>,
 }
 
 /// How a session (one WebSocket) ended.
@@ -236,7 +238,9 @@ enum End {
 type Connecting = Pin<Box<dyn Future<Output = Result<Ws, Error>> + Send>>;
 
 impl<U: TimeUnit> Connection<U> {
-    fn broadcast(&self, status: Status) {
+    fn broadcast(&mut self, status: Status) {
+        // Frames read before the change come before it.
+        self.flush();
         for r in &self.readers {
             r.queue.push(Message::Status(status.clone()));
         }
@@ -386,7 +390,10 @@ impl<U: TimeUnit> Connection<U> {
         self.pending
             .retain(|_, p| matches!(p, Pending::User { .. }));
         self.resubscribe();
+        // Reading the clock per frame costs more than decoding it under a
+        // flood: frames only set a flag, and the watchdog tick reads the clock.
         let mut last_frame = Instant::now();
+        let mut heard = false;
         let mut check = tokio::time::interval(Duration::from_millis(
             (options.watchdog.as_millis() as u64 / 4).clamp(5, 1000),
         ));
@@ -400,108 +407,18 @@ impl<U: TimeUnit> Connection<U> {
         // The old connection ended during an overlap; stop polling it.
         let mut current_done = false;
         let mut send_at = Instant::now();
+        // Timers live across iterations: making a `Sleep` per select pass
+        // registers a timer per frame.
+        let rotate_timer = tokio::time::sleep_until(rotate_at);
+        let switch_timer = tokio::time::sleep_until(rotate_at);
+        let send_timer = tokio::time::sleep_until(send_at);
+        tokio::pin!(rotate_timer, switch_timer, send_timer);
         loop {
             let sending = !self.outbox.is_empty();
             tokio::select! {
                 biased;
-                frame = current.next(), if !current_done => {
-                    last_frame = Instant::now();
-                    match frame {
-                        Some(Ok(tungstenite::Message::Text(text))) => {
-                            if self.deliver(text, dedupe.as_mut()) == Delivered::Shutdown && connecting.is_none() && next.is_none() {
-                                tracing::info!("serverShutdown: rotating to a new connection");
-                                connecting = Some(self.open_next());
-                                dedupe = Some(Dedupe::default());
-                            }
-                        }
-                        Some(Ok(tungstenite::Message::Binary(_))) => {}
-                        Some(Ok(tungstenite::Message::Ping(_) | tungstenite::Message::Pong(_) | tungstenite::Message::Frame(_))) => {}
-                        Some(Ok(tungstenite::Message::Close(frame))) => {
-                            let reason = frame.map_or("closed by the server".to_owned(), |f| format!("close {}: {}", u16::from(f.code), f.reason));
-                            if next.is_none() {
-                                return End::Dropped(reason);
-                            }
-                            current_done = true;
-                            switch_at = Some(Instant::now());
-                        }
-                        Some(Err(e)) if next.is_none() => return End::Dropped(e.to_string()),
-                        None if next.is_none() => return End::Dropped("connection closed".into()),
-                        // The old connection ended during an overlap: switch now.
-                        _ => {
-                            current_done = true;
-                            switch_at = Some(Instant::now());
-                        }
-                    }
-                }
-                frame = async { next.as_mut().expect("guarded").next().await }, if next.is_some() => {
-                    match frame {
-                        Some(Ok(tungstenite::Message::Text(text))) => {
-                            if self.deliver(text, dedupe.as_mut()) == Delivered::Shutdown {
-                                next_doomed = true;
-                            }
-                        }
-                        Some(Ok(_)) => {}
-                        // The new connection failed during the overlap: keep the old one.
-                        _ => { next = None; dedupe = None; switch_at = None; next_doomed = false; }
-                    }
-                }
-                opened = async { connecting.as_mut().expect("guarded").await }, if connecting.is_some() => {
-                    connecting = None;
-                    match opened {
-                        Ok(ws) => {
-                            next = Some(ws);
-                            switch_at = Some(Instant::now() + options.rotation_overlap);
-                            // The new connection needs the live subscriptions too.
-                            for (id, request) in self.subscribe_requests() {
-                                let _ = next.as_mut().expect("just set").send(tungstenite::Message::Text(request.into())).await;
-                                self.pending.insert(id, Pending::Internal);
-                            }
-                        }
-                        Err(e) => {
-                            tracing::info!("rotation connect failed: {e}");
-                            dedupe = None;
-                            rotate_at = Instant::now() + Duration::from_secs(5);
-                        }
-                    }
-                }
-                _ = tokio::time::sleep_until(switch_at.unwrap_or_else(Instant::now)), if switch_at.is_some() => {
-                    let old = std::mem::replace(&mut current, next.take().expect("switch follows a new connection"));
-                    close_quietly(old).await;
-                    dedupe = None;
-                    switch_at = None;
-                    current_done = false;
-                    rotate_at = Instant::now() + options.rotate_after;
-                    last_frame = Instant::now();
-                    self.broadcast(Status::Rotated);
-                    if std::mem::take(&mut next_doomed) {
-                        connecting = Some(self.open_next());
-                        dedupe = Some(Dedupe::default());
-                    }
-                }
-                _ = tokio::time::sleep_until(rotate_at), if connecting.is_none() && next.is_none() => {
-                    tracing::info!("connection near its lifetime: rotating");
-                    connecting = Some(self.open_next());
-                    dedupe = Some(Dedupe::default());
-                    rotate_at = Instant::now() + options.rotate_after;
-                }
-                _ = tokio::time::sleep_until(send_at), if sending => {
-                    let at = self.control_pace.reserve();
-                    if at > Instant::now() {
-                        send_at = at;
-                        continue;
-                    }
-                    let (_, text) = self.outbox.pop_front().expect("sending");
-                    if let Err(e) = current.send(tungstenite::Message::Text(text.into())).await {
-                        return End::Dropped(e.to_string());
-                    }
-                }
-                _ = check.tick() => {
-                    if last_frame.elapsed() >= options.watchdog {
-                        let reason = format!("no frame for {} ms", last_frame.elapsed().as_millis());
-                        close_quietly(current).await;
-                        return End::Dropped(reason);
-                    }
-                }
+                // Commands and timers first: under a flood the socket is always
+                // ready, and must not starve them.
                 command = self.commands.recv() => {
                     let alive = match command {
                         Some(command) => self.command(command),
@@ -514,6 +431,122 @@ impl<U: TimeUnit> Connection<U> {
                         }
                         let _ = self.state.send(State::Ended(Error::closed()));
                         return End::Released;
+                    }
+                }
+                opened = async { connecting.as_mut().expect("guarded").await }, if connecting.is_some() => {
+                    connecting = None;
+                    match opened {
+                        Ok(ws) => {
+                            next = Some(ws);
+                            switch_at = Some(Instant::now() + options.rotation_overlap);
+                            switch_timer.as_mut().reset(switch_at.expect("just set"));
+                            // The new connection needs the live subscriptions too.
+                            for (id, request) in self.subscribe_requests() {
+                                let _ = next.as_mut().expect("just set").send(tungstenite::Message::Text(request.into())).await;
+                                self.pending.insert(id, Pending::Internal);
+                            }
+                        }
+                        Err(e) => {
+                            tracing::info!("rotation connect failed: {e}");
+                            dedupe = None;
+                            rotate_at = Instant::now() + Duration::from_secs(5);
+                            rotate_timer.as_mut().reset(rotate_at);
+                        }
+                    }
+                }
+                _ = &mut switch_timer, if switch_at.is_some() => {
+                    let old = std::mem::replace(&mut current, next.take().expect("switch follows a new connection"));
+                    close_quietly(old).await;
+                    dedupe = None;
+                    switch_at = None;
+                    current_done = false;
+                    rotate_at = Instant::now() + options.rotate_after;
+                    rotate_timer.as_mut().reset(rotate_at);
+                    last_frame = Instant::now();
+                    self.broadcast(Status::Rotated);
+                    if std::mem::take(&mut next_doomed) {
+                        connecting = Some(self.open_next());
+                        dedupe = Some(Dedupe::default());
+                    }
+                }
+                _ = &mut rotate_timer, if connecting.is_none() && next.is_none() => {
+                    tracing::info!("connection near its lifetime: rotating");
+                    connecting = Some(self.open_next());
+                    dedupe = Some(Dedupe::default());
+                    rotate_at = Instant::now() + options.rotate_after;
+                    rotate_timer.as_mut().reset(rotate_at);
+                }
+                _ = &mut send_timer, if sending => {
+                    let at = self.control_pace.reserve();
+                    if at > Instant::now() {
+                        send_at = at;
+                        send_timer.as_mut().reset(send_at);
+                        continue;
+                    }
+                    let (_, text) = self.outbox.pop_front().expect("sending");
+                    if let Err(e) = current.send(tungstenite::Message::Text(text.into())).await {
+                        return End::Dropped(e.to_string());
+                    }
+                }
+                _ = check.tick() => {
+                    if std::mem::take(&mut heard) {
+                        last_frame = Instant::now();
+                    } else if last_frame.elapsed() >= options.watchdog {
+                        let reason = format!("no frame for {} ms", last_frame.elapsed().as_millis());
+                        close_quietly(current).await;
+                        return End::Dropped(reason);
+                    }
+                }
+                frame = current.next(), if !current_done => {
+                    heard = true;
+                    // Take what else is already readable before selecting
+                    // again, and hand it over in one batch.
+                    let mut item = frame;
+                    for _ in 0..DRAIN_BATCH {
+                        match item {
+                            Some(Ok(tungstenite::Message::Text(text))) => {
+                                if self.deliver(text, dedupe.as_mut()) == Delivered::Shutdown && connecting.is_none() && next.is_none() {
+                                    tracing::info!("serverShutdown: rotating to a new connection");
+                                    connecting = Some(self.open_next());
+                                    dedupe = Some(Dedupe::default());
+                                }
+                            }
+                            Some(Ok(tungstenite::Message::Close(frame))) => {
+                                let reason = frame.map_or("closed by the server".to_owned(), |f| format!("close {}: {}", u16::from(f.code), f.reason));
+                                if next.is_none() {
+                                    return End::Dropped(reason);
+                                }
+                                current_done = true;
+                            }
+                            Some(Ok(_)) => {}
+                            Some(Err(e)) if next.is_none() => return End::Dropped(e.to_string()),
+                            None if next.is_none() => return End::Dropped("connection closed".into()),
+                            // The old connection ended during an overlap: switch now.
+                            _ => current_done = true,
+                        }
+                        if current_done {
+                            switch_at = Some(Instant::now());
+                            switch_timer.as_mut().reset(switch_at.expect("just set"));
+                            break;
+                        }
+                        match current.next().now_or_never() {
+                            Some(more) => item = more,
+                            None => break,
+                        }
+                    }
+                    self.flush();
+                }
+                frame = async { next.as_mut().expect("guarded").next().await }, if next.is_some() => {
+                    match frame {
+                        Some(Ok(tungstenite::Message::Text(text))) => {
+                            if self.deliver(text, dedupe.as_mut()) == Delivered::Shutdown {
+                                next_doomed = true;
+                            }
+                            self.flush();
+                        }
+                        Some(Ok(_)) => {}
+                        // The new connection failed during the overlap: keep the old one.
+                        _ => { next = None; dedupe = None; switch_at = None; next_doomed = false; }
                     }
                 }
             }
@@ -555,77 +588,48 @@ impl<U: TimeUnit> Connection<U> {
 
     /// Decode (when a reader needs it) and hand a frame to every reader.
     fn deliver(&mut self, text: Utf8Bytes, dedupe: Option<&mut Dedupe>) -> Delivered {
-        let received_at = SystemTime::now();
-        let needs_decode =
-            dedupe.is_some() || self.readers.iter().any(|r| !r.raw) || looks_like_control(&text);
-        let decoded = needs_decode.then(|| {
-            frame::decode_as::<U>(text.as_bytes()).map(|f| (f.stream().map(str::to_owned), f.event))
-        });
-        let (stream, event) = match decoded {
-            None => (None, None),
-            Some(Ok((stream, event))) => (stream, Some(event)),
-            Some(Err(error)) => {
-                tracing::warn!("malformed frame: {error}");
-                for r in &self.readers {
-                    if r.raw {
-                        r.queue.push(Message::Raw(RawFrame {
-                            text: text.clone(),
-                            received_at,
-                        }));
-                    } else {
-                        r.queue.push(Message::Status(Status::Malformed {
-                            error: error.clone(),
-                        }));
-                    }
-                }
-                return Delivered::Data;
-            }
+        // Only recorders (raw readers) need the receive time.
+        let received_at = match self.readers.iter().any(|r| r.raw) {
+            true => Some(SystemTime::now()),
+            false => None,
         };
-        match event {
-            Some(Event::ControlResponse(response)) => {
-                self.answer(response);
-                return Delivered::Control;
+        // Control answers and shutdown notices are for this task; everything
+        // else goes to the readers undecoded, and each decodes in its own
+        // `recv()`, so decoding costs the reader's time, not the read loop's.
+        if looks_like_control(&text) {
+            if let Ok(frame) = frame::decode_as::<U>(text.as_bytes()) {
+                if let Event::ControlResponse(response) = frame.event {
+                    self.answer(response);
+                    return Delivered::Control;
+                }
             }
-            Some(Event::ServerShutdown(_)) => return Delivered::Shutdown,
-            _ => {}
+        } else if is_shutdown(&text) {
+            return Delivered::Shutdown;
         }
-        if let (Some(dedupe), Some(event)) = (dedupe, event.as_ref()) {
-            if !dedupe.fresh(stream.as_deref().unwrap_or(""), event) {
-                return Delivered::Duplicate;
-            }
-        }
-        let stream = stream.map(|s| self.intern(s));
-        let mut event = event;
-        let last_decoded = self.readers.iter().rposition(|r| !r.raw);
-        for (i, r) in self.readers.iter().enumerate() {
-            if r.raw {
-                r.queue.push(Message::Raw(RawFrame {
-                    text: text.clone(),
-                    received_at,
-                }));
-            } else if let Some(e) = &event {
-                // The last decoded reader takes the event; others get clones.
-                let e = if Some(i) == last_decoded {
-                    event.take().expect("present")
-                } else {
-                    e.clone()
-                };
-                r.queue.push(Message::Event(StreamEvent {
-                    stream: stream.clone(),
-                    event: e,
-                }));
+        if let Some(dedupe) = dedupe {
+            // During a rotation both connections deliver: pass what is new.
+            if let Ok(frame) = frame::decode_as::<U>(text.as_bytes()) {
+                if !dedupe.fresh(frame.stream().unwrap_or(""), &frame.event) {
+                    return Delivered::Duplicate;
+                }
             }
         }
+        self.batch.push(RawFrame { text, received_at });
         Delivered::Data
     }
 
-    fn intern(&mut self, stream: String) -> Arc<str> {
-        if let Some(s) = self.streams.get(&stream) {
-            return s.clone();
+    /// Hand the frames read so far to every reader (one lock per reader).
+    fn flush(&mut self) {
+        if self.batch.is_empty() {
+            return;
         }
-        let interned: Arc<str> = Arc::from(stream.as_str());
-        self.streams.insert(stream, interned.clone());
-        interned
+        if let Some((last, rest)) = self.readers.split_last() {
+            for r in rest {
+                r.queue.push_frames(self.batch.iter().cloned());
+            }
+            last.queue.push_frames(self.batch.drain(..));
+        }
+        self.batch.clear();
     }
 
     fn answer(&mut self, response: ControlResponse) {
@@ -661,6 +665,12 @@ enum Delivered {
     Control,
     Shutdown,
     Duplicate,
+}
+
+/// `serverShutdown`, raw or combined, as Binance writes it.
+fn is_shutdown(text: &str) -> bool {
+    let t = text.trim_start();
+    t.starts_with("{\"e\":\"serverShutdown\"") || t.starts_with("{\"stream\":\"!serverShutdown\"")
 }
 
 /// Control answers start with `{"result"`, `{"error"`, `{"id"` or `{"code"`.

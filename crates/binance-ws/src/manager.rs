@@ -62,10 +62,13 @@ impl Default for Options {
     }
 }
 
+/// Live connections by sharing key, each with the id it was started under.
+type Registry<U> = Mutex<HashMap<String, (u64, Handle<U>)>>;
+
 pub(crate) struct Inner<U: TimeUnit> {
     endpoint: Endpoint,
     pub shared: Arc<connection::Shared>,
-    registry: Arc<Mutex<HashMap<String, (u64, Handle<U>)>>>,
+    registry: Arc<Registry<U>>,
     next_id: AtomicU64,
 }
 

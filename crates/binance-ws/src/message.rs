@@ -31,8 +31,9 @@ pub struct StreamEvent<U: TimeUnit = Millis> {
 #[derive(Clone, PartialEq)]
 pub struct RawFrame {
     pub(crate) text: Utf8Bytes,
-    /// When the client read it off the socket.
-    pub received_at: SystemTime,
+    /// When the client read it off the socket (raw sockets only: the clock
+    /// is not read per frame for sockets that decode).
+    pub received_at: Option<SystemTime>,
 }
 
 impl RawFrame {

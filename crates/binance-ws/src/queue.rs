@@ -9,10 +9,17 @@ use tokio::sync::Notify;
 
 use crate::config::Overflow;
 use crate::error::{Error, ErrorKind};
-use crate::message::{Message, Status};
+use crate::message::{Message, RawFrame, Status};
+
+/// What the connection hands a reader: a frame still to decode (the
+/// reader decodes it, in its own time), or a ready message (statuses).
+pub(crate) enum Entry<U: TimeUnit> {
+    Frame(RawFrame),
+    Ready(Message<U>),
+}
 
 struct Inner<U: TimeUnit> {
-    items: VecDeque<Message<U>>,
+    items: VecDeque<Entry<U>>,
     dropped: u64,
     end: Option<Error>,
 }
@@ -39,36 +46,56 @@ impl<U: TimeUnit> Queue<U> {
         }
     }
 
-    /// Add a message; never waits.
+    /// Add a status or other ready message; never waits.
     pub fn push(&self, message: Message<U>) {
+        self.push_entry(Entry::Ready(message));
+    }
+
+    /// Add frames for the reader to decode, under one lock; never waits.
+    pub fn push_frames(&self, frames: impl Iterator<Item = RawFrame>) {
         let mut inner = self.inner.lock().unwrap();
-        if inner.end.is_some() {
+        for frame in frames {
+            self.admit(&mut inner);
+            if inner.end.is_some() {
+                break;
+            }
+            inner.items.push_back(Entry::Frame(frame));
+        }
+        drop(inner);
+        self.notify.notify_one();
+    }
+
+    /// Make room for one more entry under the overflow policy.
+    fn admit(&self, inner: &mut Inner<U>) {
+        if inner.end.is_some() || inner.items.len() < self.capacity {
             return;
         }
-        if inner.items.len() >= self.capacity {
-            match self.overflow {
-                Overflow::DropOldest => {
-                    inner.items.pop_front();
-                    inner.dropped += 1;
-                }
-                Overflow::Error => {
-                    inner.items.clear();
-                    inner.end = Some(Error::new(
-                        ErrorKind::Overflow {
-                            capacity: self.capacity,
-                        },
-                        format!(
-                            "queue overflow: the reader fell {} messages behind",
-                            self.capacity
-                        ),
-                    ));
-                    drop(inner);
-                    self.notify.notify_one();
-                    return;
-                }
+        match self.overflow {
+            Overflow::DropOldest => {
+                inner.items.pop_front();
+                inner.dropped += 1;
+            }
+            Overflow::Error => {
+                inner.items.clear();
+                inner.end = Some(Error::new(
+                    ErrorKind::Overflow {
+                        capacity: self.capacity,
+                    },
+                    format!(
+                        "queue overflow: the reader fell {} messages behind",
+                        self.capacity
+                    ),
+                ));
             }
         }
-        inner.items.push_back(message);
+    }
+
+    fn push_entry(&self, entry: Entry<U>) {
+        let mut inner = self.inner.lock().unwrap();
+        self.admit(&mut inner);
+        if inner.end.is_none() {
+            inner.items.push_back(entry);
+        }
         drop(inner);
         self.notify.notify_one();
     }
@@ -94,17 +121,32 @@ impl<U: TimeUnit> Queue<U> {
         self.notify.notify_one();
     }
 
+    /// The next entry if one is ready, without waiting.
+    pub fn try_pop(&self) -> Option<Result<Entry<U>, Error>> {
+        let mut inner = self.inner.lock().unwrap();
+        if inner.dropped > 0 {
+            let dropped = std::mem::take(&mut inner.dropped);
+            return Some(Ok(Entry::Ready(Message::Status(Status::Lagged {
+                dropped,
+            }))));
+        }
+        if let Some(entry) = inner.items.pop_front() {
+            return Some(Ok(entry));
+        }
+        inner.end.clone().map(Err)
+    }
+
     /// The next message; a `Lagged` status first when messages were dropped.
-    pub async fn pop(&self) -> Result<Message<U>, Error> {
+    pub async fn pop(&self) -> Result<Entry<U>, Error> {
         loop {
             {
                 let mut inner = self.inner.lock().unwrap();
                 if inner.dropped > 0 {
                     let dropped = std::mem::take(&mut inner.dropped);
-                    return Ok(Message::Status(Status::Lagged { dropped }));
+                    return Ok(Entry::Ready(Message::Status(Status::Lagged { dropped })));
                 }
-                if let Some(message) = inner.items.pop_front() {
-                    return Ok(message);
+                if let Some(entry) = inner.items.pop_front() {
+                    return Ok(entry);
                 }
                 if let Some(end) = &inner.end {
                     return Err(end.clone());

@@ -1,5 +1,6 @@
 //! A socket: one reader's view of one or more shared connections.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -14,9 +15,10 @@ use crate::connection::{Command, Control, Handle, Plan, State};
 use crate::error::Error;
 use crate::manager::Inner;
 use crate::message::Message;
-use crate::queue::Queue;
+use crate::message::{Status, StreamEvent};
+use crate::queue::{Entry, Queue};
 
-type Pop<U> = Pin<Box<dyn Future<Output = Result<Message<U>, Error>> + Send>>;
+type Pop<U> = Pin<Box<dyn Future<Output = Result<Entry<U>, Error>> + Send>>;
 
 /// A stream socket, as python-binance's `ReconnectingWebsocket`: `connect`,
 /// `recv`, `close` (or use it as a [`futures_util::Stream`]).
@@ -33,6 +35,8 @@ pub struct Socket<U: TimeUnit = Millis> {
     handles: Vec<Handle<U>>,
     user_timeout: Option<Duration>,
     pending: Option<Pop<U>>,
+    /// Stream names seen, so each event carries a shared `Arc<str>`.
+    streams: HashMap<String, Arc<str>>,
     closed: bool,
     /// A terminal error was yielded by the `Stream` impl.
     done: bool,
@@ -51,6 +55,7 @@ impl<U: TimeUnit> Socket<U> {
             queue,
             handles: Vec::new(),
             pending: None,
+            streams: HashMap::new(),
             closed: false,
             done: false,
         }
@@ -89,17 +94,7 @@ impl<U: TimeUnit> Socket<U> {
         if self.closed {
             return Err(Error::closed());
         }
-        if self.handles.is_empty() {
-            for (plan, _) in &self.plans {
-                let handle = self.manager.connection(plan);
-                handle.send(Command::Attach {
-                    id: self.id,
-                    queue: self.queue.clone(),
-                    raw: self.raw,
-                });
-                self.handles.push(handle);
-            }
-        }
+        self.attach();
         for handle in &self.handles {
             let mut state = handle.state.clone();
             loop {
@@ -116,16 +111,38 @@ impl<U: TimeUnit> Socket<U> {
         Ok(())
     }
 
+    /// Attach to every connection not yet attached (opening them if needed).
+    fn attach(&mut self) {
+        if self.closed {
+            return;
+        }
+        while self.handles.len() < self.plans.len() {
+            let handle = self.manager.connection(&self.plans[self.handles.len()].0);
+            handle.send(Command::Attach {
+                id: self.id,
+                queue: self.queue.clone(),
+                raw: self.raw,
+            });
+            self.handles.push(handle);
+        }
+    }
+
     /// The next message, connecting first if needed.
     pub async fn recv(&mut self) -> Result<Message<U>, Error> {
         if self.handles.is_empty() && !self.closed {
             self.connect().await?;
         }
+        // Fast path: something is queued, no future to box.
+        if self.pending.is_none() {
+            if let Some(entry) = self.queue.try_pop() {
+                return entry.map(|e| self.finish(e));
+            }
+        }
         let pop = self
             .pending
             .take()
             .unwrap_or_else(|| pop(self.queue.clone()));
-        match self.user_timeout {
+        let entry = match self.user_timeout {
             None => pop.await,
             Some(limit) => {
                 let mut pop = pop;
@@ -134,9 +151,40 @@ impl<U: TimeUnit> Socket<U> {
                     Err(_) => {
                         // Keep the waiting pop so no message is lost to the timeout.
                         self.pending = Some(pop);
-                        Err(Error::timeout(limit))
+                        return Err(Error::timeout(limit));
                     }
                 }
+            }
+        };
+        entry.map(|e| self.finish(e))
+    }
+
+    /// Turn a queue entry into what the reader gets: decoded here, in the
+    /// reader's time, unless the socket is raw.
+    fn finish(&mut self, entry: Entry<U>) -> Message<U> {
+        let frame = match entry {
+            Entry::Ready(message) => return message,
+            Entry::Frame(frame) if self.raw => return Message::Raw(frame),
+            Entry::Frame(frame) => frame,
+        };
+        match binance_types::frame::decode_as::<U>(frame.text().as_bytes()) {
+            Ok(decoded) => {
+                let stream = decoded.stream().map(|name| match self.streams.get(name) {
+                    Some(interned) => interned.clone(),
+                    None => {
+                        let interned: Arc<str> = Arc::from(name);
+                        self.streams.insert(name.to_owned(), interned.clone());
+                        interned
+                    }
+                });
+                Message::Event(StreamEvent {
+                    stream,
+                    event: decoded.event,
+                })
+            }
+            Err(error) => {
+                tracing::warn!("malformed frame: {error}");
+                Message::Status(Status::Malformed { error })
             }
         }
     }
@@ -162,14 +210,8 @@ impl<U: TimeUnit> Socket<U> {
         // More than the connections hold: open more, as for a large multiplex socket.
         for chunk in rest.chunks(max) {
             let plan = self.manager.plan(chunk.to_vec(), true);
-            let handle = self.manager.connection(&plan);
-            handle.send(Command::Attach {
-                id: self.id,
-                queue: self.queue.clone(),
-                raw: self.raw,
-            });
             self.plans.push((plan, chunk.len()));
-            self.handles.push(handle);
+            self.attach();
         }
         self.connect().await
     }
@@ -258,18 +300,8 @@ impl<U: TimeUnit> futures_util::Stream for Socket<U> {
         if this.done {
             return Poll::Ready(None);
         }
-        if this.handles.is_empty() && !this.closed {
-            // Attach synchronously; states are reported as messages.
-            for (plan, _) in &this.plans {
-                let handle = this.manager.connection(plan);
-                handle.send(Command::Attach {
-                    id: this.id,
-                    queue: this.queue.clone(),
-                    raw: this.raw,
-                });
-                this.handles.push(handle);
-            }
-        }
+        // Attach synchronously; states are reported as messages.
+        this.attach();
         let queue = this.queue.clone();
         let pending = this.pending.get_or_insert_with(|| pop(queue));
         match pending.as_mut().poll(cx) {
@@ -279,7 +311,7 @@ impl<U: TimeUnit> futures_util::Stream for Socket<U> {
                 if result.as_ref().is_err_and(Error::is_terminal) {
                     this.done = true;
                 }
-                Poll::Ready(Some(result))
+                Poll::Ready(Some(result.map(|e| this.finish(e))))
             }
         }
     }

@@ -45,7 +45,8 @@ async fn a_trade_socket_yields_typed_trades_from_the_exchange() {
 async fn every_socket_type_yields_its_event() {
     let sim = sim().await;
     let m = manager(&sim);
-    let checks: Vec<(binance_ws::Socket, fn(&Event) -> bool)> = vec![
+    type Check = (binance_ws::Socket, fn(&Event) -> bool);
+    let checks: Vec<Check> = vec![
         (m.aggtrade_socket("BTCUSDT").unwrap(), |e| {
             matches!(e, Event::AggTrade(_))
         }),
