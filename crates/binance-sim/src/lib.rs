@@ -16,6 +16,7 @@ pub mod faults;
 mod flood;
 pub mod hub;
 pub mod market;
+pub mod replay;
 mod rest;
 mod server;
 pub mod stats;
@@ -116,6 +117,7 @@ pub struct Sim {
     addr: SocketAddr,
     market: Arc<Market>,
     faults: Faults,
+    weights: Arc<rest::Weights>,
     certificate: Option<String>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -139,12 +141,14 @@ impl Sim {
             }
             false => (None, None),
         };
+        let weights = Arc::new(rest::Weights::default());
         let shared = server::Shared::new(
             market.clone(),
             hub.clone(),
             fault_state,
             config.limits,
             config.flood,
+            weights.clone(),
         );
         let driver = tokio::spawn(market.clone().run(hub));
         let server = tokio::spawn(async move {
@@ -156,6 +160,7 @@ impl Sim {
             addr,
             market,
             faults,
+            weights,
             certificate,
             tasks: vec![driver, server],
         })
@@ -238,6 +243,13 @@ impl Sim {
             .symbol(symbol)
             .map(|m| m.lock().unwrap().engine().trades().to_vec())
             .unwrap_or_default()
+    }
+
+    /// REST requests refused with 429 (over the weight limit) so far.
+    pub fn rest_refusals(&self) -> u64 {
+        self.weights
+            .refused
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The symbols traded.

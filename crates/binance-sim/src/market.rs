@@ -132,6 +132,10 @@ impl SymbolMarket {
         let out = self.engine.step(now);
         self.publish_fills(&out.fills, now, hub);
         if !out.changes.is_empty() && self.skip > 0 {
+            // Close the open windows first, so the gap shows in `U`/`u`
+            // rather than hiding inside a window's range.
+            self.publish_diff(UpdateSpeed::Ms100, now, hub);
+            self.publish_diff(UpdateSpeed::Ms1000, now, hub);
             self.skip -= 1;
         } else {
             for change in &out.changes {
@@ -211,21 +215,32 @@ impl SymbolMarket {
         }
     }
 
+    /// Close a depth window and publish its diff, if anything changed.
+    fn publish_diff(&mut self, speed: UpdateSpeed, now: u64, hub: &Hub) {
+        let symbol = self.engine.spec().symbol.clone();
+        if let Some(update) = self.windows[speed as usize].take(&symbol, now) {
+            hub.emit(
+                &format!("{}@depth{}", self.lower, speed_suffix(speed)),
+                &update,
+            );
+        }
+    }
+
     /// Close a depth window (`speed`) and publish the diff and partial depths.
     fn flush(&mut self, speed: UpdateSpeed, now: u64, hub: &Hub) {
-        let suffix = match speed {
-            UpdateSpeed::Ms1000 => "",
-            UpdateSpeed::Ms100 => "@100ms",
-        };
-        let window = &mut self.windows[speed as usize];
-        let symbol = self.engine.spec().symbol.clone();
-        if let Some(update) = window.take(&symbol, now) {
-            hub.emit(&format!("{}@depth{suffix}", self.lower), &update);
-        }
+        self.publish_diff(speed, now, hub);
+        let suffix = speed_suffix(speed);
         for levels in DepthLevels::ALL {
             let stream = format!("{}@depth{levels}{suffix}", self.lower);
             hub.emit(&stream, &partial(&self.engine.depth(levels.count())));
         }
+    }
+}
+
+fn speed_suffix(speed: UpdateSpeed) -> &'static str {
+    match speed {
+        UpdateSpeed::Ms1000 => "",
+        UpdateSpeed::Ms100 => "@100ms",
     }
 }
 

@@ -23,6 +23,8 @@ type Params = Query<HashMap<String, String>>;
 #[derive(Default)]
 pub(crate) struct Weights {
     used: Mutex<HashMap<IpAddr, (u64, u32)>>,
+    /// Requests answered 429 so far.
+    pub refused: std::sync::atomic::AtomicU64,
 }
 
 impl Weights {
@@ -37,6 +39,8 @@ impl Weights {
             *entry = (minute, 0);
         }
         if entry.1 + weight > limit {
+            self.refused
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Err(Duration::from_millis((minute + 1) * 60_000 - now));
         }
         entry.1 += weight;

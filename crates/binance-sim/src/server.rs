@@ -47,6 +47,7 @@ impl Shared {
         faults: Arc<FaultState>,
         limits: Limits,
         flood: Option<crate::Flood>,
+        weights: Arc<crate::rest::Weights>,
     ) -> Self {
         Shared {
             flood,
@@ -54,7 +55,7 @@ impl Shared {
             hub,
             faults,
             limits: Arc::new(limits),
-            weights: Arc::default(),
+            weights,
             attempts: Arc::default(),
         }
     }

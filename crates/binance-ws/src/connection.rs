@@ -25,7 +25,7 @@ use tokio_tungstenite::tungstenite::{self, Utf8Bytes};
 use crate::error::Error;
 use crate::limiter::Window;
 use crate::message::{Message, RawFrame, Status};
-use crate::queue::Queue;
+use crate::queue::{Entry, Queue};
 use crate::transport::{self, Network, Ws};
 use crate::Options;
 
@@ -129,7 +129,7 @@ pub(crate) enum Control {
 pub(crate) enum Command<U: TimeUnit> {
     Attach {
         id: u64,
-        queue: Arc<Queue<U>>,
+        queue: Arc<Queue<Entry<U>>>,
         raw: bool,
     },
     Detach {
@@ -196,7 +196,7 @@ pub(crate) fn spawn<U: TimeUnit>(
 
 struct Reader<U: TimeUnit> {
     id: u64,
-    queue: Arc<Queue<U>>,
+    queue: Arc<Queue<Entry<U>>>,
     raw: bool,
 }
 
@@ -242,7 +242,7 @@ impl<U: TimeUnit> Connection<U> {
         // Frames read before the change come before it.
         self.flush();
         for r in &self.readers {
-            r.queue.push(Message::Status(status.clone()));
+            r.queue.push(Entry::Ready(Message::Status(status.clone())));
         }
     }
 
@@ -258,7 +258,7 @@ impl<U: TimeUnit> Connection<U> {
         match command {
             Command::Attach { id, queue, raw } => {
                 if matches!(*self.state.borrow(), State::Open) {
-                    queue.push(Message::Status(Status::Connected));
+                    queue.push(Entry::Ready(Message::Status(Status::Connected)));
                 }
                 self.readers.push(Reader { id, queue, raw });
             }
@@ -407,6 +407,8 @@ impl<U: TimeUnit> Connection<U> {
         // The old connection ended during an overlap; stop polling it.
         let mut current_done = false;
         let mut send_at = Instant::now();
+        // The pacing slot reserved for the next control message.
+        let mut slot: Option<Instant> = None;
         // Timers live across iterations: making a `Sleep` per select pass
         // registers a timer per frame.
         let rotate_timer = tokio::time::sleep_until(rotate_at);
@@ -477,12 +479,14 @@ impl<U: TimeUnit> Connection<U> {
                     rotate_timer.as_mut().reset(rotate_at);
                 }
                 _ = &mut send_timer, if sending => {
-                    let at = self.control_pace.reserve();
+                    // One reservation per message: wait for it, then use it.
+                    let at = *slot.get_or_insert_with(|| self.control_pace.reserve());
                     if at > Instant::now() {
                         send_at = at;
                         send_timer.as_mut().reset(send_at);
                         continue;
                     }
+                    slot = None;
                     let (_, text) = self.outbox.pop_front().expect("sending");
                     if let Err(e) = current.send(tungstenite::Message::Text(text.into())).await {
                         return End::Dropped(e.to_string());
@@ -625,9 +629,10 @@ impl<U: TimeUnit> Connection<U> {
         }
         if let Some((last, rest)) = self.readers.split_last() {
             for r in rest {
-                r.queue.push_frames(self.batch.iter().cloned());
+                r.queue
+                    .push_many(self.batch.iter().cloned().map(Entry::Frame));
             }
-            last.queue.push_frames(self.batch.drain(..));
+            last.queue.push_many(self.batch.drain(..).map(Entry::Frame));
         }
         self.batch.clear();
     }

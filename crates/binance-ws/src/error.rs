@@ -36,6 +36,8 @@ pub enum ErrorKind {
     },
     /// The connection dropped (reconnectable).
     Disconnected,
+    /// A depth cache's book is not in sync (resyncing or starting).
+    NotSynced,
     /// The server refused a control request (SUBSCRIBE …).
     Control {
         /// Binance's code.

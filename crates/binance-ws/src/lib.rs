@@ -30,11 +30,13 @@
 
 mod config;
 mod connection;
+mod depth;
 mod error;
 mod limiter;
 mod manager;
 mod message;
 mod queue;
+mod rest;
 mod socket;
 mod transport;
 
@@ -42,6 +44,9 @@ pub use binance_types;
 pub use binance_types::stream::{DepthLevels, KlineInterval, RollingWindow, UpdateSpeed};
 pub use binance_types::{Event, Micros, Millis};
 pub use config::{Endpoint, Overflow, Proxy, Reconnect, Retries};
+pub use depth::{
+    snapshot_weight, CacheState, DepthCache, DepthCacheOptions, DepthCaches, DepthEvent,
+};
 pub use error::{Error, ErrorKind};
 pub use manager::{Builder, Options, SocketManager};
 pub use message::{Message, RawFrame, Status, StreamEvent};

@@ -418,6 +418,19 @@ impl<U: TimeUnit> SocketManager<U> {
         Ok(Socket::new(self.inner.clone(), plans))
     }
 
+    /// Depth caches for many symbols over one connection; add symbols with
+    /// [`DepthCaches::add`](crate::DepthCaches::add).
+    pub fn depth_caches(&self, options: crate::DepthCacheOptions) -> crate::DepthCaches {
+        crate::DepthCaches::start(self, self.inner.shared.net.clone(), options)
+    }
+
+    /// A depth cache for one symbol with the default options.
+    pub async fn depth_cache(&self, symbol: &str) -> Result<crate::DepthCache, Error> {
+        self.depth_caches(crate::DepthCacheOptions::default())
+            .add(symbol)
+            .await
+    }
+
     /// A combined socket with no stream yet, for live `subscribe`; its
     /// connection is its own, so its subscriptions are too.
     pub fn live_socket(&self) -> Socket<U> {

@@ -1,4 +1,4 @@
-//! A socket's bounded queue. The connection task pushes without ever
+//! A reader's bounded queue. The producing task pushes without ever
 //! waiting; the overflow policy decides what gives when the reader is slow.
 
 use std::collections::VecDeque;
@@ -11,29 +11,37 @@ use crate::config::Overflow;
 use crate::error::{Error, ErrorKind};
 use crate::message::{Message, RawFrame, Status};
 
-/// What the connection hands a reader: a frame still to decode (the
-/// reader decodes it, in its own time), or a ready message (statuses).
+/// What a connection hands a socket: a frame still to decode (the socket
+/// decodes it, in its reader's time), or a ready message (statuses).
 pub(crate) enum Entry<U: TimeUnit> {
     Frame(RawFrame),
     Ready(Message<U>),
 }
 
-struct Inner<U: TimeUnit> {
-    items: VecDeque<Entry<U>>,
+impl<U: TimeUnit> Entry<U> {
+    pub fn lagged(dropped: u64) -> Self {
+        Entry::Ready(Message::Status(Status::Lagged { dropped }))
+    }
+}
+
+struct Inner<T> {
+    items: VecDeque<T>,
     dropped: u64,
     end: Option<Error>,
 }
 
-/// One reader's queue.
-pub(crate) struct Queue<U: TimeUnit> {
-    inner: Mutex<Inner<U>>,
+/// One reader's queue of `T`.
+pub(crate) struct Queue<T> {
+    inner: Mutex<Inner<T>>,
     notify: Notify,
     capacity: usize,
     overflow: Overflow,
+    /// The item that tells the reader how many were dropped.
+    lagged: fn(u64) -> T,
 }
 
-impl<U: TimeUnit> Queue<U> {
-    pub fn new(capacity: usize, overflow: Overflow) -> Self {
+impl<T: Send> Queue<T> {
+    pub fn new(capacity: usize, overflow: Overflow, lagged: fn(u64) -> T) -> Self {
         Queue {
             inner: Mutex::new(Inner {
                 items: VecDeque::with_capacity(capacity.min(1024)),
@@ -43,30 +51,31 @@ impl<U: TimeUnit> Queue<U> {
             notify: Notify::new(),
             capacity: capacity.max(1),
             overflow,
+            lagged,
         }
     }
 
-    /// Add a status or other ready message; never waits.
-    pub fn push(&self, message: Message<U>) {
-        self.push_entry(Entry::Ready(message));
+    /// Add an item; never waits.
+    pub fn push(&self, item: T) {
+        self.push_many(std::iter::once(item));
     }
 
-    /// Add frames for the reader to decode, under one lock; never waits.
-    pub fn push_frames(&self, frames: impl Iterator<Item = RawFrame>) {
+    /// Add items under one lock; never waits.
+    pub fn push_many(&self, items: impl Iterator<Item = T>) {
         let mut inner = self.inner.lock().unwrap();
-        for frame in frames {
+        for item in items {
             self.admit(&mut inner);
             if inner.end.is_some() {
                 break;
             }
-            inner.items.push_back(Entry::Frame(frame));
+            inner.items.push_back(item);
         }
         drop(inner);
         self.notify.notify_one();
     }
 
-    /// Make room for one more entry under the overflow policy.
-    fn admit(&self, inner: &mut Inner<U>) {
+    /// Make room for one more item under the overflow policy.
+    fn admit(&self, inner: &mut Inner<T>) {
         if inner.end.is_some() || inner.items.len() < self.capacity {
             return;
         }
@@ -90,16 +99,6 @@ impl<U: TimeUnit> Queue<U> {
         }
     }
 
-    fn push_entry(&self, entry: Entry<U>) {
-        let mut inner = self.inner.lock().unwrap();
-        self.admit(&mut inner);
-        if inner.end.is_none() {
-            inner.items.push_back(entry);
-        }
-        drop(inner);
-        self.notify.notify_one();
-    }
-
     /// End the queue: after what is queued, the reader gets `error`.
     pub fn end(&self, error: Error) {
         let mut inner = self.inner.lock().unwrap();
@@ -121,36 +120,25 @@ impl<U: TimeUnit> Queue<U> {
         self.notify.notify_one();
     }
 
-    /// The next entry if one is ready, without waiting.
-    pub fn try_pop(&self) -> Option<Result<Entry<U>, Error>> {
+    /// The next item if one is ready, without waiting; a lagged notice first
+    /// when items were dropped.
+    pub fn try_pop(&self) -> Option<Result<T, Error>> {
         let mut inner = self.inner.lock().unwrap();
         if inner.dropped > 0 {
             let dropped = std::mem::take(&mut inner.dropped);
-            return Some(Ok(Entry::Ready(Message::Status(Status::Lagged {
-                dropped,
-            }))));
+            return Some(Ok((self.lagged)(dropped)));
         }
-        if let Some(entry) = inner.items.pop_front() {
-            return Some(Ok(entry));
+        if let Some(item) = inner.items.pop_front() {
+            return Some(Ok(item));
         }
         inner.end.clone().map(Err)
     }
 
-    /// The next message; a `Lagged` status first when messages were dropped.
-    pub async fn pop(&self) -> Result<Entry<U>, Error> {
+    /// The next item, waiting for one.
+    pub async fn pop(&self) -> Result<T, Error> {
         loop {
-            {
-                let mut inner = self.inner.lock().unwrap();
-                if inner.dropped > 0 {
-                    let dropped = std::mem::take(&mut inner.dropped);
-                    return Ok(Entry::Ready(Message::Status(Status::Lagged { dropped })));
-                }
-                if let Some(entry) = inner.items.pop_front() {
-                    return Ok(entry);
-                }
-                if let Some(end) = &inner.end {
-                    return Err(end.clone());
-                }
+            if let Some(result) = self.try_pop() {
+                return result;
             }
             // One reader per queue, and `notify_one` keeps a permit when nobody
             // waits, so a push between the check and this await is not missed.

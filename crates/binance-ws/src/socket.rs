@@ -31,7 +31,7 @@ pub struct Socket<U: TimeUnit = Millis> {
     plans: Vec<(Plan, usize)>,
     raw: bool,
     id: u64,
-    queue: Arc<Queue<U>>,
+    queue: Arc<Queue<Entry<U>>>,
     handles: Vec<Handle<U>>,
     user_timeout: Option<Duration>,
     pending: Option<Pop<U>>,
@@ -45,7 +45,11 @@ pub struct Socket<U: TimeUnit = Millis> {
 impl<U: TimeUnit> Socket<U> {
     pub(crate) fn new(manager: Arc<Inner<U>>, plans: Vec<(Plan, usize)>) -> Self {
         let options = &manager.shared.options;
-        let queue = Arc::new(Queue::new(options.queue_capacity, options.overflow));
+        let queue = Arc::new(Queue::new(
+            options.queue_capacity,
+            options.overflow,
+            Entry::lagged,
+        ));
         Socket {
             id: manager.next_reader(),
             user_timeout: options.user_timeout,
@@ -72,7 +76,7 @@ impl<U: TimeUnit> Socket<U> {
     /// and what gives when it fills. Set before connecting.
     pub fn queue(mut self, capacity: usize, overflow: crate::Overflow) -> Self {
         if self.handles.is_empty() {
-            self.queue = Arc::new(Queue::new(capacity, overflow));
+            self.queue = Arc::new(Queue::new(capacity, overflow, Entry::lagged));
         }
         self
     }
@@ -269,7 +273,7 @@ async fn control<U: TimeUnit>(handle: &Handle<U>, control: Control) -> Result<Va
     answer.await.map_err(|_| Error::closed())?
 }
 
-fn pop<U: TimeUnit>(queue: Arc<Queue<U>>) -> Pop<U> {
+fn pop<U: TimeUnit>(queue: Arc<Queue<Entry<U>>>) -> Pop<U> {
     Box::pin(async move { queue.pop().await })
 }
 

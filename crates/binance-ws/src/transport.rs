@@ -158,50 +158,9 @@ fn connect_error(what: &str, e: impl std::fmt::Display) -> Error {
 
 /// Open a WebSocket to `url`.
 pub(crate) async fn connect(url: &str, net: &Network) -> Result<Ws, Error> {
-    let (tls, host, port) = target(url)?;
+    let (_, host, port) = target(url)?;
     let work = async {
-        let proxy = match &net.proxy {
-            ProxySetting::FromEnv => Proxy::from_env(&host),
-            ProxySetting::None => None,
-            ProxySetting::Use(p) => Some(p.clone()),
-        };
-        let tcp = match proxy {
-            None => TcpStream::connect((host.as_str(), port))
-                .await
-                .map_err(|e| connect_error(&format!("connect to {host}:{port}"), e))?,
-            Some(Proxy::Http { addr, auth }) => {
-                http_connect(&addr, auth.as_ref(), &host, port).await?
-            }
-            Some(Proxy::Socks5 { addr, auth }) => {
-                let target = (host.as_str(), port);
-                let stream = match auth {
-                    None => tokio_socks::tcp::Socks5Stream::connect(addr.as_str(), target).await,
-                    Some((user, pass)) => {
-                        tokio_socks::tcp::Socks5Stream::connect_with_password(
-                            addr.as_str(),
-                            target,
-                            &user,
-                            &pass,
-                        )
-                        .await
-                    }
-                }
-                .map_err(|e| connect_error(&format!("SOCKS5 proxy {addr}"), e))?;
-                stream.into_inner()
-            }
-        };
-        let _ = tcp.set_nodelay(true);
-        let stream = if tls {
-            let name = rustls::pki_types::ServerName::try_from(host.clone())
-                .map_err(|e| Error::config(format!("TLS server name `{host}`: {e}")))?;
-            let tls = tokio_rustls::TlsConnector::from(net.tls.clone())
-                .connect(name, tcp)
-                .await
-                .map_err(|e| connect_error(&format!("TLS with {host}"), e))?;
-            Stream::Tls(Box::new(tls))
-        } else {
-            Stream::Plain(tcp)
-        };
+        let stream = open(url, net).await?;
         let (ws, _) = tokio_tungstenite::client_async(url, stream)
             .await
             .map_err(handshake_error)?;
@@ -218,6 +177,52 @@ pub(crate) async fn connect(url: &str, net: &Network) -> Result<Ws, Error> {
                 ),
             )
         })?
+}
+
+/// TCP (direct or through the proxy) and TLS for `ws[s]://host[:port]/…`.
+pub(crate) async fn open(url: &str, net: &Network) -> Result<Stream, Error> {
+    let (tls, host, port) = target(url)?;
+    let proxy = match &net.proxy {
+        ProxySetting::FromEnv => Proxy::from_env(&host),
+        ProxySetting::None => None,
+        ProxySetting::Use(p) => Some(p.clone()),
+    };
+    let tcp = match proxy {
+        None => TcpStream::connect((host.as_str(), port))
+            .await
+            .map_err(|e| connect_error(&format!("connect to {host}:{port}"), e))?,
+        Some(Proxy::Http { addr, auth }) => http_connect(&addr, auth.as_ref(), &host, port).await?,
+        Some(Proxy::Socks5 { addr, auth }) => {
+            let target = (host.as_str(), port);
+            let stream = match auth {
+                None => tokio_socks::tcp::Socks5Stream::connect(addr.as_str(), target).await,
+                Some((user, pass)) => {
+                    tokio_socks::tcp::Socks5Stream::connect_with_password(
+                        addr.as_str(),
+                        target,
+                        &user,
+                        &pass,
+                    )
+                    .await
+                }
+            }
+            .map_err(|e| connect_error(&format!("SOCKS5 proxy {addr}"), e))?;
+            stream.into_inner()
+        }
+    };
+    let _ = tcp.set_nodelay(true);
+    let stream = if tls {
+        let name = rustls::pki_types::ServerName::try_from(host.clone())
+            .map_err(|e| Error::config(format!("TLS server name `{host}`: {e}")))?;
+        let tls = tokio_rustls::TlsConnector::from(net.tls.clone())
+            .connect(name, tcp)
+            .await
+            .map_err(|e| connect_error(&format!("TLS with {host}"), e))?;
+        Stream::Tls(Box::new(tls))
+    } else {
+        Stream::Plain(tcp)
+    };
+    Ok(stream)
 }
 
 fn handshake_error(e: tungstenite::Error) -> Error {

@@ -241,15 +241,31 @@ async fn microsecond_sockets_carry_microsecond_times() {
     let sim = sim().await;
     let manager = builder(&sim).micros().build().unwrap();
     let mut socket = manager.trade_socket("BTCUSDT").unwrap();
-    assert!(socket.urls()[0].ends_with("timeUnit=MICROSECOND"), "{:?}", socket.urls());
+    assert!(
+        socket.urls()[0].ends_with("timeUnit=MICROSECOND"),
+        "{:?}",
+        socket.urls()
+    );
     let event = loop {
-        if let Message::Event(e) = tokio::time::timeout(PATIENCE, socket.recv()).await.unwrap().unwrap() {
+        if let Message::Event(e) = tokio::time::timeout(PATIENCE, socket.recv())
+            .await
+            .unwrap()
+            .unwrap()
+        {
             break e;
         }
     };
-    let Event::Trade(trade) = event.event else { panic!() };
+    let Event::Trade(trade) = event.event else {
+        panic!()
+    };
     // The type says microseconds, and the value is.
     let time: binance_ws::binance_types::Time<binance_ws::Micros> = trade.event_time;
-    let now_us = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as u64;
-    assert!(time.get() > now_us - 60_000_000 && time.get() <= now_us + 1_000_000, "{time:?}");
+    let now_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64;
+    assert!(
+        time.get() > now_us - 60_000_000 && time.get() <= now_us + 1_000_000,
+        "{time:?}"
+    );
 }
