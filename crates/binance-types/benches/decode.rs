@@ -87,14 +87,49 @@ fn bench_book(c: &mut Criterion) {
     let mut asks = levels(10, 6_000_600, 100);
     bids[3].quantity = Decimal::ZERO;
     asks[7].quantity = Decimal::ZERO;
-    c.bench_function("book/apply_20_levels_to_1000", |b| {
+    let mut group = c.benchmark_group("book");
+    group.throughput(criterion::Throughput::Elements(20));
+    group.bench_function("apply_20_levels_to_1000", |b| {
         b.iter_batched_ref(
             || book.clone(),
             |book| book.apply(2, black_box(&bids), black_box(&asks)),
             criterion::BatchSize::SmallInput,
         )
     });
+    group.finish();
 }
 
 criterion_group!(benches, bench_decode, bench_book);
-criterion_main!(benches);
+
+/// The depth cache's work per diff: decode a combined 20-level depthUpdate
+/// and apply it to a 1000-level book, beside decoding it alone.
+fn bench_frame_to_book(c: &mut Criterion) {
+    let frame = depth_update_20();
+    let mut book = OrderBook::new();
+    book.load_snapshot(
+        1,
+        &levels(1000, 6_000_000, -100),
+        &levels(1000, 6_000_100, 100),
+    );
+    let mut group = c.benchmark_group("frame_to_book_20");
+    group.throughput(criterion::Throughput::Elements(20));
+    group.bench_function("decode_only", |b| {
+        b.iter(|| frame::decode(black_box(&frame)).unwrap())
+    });
+    group.bench_function("decode_and_apply", |b| {
+        b.iter_batched_ref(
+            || book.clone(),
+            |book| {
+                let f = frame::decode(black_box(&frame)).unwrap();
+                if let binance_types::Event::DepthUpdate(d) = f.event {
+                    book.apply(d.final_update_id, &d.bids, &d.asks);
+                }
+            },
+            criterion::BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(depth_cache, bench_frame_to_book);
+criterion_main!(benches, depth_cache);

@@ -362,3 +362,80 @@ async fn each_gap_takes_a_fresh_snapshot() {
     assert_eq!(resyncs, 2);
     assert_eq!(sim.rest_refusals(), 0);
 }
+
+#[tokio::test]
+async fn a_depth_bound_keeps_the_top_exact() {
+    let sim = sim().await;
+    let mut cache = manager(&sim)
+        .depth_caches(DepthCacheOptions {
+            max_depth: Some(10),
+            ..options(&sim)
+        })
+        .add("BTCUSDT")
+        .await
+        .unwrap();
+    let mut checked = 0;
+    while checked < 20 {
+        let event = tokio::time::timeout(PATIENCE, cache.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if !matches!(
+            event,
+            DepthEvent::Synced { .. } | DepthEvent::Updated { .. }
+        ) {
+            continue;
+        }
+        let Ok((id, bids, asks)) = cache.top(50) else {
+            continue;
+        };
+        assert_eq!(
+            (bids.len(), asks.len()),
+            (10, 10),
+            "reads stop at the bound"
+        );
+        let truth = sim.true_book("BTCUSDT", id).unwrap();
+        let top = |v: &[(rust_decimal::Decimal, rust_decimal::Decimal)]| {
+            v.iter()
+                .take(10)
+                .map(|&(p, q)| Level::new(p, q))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(bids, top(&truth.bids), "bids at {id}");
+        assert_eq!(asks, top(&truth.asks), "asks at {id}");
+        checked += 1;
+    }
+}
+
+#[tokio::test]
+async fn a_periodic_refresh_resyncs_from_a_fresh_snapshot() {
+    let sim = sim().await;
+    let mut cache = manager(&sim)
+        .depth_caches(DepthCacheOptions {
+            refresh: Some(Duration::from_millis(300)),
+            ..options(&sim)
+        })
+        .add("ETHUSDT")
+        .await
+        .unwrap();
+    let mut synced = 0;
+    let mut refreshes = 0;
+    while synced < 3 {
+        match tokio::time::timeout(PATIENCE, cache.recv())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            DepthEvent::Synced { .. } => {
+                synced += 1;
+                assert_true(&sim, &cache);
+            }
+            DepthEvent::Resyncing { reason } => {
+                assert_eq!(reason, "periodic re-snapshot");
+                refreshes += 1;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(refreshes, 2);
+}
