@@ -10,6 +10,7 @@
 //! ```
 
 mod admin;
+pub mod cli;
 pub mod engine;
 pub mod exchange_info;
 pub mod faults;

@@ -1,10 +1,5 @@
 //! `binance-sim`: run the simulated exchange as a server.
 
-use std::net::{IpAddr, SocketAddr};
-use std::process::ExitCode;
-
-use binance_sim::engine::SymbolSpec;
-use binance_sim::{MarketConfig, Sim, SimConfig};
 use clap::Parser;
 
 /// A simulated Binance spot exchange: stream server and REST on one port.
@@ -14,130 +9,11 @@ use clap::Parser;
     after_help = "Examples:\n  binance-sim --port 9443 --symbols BTCUSDT,ETHUSDT --seed 42\n  websocat ws://127.0.0.1:9443/ws/btcusdt@trade"
 )]
 struct Args {
-    /// Port to listen on (0 picks a free one).
-    #[arg(long, default_value_t = 9443)]
-    port: u16,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    host: IpAddr,
-    /// Symbols to trade, comma-separated: from the built-in set, or from
-    /// `--exchange-info` when given.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "BTCUSDT,ETHUSDT,BNBBTC,BNBUSDT"
-    )]
-    symbols: Vec<String>,
-    /// Take symbols and their filters from an exchangeInfo answer (JSON, or a
-    /// capture line such as shared/captures/BINANCE.0).
-    #[arg(long, value_name = "FILE")]
-    exchange_info: Option<std::path::PathBuf>,
-    /// Seed of the synthetic order flow (same seed, same market).
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    /// Engine actions per second per symbol.
-    #[arg(long, default_value_t = 200)]
-    rate: u32,
-    /// Serve TLS (wss://, https://) with a certificate made at start-up,
-    /// written to a PEM file for clients to trust.
-    #[arg(long)]
-    tls: bool,
+    #[command(flatten)]
+    sim: binance_sim::cli::SimArgs,
 }
 
 #[tokio::main]
-async fn main() -> ExitCode {
-    let args = Args::parse();
-    let (available, entries): (Vec<SymbolSpec>, Vec<Option<serde_json::Value>>) =
-        match &args.exchange_info {
-            None => SymbolSpec::builtin().into_iter().map(|s| (s, None)).unzip(),
-            Some(path) => match binance_sim::exchange_info::load(path) {
-                Ok(list) => list.into_iter().map(|(s, v)| (s, Some(v))).unzip(),
-                Err(e) => {
-                    eprintln!("binance-sim: cannot read exchangeInfo: {e}");
-                    return ExitCode::from(2);
-                }
-            },
-        };
-    let mut symbols = Vec::new();
-    let mut exchange_info = std::collections::BTreeMap::new();
-    for wanted in &args.symbols {
-        match available
-            .iter()
-            .position(|s| s.symbol.eq_ignore_ascii_case(wanted))
-        {
-            Some(i) => {
-                symbols.push(available[i].clone());
-                if let Some(entry) = &entries[i] {
-                    exchange_info.insert(available[i].symbol.clone(), entry.clone());
-                }
-            }
-            None => {
-                let known: Vec<&str> = available
-                    .iter()
-                    .take(20)
-                    .map(|s| s.symbol.as_str())
-                    .collect();
-                let more = if available.len() > 20 { ", …" } else { "" };
-                eprintln!(
-                    "binance-sim: unknown symbol `{wanted}`; available: {}{more}",
-                    known.join(",")
-                );
-                return ExitCode::from(2);
-            }
-        }
-    }
-    let config = SimConfig {
-        addr: SocketAddr::new(args.host, args.port),
-        market: MarketConfig {
-            symbols,
-            seed: args.seed,
-            actions_per_second: args.rate,
-            exchange_info,
-            ..MarketConfig::default()
-        },
-        tls: args.tls,
-        ..SimConfig::default()
-    };
-    let sim = match Sim::start(config).await {
-        Ok(sim) => sim,
-        Err(e) => {
-            eprintln!(
-                "binance-sim: cannot listen on {}:{}: {e}",
-                args.host, args.port
-            );
-            return ExitCode::from(1);
-        }
-    };
-    eprintln!("binance-sim: trading {}", sim.symbols().join(", "));
-    eprintln!(
-        "  streams: {}/ws/<stream>  {}/stream?streams=<a>/<b>",
-        sim.ws_url(),
-        sim.ws_url()
-    );
-    eprintln!(
-        "  rest:    {}/api/v3/depth?symbol=BTCUSDT&limit=100",
-        sim.rest_url()
-    );
-    eprintln!(
-        "  admin:   {} (faults and truth; see the crate docs)",
-        sim.admin_url()
-    );
-    if let Some(pem) = sim.certificate_pem() {
-        let path = std::env::temp_dir().join(format!("binance-sim-{}.pem", sim.addr().port()));
-        match std::fs::write(&path, pem) {
-            Ok(()) => eprintln!("  tls:     trust the certificate in {}", path.display()),
-            Err(e) => eprintln!(
-                "binance-sim: cannot write the certificate to {}: {e}",
-                path.display()
-            ),
-        }
-    }
-    eprintln!("  Ctrl-C to stop");
-    if let Err(e) = tokio::signal::ctrl_c().await {
-        eprintln!("binance-sim: cannot wait for Ctrl-C: {e}");
-    }
-    eprintln!("binance-sim: shutting down (serverShutdown sent, closing in 1 s)");
-    sim.shutdown(std::time::Duration::from_secs(1)).await;
-    eprintln!("binance-sim: stopped");
-    ExitCode::SUCCESS
+async fn main() -> std::process::ExitCode {
+    binance_sim::cli::run(Args::parse().sim).await
 }

@@ -33,6 +33,11 @@ pub struct Recorded {
 /// Read a WebSocket capture: the URL it was recorded from and its frames.
 pub fn read_ws_capture(path: &Path) -> Result<(String, Vec<Recorded>), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse_ws_capture(&text, path)
+}
+
+/// Parse capture text (`path` only names it in errors).
+pub fn parse_ws_capture(text: &str, path: &Path) -> Result<(String, Vec<Recorded>), String> {
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let head = lines
         .next()

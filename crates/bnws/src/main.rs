@@ -1,5 +1,430 @@
-//! bnws: placeholder until the CLI issue lands.
-fn main() {
-    eprintln!("bnws: not yet implemented");
-    std::process::exit(2);
+//! `bnws`: Binance real-time data on the command line.
+//!
+//! JSON lines on stdout, human messages on stderr. Exit codes: 0 done,
+//! 1 the connection gave up (retries exhausted) or an I/O error, 2 bad
+//! arguments (a stream name Binance does not serve, …).
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use binance_sim::{Sim, SimConfig};
+use binance_types::StreamName;
+use binance_ws::{
+    DepthCacheOptions, DepthEvent, Endpoint, ErrorKind, Message, Retries, SocketManager, Status,
+};
+use clap::{Parser, Subcommand};
+
+mod record;
+
+/// Binance real-time data: stream, keep a book, record and replay.
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    after_help = "Examples:\n  bnws --sim stream btcusdt@trade --count 5\n  bnws stream btcusdt@trade ethusdt@bookTicker\n  bnws --sim book BTCUSDT --depth 5\n  bnws record btcusdt@trade --out rec/\n  bnws replay rec/btcusdt@trade-0.gz --serve 9000\n  bnws sim --port 9443"
+)]
+struct Cli {
+    /// Run an embedded simulator and connect to it (works with no network).
+    #[arg(long, global = true, conflicts_with_all = ["endpoint", "testnet", "tld"])]
+    sim: bool,
+    /// A stream server base URL, e.g. ws://127.0.0.1:9000.
+    #[arg(long, global = true, value_name = "URL")]
+    endpoint: Option<String>,
+    /// The REST base URL (default: derived from the endpoint).
+    #[arg(long, global = true, value_name = "URL")]
+    rest: Option<String>,
+    /// Binance's spot testnet.
+    #[arg(long, global = true)]
+    testnet: bool,
+    /// `us` for Binance.US.
+    #[arg(long, global = true, value_name = "TLD")]
+    tld: Option<String>,
+    /// Reconnect tries before giving up: a number, 0 for none, or `inf`.
+    #[arg(long, global = true, default_value = "5", value_parser = parse_retries)]
+    max_reconnects: Retries,
+    /// Reconnect after this many seconds without a frame.
+    #[arg(long, global = true, value_name = "SECS")]
+    timeout: Option<f64>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+fn parse_retries(s: &str) -> Result<Retries, String> {
+    match s {
+        "inf" | "infinite" | "unlimited" => Ok(Retries::Unlimited),
+        n => n
+            .parse()
+            .map(Retries::Limited)
+            .map_err(|_| format!("`{s}`: a number of tries, 0 for none, or `inf`")),
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print messages of streams named as Binance names them, one JSON line each.
+    Stream {
+        /// Stream names, e.g. btcusdt@trade bnbbtc@depth5@100ms !miniTicker@arr.
+        #[arg(required = true, value_name = "STREAM")]
+        streams: Vec<String>,
+        /// Print frames exactly as received.
+        #[arg(long)]
+        raw: bool,
+        /// Also print connection state to stdout as {"e":"status",…} lines.
+        #[arg(long)]
+        status: bool,
+        /// Stop after this many messages.
+        #[arg(long)]
+        count: Option<u64>,
+    },
+    /// Keep a local order book and print it.
+    Book {
+        /// The symbol, e.g. BTCUSDT.
+        symbol: String,
+        /// Levels a side to print.
+        #[arg(long, default_value_t = 10)]
+        depth: usize,
+        /// Print at most once per this many milliseconds (piped output).
+        #[arg(long, value_name = "MS")]
+        interval: Option<u64>,
+        /// REST snapshot size.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+        /// Stop after this many printed books.
+        #[arg(long)]
+        count: Option<u64>,
+    },
+    /// Record raw frames with receive times into rotating gzip files.
+    Record {
+        /// Stream names.
+        #[arg(required = true, value_name = "STREAM")]
+        streams: Vec<String>,
+        /// Directory for the recording files.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Start a new file after this many frames.
+        #[arg(long, default_value_t = 100_000)]
+        rotate: u64,
+        /// Stop after this many frames.
+        #[arg(long)]
+        count: Option<u64>,
+    },
+    /// Play a recording (ours or shared/captures') to stdout, or serve it.
+    Replay {
+        /// The recording file (plain or .gz).
+        file: PathBuf,
+        /// Serve it as a stream server on this port instead of printing.
+        #[arg(long, value_name = "PORT")]
+        serve: Option<u16>,
+        /// Speed when serving: 1 recorded, 10 ten times faster, 0 as fast as possible.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Depth snapshots to serve (a `.http.` capture file).
+        #[arg(long, value_name = "FILE")]
+        snapshots: Option<PathBuf>,
+    },
+    /// Run the simulator as a server.
+    Sim(binance_sim::cli::SimArgs),
+}
+
+/// A human line on stderr.
+macro_rules! say {
+    ($($t:tt)*) => { eprintln!("bnws: {}", format!($($t)*)) };
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(message) => {
+            say!("{message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Where to connect: the endpoint and REST base, and the embedded simulator
+/// kept alive while it is used.
+async fn target(cli: &Cli) -> Result<(Endpoint, Option<String>, Option<Sim>), String> {
+    if cli.sim {
+        let sim = Sim::start(SimConfig::default())
+            .await
+            .map_err(|e| format!("cannot start the simulator: {e}"))?;
+        say!("simulator at {}", sim.ws_url());
+        return Ok((
+            Endpoint::Custom(sim.ws_url()),
+            Some(sim.rest_url()),
+            Some(sim),
+        ));
+    }
+    let endpoint = match (&cli.endpoint, cli.testnet, cli.tld.as_deref()) {
+        (Some(url), _, _) => Endpoint::Custom(url.clone()),
+        (None, true, _) => Endpoint::Testnet,
+        (None, false, Some("us")) => Endpoint::BinanceUs,
+        (None, false, Some(other)) => return Err(format!("--tld `{other}`: only `us` is known")),
+        (None, false, None) => Endpoint::Production,
+    };
+    Ok((endpoint, cli.rest.clone(), None))
+}
+
+fn manager(cli: &Cli, endpoint: Endpoint) -> Result<SocketManager, String> {
+    let mut builder = SocketManager::builder().endpoint(endpoint);
+    builder = match cli.max_reconnects {
+        Retries::Unlimited => builder.unlimited_reconnects(),
+        Retries::Limited(n) => builder.max_reconnects(n),
+    };
+    if let Some(secs) = cli.timeout {
+        builder = builder.watchdog(Duration::from_secs_f64(secs));
+    }
+    builder.build().map_err(|e| e.to_string())
+}
+
+/// Check stream names; a bad one exits 2 naming it and the valid forms.
+fn check_names(names: &[String]) -> Result<Vec<String>, ExitCode> {
+    names
+        .iter()
+        .map(|n| {
+            n.parse::<StreamName>().map(|s| s.to_string()).map_err(|e| {
+                say!("{e}");
+                ExitCode::from(2)
+            })
+        })
+        .collect()
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, String> {
+    match &cli.command {
+        Command::Sim(args) => return Ok(binance_sim::cli::run(args.clone()).await),
+        Command::Replay {
+            file,
+            serve,
+            speed,
+            snapshots,
+        } => return record::replay(file, *serve, *speed, snapshots.as_deref()).await,
+        _ => {}
+    }
+    // Check names before connecting anywhere.
+    let names = match &cli.command {
+        Command::Stream { streams, .. } | Command::Record { streams, .. } => {
+            match check_names(streams) {
+                Ok(n) => n,
+                Err(code) => return Ok(code),
+            }
+        }
+        _ => Vec::new(),
+    };
+    let (endpoint, rest, _sim) = target(&cli).await?;
+    let manager = manager(&cli, endpoint)?;
+    match &cli.command {
+        Command::Stream {
+            raw, status, count, ..
+        } => stream(&manager, &names, *raw, *status, *count).await,
+        Command::Book {
+            symbol,
+            depth,
+            interval,
+            limit,
+            count,
+        } => book(&manager, rest, symbol, *depth, *interval, *limit, *count).await,
+        Command::Record {
+            out, rotate, count, ..
+        } => record::record(&manager, &names, out, *rotate, *count).await,
+        Command::Sim(_) | Command::Replay { .. } => unreachable!("handled above"),
+    }
+}
+
+/// The seed's error message, on stdout, and exit 1.
+fn gave_up(out: &mut impl Write) -> ExitCode {
+    let _ = writeln!(
+        out,
+        r#"{{"e":"error","m":"Max reconnect retries reached"}}"#
+    );
+    let _ = out.flush();
+    ExitCode::from(1)
+}
+
+/// A status as a readable line, and as a JSON object.
+pub(crate) fn describe(status: &Status) -> (String, serde_json::Value) {
+    use serde_json::json;
+    let (text, value) = match status {
+        Status::Connected => ("connected".to_owned(), json!({"state": "connected"})),
+        Status::Disconnected { reason } => (
+            format!("disconnected: {reason}"),
+            json!({"state": "disconnected", "reason": reason}),
+        ),
+        Status::ConnectFailed { reason } => (
+            format!("connect failed: {reason}"),
+            json!({"state": "connect_failed", "reason": reason}),
+        ),
+        Status::Reconnecting { attempt, delay } => (
+            format!("reconnecting (try {attempt} in {} ms)", delay.as_millis()),
+            json!({"state": "reconnecting", "attempt": attempt, "delay_ms": delay.as_millis() as u64}),
+        ),
+        Status::Reconnected => ("reconnected".to_owned(), json!({"state": "reconnected"})),
+        Status::Rotated => (
+            "switched to a fresh connection".to_owned(),
+            json!({"state": "rotated"}),
+        ),
+        Status::Lagged { dropped } => (
+            format!("fell behind: {dropped} messages dropped"),
+            json!({"state": "lagged", "dropped": dropped}),
+        ),
+        Status::Malformed { error } => (
+            format!("malformed frame: {error}"),
+            json!({"state": "malformed", "error": error.to_string()}),
+        ),
+        other => (format!("{other:?}"), json!({"state": format!("{other:?}")})),
+    };
+    let mut value = value;
+    value["e"] = "status".into();
+    (text, value)
+}
+
+async fn stream(
+    manager: &SocketManager,
+    names: &[String],
+    raw: bool,
+    status: bool,
+    count: Option<u64>,
+) -> Result<ExitCode, String> {
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    // One stream: its payload as Binance sent it; several: the combined envelope.
+    let socket = if names.len() == 1 {
+        manager.socket(
+            names[0]
+                .parse()
+                .map_err(|e: binance_types::StreamNameError| e.to_string())?,
+        )
+    } else {
+        manager.multiplex_socket(&refs).map_err(|e| e.to_string())?
+    };
+    // Frames are printed as received; `--raw` documents that nothing is re-encoded.
+    let _ = raw;
+    let mut socket = socket.raw();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut printed = 0u64;
+    loop {
+        if count.is_some_and(|c| printed >= c) {
+            break;
+        }
+        let message = tokio::select! {
+            m = socket.recv() => m,
+            _ = tokio::signal::ctrl_c() => break,
+        };
+        match message {
+            Ok(Message::Raw(frame)) => {
+                writeln!(out, "{}", frame.text()).map_err(|e| e.to_string())?;
+                printed += 1;
+                // Flush per line when someone is watching; batch when piped.
+                if std::io::stdout().is_terminal() {
+                    out.flush().map_err(|e| e.to_string())?;
+                }
+            }
+            Ok(Message::Status(s)) => {
+                let (text, value) = describe(&s);
+                say!("{text}");
+                if status {
+                    writeln!(out, "{value}").map_err(|e| e.to_string())?;
+                }
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == &ErrorKind::MaxReconnects => return Ok(gave_up(&mut out)),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    out.flush().map_err(|e| e.to_string())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn book(
+    manager: &SocketManager,
+    rest: Option<String>,
+    symbol: &str,
+    depth: usize,
+    interval: Option<u64>,
+    limit: usize,
+    count: Option<u64>,
+) -> Result<ExitCode, String> {
+    let options = DepthCacheOptions {
+        snapshot_limit: limit,
+        rest_url: rest,
+        ..DepthCacheOptions::default()
+    };
+    let mut cache = match manager.depth_caches(options).add(symbol).await {
+        Ok(c) => c,
+        Err(e) if e.kind() == &ErrorKind::StreamName => {
+            say!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let live = std::io::stdout().is_terminal();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let (mut printed, mut updates) = (0u64, 0u64);
+    let mut last_print = std::time::Instant::now() - Duration::from_secs(3600);
+    let started = std::time::Instant::now();
+    loop {
+        if count.is_some_and(|c| printed >= c) {
+            break;
+        }
+        let event = tokio::select! {
+            e = cache.recv() => e,
+            _ = tokio::signal::ctrl_c() => break,
+        };
+        match event {
+            Ok(DepthEvent::Synced { .. }) | Ok(DepthEvent::Updated { .. }) => {
+                updates += 1;
+                if interval.is_some_and(|ms| last_print.elapsed() < Duration::from_millis(ms)) {
+                    continue;
+                }
+                let Ok((id, bids, asks)) = cache.top(depth) else {
+                    continue;
+                };
+                last_print = std::time::Instant::now();
+                let level = |l: &binance_types::Level| {
+                    serde_json::json!([l.price.to_string(), l.quantity.to_string()])
+                };
+                if live {
+                    let rate = updates as f64 / started.elapsed().as_secs_f64().max(0.001);
+                    write!(
+                        out,
+                        "\x1b[2J\x1b[H{} book at {id}   {rate:.1} updates/s\n\n",
+                        cache.symbol()
+                    )
+                    .map_err(|e| e.to_string())?;
+                    for a in asks.iter().rev() {
+                        writeln!(out, "{:>20} {:>20}   ask", a.price, a.quantity)
+                            .map_err(|e| e.to_string())?;
+                    }
+                    if let (Some(b), Some(a)) = (bids.first(), asks.first()) {
+                        writeln!(out, "{:>20}   spread", a.price - b.price)
+                            .map_err(|e| e.to_string())?;
+                    }
+                    for b in &bids {
+                        writeln!(out, "{:>20} {:>20}   bid", b.price, b.quantity)
+                            .map_err(|e| e.to_string())?;
+                    }
+                } else {
+                    let line = serde_json::json!({
+                        "symbol": cache.symbol().as_str(),
+                        "lastUpdateId": id,
+                        "bids": bids.iter().map(level).collect::<Vec<_>>(),
+                        "asks": asks.iter().map(level).collect::<Vec<_>>(),
+                    });
+                    writeln!(out, "{line}").map_err(|e| e.to_string())?;
+                }
+                out.flush().map_err(|e| e.to_string())?;
+                printed += 1;
+            }
+            Ok(DepthEvent::Resyncing { reason }) => say!("resyncing: {reason}"),
+            Ok(DepthEvent::Status(s)) => say!("{}", describe(&s).0),
+            Ok(_) => {}
+            Err(e) if e.kind() == &ErrorKind::MaxReconnects => return Ok(gave_up(&mut out)),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,137 @@
+//! The simulator's command line, shared by `binance-sim` and `bnws sim`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+
+use crate::engine::SymbolSpec;
+use crate::{MarketConfig, Sim, SimConfig};
+
+/// The simulator's options.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SimArgs {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 9443)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Symbols to trade, comma-separated: from the built-in set, or from
+    /// `--exchange-info` when given.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "BTCUSDT,ETHUSDT,BNBBTC,BNBUSDT"
+    )]
+    pub symbols: Vec<String>,
+    /// Take symbols and their filters from an exchangeInfo answer (JSON, or a
+    /// capture line such as shared/captures/BINANCE.0).
+    #[arg(long, value_name = "FILE")]
+    pub exchange_info: Option<std::path::PathBuf>,
+    /// Seed of the synthetic order flow (same seed, same market).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Engine actions per second per symbol.
+    #[arg(long, default_value_t = 200)]
+    pub rate: u32,
+    /// Serve TLS (wss://, https://) with a certificate made at start-up,
+    /// written to a PEM file for clients to trust.
+    #[arg(long)]
+    pub tls: bool,
+}
+
+/// Run the simulator until Ctrl-C; the exit code says how it went.
+pub async fn run(args: SimArgs) -> ExitCode {
+    let (available, entries): (Vec<SymbolSpec>, Vec<Option<serde_json::Value>>) =
+        match &args.exchange_info {
+            None => SymbolSpec::builtin().into_iter().map(|s| (s, None)).unzip(),
+            Some(path) => match crate::exchange_info::load(path) {
+                Ok(list) => list.into_iter().map(|(s, v)| (s, Some(v))).unzip(),
+                Err(e) => {
+                    eprintln!("binance-sim: cannot read exchangeInfo: {e}");
+                    return ExitCode::from(2);
+                }
+            },
+        };
+    let mut symbols = Vec::new();
+    let mut exchange_info = std::collections::BTreeMap::new();
+    for wanted in &args.symbols {
+        match available
+            .iter()
+            .position(|s| s.symbol.eq_ignore_ascii_case(wanted))
+        {
+            Some(i) => {
+                symbols.push(available[i].clone());
+                if let Some(entry) = &entries[i] {
+                    exchange_info.insert(available[i].symbol.clone(), entry.clone());
+                }
+            }
+            None => {
+                let known: Vec<&str> = available
+                    .iter()
+                    .take(20)
+                    .map(|s| s.symbol.as_str())
+                    .collect();
+                let more = if available.len() > 20 { ", …" } else { "" };
+                eprintln!(
+                    "binance-sim: unknown symbol `{wanted}`; available: {}{more}",
+                    known.join(",")
+                );
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let config = SimConfig {
+        addr: SocketAddr::new(args.host, args.port),
+        market: MarketConfig {
+            symbols,
+            seed: args.seed,
+            actions_per_second: args.rate,
+            exchange_info,
+            ..MarketConfig::default()
+        },
+        tls: args.tls,
+        ..SimConfig::default()
+    };
+    let sim = match Sim::start(config).await {
+        Ok(sim) => sim,
+        Err(e) => {
+            eprintln!(
+                "binance-sim: cannot listen on {}:{}: {e}",
+                args.host, args.port
+            );
+            return ExitCode::from(1);
+        }
+    };
+    eprintln!("binance-sim: trading {}", sim.symbols().join(", "));
+    eprintln!(
+        "  streams: {}/ws/<stream>  {}/stream?streams=<a>/<b>",
+        sim.ws_url(),
+        sim.ws_url()
+    );
+    eprintln!(
+        "  rest:    {}/api/v3/depth?symbol=BTCUSDT&limit=100",
+        sim.rest_url()
+    );
+    eprintln!(
+        "  admin:   {} (faults and truth; see the crate docs)",
+        sim.admin_url()
+    );
+    if let Some(pem) = sim.certificate_pem() {
+        let path = std::env::temp_dir().join(format!("binance-sim-{}.pem", sim.addr().port()));
+        match std::fs::write(&path, pem) {
+            Ok(()) => eprintln!("  tls:     trust the certificate in {}", path.display()),
+            Err(e) => eprintln!(
+                "binance-sim: cannot write the certificate to {}: {e}",
+                path.display()
+            ),
+        }
+    }
+    eprintln!("  Ctrl-C to stop");
+    if let Err(e) = tokio::signal::ctrl_c().await {
+        eprintln!("binance-sim: cannot wait for Ctrl-C: {e}");
+    }
+    eprintln!("binance-sim: shutting down (serverShutdown sent, closing in 1 s)");
+    sim.shutdown(std::time::Duration::from_secs(1)).await;
+    eprintln!("binance-sim: stopped");
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,232 @@
+//! The built `bnws` binary against the simulator: output formats, exit codes,
+//! the error line when retries run out, the bad-name message, `book` against
+//! the true book, and record → replay.
+
+use std::path::PathBuf;
+use std::process::Output;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn bnws(args: &[&str]) -> Output {
+    Command::cargo_bin("bnws")
+        .unwrap()
+        .args(args)
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap()
+}
+
+fn lines(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {e}: {l}")))
+        .collect()
+}
+
+fn shared() -> PathBuf {
+    std::env::var("BINANCE_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
+}
+
+#[test]
+fn stream_prints_one_payload_per_line() {
+    let out = bnws(&["--sim", "stream", "btcusdt@trade", "--count", "5"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = lines(&out);
+    assert_eq!(lines.len(), 5);
+    assert!(lines
+        .iter()
+        .all(|l| l["e"] == "trade" && l["s"] == "BTCUSDT"));
+}
+
+#[test]
+fn several_streams_print_the_combined_envelope_and_status_on_request() {
+    let out = bnws(&[
+        "--sim",
+        "stream",
+        "btcusdt@trade",
+        "ethusdt@bookTicker",
+        "--count",
+        "6",
+        "--status",
+    ]);
+    assert!(out.status.success());
+    let lines = lines(&out);
+    assert_eq!(
+        lines[0],
+        serde_json::json!({"e": "status", "state": "connected"})
+    );
+    let data: Vec<&Value> = lines.iter().filter(|l| l.get("stream").is_some()).collect();
+    assert_eq!(data.len(), 6);
+    assert!(data.iter().all(|l| l["data"].is_object()));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("connected"));
+}
+
+#[test]
+fn a_bad_stream_name_exits_2_and_says_what_is_valid() {
+    let out = bnws(&["--sim", "stream", "btcusdt@trades"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`btcusdt@trades`") && err.contains("valid forms"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+    let out = bnws(&["stream", "!ticker@arr"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2026-03-26"));
+}
+
+#[test]
+fn when_retries_run_out_it_prints_the_seed_error_and_exits_1() {
+    // A port with nothing listening.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("ws://127.0.0.1:{port}");
+    let out = bnws(&[
+        "--endpoint",
+        &url,
+        "--max-reconnects",
+        "1",
+        "stream",
+        "btcusdt@trade",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        r#"{"e":"error","m":"Max reconnect retries reached"}"#
+    );
+    let bad = bnws(&["--max-reconnects", "lots", "stream", "btcusdt@trade"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("`inf`"));
+}
+
+#[test]
+fn book_prints_the_true_book() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sim = runtime
+        .block_on(binance_sim::Sim::start(binance_sim::SimConfig::default()))
+        .unwrap();
+    let out = bnws(&[
+        "--endpoint",
+        &sim.ws_url(),
+        "--rest",
+        &sim.rest_url(),
+        "book",
+        "BTCUSDT",
+        "--depth",
+        "5",
+        "--count",
+        "4",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = lines(&out);
+    assert_eq!(lines.len(), 4);
+    for line in lines {
+        let id = line["lastUpdateId"].as_u64().unwrap();
+        let truth = sim.true_book("BTCUSDT", id).unwrap();
+        let side = |v: &[(rust_decimal_like::D, rust_decimal_like::D)]| {
+            v.iter()
+                .take(5)
+                .map(|(p, q)| serde_json::json!([p.to_string(), q.to_string()]))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(line["symbol"], "BTCUSDT");
+        assert_eq!(
+            line["bids"].as_array().unwrap(),
+            &side(&truth.bids),
+            "bids at {id}"
+        );
+        assert_eq!(
+            line["asks"].as_array().unwrap(),
+            &side(&truth.asks),
+            "asks at {id}"
+        );
+    }
+}
+
+mod rust_decimal_like {
+    pub type D = binance_types::Decimal;
+}
+
+#[test]
+fn record_then_replay_gives_back_every_frame() {
+    let dir = std::env::temp_dir().join(format!("bnws-record-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = bnws(&[
+        "--sim",
+        "record",
+        "btcusdt@trade",
+        "--out",
+        dir.to_str().unwrap(),
+        "--count",
+        "20",
+        "--rotate",
+        "7",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 3, "20 frames, 7 a file: {files:?}");
+    let mut ids = Vec::new();
+    for file in &files {
+        let replayed = bnws(&["replay", file.to_str().unwrap()]);
+        assert!(replayed.status.success());
+        for line in lines(&replayed) {
+            assert_eq!(line["stream"], "btcusdt@trade");
+            ids.push(line["data"]["t"].as_u64().unwrap());
+        }
+    }
+    assert_eq!(ids.len(), 20);
+    assert!(
+        ids.windows(2).all(|w| w[1] == w[0] + 1),
+        "nothing lost across rotations: {ids:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn replay_reads_the_shared_captures() {
+    let path = shared().join("captures/BINANCE_US.ws.1.0");
+    let out = bnws(&["replay", path.to_str().unwrap()]);
+    assert!(out.status.success());
+    let frames = lines(&out);
+    let recorded = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count()
+        - 1;
+    assert_eq!(frames.len(), recorded);
+    assert!(frames.iter().all(|f| f["stream"].is_string()));
+}
+
+#[test]
+fn help_has_examples() {
+    let out = bnws(&["--help"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Examples:") && text.contains("bnws --sim stream"),
+        "{text}"
+    );
+}
