@@ -46,7 +46,7 @@ async fn stall_keeps_tcp_open_and_sends_nothing() {
     .await;
     let mut ws = connect(&format!("{}/ws/btcusdt@trade", sim.ws_url())).await;
     next_json(&mut ws).await;
-    sim.faults().stall_all(Some(Duration::from_millis(600)));
+    sim.faults().stall_all(Some(Duration::from_millis(1000)));
     // Drain what was already in flight, then expect silence: no frame at all, not even a ping.
     let quiet_from = loop {
         use futures_util::StreamExt;
