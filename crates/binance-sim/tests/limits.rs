@@ -156,9 +156,9 @@ async fn too_many_connection_attempts_get_429_with_retry_after() {
     for _ in 0..3 {
         connect(&url).await;
     }
-    let (status, headers, body) =
-        upgrade_request(&sim.addr().to_string(), "/ws/btcusdt@trade").await;
-    assert_eq!(status, 429, "{body}");
+    let (_, head, _) = upgrade(sim.addr(), "/ws/btcusdt@trade").await;
+    let (status, headers) = parse_head(&head);
+    assert_eq!(status, 429, "{head}");
     let retry: u64 = headers
         .iter()
         .find(|(k, _)| k == "retry-after")
@@ -183,35 +183,4 @@ async fn connections_end_at_their_lifetime() {
         Ok((1000, "Connection lifetime reached".into()))
     );
     assert!(started.elapsed() >= Duration::from_millis(250));
-}
-
-/// A raw WebSocket upgrade request, to read a refusal's status and headers.
-pub async fn upgrade_request(host: &str, path: &str) -> (u16, Vec<(String, String)>, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut tcp = tokio::net::TcpStream::connect(host).await.unwrap();
-    let req = format!(
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-    );
-    tcp.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = vec![0u8; 4096];
-    let n = tokio::time::timeout(PATIENCE, tcp.read(&mut buf))
-        .await
-        .unwrap()
-        .unwrap();
-    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(": "))
-        .map(|(k, v)| (k.to_lowercase(), v.to_owned()))
-        .collect();
-    (status, headers, body.to_owned())
 }

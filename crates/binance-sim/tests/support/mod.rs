@@ -111,19 +111,7 @@ pub async fn http(method: &str, url: &str) -> (u16, Vec<(String, String)>, Strin
         .unwrap();
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").expect("HTTP response");
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(": "))
-        .map(|(k, v)| (k.to_lowercase(), v.to_owned()))
-        .collect();
+    let (status, headers) = parse_head(head);
     (status, headers, body.to_owned())
 }
 
@@ -160,6 +148,53 @@ pub fn shape(v: &Value) -> Value {
     }
 }
 
+/// Send a WebSocket upgrade request by hand; returns the socket, the answer's
+/// head, and whatever bytes followed it.
+pub async fn upgrade(
+    addr: std::net::SocketAddr,
+    path: &str,
+) -> (tokio::net::TcpStream, String, Vec<u8>) {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        let n = tokio::time::timeout(PATIENCE, tcp.read(&mut chunk))
+            .await
+            .expect("an answer in time")
+            .unwrap();
+        assert!(n > 0, "closed during handshake");
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    buf.drain(..head_end);
+    (tcp, head, buf)
+}
+
+/// Status and lowercased headers of an HTTP answer head.
+pub fn parse_head(head: &str) -> (u16, Vec<(String, String)>) {
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_lowercase(), v.to_owned()))
+        .collect();
+    (status, headers)
+}
+
 /// A WebSocket client that does the handshake and then only reads raw
 /// frames, never answering anything (so pings go unanswered).
 pub struct Silent {
@@ -169,27 +204,8 @@ pub struct Silent {
 
 impl Silent {
     pub async fn connect(addr: std::net::SocketAddr, path: &str) -> Silent {
-        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let req = format!(
-            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-        );
-        tcp.write_all(req.as_bytes()).await.unwrap();
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
-        let head_end = loop {
-            let n = tcp.read(&mut chunk).await.unwrap();
-            assert!(n > 0, "closed during handshake");
-            buf.extend_from_slice(&chunk[..n]);
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-        };
-        assert!(
-            buf.starts_with(b"HTTP/1.1 101"),
-            "{}",
-            String::from_utf8_lossy(&buf)
-        );
-        buf.drain(..head_end);
+        let (tcp, head, buf) = upgrade(addr, path).await;
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
         Silent { tcp, buf }
     }
 
