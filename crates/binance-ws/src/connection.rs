@@ -206,6 +206,9 @@ enum Pending {
     User {
         reply: oneshot::Sender<Result<Value, Error>>,
         control: Control,
+        /// The request as sent, to send again if the connection drops
+        /// before the answer.
+        text: String,
     },
     /// A resubscription after (re)connecting.
     Internal,
@@ -277,21 +280,29 @@ impl<U: TimeUnit> Connection<U> {
                         id: RequestId::Null,
                     },
                 };
-                let id = self.queue_control(request);
-                self.pending.insert(id, Pending::User { reply, control });
+                let (id, text) = self.queue_control(request);
+                self.pending.insert(
+                    id,
+                    Pending::User {
+                        reply,
+                        control,
+                        text,
+                    },
+                );
             }
         }
         !self.readers.is_empty()
     }
 
-    /// Queue a control request (sent paced); returns its id.
-    fn queue_control(&mut self, request: ControlRequest) -> i64 {
+    /// Queue a control request (sent paced); returns its id and text.
+    fn queue_control(&mut self, request: ControlRequest) -> (i64, String) {
         let id = self.next_id;
         self.next_id += 1;
         let mut value = serde_json::to_value(&request).expect("requests serialise");
         value["id"] = id.into();
-        self.outbox.push_back((id, value.to_string()));
-        id
+        let text = value.to_string();
+        self.outbox.push_back((id, text.clone()));
+        (id, text)
     }
 
     async fn run(mut self) {
@@ -581,11 +592,24 @@ impl<U: TimeUnit> Connection<U> {
     }
 
     fn resubscribe(&mut self) {
-        // Requests queued for the old connection are resent on this one.
         let mut requests = self.subscribe_requests();
         for (id, _) in &requests {
             self.pending.insert(*id, Pending::Internal);
         }
+        // A socket's request sent on the old connection and never answered
+        // goes again (same id), then what was still queued.
+        let queued: std::collections::HashSet<i64> =
+            self.outbox.iter().map(|(id, _)| *id).collect();
+        let mut unanswered: Vec<(i64, String)> = self
+            .pending
+            .iter()
+            .filter_map(|(id, p)| match p {
+                Pending::User { text, .. } if !queued.contains(id) => Some((*id, text.clone())),
+                _ => None,
+            })
+            .collect();
+        unanswered.sort_by_key(|(id, _)| *id);
+        requests.extend(unanswered);
         requests.extend(self.outbox.drain(..));
         self.outbox = requests.into();
     }
@@ -642,7 +666,7 @@ impl<U: TimeUnit> Connection<U> {
             return;
         };
         match self.pending.remove(&id) {
-            Some(Pending::User { reply, control }) => {
+            Some(Pending::User { reply, control, .. }) => {
                 if response.result.is_ok() {
                     match &control {
                         Control::Subscribe(s) => self.desired.extend(s.iter().cloned()),

@@ -173,3 +173,21 @@ async fn under_the_error_policy_overflow_ends_the_socket() {
     // The other socket is unaffected.
     next_event(&mut fast).await;
 }
+
+#[tokio::test]
+async fn a_subscribe_left_unanswered_by_a_dead_connection_is_sent_again() {
+    let sim = sim().await;
+    let mut socket = builder(&sim)
+        .watchdog(std::time::Duration::from_millis(300))
+        .build()
+        .unwrap()
+        .live_socket();
+    socket.connect().await.unwrap();
+    // The server stops reading: the request goes unanswered until the
+    // watchdog replaces the connection, and then it is sent again.
+    sim.faults().stall_all(None);
+    let subscribed = tokio::time::timeout(PATIENCE, socket.subscribe(&["bnbbtc@trade"])).await;
+    assert!(subscribed.expect("answered after the reconnect").is_ok());
+    let e = next_event(&mut socket).await;
+    assert_eq!(e.stream.as_deref(), Some("bnbbtc@trade"));
+}
