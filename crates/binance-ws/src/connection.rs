@@ -51,7 +51,7 @@ const URL_STREAMS_MAX: usize = 100;
 /// Frames read in one go before the loop looks at its timers and commands.
 const DRAIN_BATCH: usize = 128;
 /// Streams per SUBSCRIBE request when subscribing after connect.
-const SUBSCRIBE_BATCH: usize = 200;
+const SUBSCRIBE_BATCH: usize = 300;
 
 impl Plan {
     /// The URL a connection opens for `streams`.
@@ -256,8 +256,20 @@ impl<U: TimeUnit> Connection<U> {
         let _ = self.state.send(State::Ended(error));
     }
 
-    /// Handle a command; false when no reader is left.
+    /// Handle a command; false when no reader is left (after taking any
+    /// command already queued, so an attach racing the last detach counts).
     fn command(&mut self, command: Command<U>) -> bool {
+        self.apply(command);
+        while self.readers.is_empty() {
+            match self.commands.try_recv() {
+                Ok(command) => self.apply(command),
+                Err(_) => return false,
+            }
+        }
+        true
+    }
+
+    fn apply(&mut self, command: Command<U>) {
         match command {
             Command::Attach { id, queue, raw } => {
                 if matches!(*self.state.borrow(), State::Open) {
@@ -291,7 +303,6 @@ impl<U: TimeUnit> Connection<U> {
                 );
             }
         }
-        !self.readers.is_empty()
     }
 
     /// Queue a control request (sent paced); returns its id and text.
@@ -417,6 +428,7 @@ impl<U: TimeUnit> Connection<U> {
         let mut next_doomed = false;
         // The old connection ended during an overlap; stop polling it.
         let mut current_done = false;
+        let mut dedupe_until: Option<Instant> = None;
         let mut send_at = Instant::now();
         // The pacing slot reserved for the next control message.
         let mut slot: Option<Instant> = None;
@@ -427,7 +439,8 @@ impl<U: TimeUnit> Connection<U> {
         let send_timer = tokio::time::sleep_until(send_at);
         tokio::pin!(rotate_timer, switch_timer, send_timer);
         loop {
-            let sending = !self.outbox.is_empty();
+            // Not while rotating: the new connection's streams were fixed when it opened.
+            let sending = !self.outbox.is_empty() && connecting.is_none() && next.is_none();
             tokio::select! {
                 biased;
                 // Commands and timers first: under a flood the socket is always
@@ -470,7 +483,9 @@ impl<U: TimeUnit> Connection<U> {
                 _ = &mut switch_timer, if switch_at.is_some() => {
                     let old = std::mem::replace(&mut current, next.take().expect("switch follows a new connection"));
                     close_quietly(old).await;
-                    dedupe = None;
+                    // What the new connection buffered during the overlap may
+                    // repeat what the old one delivered: keep filtering a while.
+                    dedupe_until = Some(Instant::now() + options.rotation_overlap);
                     switch_at = None;
                     current_done = false;
                     rotate_at = Instant::now() + options.rotate_after;
@@ -504,6 +519,10 @@ impl<U: TimeUnit> Connection<U> {
                     }
                 }
                 _ = check.tick() => {
+                    if dedupe_until.is_some_and(|t| Instant::now() >= t) && next.is_none() && connecting.is_none() {
+                        dedupe = None;
+                        dedupe_until = None;
+                    }
                     if std::mem::take(&mut heard) {
                         last_frame = Instant::now();
                     } else if last_frame.elapsed() >= options.watchdog {
@@ -561,7 +580,14 @@ impl<U: TimeUnit> Connection<U> {
                         }
                         Some(Ok(_)) => {}
                         // The new connection failed during the overlap: keep the old one.
-                        _ => { next = None; dedupe = None; switch_at = None; next_doomed = false; }
+                        _ => {
+                            next = None;
+                            dedupe = None;
+                            switch_at = None;
+                            next_doomed = false;
+                            rotate_at = Instant::now() + Duration::from_secs(5);
+                            rotate_timer.as_mut().reset(rotate_at);
+                        }
                     }
                 }
             }

@@ -367,6 +367,7 @@ impl<U: TimeUnit> Task<U> {
                     }
                     Ok(Message::Status(status)) => self.on_status(status, &mut fetches),
                     Ok(_) => {}
+                    Err(error) if !error.is_terminal() => {}
                     Err(error) => {
                         for book in self.books.values() {
                             book.shared.write().unwrap().state = CacheState::Ended;
