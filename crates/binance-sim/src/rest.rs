@@ -161,6 +161,31 @@ macro_rules! try_or {
     };
 }
 
+/// The market of the `symbol` parameter, or Binance's error for a missing
+/// (`-1102`) or unknown (`-1121`) symbol.
+fn symbol_market<'a>(
+    s: &'a Shared,
+    q: &HashMap<String, String>,
+) -> Result<&'a std::sync::Mutex<crate::market::SymbolMarket>, Box<Response>> {
+    let symbol = q.get("symbol").ok_or_else(|| Box::new(missing("symbol")))?;
+    s.market.symbol(symbol).ok_or_else(|| {
+        Box::new(binance_error(
+            StatusCode::BAD_REQUEST,
+            -1121,
+            "Invalid symbol.",
+        ))
+    })
+}
+
+macro_rules! try_or_answer {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(response) => return *response,
+        }
+    };
+}
+
 /// Binance's depth weights by limit.
 fn depth_weight(limit: usize) -> u32 {
     match limit {
@@ -177,12 +202,7 @@ async fn depth(
     Query(q): Params,
 ) -> Response {
     let limit = try_or!(limit(&q, 100, 5000));
-    let Some(symbol) = q.get("symbol") else {
-        return missing("symbol");
-    };
-    let Some(market) = s.market.symbol(symbol) else {
-        return binance_error(StatusCode::BAD_REQUEST, -1121, "Invalid symbol.");
-    };
+    let market = try_or_answer!(symbol_market(&s, &q));
     // Taken now, delivered late: a slow snapshot is also a stale one.
     let book = market.lock().unwrap().engine().depth(limit);
     let delay = s.faults.depth_delay();
@@ -201,12 +221,7 @@ async fn trades(
     Query(q): Params,
 ) -> Response {
     let limit = try_or!(limit(&q, 500, 1000));
-    let Some(symbol) = q.get("symbol") else {
-        return missing("symbol");
-    };
-    let Some(market) = s.market.symbol(symbol) else {
-        return binance_error(StatusCode::BAD_REQUEST, -1121, "Invalid symbol.");
-    };
+    let market = try_or_answer!(symbol_market(&s, &q));
     let list: Vec<Value> = {
         let market = market.lock().unwrap();
         let fills = market.engine().trades();
@@ -242,12 +257,7 @@ async fn agg_trades(
             );
         }
     }
-    let Some(symbol) = q.get("symbol") else {
-        return missing("symbol");
-    };
-    let Some(market) = s.market.symbol(symbol) else {
-        return binance_error(StatusCode::BAD_REQUEST, -1121, "Invalid symbol.");
-    };
+    let market = try_or_answer!(symbol_market(&s, &q));
     let list: Vec<Value> = {
         let market = market.lock().unwrap();
         let fills = market.engine().trades();
@@ -307,9 +317,7 @@ async fn klines(
     let limit = try_or!(limit(&q, 500, 1000));
     let start = try_or!(number(&q, "startTime"));
     let end = try_or!(number(&q, "endTime"));
-    let Some(symbol) = q.get("symbol") else {
-        return missing("symbol");
-    };
+    let market = try_or_answer!(symbol_market(&s, &q));
     let Some(interval) = q.get("interval") else {
         return missing("interval");
     };
@@ -324,9 +332,6 @@ async fn klines(
             -1100,
             "Illegal characters found in parameter 'timeZone'; the simulator knows 0 and +08:00.",
         ),
-    };
-    let Some(market) = s.market.symbol(symbol) else {
-        return binance_error(StatusCode::BAD_REQUEST, -1121, "Invalid symbol.");
     };
     let rows: Vec<Value> = {
         let market = market.lock().unwrap();

@@ -208,18 +208,7 @@ async fn stale_snapshots_are_taken_again() {
 #[tokio::test]
 async fn a_hundred_symbols_resync_under_the_weight_limit() {
     // 100 symbols' snapshots at limit 1000 cost 50 each: 5000 of the 6000 a minute.
-    let path = std::env::var("BINANCE_SHARED_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| {
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
-        })
-        .join("captures/BINANCE.0");
-    let symbols: Vec<_> = binance_sim::exchange_info::load(&path)
-        .unwrap()
-        .into_iter()
-        .map(|(s, _)| s)
-        .take(100)
-        .collect();
+    let symbols = capture_symbols(100);
     let sim = Sim::start(SimConfig {
         market: MarketConfig {
             symbols: symbols.clone(),
@@ -261,12 +250,7 @@ async fn a_hundred_symbols_resync_under_the_weight_limit() {
 /// Replay a real capture through a stream server and a REST server: every
 /// symbol syncs by the procedure and stays uncrossed to its last update.
 async fn replay(ws_file: &str, http_file: &str) {
-    let dir = std::env::var("BINANCE_SHARED_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| {
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
-        })
-        .join("captures");
+    let dir = shared().join("captures");
     let (_, frames) = binance_sim::replay::read_ws_capture(&dir.join(ws_file)).unwrap();
     let depth = binance_sim::replay::read_depth_capture(&dir.join(http_file)).unwrap();
     // The last depth update id of each symbol in the recording.

@@ -72,18 +72,7 @@ async fn live_subscriptions_survive_a_reconnect() {
 
 #[tokio::test]
 async fn fifteen_hundred_streams_spread_over_two_connections() {
-    let path = std::env::var("BINANCE_SHARED_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| {
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
-        })
-        .join("captures/BINANCE.0");
-    let symbols: Vec<_> = binance_sim::exchange_info::load(&path)
-        .unwrap()
-        .into_iter()
-        .map(|(s, _)| s)
-        .take(300)
-        .collect();
+    let symbols = capture_symbols(300);
     let sim = Sim::start(SimConfig {
         market: MarketConfig {
             symbols: symbols.clone(),

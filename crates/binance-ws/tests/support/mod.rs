@@ -205,3 +205,22 @@ pub async fn http_get(url: &str) -> (u16, std::collections::HashMap<String, Stri
         .collect();
     (status, headers, body.to_owned())
 }
+
+/// `shared/` beside the repository (override with `BINANCE_SHARED_DIR`).
+pub fn shared() -> std::path::PathBuf {
+    std::env::var("BINANCE_SHARED_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
+        })
+}
+
+/// The first `n` trading symbols of Binance's recorded exchangeInfo.
+pub fn capture_symbols(n: usize) -> Vec<binance_sim::engine::SymbolSpec> {
+    binance_sim::exchange_info::load(&shared().join("captures/BINANCE.0"))
+        .expect("captures/BINANCE.0")
+        .into_iter()
+        .map(|(s, _)| s)
+        .take(n)
+        .collect()
+}
