@@ -37,6 +37,49 @@ pub struct SimArgs {
     /// written to a PEM file for clients to trust.
     #[arg(long)]
     pub tls: bool,
+    /// Accounts to create: a JSON list of `{"apiKey", "secretKey" | "publicKey"
+    /// (PEM), "balances": {"BTC": "1"}, "marginBalances": {…},
+    /// "isolatedBalances": {"BTCUSDT": {…}}}`. Without it, one demo account
+    /// (HMAC key `sim-demo-key`, secret `sim-demo-secret`) is made.
+    #[arg(long, value_name = "FILE")]
+    pub accounts: Option<std::path::PathBuf>,
+    /// Longest life of a margin listen token, in seconds (Binance: 86400).
+    #[arg(long, default_value_t = 86_400, value_name = "SECS")]
+    pub listen_token_validity: u64,
+}
+
+/// The API key of the demo account made when no accounts file is given.
+pub const DEMO_API_KEY: &str = "sim-demo-key";
+/// The HMAC secret of the demo account.
+pub const DEMO_SECRET: &str = "sim-demo-secret";
+
+/// The demo account: HMAC key, 10 000 USDT and 1 BTC/ETH/BNB in each wallet.
+pub fn demo_account() -> crate::AccountSpec {
+    use crate::Wallet;
+    let mut spec = crate::AccountSpec::hmac(DEMO_API_KEY, DEMO_SECRET);
+    for wallet in [
+        Wallet::Spot,
+        Wallet::Margin,
+        Wallet::Isolated("BTCUSDT".into()),
+    ] {
+        spec = spec.balance(wallet.clone(), "USDT", 10_000.into());
+        for asset in ["BTC", "ETH", "BNB"] {
+            spec = spec.balance(wallet.clone(), asset, 1.into());
+        }
+    }
+    spec
+}
+
+/// The accounts of `--accounts FILE`, or the demo account.
+pub fn accounts(path: Option<&std::path::Path>) -> Result<Vec<crate::AccountSpec>, String> {
+    match path {
+        None => Ok(vec![demo_account()]),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            crate::AccountSpec::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))
+        }
+    }
 }
 
 /// Run the simulator until Ctrl-C; the exit code says how it went.
@@ -80,7 +123,17 @@ pub async fn run(args: SimArgs) -> ExitCode {
             }
         }
     }
+    let accounts = match accounts(args.accounts.as_deref()) {
+        Ok(list) => list,
+        Err(e) => {
+            eprintln!("binance-sim: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let demo = args.accounts.is_none();
     let config = SimConfig {
+        accounts,
+        max_listen_token_validity: std::time::Duration::from_secs(args.listen_token_validity),
         addr: SocketAddr::new(args.host, args.port),
         market: MarketConfig {
             symbols,
@@ -112,6 +165,10 @@ pub async fn run(args: SimArgs) -> ExitCode {
         "  rest:    {}/api/v3/depth?symbol=BTCUSDT&limit=100",
         sim.rest_url()
     );
+    eprintln!("  ws-api:  {} (user data, orders)", sim.ws_api_url());
+    if demo {
+        eprintln!("  account: API key `{DEMO_API_KEY}`, HMAC secret `{DEMO_SECRET}` (demo; --accounts FILE for your own)");
+    }
     eprintln!(
         "  admin:   {} (faults and truth; see the crate docs)",
         sim.admin_url()

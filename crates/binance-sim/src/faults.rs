@@ -37,6 +37,16 @@ pub(crate) enum Command {
 
 pub(crate) struct Conn {
     pub commands: mpsc::UnboundedSender<Command>,
+    pub kind: ConnKind,
+}
+
+/// Which server a connection is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ConnKind {
+    /// A market stream connection (`/ws`, `/stream`).
+    Stream,
+    /// A WebSocket API connection (`/ws-api/v3`).
+    WsApi,
 }
 
 /// What the server's handlers consult on every request.
@@ -106,6 +116,18 @@ impl Faults {
     /// Ids of the live WebSocket connections, oldest first.
     pub fn connections(&self) -> Vec<u64> {
         let mut ids: Vec<u64> = self.state.conns.lock().unwrap().keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Ids of the live WebSocket API connections (`/ws-api/v3`), oldest first.
+    pub fn api_connections(&self) -> Vec<u64> {
+        let conns = self.state.conns.lock().unwrap();
+        let mut ids: Vec<u64> = conns
+            .iter()
+            .filter(|(_, c)| c.kind == ConnKind::WsApi)
+            .map(|(id, _)| *id)
+            .collect();
         ids.sort_unstable();
         ids
     }

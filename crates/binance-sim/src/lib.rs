@@ -9,6 +9,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod accounts;
 mod admin;
 pub mod cli;
 pub mod engine;
@@ -19,14 +20,17 @@ pub mod hub;
 pub mod market;
 pub mod replay;
 mod rest;
+mod rest_user;
 mod server;
 pub mod stats;
 mod tls;
+mod wsapi;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use accounts::{AccountSpec, Accounts, KeyKind, Wallet};
 pub use faults::{DropMode, Faults};
 pub use market::MarketConfig;
 
@@ -92,6 +96,11 @@ pub struct SimConfig {
     /// synthetic trades made in the connection itself, as fast as the socket
     /// takes them (or at a fixed rate), instead of the engine's.
     pub flood: Option<Flood>,
+    /// Accounts that exist from the start (more with [`Sim::accounts`]).
+    pub accounts: Vec<AccountSpec>,
+    /// The longest a margin listen token lives (Binance: 24 h, also its
+    /// default); shorten it to see expiry and renewal in seconds.
+    pub max_listen_token_validity: Duration,
 }
 
 /// How a flood connection pushes.
@@ -109,6 +118,8 @@ impl Default for SimConfig {
             limits: Limits::default(),
             tls: false,
             flood: None,
+            accounts: Vec::new(),
+            max_listen_token_validity: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -120,6 +131,7 @@ pub struct Sim {
     faults: Faults,
     weights: Arc<rest::Weights>,
     certificate: Option<String>,
+    accounts: Accounts,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -128,7 +140,9 @@ impl Sim {
     pub async fn start(config: SimConfig) -> std::io::Result<Sim> {
         let listener = tokio::net::TcpListener::bind(config.addr).await?;
         let addr = listener.local_addr()?;
-        let market = Arc::new(Market::new(&config.market));
+        let accounts = Accounts::new(&config.accounts, config.max_listen_token_validity)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let market = Arc::new(Market::new(&config.market, accounts.clone()));
         let hub = Arc::new(Hub::default());
         let fault_state = Arc::new(faults::FaultState::default());
         let faults = Faults {
@@ -150,7 +164,9 @@ impl Sim {
             config.limits,
             config.flood,
             weights.clone(),
+            accounts.clone(),
         );
+        let expiry = tokio::spawn(accounts.clone().expire_loop());
         let driver = tokio::spawn(market.clone().run(hub));
         let server = tokio::spawn(async move {
             if let Err(e) = server::serve(listener, shared, acceptor).await {
@@ -163,7 +179,8 @@ impl Sim {
             faults,
             weights,
             certificate,
-            tasks: vec![driver, server],
+            accounts,
+            tasks: vec![driver, server, expiry],
         })
     }
 
@@ -191,6 +208,16 @@ impl Sim {
             "http"
         };
         format!("{scheme}://{}", self.host())
+    }
+
+    /// The WebSocket API URL (`ws://127.0.0.1:PORT/ws-api/v3`).
+    pub fn ws_api_url(&self) -> String {
+        format!("{}/ws-api/v3", self.ws_url())
+    }
+
+    /// The accounts: add some, credit them, read balances.
+    pub fn accounts(&self) -> &Accounts {
+        &self.accounts
     }
 
     /// Base URL of the admin endpoints (`…/_sim`).

@@ -18,7 +18,11 @@ use binance_types::stream::{
 use binance_types::{Level, Millis, Time};
 use rust_decimal::Decimal;
 
-use crate::engine::{BookSnapshot, Engine, Fill, FlowConfig, LevelChange, Side, SymbolSpec};
+use crate::accounts::Accounts;
+use crate::engine::{
+    BookSnapshot, CancelResult, Engine, Fill, FlowConfig, LevelChange, NewOrder, OrderError, Side,
+    SubmitResult, SymbolSpec,
+};
 use crate::hub::Hub;
 use crate::stats::SymbolStats;
 
@@ -127,24 +131,57 @@ impl SymbolMarket {
         &self.engine.spec().symbol
     }
 
-    /// Run one engine step and publish what it produced.
-    fn step(&mut self, now: u64, hub: &Hub) {
+    /// Run one engine step and publish what it produced; resting user
+    /// orders it filled get their owners' events.
+    fn step(&mut self, now: u64, hub: &Hub, accounts: &Accounts) {
         let out = self.engine.step(now);
-        self.publish_fills(&out.fills, now, hub);
-        if !out.changes.is_empty() && self.skip > 0 {
+        if !out.fills.is_empty() && accounts.has_open_orders() {
+            accounts.on_market_fills(&self.engine.spec().symbol, &out.fills, now);
+        }
+        self.publish(&out.fills, &out.changes, now, hub);
+    }
+
+    /// A user order: matched, and its trades and book changes published.
+    pub(crate) fn submit_user(
+        &mut self,
+        order: NewOrder,
+        now: u64,
+        hub: &Hub,
+    ) -> Result<SubmitResult, OrderError> {
+        let result = self.engine.submit(order, now)?;
+        self.publish(&result.fills, &result.changes, now, hub);
+        Ok(result)
+    }
+
+    /// Cancel a user order, publishing the book change.
+    pub(crate) fn cancel_user(
+        &mut self,
+        order_id: u64,
+        now: u64,
+        hub: &Hub,
+    ) -> Option<CancelResult> {
+        let result = self.engine.cancel(order_id, now)?;
+        self.publish(&[], &[result.change], now, hub);
+        Some(result)
+    }
+
+    /// Publish fills and book changes: trade streams, depth windows, bookTicker.
+    fn publish(&mut self, fills: &[Fill], changes: &[LevelChange], now: u64, hub: &Hub) {
+        self.publish_fills(fills, now, hub);
+        if !changes.is_empty() && self.skip > 0 {
             // Close the open windows first, so the gap shows in `U`/`u`
             // rather than hiding inside a window's range.
             self.publish_diff(UpdateSpeed::Ms100, now, hub);
             self.publish_diff(UpdateSpeed::Ms1000, now, hub);
             self.skip -= 1;
         } else {
-            for change in &out.changes {
+            for change in changes {
                 for w in &mut self.windows {
                     w.add(change);
                 }
             }
         }
-        if !out.changes.is_empty() {
+        if !changes.is_empty() {
             self.publish_book_ticker(hub);
         }
     }
@@ -371,11 +408,12 @@ pub struct Market {
     symbols: BTreeMap<String, Mutex<SymbolMarket>>,
     exchange_info: BTreeMap<String, serde_json::Value>,
     actions_per_second: u32,
+    accounts: Accounts,
 }
 
 impl Market {
     /// Build the engines.
-    pub fn new(config: &MarketConfig) -> Self {
+    pub fn new(config: &MarketConfig, accounts: Accounts) -> Self {
         let symbols = config
             .symbols
             .iter()
@@ -404,6 +442,7 @@ impl Market {
             symbols,
             exchange_info,
             actions_per_second: config.actions_per_second,
+            accounts,
         }
     }
 
@@ -462,7 +501,7 @@ impl Market {
             for market in self.symbols.values() {
                 let mut m = market.lock().unwrap();
                 for _ in 0..steps {
-                    m.step(now, &hub);
+                    m.step(now, &hub, &self.accounts);
                 }
                 if tick % 10 == 0 {
                     m.flush(UpdateSpeed::Ms100, now, &hub);

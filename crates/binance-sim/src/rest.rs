@@ -30,7 +30,7 @@ pub(crate) struct Weights {
 impl Weights {
     /// Charge `weight` to `ip`; the weight used this minute, or the wait
     /// until the next minute when over `limit`.
-    fn charge(&self, ip: IpAddr, weight: u32, limit: u32) -> Result<u32, Duration> {
+    pub(crate) fn charge(&self, ip: IpAddr, weight: u32, limit: u32) -> Result<u32, Duration> {
         let now = now_ms();
         let minute = now / 60_000;
         let mut used = self.used.lock().unwrap();
@@ -45,6 +45,15 @@ impl Weights {
         }
         entry.1 += weight;
         Ok(entry.1)
+    }
+
+    /// Weight used by `ip` this minute.
+    pub(crate) fn used(&self, ip: IpAddr) -> u32 {
+        let minute = now_ms() / 60_000;
+        match self.used.lock().unwrap().get(&ip) {
+            Some(&(m, used)) if m == minute => used,
+            _ => 0,
+        }
     }
 }
 
@@ -64,7 +73,7 @@ pub(crate) fn routes() -> Router<Shared> {
 }
 
 /// Charge the weight, run the handler, stamp the used weight.
-async fn weighed<F: std::future::Future<Output = Response>>(
+pub(crate) async fn weighed<F: std::future::Future<Output = Response>>(
     s: &Shared,
     meta: &ConnMeta,
     weight: u32,

@@ -36,6 +36,7 @@ pub(crate) struct Shared {
     pub faults: Arc<FaultState>,
     pub limits: Arc<Limits>,
     pub weights: Arc<crate::rest::Weights>,
+    pub accounts: crate::accounts::Accounts,
     pub flood: Option<crate::Flood>,
     attempts: Arc<Mutex<HashMap<IpAddr, VecDeque<Instant>>>>,
 }
@@ -48,8 +49,10 @@ impl Shared {
         limits: Limits,
         flood: Option<crate::Flood>,
         weights: Arc<crate::rest::Weights>,
+        accounts: crate::accounts::Accounts,
     ) -> Self {
         Shared {
+            accounts,
             flood,
             market,
             hub,
@@ -62,7 +65,7 @@ impl Shared {
 
     /// Count a connection attempt from `ip`; the wait before the next one is
     /// allowed when over Binance's limit.
-    fn over_attempt_limit(&self, ip: IpAddr) -> Option<Duration> {
+    pub(crate) fn over_attempt_limit(&self, ip: IpAddr) -> Option<Duration> {
         let now = Instant::now();
         let window = self.limits.connection_attempt_window;
         let mut attempts = self.attempts.lock().unwrap();
@@ -86,7 +89,7 @@ impl Shared {
 #[derive(Clone)]
 pub(crate) struct ConnMeta {
     pub peer: SocketAddr,
-    raw: Arc<std::net::TcpStream>,
+    pub(crate) raw: Arc<std::net::TcpStream>,
 }
 
 pub(crate) fn router(shared: Shared) -> Router {
@@ -94,6 +97,8 @@ pub(crate) fn router(shared: Shared) -> Router {
         .route("/ws", get(ws_bare))
         .route("/ws/{*names}", get(ws_raw))
         .route("/stream", get(ws_combined))
+        .route("/ws-api/v3", get(crate::wsapi::upgrade))
+        .merge(crate::rest_user::routes())
         .merge(crate::rest::routes())
         .merge(crate::admin::routes())
         .with_state(shared)
@@ -142,13 +147,13 @@ pub(crate) async fn serve(
 }
 
 /// Close a socket with a TCP reset (linger zero).
-fn reset<S: std::os::fd::AsFd>(socket: &S) {
+pub(crate) fn reset<S: std::os::fd::AsFd>(socket: &S) {
     let _ = socket2::SockRef::from(socket).set_linger(Some(Duration::ZERO));
 }
 
 /// Query parameters with `%XX` decoded but `+` kept: stream names such as
 /// `btcusdt@kline_1d@+08:00` are written into URLs as they are.
-fn stream_query(raw: Option<String>) -> HashMap<String, String> {
+pub(crate) fn stream_query(raw: Option<String>) -> HashMap<String, String> {
     fn decode(s: &str) -> String {
         let b = s.as_bytes();
         let mut out = Vec::with_capacity(b.len());
@@ -333,7 +338,10 @@ async fn connection(
     unit: Unit,
 ) {
     let (cmd_tx, mut commands) = mpsc::unbounded_channel();
-    let id = s.faults.register(Conn { commands: cmd_tx });
+    let id = s.faults.register(Conn {
+        commands: cmd_tx,
+        kind: crate::faults::ConnKind::Stream,
+    });
     let (inbox, mut outbox) = mpsc::channel::<Arc<Published>>(s.limits.send_queue);
     let mut subscribed = BTreeSet::new();
     for name in names {

@@ -1,0 +1,205 @@
+//! Signed REST endpoints: orders, the account, margin orders and the margin
+//! listen token. Each is checked as Binance checks it (`X-MBX-APIKEY`,
+//! `timestamp`, `recvWindow`, `signature` over the query string and body as
+//! sent) and weighed like the public endpoints.
+
+use std::collections::HashMap;
+
+use axum::extract::{Extension, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::Value;
+
+use crate::accounts::{ApiErr, CancelRequest, OrderRequest, Signed, Wallet};
+use crate::server::{binance_error, stream_query, ConnMeta, Shared};
+
+pub(crate) fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/api/v3/order", post(place).delete(cancel))
+        .route("/api/v3/account", get(account))
+        .route(
+            "/sapi/v1/margin/order",
+            post(margin_place).delete(margin_cancel),
+        )
+        .route("/sapi/v1/userListenToken", post(listen_token))
+}
+
+/// A signed request's parameters and account.
+struct Authed {
+    account: usize,
+    params: HashMap<String, String>,
+}
+
+impl Authed {
+    fn get(&self, name: &str) -> Option<String> {
+        self.params.get(name).filter(|v| !v.is_empty()).cloned()
+    }
+
+    /// The wallet of a margin request (`isIsolated`, `symbol`).
+    fn margin_wallet(&self) -> Result<Wallet, ApiErr> {
+        match self.get("isIsolated").map(|v| v.to_uppercase()).as_deref() {
+            Some("TRUE") => {
+                let symbol = self
+                    .get("symbol")
+                    .ok_or_else(|| ApiErr::missing("symbol"))?;
+                Ok(Wallet::Isolated(symbol.to_uppercase()))
+            }
+            None | Some("FALSE") => Ok(Wallet::Margin),
+            Some(_) => Err(ApiErr::new(
+                400,
+                -1100,
+                "Illegal characters found in parameter 'isIsolated'; legal range is 'TRUE, FALSE'.",
+            )),
+        }
+    }
+}
+
+fn error(e: ApiErr) -> Response {
+    binance_error(
+        StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+        e.code,
+        &e.msg,
+    )
+}
+
+/// Weigh, authenticate, run.
+async fn signed(
+    s: &Shared,
+    meta: &ConnMeta,
+    headers: &HeaderMap,
+    query: Option<String>,
+    body: String,
+    weight: u32,
+    run: impl FnOnce(&Shared, Authed) -> Result<Value, ApiErr>,
+) -> Response {
+    let answer = async {
+        let query = query.unwrap_or_default();
+        // Binance signs `totalParams`: the query string then the body, as sent.
+        let without_signature = |text: &str| {
+            text.split('&')
+                .filter(|p| !p.is_empty() && !p.starts_with("signature="))
+                .collect::<Vec<_>>()
+                .join("&")
+        };
+        let payload = format!("{}{}", without_signature(&query), without_signature(&body));
+        let mut params = stream_query(Some(query.clone()));
+        params.extend(stream_query(Some(body.clone())));
+        let key = headers
+            .get("x-mbx-apikey")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let Some(key) = key else {
+            return error(ApiErr::new(401, -2014, "API-key format invalid."));
+        };
+        let signed = Signed::Rest {
+            payload,
+            params: &params,
+        };
+        match s.accounts.authenticate(Some(&key), &signed) {
+            Err(e) => error(e),
+            Ok(account) => match run(s, Authed { account, params }) {
+                Ok(v) => Json(v).into_response(),
+                Err(e) => error(e),
+            },
+        }
+    };
+    crate::rest::weighed(s, meta, weight, answer).await
+}
+
+fn place_in(s: &Shared, a: &Authed, wallet: Wallet) -> Result<Value, ApiErr> {
+    let get = |k: &str| a.get(k);
+    let req = OrderRequest::parse(&get)?;
+    s.accounts.place(&s.market, &s.hub, a.account, wallet, req)
+}
+
+fn cancel_in(s: &Shared, a: &Authed) -> Result<Value, ApiErr> {
+    let get = |k: &str| a.get(k);
+    let req = CancelRequest::parse(&get)?;
+    s.accounts.cancel(&s.market, &s.hub, a.account, req)
+}
+
+async fn place(
+    State(s): State<Shared>,
+    Extension(m): Extension<ConnMeta>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: String,
+) -> Response {
+    signed(&s, &m, &headers, q, body, 1, |s, a| {
+        place_in(s, &a, Wallet::Spot)
+    })
+    .await
+}
+
+async fn cancel(
+    State(s): State<Shared>,
+    Extension(m): Extension<ConnMeta>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: String,
+) -> Response {
+    signed(&s, &m, &headers, q, body, 1, |s, a| cancel_in(s, &a)).await
+}
+
+async fn margin_place(
+    State(s): State<Shared>,
+    Extension(m): Extension<ConnMeta>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: String,
+) -> Response {
+    signed(&s, &m, &headers, q, body, 6, |s, a| {
+        let wallet = a.margin_wallet()?;
+        place_in(s, &a, wallet)
+    })
+    .await
+}
+
+async fn margin_cancel(
+    State(s): State<Shared>,
+    Extension(m): Extension<ConnMeta>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: String,
+) -> Response {
+    signed(&s, &m, &headers, q, body, 10, |s, a| cancel_in(s, &a)).await
+}
+
+async fn account(
+    State(s): State<Shared>,
+    Extension(m): Extension<ConnMeta>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: String,
+) -> Response {
+    signed(&s, &m, &headers, q, body, 20, |s, a| {
+        Ok(s.accounts.account_json(a.account))
+    })
+    .await
+}
+
+async fn listen_token(
+    State(s): State<Shared>,
+    Extension(m): Extension<ConnMeta>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: String,
+) -> Response {
+    signed(&s, &m, &headers, q, body, 1, |s, a| {
+        let wallet = a.margin_wallet()?;
+        let validity = match a.get("validity") {
+            None => None,
+            Some(v) => Some(v.parse::<u64>().map_err(|_| {
+                ApiErr::new(
+                    400,
+                    -1100,
+                    "Illegal characters found in parameter 'validity'; legal range is milliseconds up to 86400000.",
+                )
+            })?),
+        };
+        Ok(s.accounts.listen_token(a.account, wallet, validity))
+    })
+    .await
+}

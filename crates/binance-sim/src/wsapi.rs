@@ -1,0 +1,361 @@
+//! The WebSocket API (`/ws-api/v3`): requests answered by id with
+//! `rateLimits`, sessions (`session.logon` with Ed25519 keys), the user-data
+//! methods, `order.place` / `order.cancel`, and the subscriptions' events as
+//! `{"subscriptionId":N,"event":{…}}`.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Extension, RawQuery, State};
+use axum::response::Response;
+use binance_types::wsapi::{RateLimit, WsApiRequest};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Map, Value};
+use tokio::sync::mpsc;
+
+use crate::accounts::{
+    param_text, ApiErr, CancelRequest, OrderRequest, Signed, SubTarget, Unsubscribe, Wallet,
+};
+use crate::faults::{Command, Conn, ConnKind, DropMode};
+use crate::market::now_ms;
+use crate::server::{reset, retry_after, ConnMeta, Shared};
+
+/// `GET /ws-api/v3` (also `/ws-api/v3?returnRateLimits=false`).
+pub(crate) async fn upgrade(
+    State(s): State<Shared>,
+    Extension(meta): Extension<ConnMeta>,
+    RawQuery(query): RawQuery,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if let Some(wait) = s.over_attempt_limit(meta.peer.ip()) {
+        return retry_after(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            wait,
+            -1003,
+            "Too many connection attempts; current limit is 300 per 5 minutes.",
+        );
+    }
+    let rate_limits = !query
+        .unwrap_or_default()
+        .split('&')
+        .any(|p| p.eq_ignore_ascii_case("returnRateLimits=false"));
+    ws.on_upgrade(move |socket| connection(socket, s, meta, rate_limits))
+}
+
+/// One session's state.
+struct Session {
+    conn: u64,
+    /// `session.logon` account and when.
+    logon: Option<(usize, u64)>,
+    connected: u64,
+    next_subscription: u64,
+    rate_limits: bool,
+    events: mpsc::UnboundedSender<String>,
+}
+
+async fn connection(socket: WebSocket, s: Shared, meta: ConnMeta, rate_limits: bool) {
+    let (cmd_tx, mut commands) = mpsc::unbounded_channel();
+    let conn = s.faults.register(Conn {
+        commands: cmd_tx,
+        kind: ConnKind::WsApi,
+    });
+    let (events_tx, mut events) = mpsc::unbounded_channel::<String>();
+    let mut session = Session {
+        conn,
+        logon: None,
+        connected: now_ms(),
+        next_subscription: 0,
+        rate_limits,
+        events: events_tx,
+    };
+    let limits = s.limits.clone();
+    let (mut tx, mut rx) = socket.split();
+    let lifetime = tokio::time::sleep(limits.max_lifetime);
+    tokio::pin!(lifetime);
+    let check_every =
+        (limits.ping_interval.min(limits.pong_timeout) / 4).max(Duration::from_millis(5));
+    let mut check = tokio::time::interval(check_every);
+    let mut last_ping = Instant::now();
+    let mut ping_seq: u64 = 0;
+    let mut pending_pings: VecDeque<(u64, Instant)> = VecDeque::new();
+    let mut shutdown_close: Option<Instant> = None;
+
+    let end: Option<DropMode> = loop {
+        tokio::select! {
+            Some(event) = events.recv() => {
+                if tx.send(Message::Text(event.into())).await.is_err() {
+                    break None;
+                }
+            }
+            message = rx.next() => {
+                let Some(Ok(message)) = message else { break None };
+                let text = match message {
+                    Message::Text(t) => t.to_string(),
+                    Message::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
+                    Message::Pong(payload) => {
+                        if let Ok(seq) = <[u8; 8]>::try_from(&payload[..]).map(u64::from_be_bytes) {
+                            if let Some(pos) = pending_pings.iter().position(|(q, _)| *q == seq) {
+                                pending_pings.drain(..=pos);
+                            }
+                        }
+                        continue;
+                    }
+                    Message::Ping(_) => continue,
+                    Message::Close(_) => break None,
+                };
+                let reply = answer(&s, &meta, &mut session, &text);
+                if tx.send(Message::Text(reply.into())).await.is_err() {
+                    break None;
+                }
+            }
+            _ = check.tick() => {
+                let now = Instant::now();
+                if pending_pings.front().is_some_and(|(_, sent)| now.duration_since(*sent) >= limits.pong_timeout) {
+                    break Some(DropMode::Close { code: 1008, reason: "Pong timeout".into() });
+                }
+                if shutdown_close.is_some_and(|t| now >= t) {
+                    break Some(DropMode::Close { code: 1001, reason: "Server shutdown".into() });
+                }
+                if now.duration_since(last_ping) >= limits.ping_interval {
+                    last_ping = now;
+                    ping_seq += 1;
+                    pending_pings.push_back((ping_seq, now));
+                    if tx.send(Message::Ping(ping_seq.to_be_bytes().to_vec().into())).await.is_err() {
+                        break None;
+                    }
+                }
+            }
+            _ = &mut lifetime => {
+                break Some(DropMode::Close { code: 1000, reason: "Connection lifetime reached".into() });
+            }
+            command = commands.recv() => {
+                let Some(command) = command else { break None };
+                let text = match command {
+                    Command::Drop(mode) => break Some(mode),
+                    Command::Stall(duration) => {
+                        match duration {
+                            Some(d) => tokio::time::sleep(d).await,
+                            None => std::future::pending::<()>().await,
+                        }
+                        continue;
+                    }
+                    Command::Malformed => r#"{"subscriptionId":0,"event":{"e":"executionReport","E":"#.to_owned(),
+                    Command::Oversized(bytes) => format!(r#"{{"event":{{"e":"oversized","pad":"{}"}}}}"#, "x".repeat(bytes)),
+                    Command::ServerShutdown(close_after) => {
+                        shutdown_close = close_after.map(|d| Instant::now() + d);
+                        format!(r#"{{"event":{{"e":"serverShutdown","E":{}}}}}"#, now_ms())
+                    }
+                };
+                if tx.send(Message::Text(text.into())).await.is_err() {
+                    break None;
+                }
+            }
+        }
+    };
+    s.accounts.unsubscribe(conn, Unsubscribe::Silently);
+    s.faults.unregister(conn);
+    match end {
+        Some(DropMode::Reset) => reset(&*meta.raw),
+        Some(DropMode::Close { code, reason }) => {
+            let _ = tx
+                .send(Message::Close(Some(CloseFrame {
+                    code,
+                    reason: reason.into(),
+                })))
+                .await;
+        }
+        None => {}
+    }
+}
+
+/// Request weights of the methods served.
+fn weight(method: &str) -> u32 {
+    match method {
+        "order.place" | "order.cancel" | "ping" | "time" => 1,
+        "account.status" => 20,
+        _ => 2,
+    }
+}
+
+/// Answer one request frame.
+fn answer(s: &Shared, meta: &ConnMeta, session: &mut Session, text: &str) -> String {
+    let request: WsApiRequest = match serde_json::from_str(text) {
+        Ok(r) => r,
+        Err(_) => {
+            let id = serde_json::from_str::<Value>(text)
+                .ok()
+                .and_then(|v| v.get("id").cloned())
+                .unwrap_or(Value::Null);
+            return json!({"id": id, "status": 400, "error": {"code": -1102, "msg": "Mandatory parameter 'method' was not sent, was empty/null, or malformed."}}).to_string();
+        }
+    };
+    let method = request
+        .method
+        .strip_prefix("v3/")
+        .unwrap_or(&request.method)
+        .to_owned();
+    let params = request.params.clone().unwrap_or_default();
+    let want_limits = session.rate_limits
+        && params.get("returnRateLimits").and_then(Value::as_bool) != Some(false);
+    let id = serde_json::to_value(&request.id).unwrap_or(Value::Null);
+    let limit = s.limits.rest_weight_per_minute;
+    let (status, body) = match s.weights.charge(meta.peer.ip(), weight(&method), limit) {
+        Err(wait) => {
+            let err = ApiErr::new(429, -1003, format!(
+                "Too much request weight used; current limit is {limit} request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API."
+            ));
+            let retry = now_ms() + wait.as_millis() as u64;
+            (
+                429,
+                json!({"error": {"code": err.code, "msg": err.msg, "data": {"serverTime": now_ms(), "retryAfter": retry}}}),
+            )
+        }
+        Ok(_) => match dispatch(s, session, &method, &params) {
+            Ok(result) => (200, json!({ "result": result })),
+            Err(e) => (e.status, json!({"error": {"code": e.code, "msg": e.msg}})),
+        },
+    };
+    let mut reply = Map::new();
+    reply.insert("id".into(), id);
+    reply.insert("status".into(), status.into());
+    if let Value::Object(body) = body {
+        reply.extend(body);
+    }
+    if want_limits {
+        let used = s.weights.used(meta.peer.ip());
+        let limits = vec![RateLimit {
+            rate_limit_type: "REQUEST_WEIGHT".into(),
+            interval: "MINUTE".into(),
+            interval_num: 1,
+            limit: limit.into(),
+            count: Some(used.into()),
+        }];
+        reply.insert(
+            "rateLimits".into(),
+            serde_json::to_value(limits).expect("serialises"),
+        );
+    }
+    Value::Object(reply).to_string()
+}
+
+/// The account a request acts for: its signature, or the logged-on session.
+fn account(s: &Shared, session: &Session, params: &Map<String, Value>) -> Result<usize, ApiErr> {
+    if params.contains_key("signature") || session.logon.is_none() {
+        let key = params.get("apiKey").map(param_text);
+        return s
+            .accounts
+            .authenticate(key.as_deref(), &Signed::Api(params));
+    }
+    let (account, _) = session.logon.expect("checked");
+    Ok(account)
+}
+
+fn dispatch(
+    s: &Shared,
+    session: &mut Session,
+    method: &str,
+    params: &Map<String, Value>,
+) -> Result<Value, ApiErr> {
+    let text = |k: &str| params.get(k).map(param_text).filter(|v| !v.is_empty());
+    match method {
+        "ping" => Ok(json!({})),
+        "time" => Ok(json!({ "serverTime": now_ms() })),
+        "session.logon" => {
+            let account = s
+                .accounts
+                .authenticate(text("apiKey").as_deref(), &Signed::Api(params))?;
+            if !s.accounts.is_ed25519(account) {
+                return Err(ApiErr::new(400, -4056, "HMAC_SHA256 and RSA API keys are not supported for session.logon; use an Ed25519 key."));
+            }
+            session.logon = Some((account, now_ms()));
+            Ok(status(s, session))
+        }
+        "session.status" => Ok(status(s, session)),
+        "session.logout" => {
+            s.accounts.unsubscribe(session.conn, Unsubscribe::Logon);
+            session.logon = None;
+            Ok(status(s, session))
+        }
+        "userDataStream.subscribe" => {
+            let Some((account, _)) = session.logon else {
+                return Err(ApiErr::new(400, -2015, "Invalid API-key, IP, or permissions for action. (userDataStream.subscribe needs session.logon first)"));
+            };
+            subscribe(s, session, SubTarget::Account { account, logon: true })
+        }
+        "userDataStream.subscribe.signature" => {
+            let account = s
+                .accounts
+                .authenticate(text("apiKey").as_deref(), &Signed::Api(params))?;
+            subscribe(s, session, SubTarget::Account { account, logon: false })
+        }
+        "userDataStream.subscribe.listenToken" => {
+            let token = text("listenToken").ok_or_else(|| ApiErr::missing("listenToken"))?;
+            subscribe(s, session, SubTarget::Token(token))
+        }
+        "userDataStream.unsubscribe" => {
+            let which = match params.get("subscriptionId").and_then(Value::as_u64) {
+                Some(id) => Unsubscribe::Id(id),
+                None => Unsubscribe::All,
+            };
+            if s.accounts.unsubscribe(session.conn, which) == 0 {
+                if let Unsubscribe::Id(_) = which {
+                    return Err(ApiErr::new(400, -2036, "User Data Stream subscription not active."));
+                }
+            }
+            Ok(json!({}))
+        }
+        "session.subscriptions" => Ok(Value::Array(
+            s.accounts
+                .subscription_ids(session.conn)
+                .into_iter()
+                .map(|id| json!({ "subscriptionId": id }))
+                .collect(),
+        )),
+        "order.place" => {
+            let account = account(s, session, params)?;
+            let get = |k: &str| text(k);
+            let req = OrderRequest::parse(&get)?;
+            s.accounts.place(&s.market, &s.hub, account, Wallet::Spot, req)
+        }
+        "order.cancel" => {
+            let account = account(s, session, params)?;
+            let get = |k: &str| text(k);
+            let req = CancelRequest::parse(&get)?;
+            s.accounts.cancel(&s.market, &s.hub, account, req)
+        }
+        "account.status" => {
+            let account = account(s, session, params)?;
+            Ok(s.accounts.account_json(account))
+        }
+        "userDataStream.start" | "userDataStream.ping" | "userDataStream.stop" => Err(ApiErr::new(
+            400,
+            -1020,
+            format!("{method} was retired on 2026-02-20; use userDataStream.subscribe.signature (spot) or userDataStream.subscribe.listenToken (margin)."),
+        )),
+        other => Err(ApiErr::new(400, -1020, format!("Unsupported operation: method `{other}` is not served by the simulator."))),
+    }
+}
+
+fn subscribe(s: &Shared, session: &mut Session, target: SubTarget) -> Result<Value, ApiErr> {
+    let id = session.next_subscription;
+    s.accounts
+        .subscribe(session.conn, id, target, &session.events)?;
+    session.next_subscription += 1;
+    Ok(json!({ "subscriptionId": id }))
+}
+
+fn status(s: &Shared, session: &Session) -> Value {
+    let (key, since) = match session.logon {
+        Some((account, since)) => (
+            Value::String(s.accounts.api_key(account)),
+            Value::from(since),
+        ),
+        None => (Value::Null, Value::Null),
+    };
+    json!({
+        "apiKey": key, "authorizedSince": since, "connectedSince": session.connected,
+        "returnRateLimits": session.rate_limits, "serverTime": now_ms(),
+        "userDataStream": !s.accounts.subscription_ids(session.conn).is_empty(),
+    })
+}
