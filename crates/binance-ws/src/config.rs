@@ -54,6 +54,24 @@ impl Endpoint {
         }
     }
 
+    /// The WebSocket API URL of the same venue (user data, requests).
+    pub fn ws_api_url(&self) -> Result<String, Error> {
+        Ok(match self {
+            Endpoint::Production | Endpoint::Production443 => {
+                "wss://ws-api.binance.com:443/ws-api/v3".into()
+            }
+            Endpoint::MarketData => {
+                return Err(Error::config(
+                    "the market-data-only endpoint has no WebSocket API (no user data);                      use Endpoint::Production",
+                ))
+            }
+            Endpoint::Testnet => "wss://ws-api.testnet.binance.vision/ws-api/v3".into(),
+            Endpoint::Demo => "wss://demo-ws-api.binance.com/ws-api/v3".into(),
+            Endpoint::BinanceUs => "wss://ws-api.binance.us:443/ws-api/v3".into(),
+            Endpoint::Custom(url) => format!("{}/ws-api/v3", url.trim_end_matches('/')),
+        })
+    }
+
     pub(crate) fn validate(&self) -> Result<(), Error> {
         let url = self.base_url();
         if url.starts_with("ws://") || url.starts_with("wss://") {

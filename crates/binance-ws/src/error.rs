@@ -43,6 +43,25 @@ pub enum ErrorKind {
         /// Binance's code.
         code: i64,
     },
+    /// A WebSocket API or REST request was refused (not terminal).
+    Api {
+        /// HTTP-like status (400, 401, 403, 418, 429, 5xx).
+        status: u16,
+        /// Binance's code (`-1022` bad signature, `-2010` insufficient balance, …).
+        code: i64,
+        /// When to try again, for 418 and 429.
+        retry_after: Option<Duration>,
+    },
+    /// Binance refused the credentials of a user socket (unknown key
+    /// `-2015`, bad signature `-1022`, clock outside `recvWindow` `-1021`
+    /// even after resynchronising, …): the socket ends (terminal).
+    Auth {
+        /// Binance's code.
+        code: i64,
+    },
+    /// A WebSocket API request got no answer in time (not terminal; the
+    /// request may still have been executed).
+    NoResponse,
 }
 
 /// An error from the client. Messages never contain credentials.
@@ -93,7 +112,10 @@ impl Error {
     pub fn is_terminal(&self) -> bool {
         matches!(
             self.kind,
-            ErrorKind::MaxReconnects | ErrorKind::Closed | ErrorKind::Overflow { .. }
+            ErrorKind::MaxReconnects
+                | ErrorKind::Closed
+                | ErrorKind::Overflow { .. }
+                | ErrorKind::Auth { .. }
         )
     }
 
@@ -112,14 +134,27 @@ impl Error {
             ErrorKind::Http {
                 status: 429 | 418,
                 ..
+            } | ErrorKind::Api {
+                status: 429 | 418,
+                ..
             }
         )
+    }
+
+    /// Binance's error code, for refused requests and credentials.
+    pub fn api_code(&self) -> Option<i64> {
+        match self.kind {
+            ErrorKind::Api { code, .. } | ErrorKind::Auth { code } => Some(code),
+            _ => None,
+        }
     }
 
     /// The server's `Retry-After`, when it gave one.
     pub fn retry_after(&self) -> Option<Duration> {
         match self.kind {
-            ErrorKind::Http { retry_after, .. } => retry_after,
+            ErrorKind::Http { retry_after, .. } | ErrorKind::Api { retry_after, .. } => {
+                retry_after
+            }
             _ => None,
         }
     }

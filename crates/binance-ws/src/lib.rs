@@ -28,6 +28,7 @@
 //! # }
 //! ```
 
+mod auth;
 mod config;
 mod connection;
 mod depth;
@@ -39,10 +40,13 @@ mod queue;
 mod rest;
 mod socket;
 mod transport;
+mod user;
+mod wsapi;
 
 pub use binance_types;
 pub use binance_types::stream::{DepthLevels, KlineInterval, RollingWindow, UpdateSpeed};
 pub use binance_types::{Event, Micros, Millis};
+pub use auth::{Credentials, KeyType, ENV_API_KEY, ENV_API_SECRET, ENV_PRIVATE_KEY_FILE};
 pub use config::{Endpoint, Overflow, Proxy, Reconnect, Retries};
 pub use depth::{
     snapshot_weight, CacheState, DepthCache, DepthCacheOptions, DepthCaches, DepthEvent,
@@ -51,3 +55,5 @@ pub use error::{Error, ErrorKind};
 pub use manager::{Builder, Options, SocketManager};
 pub use message::{Message, RawFrame, Status, StreamEvent};
 pub use socket::Socket;
+pub use user::{UserSocket, UserStream};
+pub use wsapi::WsApi;

@@ -11,7 +11,10 @@ use binance_types::stream::{
 };
 use binance_types::{Micros, Millis, StreamName, Symbol, TimeUnit};
 
+use crate::auth::{Clock, Credentials};
 use crate::config::{Endpoint, Overflow, Proxy, Reconnect, Retries};
+use crate::user::{UserSetup, UserSocket, UserStream};
+use crate::wsapi::{Signer, WsApi};
 use crate::connection::{self, Handle, Plan};
 use crate::error::{Error, ErrorKind};
 use crate::limiter::Window;
@@ -43,6 +46,11 @@ pub struct Options {
     pub max_streams_per_connection: usize,
     /// New connections allowed per window (Binance: 300 per 5 minutes).
     pub connection_attempts: (usize, Duration),
+    /// Connections each user socket keeps subscribed (default 2: one can
+    /// drop without losing an event).
+    pub user_connections: usize,
+    /// `recvWindow` sent with signed requests (default: none, Binance's 5 s).
+    pub recv_window: Option<Duration>,
 }
 
 impl Default for Options {
@@ -58,6 +66,8 @@ impl Default for Options {
             connect_timeout: Duration::from_secs(10),
             max_streams_per_connection: 1024,
             connection_attempts: (300, Duration::from_secs(300)),
+            user_connections: 2,
+            recv_window: None,
         }
     }
 }
@@ -67,6 +77,8 @@ type Registry<U> = Mutex<HashMap<String, (u64, Handle<U>)>>;
 
 pub(crate) struct Inner<U: TimeUnit> {
     endpoint: Endpoint,
+    credentials: Option<Credentials>,
+    clock: Arc<Clock>,
     pub shared: Arc<connection::Shared>,
     registry: Arc<Registry<U>>,
     next_id: AtomicU64,
@@ -118,6 +130,7 @@ impl<U: TimeUnit> Inner<U> {
 #[must_use]
 pub struct Builder<U: TimeUnit = Millis> {
     endpoint: Endpoint,
+    credentials: Option<Credentials>,
     options: Options,
     extra_roots: Vec<String>,
     proxy: ProxySetting,
@@ -209,10 +222,30 @@ impl<U: TimeUnit> Builder<U> {
         self
     }
 
+    /// The API key user sockets and signed requests use (default: from
+    /// the environment when first needed, see [`Credentials::from_env`]).
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// `recvWindow` for signed requests (Binance's default 5 s, at most 60 s).
+    pub fn recv_window(mut self, window: Duration) -> Self {
+        self.options.recv_window = Some(window);
+        self
+    }
+
+    /// Connections per user socket (1 to 4, default 2).
+    pub fn user_connections(mut self, count: usize) -> Self {
+        self.options.user_connections = count;
+        self
+    }
+
     /// Times in microseconds (`timeUnit=MICROSECOND`): events carry `Time<Micros>`.
     pub fn micros(self) -> Builder<Micros> {
         Builder {
             endpoint: self.endpoint,
+            credentials: self.credentials,
             options: self.options,
             extra_roots: self.extra_roots,
             proxy: self.proxy,
@@ -238,6 +271,8 @@ impl<U: TimeUnit> Builder<U> {
         Ok(SocketManager {
             inner: Arc::new(Inner {
                 endpoint: self.endpoint,
+                credentials: self.credentials,
+                clock: Arc::default(),
                 shared: Arc::new(shared),
                 registry: Arc::default(),
                 next_id: AtomicU64::new(1),
@@ -273,6 +308,7 @@ impl SocketManager<Millis> {
     pub fn builder() -> Builder<Millis> {
         Builder {
             endpoint: Endpoint::Production,
+            credentials: None,
             options: Options::default(),
             extra_roots: Vec::new(),
             proxy: ProxySetting::FromEnv,
@@ -437,5 +473,59 @@ impl<U: TimeUnit> SocketManager<U> {
         let mut plan = self.inner.plan(Vec::new(), true);
         plan.private = self.inner.next_reader();
         Socket::new(self.inner.clone(), vec![(plan, 0)])
+    }
+
+    /// The signer: the builder's credentials, or the environment's.
+    fn signer(&self) -> Result<Arc<Signer>, Error> {
+        let credentials = match &self.inner.credentials {
+            Some(c) => c.clone(),
+            None => Credentials::from_env()?,
+        };
+        Ok(Arc::new(Signer {
+            credentials,
+            clock: self.inner.clock.clone(),
+            recv_window: self.inner.shared.options.recv_window,
+        }))
+    }
+
+    fn user(&self, stream: UserStream) -> Result<UserSocket<U>, Error> {
+        Ok(UserSocket::new(UserSetup {
+            stream,
+            ws_api_url: self.inner.endpoint.ws_api_url()?,
+            rest_url: self.inner.endpoint.rest_url(),
+            shared: self.inner.shared.clone(),
+            signer: self.signer()?,
+        }))
+    }
+
+    /// The spot account's events (`executionReport`, `outboundAccountPosition`,
+    /// `balanceUpdate`, …) over the WebSocket API, with any key type.
+    pub fn user_socket(&self) -> Result<UserSocket<U>, Error> {
+        self.user(UserStream::Spot)
+    }
+
+    /// The cross-margin account's events, through a listen token that is
+    /// renewed before it expires.
+    pub fn margin_socket(&self) -> Result<UserSocket<U>, Error> {
+        self.user(UserStream::Margin)
+    }
+
+    /// The isolated-margin account of `symbol`, through a listen token.
+    pub fn isolated_margin_socket(&self, symbol: &str) -> Result<UserSocket<U>, Error> {
+        self.user(UserStream::IsolatedMargin(self::symbol(symbol)?))
+    }
+
+    /// A WebSocket API connection for requests, open when returned. Signed
+    /// requests use the manager's credentials (or the environment's); without
+    /// any, only unsigned requests work.
+    pub async fn ws_api(&self) -> Result<WsApi, Error> {
+        let api = WsApi::spawn(
+            self.inner.endpoint.ws_api_url()?,
+            self.inner.shared.clone(),
+            self.signer().ok(),
+            None,
+        );
+        api.connected().await?;
+        Ok(api)
     }
 }

@@ -87,6 +87,15 @@ pub enum Status {
         /// How many.
         dropped: u64,
     },
+    /// User sockets: no subscription was live from `from` to `to` (every
+    /// connection was down at once), so account events of that time may be
+    /// missing: read open orders and balances through REST to catch up.
+    Gap {
+        /// When the last live subscription was lost.
+        from: SystemTime,
+        /// When a subscription was live again.
+        to: SystemTime,
+    },
     /// A frame could not be decoded; the stream goes on.
     Malformed {
         /// Where and why.

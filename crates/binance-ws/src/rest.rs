@@ -19,6 +19,16 @@ pub(crate) struct Response {
 
 /// `GET url` (http:// or https://), one request per connection.
 pub(crate) async fn get(url: &str, net: &Network) -> Result<Response, Error> {
+    send("GET", url, &[], net).await
+}
+
+/// `method url` with extra headers (http:// or https://), one request per connection.
+pub(crate) async fn send(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    net: &Network,
+) -> Result<Response, Error> {
     let ws_url = url
         .replacen("https://", "wss://", 1)
         .replacen("http://", "ws://", 1);
@@ -29,8 +39,14 @@ pub(crate) async fn get(url: &str, net: &Network) -> Result<Response, Error> {
             .await
             .map_err(|e| Error::new(ErrorKind::Connect, format!("REST {host}: {e}")))?;
         tokio::spawn(connection);
-        let request = hyper::Request::get(path)
-            .header("host", host)
+        let mut request = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", host);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request
             .header(
                 "user-agent",
                 concat!("binance-ws/", env!("CARGO_PKG_VERSION")),

@@ -1,0 +1,975 @@
+//! User data sockets, as Binance runs them since 2026-02-20: spot through a
+//! WebSocket API subscription (`userDataStream.subscribe.signature`, or
+//! `session.logon` + `userDataStream.subscribe` with an Ed25519 key),
+//! cross and isolated margin through a listen token
+//! (`POST /sapi/v1/userListenToken` + `userDataStream.subscribe.listenToken`).
+//!
+//! What python-binance gets wrong, done right:
+//! - every (re)connection subscribes again by itself, and
+//!   `eventStreamTerminated` makes a new subscription;
+//! - the listen token is renewed before it expires, the new subscription
+//!   live before the old one ends;
+//! - by default two connections carry the same subscription and events are
+//!   deduplicated, so a dropped connection loses nothing; if every
+//!   connection was down at once, a [`Status::Gap`] says from when to when;
+//! - a bounded queue with the same overflow policy and statuses as market sockets.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
+
+use binance_types::{Millis, Symbol, TimeUnit};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use crate::auth::{sign_query, KeyType};
+use crate::connection::{Shared, State};
+use crate::error::{Error, ErrorKind};
+use crate::message::{Message, Status, StreamEvent};
+use crate::queue::Queue;
+use crate::wsapi::{ApiEvent, Signer, WsApi};
+
+/// Which account a user socket follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserStream {
+    /// The spot account.
+    Spot,
+    /// The cross-margin account.
+    Margin,
+    /// The isolated-margin account of one symbol.
+    IsolatedMargin(Symbol),
+}
+
+/// Everything a user socket's task needs.
+pub(crate) struct UserSetup {
+    pub stream: UserStream,
+    pub ws_api_url: String,
+    pub rest_url: String,
+    pub shared: Arc<Shared>,
+    pub signer: Arc<Signer>,
+}
+
+/// Settings of one user socket.
+#[derive(Debug, Clone)]
+struct Settings {
+    connections: usize,
+    logon: bool,
+    token_validity: Option<Duration>,
+}
+
+type Pop<U> = Pin<Box<dyn Future<Output = Result<Message<U>, Error>> + Send>>;
+
+/// A user data socket: the events of one account (`executionReport`,
+/// `outboundAccountPosition`, `balanceUpdate`, `listStatus`,
+/// `externalLockUpdate`) with the same `connect` / `recv` / `close` /
+/// [`futures_util::Stream`] as market sockets.
+pub struct UserSocket<U: TimeUnit = Millis> {
+    setup: Arc<UserSetup>,
+    settings: Settings,
+    queue: Arc<Queue<Message<U>>>,
+    state: Option<watch::Receiver<State>>,
+    close: Option<mpsc::UnboundedSender<()>>,
+    user_timeout: Option<Duration>,
+    pending: Option<Pop<U>>,
+    closed: bool,
+    done: bool,
+}
+
+fn lagged<U: TimeUnit>(dropped: u64) -> Message<U> {
+    Message::Status(Status::Lagged { dropped })
+}
+
+impl<U: TimeUnit> UserSocket<U> {
+    pub(crate) fn new(setup: UserSetup) -> Self {
+        let options = &setup.shared.options;
+        UserSocket {
+            queue: Arc::new(Queue::new(options.queue_capacity, options.overflow, lagged)),
+            user_timeout: options.user_timeout,
+            settings: Settings {
+                connections: options.user_connections.clamp(1, 4),
+                logon: false,
+                token_validity: None,
+            },
+            setup: Arc::new(setup),
+            state: None,
+            close: None,
+            pending: None,
+            closed: false,
+            done: false,
+        }
+    }
+
+    /// How many connections carry the subscription (1 to 4; default from
+    /// [`Options::user_connections`](crate::Options), 2). With two, one can
+    /// drop and reconnect without losing an event. Set before connecting.
+    pub fn connections(mut self, count: usize) -> Self {
+        self.settings.connections = count.clamp(1, 4);
+        self
+    }
+
+    /// Spot only: subscribe with `session.logon` + `userDataStream.subscribe`
+    /// (Ed25519 keys only) instead of `userDataStream.subscribe.signature`.
+    pub fn logon(mut self) -> Self {
+        self.settings.logon = true;
+        self
+    }
+
+    /// Margin only: ask for listen tokens valid this long (Binance's default
+    /// and maximum: 24 h). The token is renewed before it expires either way.
+    pub fn listen_token_validity(mut self, validity: Duration) -> Self {
+        self.settings.token_validity = Some(validity);
+        self
+    }
+
+    /// This socket's queue: capacity and overflow policy. Set before connecting.
+    pub fn queue(mut self, capacity: usize, overflow: crate::Overflow) -> Self {
+        if self.state.is_none() {
+            self.queue = Arc::new(Queue::new(capacity, overflow, lagged));
+        }
+        self
+    }
+
+    /// The longest `recv()` waits before a (non-terminal) timeout error.
+    pub fn user_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.user_timeout = timeout;
+        self
+    }
+
+    fn start(&mut self) -> Result<watch::Receiver<State>, Error> {
+        if let Some(state) = &self.state {
+            return Ok(state.clone());
+        }
+        if self.closed {
+            return Err(Error::closed());
+        }
+        if self.settings.logon {
+            if self.setup.stream != UserStream::Spot {
+                return Err(Error::config("logon() is for the spot user socket only"));
+            }
+            if self.setup.signer.credentials.key_type() != KeyType::Ed25519 {
+                return Err(Error::config(
+                    "session.logon takes Ed25519 keys only; use the default \
+                     (userDataStream.subscribe.signature) with HMAC or RSA keys",
+                ));
+            }
+        }
+        let (state_tx, state) = watch::channel(State::Connecting);
+        let (close_tx, close_rx) = mpsc::unbounded_channel();
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let (internal_tx, internal) = mpsc::unbounded_channel();
+        let mut task = Task::<U> {
+            setup: self.setup.clone(),
+            settings: self.settings.clone(),
+            queue: self.queue.clone(),
+            state: state_tx,
+            events_tx,
+            internal_tx,
+            legs: BTreeMap::new(),
+            next_leg: 1,
+            dedupe: Dedupe::default(),
+            token: None,
+            fetching_token: false,
+            token_failures: 0,
+            token_retry_at: None,
+            covered: false,
+            ever_covered: false,
+            gap_since: None,
+            rotated_pending: false,
+            _unit: std::marker::PhantomData,
+        };
+        for _ in 0..self.settings.connections {
+            task.add_leg(None);
+        }
+        if self.setup.stream != UserStream::Spot {
+            task.fetch_token();
+        }
+        tokio::spawn(task.run(close_rx, events, internal));
+        self.close = Some(close_tx);
+        self.state = Some(state.clone());
+        Ok(state)
+    }
+
+    /// Open the connections and wait until the subscription is live.
+    /// Credentials Binance refuses end here with [`ErrorKind::Auth`].
+    pub async fn connect(&mut self) -> Result<(), Error> {
+        let mut state = self.start()?;
+        loop {
+            match &*state.borrow_and_update() {
+                State::Open => return Ok(()),
+                State::Ended(e) => return Err(e.clone()),
+                State::Connecting => {}
+            }
+            if state.changed().await.is_err() {
+                return Err(Error::closed());
+            }
+        }
+    }
+
+    /// The next message, connecting first if needed.
+    pub async fn recv(&mut self) -> Result<Message<U>, Error> {
+        if self.state.is_none() && !self.closed {
+            self.start()?;
+        }
+        if self.pending.is_none() {
+            if let Some(item) = self.queue.try_pop() {
+                return item;
+            }
+        }
+        let queue = self.queue.clone();
+        let pop = self
+            .pending
+            .take()
+            .unwrap_or_else(|| Box::pin(async move { queue.pop().await }));
+        match self.user_timeout {
+            None => pop.await,
+            Some(limit) => {
+                let mut pop = pop;
+                match tokio::time::timeout(limit, &mut pop).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        self.pending = Some(pop);
+                        Err(Error::timeout(limit))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Unsubscribe and close the connections. Later calls get a `Closed` error.
+    pub async fn close(&mut self) {
+        self.closed = true;
+        if let Some(close) = self.close.take() {
+            let _ = close.send(());
+        }
+        self.queue.close(Error::closed());
+        if let Some(mut state) = self.state.take() {
+            // Wait for the task to unsubscribe and close, briefly.
+            let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                while !matches!(*state.borrow_and_update(), State::Ended(_)) {
+                    if state.changed().await.is_err() {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
+    }
+}
+
+impl<U: TimeUnit> Drop for UserSocket<U> {
+    fn drop(&mut self) {
+        if let Some(close) = self.close.take() {
+            let _ = close.send(());
+        }
+    }
+}
+
+impl<U: TimeUnit> futures_util::Stream for UserSocket<U> {
+    type Item = Result<Message<U>, Error>;
+
+    /// Like `recv()`, ending after a terminal error.
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(None);
+        }
+        if this.state.is_none() && !this.closed {
+            if let Err(e) = this.start() {
+                this.done = true;
+                return Poll::Ready(Some(Err(e)));
+            }
+        }
+        let queue = this.queue.clone();
+        let pending = this
+            .pending
+            .get_or_insert_with(|| Box::pin(async move { queue.pop().await }));
+        match pending.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(result) => {
+                this.pending = None;
+                if result.as_ref().is_err_and(Error::is_terminal) {
+                    this.done = true;
+                }
+                Poll::Ready(Some(result))
+            }
+        }
+    }
+}
+
+/// One connection carrying the subscription.
+struct Leg {
+    api: WsApi,
+    number: u64,
+    up: bool,
+    /// Counts the leg's connections, so an answer from an earlier one is ignored.
+    generation: u64,
+    /// The listen token the live subscription was made with.
+    token: Option<Arc<str>>,
+    sub: Option<u64>,
+    subscribing: bool,
+    /// Waiting for a listen token to subscribe with.
+    wants_token: bool,
+    failures: u32,
+    retry_at: Option<Instant>,
+    born: Instant,
+    /// The leg this one takes over from, once subscribed.
+    replaces: Option<u64>,
+    /// A replacement is on its way.
+    replaced: bool,
+    /// Closing: its events still count until it ends.
+    retiring: bool,
+}
+
+struct Token {
+    value: Arc<str>,
+    renew_at: Instant,
+    expires_at: Instant,
+}
+
+enum Internal {
+    Subscribed {
+        leg: u64,
+        generation: u64,
+        token: Option<Arc<str>>,
+        result: Result<u64, Error>,
+    },
+    Token(Result<(String, u64), Error>),
+}
+
+/// Recently delivered events, to drop the copies other connections bring.
+#[derive(Default)]
+struct Dedupe {
+    seen: HashSet<String>,
+    order: VecDeque<String>,
+}
+
+impl Dedupe {
+    const KEEP: usize = 4096;
+
+    fn fresh(&mut self, key: String) -> bool {
+        if !self.seen.insert(key.clone()) {
+            return false;
+        }
+        self.order.push_back(key);
+        if self.order.len() > Self::KEEP {
+            if let Some(old) = self.order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+        true
+    }
+}
+
+/// The identity of an event: an execution's `(s, i, I)` for order updates,
+/// the event's JSON for the rest.
+fn event_key(event: &str) -> String {
+    #[derive(Deserialize)]
+    struct Probe<'a> {
+        e: Option<&'a str>,
+        s: Option<&'a str>,
+        i: Option<u64>,
+        #[serde(rename = "I")]
+        execution: Option<u64>,
+    }
+    match serde_json::from_str::<Probe>(event) {
+        Ok(Probe {
+            e: Some("executionReport"),
+            s: Some(s),
+            i: Some(i),
+            execution: Some(x),
+        }) => format!("executionReport {s} {i} {x}"),
+        _ => event.to_owned(),
+    }
+}
+
+/// Refusals that no retry can cure: the socket ends with an `Auth` error.
+fn is_fatal(code: i64) -> bool {
+    matches!(code, -2014 | -2015 | -1022 | -1021 | -1002 | -1131 | -4056 | -1102 | -1100)
+}
+
+struct Task<U: TimeUnit> {
+    setup: Arc<UserSetup>,
+    settings: Settings,
+    queue: Arc<Queue<Message<U>>>,
+    state: watch::Sender<State>,
+    events_tx: mpsc::UnboundedSender<(u64, ApiEvent)>,
+    internal_tx: mpsc::UnboundedSender<Internal>,
+    legs: BTreeMap<u64, Leg>,
+    next_leg: u64,
+    dedupe: Dedupe,
+    token: Option<Token>,
+    fetching_token: bool,
+    token_failures: u32,
+    token_retry_at: Option<Instant>,
+    covered: bool,
+    ever_covered: bool,
+    gap_since: Option<SystemTime>,
+    /// A replacement finished with coverage kept: say `Rotated`.
+    rotated_pending: bool,
+    _unit: std::marker::PhantomData<U>,
+}
+
+impl<U: TimeUnit> Task<U> {
+    fn add_leg(&mut self, replaces: Option<u64>) -> u64 {
+        let id = self.next_leg;
+        self.next_leg += 1;
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let api = WsApi::spawn(
+            self.setup.ws_api_url.clone(),
+            self.setup.shared.clone(),
+            Some(self.setup.signer.clone()),
+            Some(tx),
+        );
+        // Tag the leg's events with its id, in order.
+        let events = self.events_tx.clone();
+        tokio::spawn(async move {
+            while let Some(event) = rx.recv().await {
+                if events.send((id, event)).is_err() {
+                    break;
+                }
+            }
+        });
+        let number = self.legs.values().filter(|l| !l.retiring).count() as u64 + 1;
+        self.legs.insert(
+            id,
+            Leg {
+                api,
+                number,
+                up: false,
+                generation: 0,
+                token: None,
+                sub: None,
+                subscribing: false,
+                wants_token: false,
+                failures: 0,
+                retry_at: None,
+                born: Instant::now(),
+                replaces,
+                replaced: false,
+                retiring: false,
+            },
+        );
+        id
+    }
+
+    fn push(&self, status: Status) {
+        self.queue.push(Message::Status(status));
+    }
+
+    fn end(&mut self, error: Error) {
+        for leg in self.legs.values() {
+            leg.api.close();
+        }
+        self.queue.end(error.clone());
+        let _ = self.state.send(State::Ended(error));
+    }
+
+    async fn run(
+        mut self,
+        mut close: mpsc::UnboundedReceiver<()>,
+        mut events: mpsc::UnboundedReceiver<(u64, ApiEvent)>,
+        mut internal: mpsc::UnboundedReceiver<Internal>,
+    ) {
+        let rotate_after = self.setup.shared.options.rotate_after;
+        loop {
+            let deadline = self.next_deadline(rotate_after);
+            let timer = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = close.recv() => {
+                    self.unsubscribe_all().await;
+                    return self.end(Error::closed());
+                }
+                Some((leg, event)) = events.recv() => {
+                    if !self.on_event(leg, event) {
+                        return;
+                    }
+                }
+                Some(message) = internal.recv() => {
+                    if !self.on_internal(message) {
+                        return;
+                    }
+                }
+                _ = timer => self.on_timer(rotate_after),
+            }
+        }
+    }
+
+    /// Best effort: tell the server the subscriptions end.
+    async fn unsubscribe_all(&mut self) {
+        let calls = self.legs.values().filter_map(|leg| {
+            let sub = leg.sub?;
+            let api = leg.api.clone();
+            let mut params = Map::new();
+            params.insert("subscriptionId".into(), sub.into());
+            Some(async move { api.request("userDataStream.unsubscribe", params).await })
+        });
+        let all = futures_util::future::join_all(calls);
+        let _ = tokio::time::timeout(Duration::from_secs(1), all).await;
+    }
+
+    fn next_deadline(&self, rotate_after: Duration) -> Option<Instant> {
+        let mut at: Option<Instant> = None;
+        let mut consider = |t: Instant| at = Some(at.map_or(t, |a| a.min(t)));
+        for leg in self.legs.values().filter(|l| !l.retiring) {
+            if let Some(t) = leg.retry_at {
+                consider(t);
+            }
+            if !leg.replaced {
+                consider(leg.born + rotate_after);
+            }
+        }
+        if let (Some(token), false) = (&self.token, self.fetching_token) {
+            consider(token.renew_at);
+        }
+        if let Some(t) = self.token_retry_at {
+            consider(t);
+        }
+        at
+    }
+
+    fn on_timer(&mut self, rotate_after: Duration) {
+        let now = Instant::now();
+        let due: Vec<u64> = self
+            .legs
+            .iter()
+            .filter(|(_, l)| !l.retiring && l.retry_at.is_some_and(|t| t <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            if let Some(leg) = self.legs.get_mut(&id) {
+                leg.retry_at = None;
+            }
+            self.subscribe(id);
+        }
+        let old: Vec<u64> = self
+            .legs
+            .iter()
+            .filter(|(_, l)| !l.retiring && !l.replaced && l.born + rotate_after <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in old {
+            tracing::info!("user-data connection near its lifetime: replacing it");
+            self.replace(id);
+        }
+        if self.token_retry_at.is_some_and(|t| t <= now) {
+            self.token_retry_at = None;
+            self.fetch_token();
+        }
+        let renew = !self.fetching_token && self.token.as_ref().is_some_and(|t| t.renew_at <= now);
+        if renew {
+            tracing::info!("listen token near expiry: renewing");
+            self.fetch_token();
+        }
+    }
+
+    /// Start a connection that takes over from `leg` once subscribed.
+    fn replace(&mut self, leg: u64) {
+        let Some(old) = self.legs.get_mut(&leg) else {
+            return;
+        };
+        if old.replaced || old.retiring {
+            return;
+        }
+        old.replaced = true;
+        self.add_leg(Some(leg));
+    }
+
+    fn on_event(&mut self, leg: u64, event: ApiEvent) -> bool {
+        let Some(l) = self.legs.get_mut(&leg) else {
+            return true;
+        };
+        let label = format!("user-data connection {}", l.number);
+        match event {
+            ApiEvent::Up => {
+                l.up = true;
+                l.generation += 1;
+                l.subscribing = false;
+                self.subscribe(leg);
+            }
+            ApiEvent::Down(reason) => {
+                l.up = false;
+                l.sub = None;
+                let retiring = l.retiring;
+                if !retiring {
+                    self.push(Status::Disconnected {
+                        reason: format!("{label}: {reason}"),
+                    });
+                }
+                self.coverage();
+            }
+            ApiEvent::Status(status) => {
+                if !l.retiring {
+                    self.push(match status {
+                        Status::ConnectFailed { reason } => Status::ConnectFailed {
+                            reason: format!("{label}: {reason}"),
+                        },
+                        other => other,
+                    });
+                }
+            }
+            ApiEvent::Event(text) => self.on_frame(leg, text),
+            ApiEvent::Shutdown => {
+                tracing::info!("{label}: serverShutdown; moving to a new connection");
+                self.replace(leg);
+            }
+            ApiEvent::Ended(error) => {
+                let was = self.legs.remove(&leg).expect("looked up above");
+                if let Some(new) = self
+                    .legs
+                    .values_mut()
+                    .find(|l| l.replaces == Some(leg))
+                {
+                    new.replaces = None;
+                }
+                if !was.retiring && !self.legs.values().any(|l| !l.retiring) {
+                    self.end(error);
+                    return false;
+                }
+                self.coverage();
+            }
+        }
+        true
+    }
+
+    fn on_frame(&mut self, leg: u64, text: Utf8Bytes) {
+        #[derive(Deserialize)]
+        struct Frame<'a> {
+            #[serde(rename = "subscriptionId")]
+            subscription: u64,
+            #[serde(borrow)]
+            event: &'a RawValue,
+        }
+        let frame: Frame = match serde_json::from_str(text.as_str()) {
+            Ok(f) => f,
+            Err(e) => {
+                let error = binance_types::frame::decode_as::<U>(text.as_bytes())
+                    .err()
+                    .map(|error| Status::Malformed { error });
+                tracing::warn!("malformed user-data frame: {e}");
+                if let Some(status) = error {
+                    self.push(status);
+                }
+                return;
+            }
+        };
+        let l = self.legs.get_mut(&leg).expect("caller checked");
+        if l.sub != Some(frame.subscription) {
+            // An earlier subscription of this connection: already replaced.
+            return;
+        }
+        let raw = frame.event.get();
+        if raw.contains("\"eventStreamTerminated\"") {
+            tracing::info!("user-data connection {}: subscription ended by the server; subscribing again", l.number);
+            l.sub = None;
+            let retiring = l.retiring;
+            let used = l.token.take();
+            if !retiring {
+                if used.is_some() && self.token.as_ref().map(|t| &t.value) == used.as_ref() {
+                    // The token ran out (or was revoked): the next one is needed now.
+                    self.token = None;
+                }
+                self.subscribe(leg);
+            }
+            self.coverage();
+            return;
+        }
+        if !self.dedupe.fresh(event_key(raw)) {
+            return;
+        }
+        match binance_types::frame::decode_as::<U>(text.as_bytes()) {
+            Ok(decoded) => self.queue.push(Message::Event(StreamEvent {
+                stream: None,
+                event: decoded.event,
+            })),
+            Err(error) => {
+                tracing::warn!("malformed user-data event: {error}");
+                self.push(Status::Malformed { error });
+            }
+        }
+    }
+
+    /// Make the subscription on a leg that is up.
+    fn subscribe(&mut self, leg: u64) {
+        let stream = self.setup.stream.clone();
+        let token = match &stream {
+            UserStream::Spot => None,
+            _ => match &self.token {
+                Some(t) if t.expires_at > Instant::now() + Duration::from_millis(200) => {
+                    Some(t.value.clone())
+                }
+                _ => {
+                    if let Some(l) = self.legs.get_mut(&leg) {
+                        l.wants_token = true;
+                    }
+                    self.fetch_token();
+                    return;
+                }
+            },
+        };
+        let Some(l) = self.legs.get_mut(&leg) else {
+            return;
+        };
+        if !l.up || l.subscribing || l.sub.is_some() || l.retiring {
+            return;
+        }
+        l.subscribing = true;
+        l.wants_token = false;
+        let api = l.api.clone();
+        let generation = l.generation;
+        let logon = self.settings.logon;
+        let internal = self.internal_tx.clone();
+        tokio::spawn(async move {
+            let used = token.clone();
+            let result = match token {
+                Some(token) => {
+                    let mut params = Map::new();
+                    params.insert("listenToken".into(), Value::String(token.to_string()));
+                    api.request("userDataStream.subscribe.listenToken", params).await
+                }
+                None if logon => match api.signed_request("session.logon", Map::new()).await {
+                    Ok(_) => api.request("userDataStream.subscribe", Map::new()).await,
+                    Err(e) => Err(e),
+                },
+                None => {
+                    api.signed_request("userDataStream.subscribe.signature", Map::new())
+                        .await
+                }
+            };
+            let result = result.and_then(|v| {
+                v["subscriptionId"].as_u64().ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Connect,
+                        "subscription answered without a subscriptionId",
+                    )
+                })
+            });
+            let _ = internal.send(Internal::Subscribed {
+                leg,
+                generation,
+                token: used,
+                result,
+            });
+        });
+    }
+
+    fn fetch_token(&mut self) {
+        if self.fetching_token {
+            return;
+        }
+        self.fetching_token = true;
+        let setup = self.setup.clone();
+        let validity = self.settings.token_validity;
+        let internal = self.internal_tx.clone();
+        tokio::spawn(async move {
+            let result = listen_token(&setup, validity).await;
+            let _ = internal.send(Internal::Token(result));
+        });
+    }
+
+    fn on_internal(&mut self, message: Internal) -> bool {
+        match message {
+            Internal::Subscribed {
+                leg,
+                generation,
+                token,
+                result,
+            } => {
+                let Some(l) = self.legs.get_mut(&leg) else {
+                    return true;
+                };
+                if l.generation != generation {
+                    // Answered on a connection that has since dropped.
+                    return true;
+                }
+                l.subscribing = false;
+                if !l.up {
+                    return true;
+                }
+                match result {
+                    Ok(id) => {
+                        l.sub = Some(id);
+                        l.token = token;
+                        l.failures = 0;
+                        if let Some(old) = l.replaces.take() {
+                            if let Some(old) = self.legs.get_mut(&old) {
+                                old.retiring = true;
+                                old.api.close();
+                                self.rotated_pending = true;
+                            }
+                        }
+                        self.coverage();
+                    }
+                    Err(e) => return self.subscribe_failed(leg, e),
+                }
+            }
+            Internal::Token(result) => {
+                self.fetching_token = false;
+                match result {
+                    Ok((value, expiration)) => {
+                        self.token_failures = 0;
+                        let now = Instant::now();
+                        let left = Duration::from_millis(
+                            expiration.saturating_sub(self.setup.signer.clock.now_ms()),
+                        );
+                        // Renew at the later of half-life and five minutes before the end.
+                        let renew_in = (left / 2).max(left.saturating_sub(Duration::from_secs(300)));
+                        let renewing = self.token.is_some();
+                        self.token = Some(Token {
+                            value: Arc::from(value),
+                            renew_at: now + renew_in,
+                            expires_at: now + left,
+                        });
+                        let ids: Vec<u64> = self.legs.keys().copied().collect();
+                        for id in ids {
+                            let l = &self.legs[&id];
+                            if l.retiring {
+                                continue;
+                            }
+                            if l.sub.is_some() && renewing && !l.replaced {
+                                // Subscribed with the old token: a new connection takes over.
+                                self.replace(id);
+                            } else if l.wants_token || (l.up && l.sub.is_none()) {
+                                self.subscribe(id);
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        if e.api_code().is_some_and(is_fatal) {
+                            self.end(Error::new(
+                                ErrorKind::Auth {
+                                    code: e.api_code().expect("checked"),
+                                },
+                                format!("listen token refused: {e}"),
+                            ));
+                            return false;
+                        }
+                        self.token_failures += 1;
+                        let mut delay = self.setup.shared.options.reconnect.delay(self.token_failures);
+                        if let Some(wait) = e.retry_after() {
+                            delay = delay.max(wait);
+                        }
+                        tracing::warn!("listen token: {e}; trying again in {delay:?}");
+                        self.token_retry_at = Some(Instant::now() + delay);
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    fn subscribe_failed(&mut self, leg: u64, e: Error) -> bool {
+        let code = e.api_code();
+        if code.is_some_and(is_fatal) {
+            self.end(Error::new(
+                ErrorKind::Auth {
+                    code: code.expect("checked"),
+                },
+                format!("user data subscription refused: {e}"),
+            ));
+            return false;
+        }
+        if code == Some(-1209) {
+            // The token is not valid (any more): fetch another.
+            self.token = None;
+        }
+        if *e.kind() == ErrorKind::Disconnected {
+            // The leg's next `Up` subscribes again.
+            return true;
+        }
+        let l = self.legs.get_mut(&leg).expect("caller checked");
+        l.failures += 1;
+        let mut delay = self.setup.shared.options.reconnect.delay(l.failures);
+        if let Some(wait) = e.retry_after() {
+            delay = delay.max(wait);
+        }
+        tracing::warn!("user data subscription: {e}; trying again in {delay:?}");
+        l.retry_at = Some(Instant::now() + delay);
+        true
+    }
+
+    /// Statuses when coverage (any live subscription) starts, stops, resumes.
+    fn coverage(&mut self) {
+        let covered = self.legs.values().any(|l| l.sub.is_some());
+        match (self.covered, covered) {
+            (false, true) => {
+                if self.ever_covered {
+                    let from = self.gap_since.take().unwrap_or_else(SystemTime::now);
+                    self.push(Status::Gap {
+                        from,
+                        to: SystemTime::now(),
+                    });
+                    self.push(Status::Reconnected);
+                } else {
+                    self.ever_covered = true;
+                    self.push(Status::Connected);
+                    let _ = self.state.send(State::Open);
+                }
+                self.rotated_pending = false;
+            }
+            (true, false) => self.gap_since = Some(SystemTime::now()),
+            (true, true) if self.rotated_pending => {
+                self.rotated_pending = false;
+                self.push(Status::Rotated);
+            }
+            _ => {}
+        }
+        self.covered = covered;
+    }
+}
+
+/// `POST /sapi/v1/userListenToken`: the token and its expiration (ms).
+async fn listen_token(setup: &UserSetup, validity: Option<Duration>) -> Result<(String, u64), Error> {
+    let signer = &setup.signer;
+    let mut params: Vec<(&str, String)> = Vec::new();
+    if let UserStream::IsolatedMargin(symbol) = &setup.stream {
+        params.push(("isIsolated", "TRUE".into()));
+        params.push(("symbol", symbol.as_str().to_owned()));
+    }
+    if let Some(validity) = validity {
+        params.push(("validity", validity.as_millis().to_string()));
+    }
+    let query = sign_query(&signer.credentials, &signer.clock, signer.recv_window, &params);
+    let url = format!("{}/sapi/v1/userListenToken?{query}", setup.rest_url);
+    let response = crate::rest::send(
+        "POST",
+        &url,
+        &[("X-MBX-APIKEY", signer.credentials.api_key())],
+        &setup.shared.net,
+    )
+    .await
+    .map_err(|e| Error::new(e.kind().clone(), format!("POST /sapi/v1/userListenToken: {e}")))?;
+    let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+    if response.status != 200 {
+        let code = body["code"].as_i64().unwrap_or(0);
+        let msg = body["msg"].as_str().unwrap_or("no Binance error in the body");
+        return Err(Error::new(
+            ErrorKind::Api {
+                status: response.status,
+                code,
+                retry_after: response.retry_after,
+            },
+            format!(
+                "POST /sapi/v1/userListenToken: Binance error {code} (HTTP {}): {msg}",
+                response.status
+            ),
+        ));
+    }
+    match (body["token"].as_str(), body["expirationTime"].as_u64()) {
+        (Some(token), Some(expiration)) => Ok((token.to_owned(), expiration)),
+        _ => Err(Error::new(
+            ErrorKind::Connect,
+            "POST /sapi/v1/userListenToken answered without token and expirationTime",
+        )),
+    }
+}
