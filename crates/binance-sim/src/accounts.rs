@@ -631,6 +631,35 @@ impl Accounts {
         true
     }
 
+    /// End every user-data subscription with `eventStreamTerminated` (as a
+    /// revoked key or an expired token would); how many ended.
+    pub fn end_subscriptions(&self) -> usize {
+        let conns: Vec<u64> = {
+            let state = self.state.lock().unwrap();
+            let mut conns: Vec<u64> = state.subs.iter().map(|s| s.conn).collect();
+            conns.sort_unstable();
+            conns.dedup();
+            conns
+        };
+        conns
+            .into_iter()
+            .map(|c| self.unsubscribe(c, Unsubscribe::All))
+            .sum()
+    }
+
+    /// Every listen token issued and not yet expired (for tests that look
+    /// for leaks).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        let now = now_ms();
+        let state = self.state.lock().unwrap();
+        state
+            .tokens
+            .iter()
+            .filter(|(_, t)| t.expires > now)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
     /// How many user-data subscriptions are live (all connections).
     pub fn subscriptions(&self) -> usize {
         self.state.lock().unwrap().subs.len()

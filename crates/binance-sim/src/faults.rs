@@ -58,6 +58,9 @@ pub(crate) struct FaultState {
     reject_upgrades: Mutex<Option<(u16, Duration, Instant)>>,
     frame_delay_us: AtomicU64,
     depth_delay_us: AtomicU64,
+    api_delay_us: AtomicU64,
+    /// WebSocket API requests received, all connections.
+    pub api_requests: AtomicU64,
 }
 
 impl FaultState {
@@ -100,6 +103,10 @@ impl FaultState {
         Duration::from_micros(self.frame_delay_us.load(Ordering::Relaxed))
     }
 
+    pub fn api_delay(&self) -> Duration {
+        Duration::from_micros(self.api_delay_us.load(Ordering::Relaxed))
+    }
+
     pub fn depth_delay(&self) -> Duration {
         Duration::from_micros(self.depth_delay_us.load(Ordering::Relaxed))
     }
@@ -118,6 +125,19 @@ impl Faults {
         let mut ids: Vec<u64> = self.state.conns.lock().unwrap().keys().copied().collect();
         ids.sort_unstable();
         ids
+    }
+
+    /// Answer WebSocket API requests this late (zero: at once); the
+    /// connection goes on meanwhile, so drops and events still happen.
+    pub fn set_api_answer_delay(&self, delay: Duration) {
+        self.state
+            .api_delay_us
+            .store(delay.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// WebSocket API requests received so far (all connections).
+    pub fn api_requests_received(&self) -> u64 {
+        self.state.api_requests.load(Ordering::Relaxed)
     }
 
     /// Ids of the live WebSocket API connections (`/ws-api/v3`), oldest first.

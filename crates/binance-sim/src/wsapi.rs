@@ -104,7 +104,17 @@ async fn connection(socket: WebSocket, s: Shared, meta: ConnMeta, rate_limits: b
                     Message::Ping(_) => continue,
                     Message::Close(_) => break None,
                 };
+                s.faults.api_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let reply = answer(&s, &meta, &mut session, &text);
+                let delay = s.faults.api_delay();
+                if !delay.is_zero() {
+                    let late = session.events.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        let _ = late.send(reply);
+                    });
+                    continue;
+                }
                 if tx.send(Message::Text(reply.into())).await.is_err() {
                     break None;
                 }

@@ -51,6 +51,9 @@ pub struct Options {
     pub user_connections: usize,
     /// `recvWindow` sent with signed requests (default: none, Binance's 5 s).
     pub recv_window: Option<Duration>,
+    /// How long a WebSocket API request waits for its answer (default 10 s,
+    /// Binance's own backend timeout).
+    pub request_timeout: Duration,
 }
 
 impl Default for Options {
@@ -68,6 +71,7 @@ impl Default for Options {
             connection_attempts: (300, Duration::from_secs(300)),
             user_connections: 2,
             recv_window: None,
+            request_timeout: Duration::from_secs(10),
         }
     }
 }

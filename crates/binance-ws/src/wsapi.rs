@@ -20,10 +20,6 @@ use crate::error::{Error, ErrorKind};
 use crate::message::Status;
 use crate::transport::{self, Ws};
 
-/// How long a request waits for its response (Binance's backend gives up
-/// after 10 s with `-1007`).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
-
 /// What a connection tells its owner (user sockets).
 #[derive(Debug)]
 pub(crate) enum ApiEvent {
@@ -370,7 +366,8 @@ impl Task {
                             request.insert("params".into(), Value::Object(params));
                         }
                         let text = Value::Object(request).to_string();
-                        self.pending.insert(id, Pending { method, reply, deadline: Instant::now() + REQUEST_TIMEOUT });
+                        let deadline = Instant::now() + self.shared.options.request_timeout;
+                        self.pending.insert(id, Pending { method, reply, deadline });
                         if let Err(e) = ws.send(tungstenite::Message::Text(text.into())).await {
                             return End::Dropped(e.to_string());
                         }
@@ -390,7 +387,7 @@ impl Task {
                         let p = self.pending.remove(&id).expect("listed");
                         let _ = p.reply.send(Err(Error::new(
                             ErrorKind::NoResponse,
-                            format!("{}: no answer within {} s; it may or may not have been executed", p.method, REQUEST_TIMEOUT.as_secs()),
+                            format!("{}: no answer within {} ms; it may or may not have been executed", p.method, self.shared.options.request_timeout.as_millis()),
                         )));
                     }
                 }

@@ -175,14 +175,25 @@ pub async fn socks5_proxy() -> (
 
 /// A plain HTTP GET: (status, lowercased headers, body).
 pub async fn http_get(url: &str) -> (u16, std::collections::HashMap<String, String>, String) {
+    http("GET", url, &[]).await
+}
+
+/// One HTTP/1.1 request on a fresh connection: status, headers, body.
+pub async fn http(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+) -> (u16, std::collections::HashMap<String, String>, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rest = url.strip_prefix("http://").expect("http URL");
     let (host, path) = rest
         .split_once('/')
         .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
     let mut tcp = tokio::net::TcpStream::connect(host).await.unwrap();
+    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
     tcp.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+        format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
     )
     .await
     .unwrap();
