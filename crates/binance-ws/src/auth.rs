@@ -101,14 +101,15 @@ impl Credentials {
     }
 
     /// An Ed25519 or RSA key read from a PEM file.
-    pub fn from_key_file(api_key: impl Into<String>, path: impl AsRef<Path>) -> Result<Self, Error> {
+    pub fn from_key_file(
+        api_key: impl Into<String>,
+        path: impl AsRef<Path>,
+    ) -> Result<Self, Error> {
         let path = path.as_ref();
-        let pem = std::fs::read_to_string(path).map_err(|e| {
-            Error::config(format!("private key file {}: {e}", path.display()))
-        })?;
-        Self::from_pem(api_key, &pem).map_err(|e| {
-            Error::config(format!("private key file {}: {e}", path.display()))
-        })
+        let pem = std::fs::read_to_string(path)
+            .map_err(|e| Error::config(format!("private key file {}: {e}", path.display())))?;
+        Self::from_pem(api_key, &pem)
+            .map_err(|e| Error::config(format!("private key file {}: {e}", path.display())))
     }
 
     /// From the environment: `BINANCE_API_KEY` with `BINANCE_API_SECRET`
@@ -250,7 +251,11 @@ pub(crate) fn sign_query(
     params: &[(&str, String)],
 ) -> String {
     use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-    const VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    const VALUE: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
     let mut pairs: Vec<(String, String)> = params
         .iter()
         .map(|(k, v)| ((*k).to_owned(), v.clone()))
@@ -265,7 +270,10 @@ pub(crate) fn sign_query(
         .collect::<Vec<_>>()
         .join("&");
     let signature = credentials.sign(query.as_bytes());
-    format!("{query}&signature={}", utf8_percent_encode(&signature, VALUE))
+    format!(
+        "{query}&signature={}",
+        utf8_percent_encode(&signature, VALUE)
+    )
 }
 
 #[cfg(test)]
@@ -298,10 +306,18 @@ mod tests {
     fn debug_and_errors_never_show_key_material() {
         let credentials = Credentials::hmac("THE-API-KEY", "THE-SECRET");
         let text = format!("{credentials:?}");
-        assert!(!text.contains("THE-API-KEY") && !text.contains("THE-SECRET"), "{text}");
+        assert!(
+            !text.contains("THE-API-KEY") && !text.contains("THE-SECRET"),
+            "{text}"
+        );
         let pem = "-----BEGIN PRIVATE KEY-----\nTUFURVJJQUwtU0VDUkVU\n-----END PRIVATE KEY-----\n";
-        let err = Credentials::from_pem("THE-API-KEY", pem).unwrap_err().to_string();
-        assert!(!err.contains("TUFURVJJQUwtU0VDUkVU") && !err.contains("THE-API-KEY"), "{err}");
+        let err = Credentials::from_pem("THE-API-KEY", pem)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !err.contains("TUFURVJJQUwtU0VDUkVU") && !err.contains("THE-API-KEY"),
+            "{err}"
+        );
         assert!(err.contains("PKCS#8"), "{err}");
     }
 }

@@ -152,9 +152,7 @@ impl Error {
     /// The server's `Retry-After`, when it gave one.
     pub fn retry_after(&self) -> Option<Duration> {
         match self.kind {
-            ErrorKind::Http { retry_after, .. } | ErrorKind::Api { retry_after, .. } => {
-                retry_after
-            }
+            ErrorKind::Http { retry_after, .. } | ErrorKind::Api { retry_after, .. } => retry_after,
             _ => None,
         }
     }

@@ -43,10 +43,10 @@ mod transport;
 mod user;
 mod wsapi;
 
+pub use auth::{Credentials, KeyType, ENV_API_KEY, ENV_API_SECRET, ENV_PRIVATE_KEY_FILE};
 pub use binance_types;
 pub use binance_types::stream::{DepthLevels, KlineInterval, RollingWindow, UpdateSpeed};
 pub use binance_types::{Event, Micros, Millis};
-pub use auth::{Credentials, KeyType, ENV_API_KEY, ENV_API_SECRET, ENV_PRIVATE_KEY_FILE};
 pub use config::{Endpoint, Overflow, Proxy, Reconnect, Retries};
 pub use depth::{
     snapshot_weight, CacheState, DepthCache, DepthCacheOptions, DepthCaches, DepthEvent,

@@ -13,13 +13,13 @@ use binance_types::{Micros, Millis, StreamName, Symbol, TimeUnit};
 
 use crate::auth::{Clock, Credentials};
 use crate::config::{Endpoint, Overflow, Proxy, Reconnect, Retries};
-use crate::user::{UserSetup, UserSocket, UserStream};
-use crate::wsapi::{Signer, WsApi};
 use crate::connection::{self, Handle, Plan};
 use crate::error::{Error, ErrorKind};
 use crate::limiter::Window;
 use crate::socket::{canonical, Socket};
 use crate::transport::{Network, ProxySetting};
+use crate::user::{UserSetup, UserSocket, UserStream};
+use crate::wsapi::{Signer, WsApi};
 
 /// Everything a manager's sockets share. Cheap to clone.
 #[derive(Debug, Clone)]

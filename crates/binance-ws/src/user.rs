@@ -390,7 +390,10 @@ fn event_key(event: &str) -> String {
 
 /// Refusals that no retry can cure: the socket ends with an `Auth` error.
 fn is_fatal(code: i64) -> bool {
-    matches!(code, -2014 | -2015 | -1022 | -1021 | -1002 | -1131 | -4056 | -1102 | -1100)
+    matches!(
+        code,
+        -2014 | -2015 | -1022 | -1021 | -1002 | -1131 | -4056 | -1102 | -1100
+    )
 }
 
 struct Task<U: TimeUnit> {
@@ -625,11 +628,7 @@ impl<U: TimeUnit> Task<U> {
             }
             ApiEvent::Ended(error) => {
                 let was = self.legs.remove(&leg).expect("looked up above");
-                if let Some(new) = self
-                    .legs
-                    .values_mut()
-                    .find(|l| l.replaces == Some(leg))
-                {
+                if let Some(new) = self.legs.values_mut().find(|l| l.replaces == Some(leg)) {
                     new.replaces = None;
                 }
                 if !was.retiring && !self.legs.values().any(|l| !l.retiring) {
@@ -670,7 +669,10 @@ impl<U: TimeUnit> Task<U> {
         }
         let raw = frame.event.get();
         if raw.contains("\"eventStreamTerminated\"") {
-            tracing::info!("user-data connection {}: subscription ended by the server; subscribing again", l.number);
+            tracing::info!(
+                "user-data connection {}: subscription ended by the server; subscribing again",
+                l.number
+            );
             l.sub = None;
             let retiring = l.retiring;
             let used = l.token.take();
@@ -735,7 +737,8 @@ impl<U: TimeUnit> Task<U> {
                 Some(token) => {
                     let mut params = Map::new();
                     params.insert("listenToken".into(), Value::String(token.to_string()));
-                    api.request("userDataStream.subscribe.listenToken", params).await
+                    api.request("userDataStream.subscribe.listenToken", params)
+                        .await
                 }
                 None if logon => match api.signed_request("session.logon", Map::new()).await {
                     Ok(_) => api.request("userDataStream.subscribe", Map::new()).await,
@@ -823,7 +826,8 @@ impl<U: TimeUnit> Task<U> {
                             expiration.saturating_sub(self.setup.signer.clock.now_ms()),
                         );
                         // Renew at the later of half-life and five minutes before the end.
-                        let renew_in = (left / 2).max(left.saturating_sub(Duration::from_secs(300)));
+                        let renew_in =
+                            (left / 2).max(left.saturating_sub(Duration::from_secs(300)));
                         let renewing = self.token.is_some();
                         self.token = Some(Token {
                             value: Arc::from(value),
@@ -855,7 +859,12 @@ impl<U: TimeUnit> Task<U> {
                             return false;
                         }
                         self.token_failures += 1;
-                        let mut delay = self.setup.shared.options.reconnect.delay(self.token_failures);
+                        let mut delay = self
+                            .setup
+                            .shared
+                            .options
+                            .reconnect
+                            .delay(self.token_failures);
                         if let Some(wait) = e.retry_after() {
                             delay = delay.max(wait);
                         }
@@ -929,7 +938,10 @@ impl<U: TimeUnit> Task<U> {
 }
 
 /// `POST /sapi/v1/userListenToken`: the token and its expiration (ms).
-async fn listen_token(setup: &UserSetup, validity: Option<Duration>) -> Result<(String, u64), Error> {
+async fn listen_token(
+    setup: &UserSetup,
+    validity: Option<Duration>,
+) -> Result<(String, u64), Error> {
     let signer = &setup.signer;
     let mut params: Vec<(&str, String)> = Vec::new();
     if let UserStream::IsolatedMargin(symbol) = &setup.stream {
@@ -939,7 +951,12 @@ async fn listen_token(setup: &UserSetup, validity: Option<Duration>) -> Result<(
     if let Some(validity) = validity {
         params.push(("validity", validity.as_millis().to_string()));
     }
-    let query = sign_query(&signer.credentials, &signer.clock, signer.recv_window, &params);
+    let query = sign_query(
+        &signer.credentials,
+        &signer.clock,
+        signer.recv_window,
+        &params,
+    );
     let url = format!("{}/sapi/v1/userListenToken?{query}", setup.rest_url);
     let response = crate::rest::send(
         "POST",
@@ -948,11 +965,18 @@ async fn listen_token(setup: &UserSetup, validity: Option<Duration>) -> Result<(
         &setup.shared.net,
     )
     .await
-    .map_err(|e| Error::new(e.kind().clone(), format!("POST /sapi/v1/userListenToken: {e}")))?;
+    .map_err(|e| {
+        Error::new(
+            e.kind().clone(),
+            format!("POST /sapi/v1/userListenToken: {e}"),
+        )
+    })?;
     let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
     if response.status != 200 {
         let code = body["code"].as_i64().unwrap_or(0);
-        let msg = body["msg"].as_str().unwrap_or("no Binance error in the body");
+        let msg = body["msg"]
+            .as_str()
+            .unwrap_or("no Binance error in the body");
         return Err(Error::new(
             ErrorKind::Api {
                 status: response.status,

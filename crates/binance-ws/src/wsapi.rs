@@ -185,7 +185,10 @@ impl WsApi {
         let result = self.send("time", None).await?;
         let received = crate::auth::local_ms();
         let server = result["serverTime"].as_i64().ok_or_else(|| {
-            Error::new(ErrorKind::Connect, "the `time` method answered without serverTime")
+            Error::new(
+                ErrorKind::Connect,
+                "the `time` method answered without serverTime",
+            )
         })?;
         clock.set(server, sent, received);
         Ok(())
@@ -442,7 +445,9 @@ impl Task {
                     error.code,
                     error.msg
                 ),
-                _ => tracing::debug!("WebSocket API: response to an unknown or expired request ignored"),
+                _ => tracing::debug!(
+                    "WebSocket API: response to an unknown or expired request ignored"
+                ),
             }
             return;
         };
@@ -452,7 +457,11 @@ impl Task {
                     .data
                     .as_ref()
                     .and_then(|d| d.get("retryAfter")?.as_u64())
-                    .map(|at| Duration::from_millis(at.saturating_sub(crate::auth::local_ms().max(0) as u64)));
+                    .map(|at| {
+                        Duration::from_millis(
+                            at.saturating_sub(crate::auth::local_ms().max(0) as u64),
+                        )
+                    });
                 Err(Error::new(
                     ErrorKind::Api {
                         status: response.status,

@@ -27,7 +27,11 @@ fn key_file(name: &str) -> String {
 }
 
 fn funded(mut spec: AccountSpec) -> AccountSpec {
-    for wallet in [Wallet::Spot, Wallet::Margin, Wallet::Isolated("BTCUSDT".into())] {
+    for wallet in [
+        Wallet::Spot,
+        Wallet::Margin,
+        Wallet::Isolated("BTCUSDT".into()),
+    ] {
         spec = spec
             .balance(wallet.clone(), "USDT", Decimal::from(100_000))
             .balance(wallet, "BTC", Decimal::from(10));
@@ -43,7 +47,10 @@ async fn user_sim(token_validity: Duration) -> Sim {
         },
         accounts: vec![
             funded(AccountSpec::hmac(HMAC_KEY, HMAC_SECRET)),
-            funded(AccountSpec::ed25519(ED_KEY, key_file("test-ed25519.pub.pem"))),
+            funded(AccountSpec::ed25519(
+                ED_KEY,
+                key_file("test-ed25519.pub.pem"),
+            )),
             funded(AccountSpec::rsa(RSA_KEY, key_file("test-rsa.pub.pem"))),
         ],
         max_listen_token_validity: token_validity,
@@ -137,14 +144,26 @@ async fn rest_and_ws_api_orders_reach_the_user_socket() {
         panic!("executionReport first")
     };
     assert_eq!(
-        (new.client_order_id.as_str(), new.execution_type.as_str(), new.order_status.as_str()),
+        (
+            new.client_order_id.as_str(),
+            new.execution_type.as_str(),
+            new.order_status.as_str()
+        ),
         ("rest-1", "NEW", "NEW")
     );
-    assert_eq!((new.order_id, new.price, new.is_working), (resting_id, dec("1000"), true));
-    let Event::OutboundAccountPosition(position) = next_event(&mut user, &mut statuses).await else {
+    assert_eq!(
+        (new.order_id, new.price, new.is_working),
+        (resting_id, dec("1000"), true)
+    );
+    let Event::OutboundAccountPosition(position) = next_event(&mut user, &mut statuses).await
+    else {
         panic!("outboundAccountPosition after the order")
     };
-    let usdt = position.balances.iter().find(|b| b.asset == "USDT").unwrap();
+    let usdt = position
+        .balances
+        .iter()
+        .find(|b| b.asset == "USDT")
+        .unwrap();
     assert_eq!((usdt.free, usdt.locked), (dec("99990"), dec("10")));
 
     // A market buy through the WebSocket API, filled against the book.
@@ -179,8 +198,12 @@ async fn rest_and_ws_api_orders_reach_the_user_socket() {
             other => panic!("order reports before the position, got {other:?}"),
         }
     }
-    assert_eq!((filled, trades), (dec("0.001"), placed["fills"].as_array().unwrap().len()));
-    let Event::OutboundAccountPosition(position) = next_event(&mut user, &mut statuses).await else {
+    assert_eq!(
+        (filled, trades),
+        (dec("0.001"), placed["fills"].as_array().unwrap().len())
+    );
+    let Event::OutboundAccountPosition(position) = next_event(&mut user, &mut statuses).await
+    else {
         panic!("position after the fill")
     };
     let btc = position.balances.iter().find(|b| b.asset == "BTC").unwrap();
@@ -199,10 +222,15 @@ async fn rest_and_ws_api_orders_reach_the_user_socket() {
         panic!("cancel report")
     };
     assert_eq!(
-        (report.execution_type.as_str(), report.original_client_order_id.as_str(), report.order_id),
+        (
+            report.execution_type.as_str(),
+            report.original_client_order_id.as_str(),
+            report.order_id
+        ),
         ("CANCELED", "rest-1", resting_id)
     );
-    let Event::OutboundAccountPosition(position) = next_event(&mut user, &mut statuses).await else {
+    let Event::OutboundAccountPosition(position) = next_event(&mut user, &mut statuses).await
+    else {
         panic!("position after the cancel")
     };
     let truth = sim.accounts().balances(HMAC_KEY, &Wallet::Spot).unwrap();
@@ -215,22 +243,36 @@ async fn rest_and_ws_api_orders_reach_the_user_socket() {
     let err = api
         .signed_request(
             "order.place",
-            params(json!({"symbol": "BTCUSDT", "side": "SELL", "type": "MARKET", "quantity": "500"})),
+            params(
+                json!({"symbol": "BTCUSDT", "side": "SELL", "type": "MARKET", "quantity": "500"}),
+            ),
         )
         .await
         .unwrap_err();
     assert!(
-        matches!(err.kind(), ErrorKind::Api { status: 400, code: -2010, .. }),
+        matches!(
+            err.kind(),
+            ErrorKind::Api {
+                status: 400,
+                code: -2010,
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert!(err.to_string().contains("insufficient balance"), "{err}");
     let limits = api.rate_limits();
     assert!(
-        limits.iter().any(|l| l.rate_limit_type == "REQUEST_WEIGHT" && l.count > Some(0)),
+        limits
+            .iter()
+            .any(|l| l.rate_limit_type == "REQUEST_WEIGHT" && l.count > Some(0)),
         "{limits:?}"
     );
     assert!(api.request("ping", Map::new()).await.is_ok());
-    assert!(!statuses.iter().any(|s| matches!(s, Status::Gap { .. })), "{statuses:?}");
+    assert!(
+        !statuses.iter().any(|s| matches!(s, Status::Gap { .. })),
+        "{statuses:?}"
+    );
 }
 
 #[tokio::test]
@@ -252,13 +294,19 @@ async fn every_key_type_subscribes() {
         if logon {
             user = user.logon();
         }
-        user.connect().await.unwrap_or_else(|e| panic!("{name}: {e}"));
+        user.connect()
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         let delta = Decimal::new(i as i64 + 1, 3);
         sim.accounts().deposit(key, &Wallet::Spot, "BTC", delta);
         let Event::BalanceUpdate(update) = next_event(&mut user, &mut Vec::new()).await else {
             panic!("{name}: balanceUpdate first")
         };
-        assert_eq!((update.asset.as_str(), update.delta), ("BTC", delta), "{name}");
+        assert_eq!(
+            (update.asset.as_str(), update.delta),
+            ("BTC", delta),
+            "{name}"
+        );
         user.close().await;
     }
     // Logon takes Ed25519 keys only: said before anything is sent.
@@ -270,7 +318,12 @@ async fn every_key_type_subscribes() {
 
 /// Deposits `count` numbered amounts (0.01, 0.02, …) into a wallet, one
 /// every `every`, while the test breaks things.
-fn depositor(sim: &Sim, wallet: Wallet, count: i64, every: Duration) -> tokio::task::JoinHandle<()> {
+fn depositor(
+    sim: &Sim,
+    wallet: Wallet,
+    count: i64,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
     let accounts = sim.accounts().clone();
     tokio::spawn(async move {
         for i in 1..=count {
@@ -291,13 +344,21 @@ async fn expect_all(
     for i in 1..=count {
         let event = next_event(user, &mut statuses).await;
         match event {
-            Event::BalanceUpdate(u) => assert_eq!(u.delta, Decimal::new(i, 2), "event {i} (none lost, none twice)"),
+            Event::BalanceUpdate(u) => assert_eq!(
+                u.delta,
+                Decimal::new(i, 2),
+                "event {i} (none lost, none twice)"
+            ),
             Event::OutboundAccountPosition(_) => {
                 // Every deposit also moves the position; read past it.
                 let Event::BalanceUpdate(u) = next_event(user, &mut statuses).await else {
                     panic!("balanceUpdate expected")
                 };
-                assert_eq!(u.delta, Decimal::new(i, 2), "event {i} (none lost, none twice)");
+                assert_eq!(
+                    u.delta,
+                    Decimal::new(i, 2),
+                    "event {i} (none lost, none twice)"
+                );
             }
             other => panic!("unexpected {other:?}"),
         }
@@ -312,7 +373,10 @@ async fn a_dropped_connection_loses_nothing() {
     let manager = manager_with(&sim, hmac());
     let mut user = manager.user_socket().unwrap();
     user.connect().await.unwrap();
-    until("both connections subscribed", || sim.accounts().subscriptions() == 2).await;
+    until("both connections subscribed", || {
+        sim.accounts().subscriptions() == 2
+    })
+    .await;
     let deposits = depositor(&sim, Wallet::Spot, 90, Duration::from_millis(10));
     let faults = sim.faults().clone();
     let accounts = sim.accounts().clone();
@@ -350,7 +414,10 @@ async fn one_connection_resubscribes_and_reports_the_gap() {
     sim.accounts()
         .deposit(HMAC_KEY, &Wallet::Spot, "USDT", Decimal::ONE);
     let mut statuses = Vec::new();
-    assert!(matches!(next_event(&mut user, &mut statuses).await, Event::BalanceUpdate(_)));
+    assert!(matches!(
+        next_event(&mut user, &mut statuses).await,
+        Event::BalanceUpdate(_)
+    ));
     assert_eq!(sim.faults().drop_all(DropMode::Reset), 1);
     // The gap is reported once the new subscription is live.
     loop {
@@ -364,7 +431,10 @@ async fn one_connection_resubscribes_and_reports_the_gap() {
             other => panic!("{other:?}"),
         }
     }
-    assert!(matches!(next(&mut user).await, Message::Status(Status::Reconnected)));
+    assert!(matches!(
+        next(&mut user).await,
+        Message::Status(Status::Reconnected)
+    ));
     sim.accounts()
         .deposit(HMAC_KEY, &Wallet::Spot, "USDT", Decimal::TWO);
     let Event::BalanceUpdate(u) = next_event(&mut user, &mut statuses).await else {
@@ -411,7 +481,9 @@ async fn margin_listen_token_renewal_loses_nothing() {
         .count();
     assert!(renewals >= 2, "tokens renewed: {statuses:?}");
     assert!(
-        !statuses.iter().any(|s| matches!(s, Status::Gap { .. } | Status::Disconnected { .. })),
+        !statuses
+            .iter()
+            .any(|s| matches!(s, Status::Gap { .. } | Status::Disconnected { .. })),
         "{statuses:?}"
     );
     assert!(sim.accounts().subscriptions() <= 4, "old subscriptions end");
@@ -428,7 +500,12 @@ async fn isolated_margin_sees_only_its_symbol() {
     let accounts = sim.accounts();
     accounts.deposit(HMAC_KEY, &Wallet::Margin, "USDT", Decimal::ONE);
     accounts.deposit(HMAC_KEY, &Wallet::Spot, "USDT", Decimal::TWO);
-    accounts.deposit(HMAC_KEY, &Wallet::Isolated("BTCUSDT".into()), "USDT", Decimal::TEN);
+    accounts.deposit(
+        HMAC_KEY,
+        &Wallet::Isolated("BTCUSDT".into()),
+        "USDT",
+        Decimal::TEN,
+    );
     let Event::BalanceUpdate(u) = next_event(&mut user, &mut Vec::new()).await else {
         panic!("balanceUpdate")
     };
@@ -439,8 +516,16 @@ async fn isolated_margin_sees_only_its_symbol() {
 async fn refused_credentials_are_typed_errors() {
     let sim = user_sim(Duration::from_secs(3600)).await;
     let cases = [
-        ("unknown key", Credentials::hmac("nobody", HMAC_SECRET), -2015),
-        ("wrong secret", Credentials::hmac(HMAC_KEY, "not-the-secret"), -1022),
+        (
+            "unknown key",
+            Credentials::hmac("nobody", HMAC_SECRET),
+            -2015,
+        ),
+        (
+            "wrong secret",
+            Credentials::hmac(HMAC_KEY, "not-the-secret"),
+            -1022,
+        ),
     ];
     for (name, credentials, code) in cases {
         let manager = manager_with(&sim, credentials);
@@ -484,14 +569,18 @@ async fn ws_api_requests_fail_fast_and_late_answers_are_ignored() {
     let before = weight(&api);
 
     // No answer in time: a typed error, and the late answer changes nothing.
-    sim.faults().set_api_answer_delay(Duration::from_millis(600));
+    sim.faults()
+        .set_api_answer_delay(Duration::from_millis(600));
     let started = Instant::now();
     let err = api.request("time", Map::new()).await.unwrap_err();
     assert_eq!(err.kind(), &ErrorKind::NoResponse, "{err}");
     assert!(started.elapsed() < Duration::from_millis(600));
     sim.faults().set_api_answer_delay(Duration::ZERO);
     until("the late answer", || weight(&api) != before).await;
-    let time = api.request("time", Map::new()).await.expect("still serving");
+    let time = api
+        .request("time", Map::new())
+        .await
+        .expect("still serving");
     assert!(time["serverTime"].as_u64().is_some());
 
     // A connection that drops fails what is pending at once.

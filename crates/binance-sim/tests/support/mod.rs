@@ -97,12 +97,25 @@ pub async fn ending(ws: &mut Ws) -> Result<(u16, String), String> {
 
 /// A plain HTTP/1.1 request: (status, headers lowercased, body).
 pub async fn http(method: &str, url: &str) -> (u16, Vec<(String, String)>, String) {
+    http_with(method, url, &[]).await
+}
+
+/// [`http`] with extra request headers.
+pub async fn http_with(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Vec<(String, String)>, String) {
     let rest = url.strip_prefix("http://").expect("http URL");
     let (host, path) = rest
         .split_once('/')
         .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
     let mut tcp = tokio::net::TcpStream::connect(host).await.expect("connect");
-    let req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
+    let req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\nContent-Length: 0\r\n\r\n");
     tcp.write_all(req.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
     tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut raw))
@@ -129,7 +142,12 @@ pub fn shared() -> PathBuf {
 }
 
 pub fn vector(name: &str) -> Value {
-    let path = shared().join("vectors/spot").join(name);
+    any_vector(&format!("spot/{name}"))
+}
+
+/// A vector by its path under `vectors/` (`user/wsapi/executionReport.json`).
+pub fn any_vector(name: &str) -> Value {
+    let path = shared().join("vectors").join(name);
     serde_json::from_slice(
         &std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
     )

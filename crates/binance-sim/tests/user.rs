@@ -1,0 +1,340 @@
+//! The simulator's accounts, WebSocket API and signed REST, seen by a plain
+//! tokio-tungstenite client and a plain HTTP client: Binance's answers,
+//! Binance's errors, Binance's event shapes.
+
+mod support;
+
+use std::time::Duration;
+
+use binance_sim::{AccountSpec, MarketConfig, Sim, SimConfig, Wallet};
+use binance_types::sign::hmac_sha256_hex;
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+use support::{any_vector, connect, http_with, next_json, request, shape, Ws};
+
+const KEY: &str = "sim-test-key";
+const SECRET: &str = "sim-test-secret";
+
+async fn sim(token_validity: Duration) -> Sim {
+    Sim::start(SimConfig {
+        market: MarketConfig {
+            actions_per_second: 100,
+            ..MarketConfig::default()
+        },
+        accounts: vec![AccountSpec::hmac(KEY, SECRET)
+            .balance(Wallet::Spot, "USDT", Decimal::from(50_000))
+            .balance(Wallet::Spot, "BTC", Decimal::ONE)],
+        max_listen_token_validity: token_validity,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("sim starts")
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// WebSocket API params signed with HMAC (sorted, `k=v&…`).
+fn signed(mut params: Value, secret: &str) -> Value {
+    let map = params.as_object_mut().unwrap();
+    map.entry("apiKey").or_insert(KEY.into());
+    map.entry("timestamp").or_insert(now().into());
+    let mut keys: Vec<&String> = map.keys().collect();
+    keys.sort();
+    let payload = keys
+        .iter()
+        .map(|k| match &map[*k] {
+            Value::String(s) => format!("{k}={s}"),
+            v => format!("{k}={v}"),
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    let signature = hmac_sha256_hex(secret.as_bytes(), payload.as_bytes());
+    map.insert("signature".into(), signature.into());
+    params
+}
+
+async fn call(ws: &mut Ws, id: u64, method: &str, params: Value) -> Value {
+    request(ws, json!({"id": id, "method": method, "params": params})).await
+}
+
+fn error_code(reply: &Value) -> (u64, i64) {
+    (
+        reply["status"].as_u64().unwrap(),
+        reply["error"]["code"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("an error: {reply}")),
+    )
+}
+
+#[tokio::test]
+async fn user_data_methods_answer_as_binance_does() {
+    let sim = sim(Duration::from_secs(3600)).await;
+    let mut ws = connect(&sim.ws_api_url()).await;
+    let reply = call(
+        &mut ws,
+        1,
+        "userDataStream.subscribe.signature",
+        signed(json!({}), SECRET),
+    )
+    .await;
+    let vector = any_vector("wsapi/userDataStream.subscribe.signature_response.json");
+    assert_eq!(reply["result"], vector["result"], "{reply}");
+    assert_eq!(
+        (reply["id"].clone(), reply["status"].clone()),
+        (json!(1), json!(200))
+    );
+    assert_eq!(reply["rateLimits"][0]["rateLimitType"], "REQUEST_WEIGHT");
+    // One subscription per account per connection.
+    let again = call(
+        &mut ws,
+        2,
+        "userDataStream.subscribe.signature",
+        signed(json!({}), SECRET),
+    )
+    .await;
+    assert_eq!(error_code(&again), (400, -2035));
+    let list = call(&mut ws, 3, "session.subscriptions", json!({})).await;
+    let vector = any_vector("wsapi/session.subscriptions_response.json");
+    assert_eq!(list["result"], json!([vector["result"][0]]));
+
+    // A deposit reaches the subscription in Binance's wrapping.
+    sim.accounts()
+        .deposit(KEY, &Wallet::Spot, "BTC", Decimal::new(5, 1));
+    let event = next_json(&mut ws).await;
+    assert_eq!(
+        shape(&event),
+        shape(&any_vector("user/wsapi/balanceUpdate.json")),
+        "{event}"
+    );
+    assert_eq!(event["event"]["d"], "0.50000000");
+    let position = next_json(&mut ws).await;
+    assert_eq!(
+        shape(&position),
+        shape(&any_vector("user/wsapi/outboundAccountPosition.json")),
+        "{position}"
+    );
+
+    // Unsubscribing answers {}, and the subscription ends with eventStreamTerminated.
+    ws_send(
+        &mut ws,
+        json!({"id": 4, "method": "userDataStream.unsubscribe"}),
+    )
+    .await;
+    let reply = next_json(&mut ws).await;
+    assert_eq!(
+        reply["result"],
+        any_vector("wsapi/userDataStream.unsubscribe_response.json")["result"]
+    );
+    let ended = next_json(&mut ws).await;
+    assert_eq!(
+        shape(&ended),
+        shape(&any_vector("user/wsapi/eventStreamTerminated.json"))
+    );
+    let list = call(&mut ws, 5, "session.subscriptions", json!({})).await;
+    assert_eq!(list["result"], json!([]));
+}
+
+async fn ws_send(ws: &mut Ws, v: Value) {
+    use futures_util::SinkExt;
+    ws.send(tokio_tungstenite::tungstenite::Message::Text(
+        v.to_string().into(),
+    ))
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn signed_requests_are_checked_like_binance() {
+    let sim = sim(Duration::from_secs(3600)).await;
+    let mut ws = connect(&sim.ws_api_url()).await;
+    let method = "userDataStream.subscribe.signature";
+    let cases = [
+        ("bad signature", signed(json!({}), "wrong"), (400, -1022)),
+        (
+            "unknown key",
+            signed(json!({"apiKey": "nobody"}), SECRET),
+            (401, -2015),
+        ),
+        (
+            "stale timestamp",
+            signed(json!({"timestamp": now() - 10_000}), SECRET),
+            (400, -1021),
+        ),
+        (
+            "future timestamp",
+            signed(json!({"timestamp": now() + 5_000}), SECRET),
+            (400, -1021),
+        ),
+        (
+            "recvWindow too big",
+            signed(json!({"recvWindow": 70_000}), SECRET),
+            (400, -1131),
+        ),
+        (
+            "no signature",
+            json!({"apiKey": KEY, "timestamp": now()}),
+            (400, -1102),
+        ),
+        (
+            "no timestamp",
+            json!({"apiKey": KEY, "signature": "00"}),
+            (400, -1102),
+        ),
+    ];
+    for (i, (name, params, want)) in cases.into_iter().enumerate() {
+        let reply = call(&mut ws, 10 + i as u64, method, params).await;
+        assert_eq!(error_code(&reply), want, "{name}: {reply}");
+    }
+    // A wide recvWindow accepts an older timestamp.
+    let reply = call(
+        &mut ws,
+        30,
+        method,
+        signed(
+            json!({"timestamp": now() - 10_000, "recvWindow": 20_000}),
+            SECRET,
+        ),
+    )
+    .await;
+    assert_eq!(reply["status"], 200, "{reply}");
+    // Logon is for Ed25519 keys; subscribing without it is refused.
+    let reply = call(&mut ws, 31, "session.logon", signed(json!({}), SECRET)).await;
+    assert_eq!(error_code(&reply).1, -4056, "{reply}");
+    let reply = request(
+        &mut ws,
+        json!({"id": 32, "method": "userDataStream.subscribe"}),
+    )
+    .await;
+    assert_eq!(error_code(&reply).1, -2015, "{reply}");
+    let reply = call(
+        &mut ws,
+        33,
+        "userDataStream.subscribe.listenToken",
+        json!({"listenToken": "made-up"}),
+    )
+    .await;
+    assert_eq!(error_code(&reply), (400, -1209));
+    let reply = request(
+        &mut ws,
+        json!({"id": 34, "method": "userDataStream.start", "params": {"apiKey": KEY}}),
+    )
+    .await;
+    assert!(
+        reply["error"]["msg"].as_str().unwrap().contains("retired"),
+        "{reply}"
+    );
+}
+
+#[tokio::test]
+async fn execution_reports_have_binances_shape() {
+    let sim = sim(Duration::from_secs(3600)).await;
+    let mut ws = connect(&sim.ws_api_url()).await;
+    call(
+        &mut ws,
+        1,
+        "userDataStream.subscribe.signature",
+        signed(json!({}), SECRET),
+    )
+    .await;
+    let params = json!({"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "price": "100.00", "quantity": "0.01000"});
+    let placed = call(&mut ws, 2, "order.place", signed(params, SECRET)).await;
+    let vector = any_vector("wsapi/response_success.json");
+    let mut expected = shape(&vector["result"]);
+    expected["fills"] = json!([]);
+    assert_eq!(shape(&placed["result"]), expected, "{placed}");
+    let report = next_json(&mut ws).await;
+    let mut want = shape(&any_vector("user/wsapi/executionReport.json"));
+    // `v` (prevented match id) comes only with self-trade prevention.
+    want["event"].as_object_mut().unwrap().remove("v");
+    assert_eq!(shape(&report), want, "{report}");
+    assert_eq!(report["event"]["x"], "NEW");
+    // Money locked: 100 × 0.01.
+    let position = next_json(&mut ws).await;
+    let usdt = position["event"]["B"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["a"] == "USDT")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (usdt["f"].clone(), usdt["l"].clone()),
+        (json!("49999.00000000"), json!("1.00000000"))
+    );
+    // Unknown order.
+    let reply = call(
+        &mut ws,
+        3,
+        "order.cancel",
+        signed(json!({"symbol": "BTCUSDT", "orderId": 1}), SECRET),
+    )
+    .await;
+    assert_eq!(error_code(&reply), (400, -2011));
+}
+
+#[tokio::test]
+async fn signed_rest_and_listen_tokens() {
+    let sim = sim(Duration::from_millis(400)).await;
+    let url = |path: &str, query: &str| {
+        let query = format!("{query}&timestamp={}", now());
+        let signature = hmac_sha256_hex(SECRET.as_bytes(), query.as_bytes());
+        format!("{}{path}?{query}&signature={signature}", sim.rest_url())
+    };
+    let key = [("X-MBX-APIKEY", KEY)];
+    let (status, _, body) = http_with(
+        "GET",
+        &url("/api/v3/account", "omitZeroBalances=false"),
+        &key,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let account: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(account["accountType"], "SPOT");
+    let (status, _, body) = http_with("GET", &url("/api/v3/account", "a=1"), &[]).await;
+    assert_eq!((status, body.contains("-2014")), (401, true), "{body}");
+    let (status, _, body) = http_with(
+        "DELETE",
+        &url("/api/v3/order", "symbol=BTCUSDT&orderId=99"),
+        &key,
+    )
+    .await;
+    assert_eq!((status, body.contains("-2011")), (400, true), "{body}");
+
+    // A listen token lives at most the configured validity, then its
+    // subscription ends with eventStreamTerminated.
+    let (status, _, body) = http_with(
+        "POST",
+        &url("/sapi/v1/userListenToken", "validity=86400000"),
+        &key,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let token: Value = serde_json::from_str(&body).unwrap();
+    let expires = token["expirationTime"].as_u64().unwrap();
+    assert!(expires <= now() + 400, "{token}");
+    let mut ws = connect(&sim.ws_api_url()).await;
+    let reply = call(
+        &mut ws,
+        1,
+        "userDataStream.subscribe.listenToken",
+        json!({"listenToken": token["token"]}),
+    )
+    .await;
+    assert_eq!(reply["result"]["subscriptionId"], 0, "{reply}");
+    let ended = next_json(&mut ws).await;
+    assert_eq!(ended["event"]["e"], "eventStreamTerminated");
+    assert!(ended["event"]["E"].as_u64().unwrap() >= expires);
+    // Isolated tokens need their symbol.
+    let (status, _, body) = http_with(
+        "POST",
+        &url("/sapi/v1/userListenToken", "isIsolated=TRUE"),
+        &key,
+    )
+    .await;
+    assert_eq!((status, body.contains("-1102")), (400, true), "{body}");
+}
