@@ -106,7 +106,10 @@ async fn no_credential_in_logs_debug_or_errors() {
         sim.accounts()
             .deposit(KEY, &Wallet::Margin, "USDT", Decimal::ONE);
         tokens.extend(sim.accounts().issued_tokens());
-        let message = tokio::time::timeout(PATIENCE, margin.recv()).await.unwrap().unwrap();
+        let message = tokio::time::timeout(PATIENCE, margin.recv())
+            .await
+            .unwrap()
+            .unwrap();
         if matches!(message, Message::Status(binance_ws::Status::Rotated)) {
             renewed += 1;
         }
@@ -114,8 +117,12 @@ async fn no_credential_in_logs_debug_or_errors() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(renewed >= 1, "the listen token was renewed during the run");
-    sim.accounts().deposit(KEY, &Wallet::Spot, "USDT", Decimal::ONE);
-    shown.push(format!("{:?}", tokio::time::timeout(PATIENCE, spot.recv()).await.unwrap()));
+    sim.accounts()
+        .deposit(KEY, &Wallet::Spot, "USDT", Decimal::ONE);
+    shown.push(format!(
+        "{:?}",
+        tokio::time::timeout(PATIENCE, spot.recv()).await.unwrap()
+    ));
 
     // Orders and refusals through the WebSocket API.
     let api = manager.ws_api().await.unwrap();
@@ -130,7 +137,10 @@ async fn no_credential_in_logs_debug_or_errors() {
         .await
         .unwrap_err();
     shown.push(format!("{refused:?} {refused}"));
-    for credentials in [Credentials::hmac(KEY, "wrong"), Credentials::hmac("unknown", SECRET)] {
+    for credentials in [
+        Credentials::hmac(KEY, "wrong"),
+        Credentials::hmac("unknown", SECRET),
+    ] {
         let manager = builder(&sim).credentials(credentials).build().unwrap();
         for socket in [manager.user_socket(), manager.margin_socket()] {
             let err = socket.unwrap().connect().await.unwrap_err();
@@ -156,9 +166,17 @@ async fn no_credential_in_logs_debug_or_errors() {
     assert!(tokens.len() >= 2, "tokens issued: {}", tokens.len());
     secrets.extend(tokens.iter().map(String::as_str));
     for secret in secrets {
-        assert!(!everything.contains(secret), "a credential leaked: {secret}");
+        assert!(
+            !everything.contains(secret),
+            "a credential leaked: {secret}"
+        );
     }
     let hex = long_runs(&everything, 64, |c| c.is_ascii_hexdigit());
-    let base64 = long_runs(&everything, 80, |c| c.is_ascii_alphanumeric() || "+/=".contains(c));
-    assert!(hex.is_empty() && base64.is_empty(), "signature-like text: {hex:?} {base64:?}");
+    let base64 = long_runs(&everything, 80, |c| {
+        c.is_ascii_alphanumeric() || "+/=".contains(c)
+    });
+    assert!(
+        hex.is_empty() && base64.is_empty(),
+        "signature-like text: {hex:?} {base64:?}"
+    );
 }

@@ -123,6 +123,25 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         snapshots: Option<PathBuf>,
     },
+    /// Print your account's events (orders, trades, balances) as JSON lines:
+    /// spot by default, or --margin, or --isolated SYMBOL. Keys come from
+    /// BINANCE_API_KEY with BINANCE_API_SECRET (HMAC) or
+    /// BINANCE_PRIVATE_KEY_FILE (Ed25519/RSA PEM); with --sim, from the
+    /// simulator's demo account, which then trades a little every second.
+    User {
+        /// The cross-margin account.
+        #[arg(long)]
+        margin: bool,
+        /// The isolated-margin account of this symbol.
+        #[arg(long, value_name = "SYMBOL", conflicts_with = "margin")]
+        isolated: Option<String>,
+        /// Also print connection state to stdout as {"e":"status",…} lines.
+        #[arg(long)]
+        status: bool,
+        /// Stop after this many events.
+        #[arg(long)]
+        count: Option<u64>,
+    },
     /// Run the simulator as a server.
     Sim(binance_sim::cli::SimArgs),
 }
@@ -148,9 +167,12 @@ async fn main() -> ExitCode {
 /// kept alive while it is used.
 async fn target(cli: &Cli) -> Result<(Endpoint, Option<String>, Option<Sim>), String> {
     if cli.sim {
-        let sim = Sim::start(SimConfig::default())
-            .await
-            .map_err(|e| format!("cannot start the simulator: {e}"))?;
+        let sim = Sim::start(SimConfig {
+            accounts: vec![binance_sim::cli::demo_account()],
+            ..SimConfig::default()
+        })
+        .await
+        .map_err(|e| format!("cannot start the simulator: {e}"))?;
         say!("simulator at {}", sim.ws_url());
         return Ok((
             Endpoint::Custom(sim.ws_url()),
@@ -168,8 +190,15 @@ async fn target(cli: &Cli) -> Result<(Endpoint, Option<String>, Option<Sim>), St
     Ok((endpoint, cli.rest.clone(), None))
 }
 
-fn manager(cli: &Cli, endpoint: Endpoint) -> Result<SocketManager, String> {
+fn manager(cli: &Cli, endpoint: Endpoint, demo: bool) -> Result<SocketManager, String> {
     let mut builder = SocketManager::builder().endpoint(endpoint);
+    // The embedded simulator's demo account, unless the environment names a key.
+    if demo && std::env::var_os(binance_ws::ENV_API_KEY).is_none() {
+        builder = builder.credentials(binance_ws::Credentials::hmac(
+            binance_sim::cli::DEMO_API_KEY,
+            binance_sim::cli::DEMO_SECRET,
+        ));
+    }
     builder = match cli.max_reconnects {
         Retries::Unlimited => builder.unlimited_reconnects(),
         Retries::Limited(n) => builder.max_reconnects(n),
@@ -215,7 +244,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         _ => Vec::new(),
     };
     let (endpoint, rest, _sim) = target(&cli).await?;
-    let manager = manager(&cli, endpoint)?;
+    let manager = manager(&cli, endpoint, _sim.is_some())?;
     match &cli.command {
         Command::Stream {
             raw, status, count, ..
@@ -230,6 +259,23 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Record {
             out, rotate, count, ..
         } => record::record(&manager, &names, out, *rotate, *count).await,
+        Command::User {
+            margin,
+            isolated,
+            status,
+            count,
+        } => {
+            let demo = _sim.as_ref().map(|s| s.accounts().clone());
+            user(
+                &manager,
+                *margin,
+                isolated.as_deref(),
+                *status,
+                *count,
+                demo,
+            )
+            .await
+        }
         Command::Sim(_) | Command::Replay { .. } => unreachable!("handled above"),
     }
 }
@@ -270,6 +316,19 @@ pub(crate) fn describe(status: &Status) -> (String, serde_json::Value) {
             format!("fell behind: {dropped} messages dropped"),
             json!({"state": "lagged", "dropped": dropped}),
         ),
+        Status::Gap { from, to } => {
+            let ms = |t: &std::time::SystemTime| {
+                t.duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64)
+            };
+            (
+                format!(
+                    "no live subscription for {} ms: account events of that time may be missing",
+                    ms(to).saturating_sub(ms(from))
+                ),
+                json!({"state": "gap", "from": ms(from), "to": ms(to)}),
+            )
+        }
         Status::Malformed { error } => (
             format!("malformed frame: {error}"),
             json!({"state": "malformed", "error": error.to_string()}),
@@ -427,4 +486,106 @@ async fn book(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `bnws user`: the account's events as Binance's JSON, one line each.
+async fn user(
+    manager: &SocketManager,
+    margin: bool,
+    isolated: Option<&str>,
+    status: bool,
+    count: Option<u64>,
+    demo: Option<binance_sim::Accounts>,
+) -> Result<ExitCode, String> {
+    let socket = match (margin, isolated) {
+        (true, _) => manager.margin_socket(),
+        (false, Some(symbol)) => manager.isolated_margin_socket(symbol),
+        (false, None) => manager.user_socket(),
+    };
+    let mut socket = match socket {
+        Ok(s) => s,
+        Err(e) => {
+            say!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let wallet = match (margin, isolated) {
+        (true, _) => binance_sim::Wallet::Margin,
+        (false, Some(symbol)) => binance_sim::Wallet::Isolated(symbol.to_uppercase()),
+        (false, None) => binance_sim::Wallet::Spot,
+    };
+    let trader = demo.map(|accounts| tokio::spawn(demo_trader(manager.clone(), accounts, wallet)));
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut printed = 0u64;
+    let code = loop {
+        if count.is_some_and(|c| printed >= c) {
+            break ExitCode::SUCCESS;
+        }
+        let message = tokio::select! {
+            m = socket.recv() => m,
+            _ = tokio::signal::ctrl_c() => break ExitCode::SUCCESS,
+        };
+        match message {
+            Ok(Message::Event(e)) => {
+                let line = serde_json::to_string(&e.event).map_err(|e| e.to_string())?;
+                writeln!(out, "{line}").map_err(|e| e.to_string())?;
+                out.flush().map_err(|e| e.to_string())?;
+                printed += 1;
+            }
+            Ok(Message::Status(s)) => {
+                let (text, value) = describe(&s);
+                say!("{text}");
+                if status {
+                    writeln!(out, "{value}").map_err(|e| e.to_string())?;
+                }
+            }
+            Ok(_) => {}
+            Err(e) if e.is_timeout() => {}
+            Err(e) if *e.kind() == ErrorKind::MaxReconnects => break gave_up(&mut out),
+            Err(e) => {
+                say!("{e}");
+                break ExitCode::from(1);
+            }
+        }
+    };
+    if let Some(trader) = trader {
+        trader.abort();
+    }
+    socket.close().await;
+    Ok(code)
+}
+
+/// With `--sim`: the demo account buys and sells a little every second (spot),
+/// or gets a small transfer every second (margin wallets), so there is
+/// something to see.
+async fn demo_trader(
+    manager: SocketManager,
+    accounts: binance_sim::Accounts,
+    wallet: binance_sim::Wallet,
+) {
+    let Ok(api) = manager.ws_api().await else {
+        return;
+    };
+    let mut side = "BUY";
+    loop {
+        if wallet != binance_sim::Wallet::Spot {
+            let amount = binance_types::Decimal::new(1, 2);
+            accounts.deposit(binance_sim::cli::DEMO_API_KEY, &wallet, "USDT", amount);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        let order = serde_json::json!({"symbol": "BTCUSDT", "side": side, "type": "MARKET", "quantity": "0.00100"});
+        if let Err(e) = api
+            .signed_request(
+                "order.place",
+                order.as_object().cloned().unwrap_or_default(),
+            )
+            .await
+        {
+            say!("demo order: {e}");
+        }
+        side = if side == "BUY" { "SELL" } else { "BUY" };
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }

@@ -230,3 +230,64 @@ fn help_has_examples() {
         "{text}"
     );
 }
+
+#[test]
+fn user_prints_the_accounts_events() {
+    let out = Command::cargo_bin("bnws")
+        .unwrap()
+        .args(["--sim", "user", "--count", "3"])
+        .env_remove("BINANCE_API_KEY")
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = lines(&out);
+    assert_eq!(events.len(), 3);
+    // The demo account's first market order: NEW, then its fill(s), then the new balances.
+    assert_eq!(
+        (events[0]["e"].clone(), events[0]["x"].clone()),
+        ("executionReport".into(), "NEW".into())
+    );
+    assert_eq!(
+        (events[1]["e"].clone(), events[1]["x"].clone()),
+        ("executionReport".into(), "TRADE".into())
+    );
+    assert!(
+        ["executionReport", "outboundAccountPosition"].contains(&events[2]["e"].as_str().unwrap())
+    );
+
+    let out = Command::cargo_bin("bnws")
+        .unwrap()
+        .args(["--sim", "user", "--isolated", "btcusdt", "--count", "1"])
+        .env_remove("BINANCE_API_KEY")
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(lines(&out)[0]["e"], "balanceUpdate");
+}
+
+#[test]
+fn user_without_keys_says_what_to_set() {
+    let out = Command::cargo_bin("bnws")
+        .unwrap()
+        .args(["--endpoint", "ws://127.0.0.1:9", "user"])
+        .env_remove("BINANCE_API_KEY")
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("BINANCE_API_KEY") && err.contains("BINANCE_API_SECRET"),
+        "{err}"
+    );
+}
