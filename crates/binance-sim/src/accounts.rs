@@ -452,6 +452,8 @@ pub struct Accounts {
     state: Arc<Mutex<State>>,
     /// Resting user orders, read by the market on every step.
     open_orders: Arc<AtomicUsize>,
+    /// How far the exchange's clock is ahead of this machine's (ms).
+    skew_ms: Arc<std::sync::atomic::AtomicI64>,
     max_token_validity: Duration,
 }
 
@@ -549,6 +551,7 @@ impl Accounts {
         let accounts = Accounts {
             state: Arc::default(),
             open_orders: Arc::default(),
+            skew_ms: Arc::default(),
             max_token_validity,
         };
         for spec in specs {
@@ -660,6 +663,18 @@ impl Accounts {
             .collect()
     }
 
+    /// Run the exchange clock `ms` ahead of this machine's (behind when
+    /// negative): timestamps of signed requests are checked against it and
+    /// `time` / `GET /api/v3/time` report it, so a client must measure it.
+    pub fn set_clock_skew(&self, ms: i64) {
+        self.skew_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// The exchange's time, in ms.
+    pub fn server_time(&self) -> u64 {
+        (now_ms() as i64 + self.skew_ms.load(Ordering::Relaxed)).max(0) as u64
+    }
+
     /// How many user-data subscriptions are live (all connections).
     pub fn subscriptions(&self) -> usize {
         self.state.lock().unwrap().subs.len()
@@ -674,7 +689,7 @@ impl Accounts {
         let api_key = api_key.ok_or_else(|| ApiErr::missing("apiKey"))?;
         let state = self.state.lock().unwrap();
         let &account = state.by_key.get(api_key).ok_or_else(ApiErr::bad_key)?;
-        check_time(signed)?;
+        check_time(signed, self.server_time())?;
         let signature = signed
             .get("signature")
             .ok_or_else(|| ApiErr::missing("signature"))?;
@@ -1222,7 +1237,7 @@ fn engine_order(req: &OrderRequest) -> Result<(NewOrder, &'static str, &'static 
     }
 }
 
-fn check_time(signed: &Signed<'_>) -> Result<(), ApiErr> {
+fn check_time(signed: &Signed<'_>, now: u64) -> Result<(), ApiErr> {
     let timestamp = signed
         .get("timestamp")
         .ok_or_else(|| ApiErr::missing("timestamp"))?;
@@ -1248,7 +1263,6 @@ fn check_time(signed: &Signed<'_>) -> Result<(), ApiErr> {
             "recvWindow must be less than 60000",
         ));
     }
-    let now = now_ms();
     if timestamp_ms > now + 1000 {
         return Err(ApiErr::new(
             400,
@@ -1496,5 +1510,47 @@ mod tests {
         ));
         let err = Verifier::from_public_pem("not a pem").err().unwrap();
         assert!(err.contains("PUBLIC KEY"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod file_tests {
+    use super::*;
+
+    #[test]
+    fn accounts_file_reads_every_wallet_and_names_what_is_wrong() {
+        let pem = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../binance-ws/tests/keys/test-ed25519.pub.pem"
+        ))
+        .unwrap();
+        let text = serde_json::json!([
+            {"apiKey": "a", "secretKey": "s", "balances": {"BTC": "1.5", "USDT": 100},
+             "marginBalances": {"USDT": "7"}, "isolatedBalances": {"btcusdt": {"BTC": "0.1"}}},
+            {"apiKey": "b", "publicKey": pem}
+        ])
+        .to_string();
+        let specs = AccountSpec::from_json(&text).unwrap();
+        assert_eq!(specs.len(), 2);
+        assert_eq!(specs[0].balances[&Wallet::Spot]["BTC"], Decimal::new(15, 1));
+        assert_eq!(specs[0].balances[&Wallet::Spot]["USDT"], Decimal::from(100));
+        assert_eq!(specs[0].balances[&Wallet::Margin]["USDT"], Decimal::from(7));
+        assert_eq!(
+            specs[0].balances[&Wallet::Isolated("BTCUSDT".into())]["BTC"],
+            Decimal::new(1, 1)
+        );
+        assert!(matches!(specs[1].key, KeyKind::Ed25519 { .. }));
+        assert!(!format!("{:?}", specs[0]).contains("\"s\""));
+
+        let err = AccountSpec::from_json(r#"[{"apiKey": "a"}]"#).unwrap_err();
+        assert!(
+            err.contains("account 0") && err.contains("secretKey"),
+            "{err}"
+        );
+        let err = AccountSpec::from_json(
+            r#"[{"apiKey": "a", "secretKey": "s", "balances": {"BTC": "lots"}}]"#,
+        )
+        .unwrap_err();
+        assert!(err.contains("`lots` is not a decimal"), "{err}");
     }
 }

@@ -105,7 +105,7 @@ async fn ping(State(s): State<Shared>, Extension(m): Extension<ConnMeta>) -> Res
 
 async fn time(State(s): State<Shared>, Extension(m): Extension<ConnMeta>) -> Response {
     weighed(&s, &m, 1, async {
-        Json(json!({ "serverTime": now_ms() })).into_response()
+        Json(json!({ "serverTime": s.accounts.server_time() })).into_response()
     })
     .await
 }

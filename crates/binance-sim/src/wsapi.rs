@@ -270,7 +270,7 @@ fn dispatch(
     let text = |k: &str| params.get(k).map(param_text).filter(|v| !v.is_empty());
     match method {
         "ping" => Ok(json!({})),
-        "time" => Ok(json!({ "serverTime": now_ms() })),
+        "time" => Ok(json!({ "serverTime": s.accounts.server_time() })),
         "session.logon" => {
             let account = s
                 .accounts
@@ -365,7 +365,7 @@ fn status(s: &Shared, session: &Session) -> Value {
     };
     json!({
         "apiKey": key, "authorizedSince": since, "connectedSince": session.connected,
-        "returnRateLimits": session.rate_limits, "serverTime": now_ms(),
+        "returnRateLimits": session.rate_limits, "serverTime": s.accounts.server_time(),
         "userDataStream": !s.accounts.subscription_ids(session.conn).is_empty(),
     })
 }

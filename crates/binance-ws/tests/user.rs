@@ -603,3 +603,72 @@ async fn ws_api_requests_fail_fast_and_late_answers_are_ignored() {
     sim.faults().set_api_answer_delay(Duration::ZERO);
     api.connected().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_exchange_clock_is_measured_and_followed() {
+    let sim = user_sim(Duration::from_secs(3600)).await;
+    // The exchange runs 30 s behind this machine: unmeasured timestamps are refused.
+    sim.accounts().set_clock_skew(-30_000);
+    let mut user = manager_with(&sim, hmac())
+        .user_socket()
+        .unwrap()
+        .connections(1);
+    user.connect()
+        .await
+        .expect("timestamps corrected by the measured offset");
+    // Its clock jumps: the next subscription is refused (-1021), the time
+    // measured again, and the subscription made.
+    sim.accounts().set_clock_skew(45_000);
+    assert_eq!(sim.faults().drop_all(DropMode::Reset), 1);
+    loop {
+        match next(&mut user).await {
+            Message::Status(Status::Reconnected) => break,
+            Message::Status(_) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    sim.accounts()
+        .deposit(HMAC_KEY, &Wallet::Spot, "USDT", Decimal::TEN);
+    let Event::BalanceUpdate(u) = next_event(&mut user, &mut Vec::new()).await else {
+        panic!("events flow")
+    };
+    assert_eq!(u.delta, Decimal::TEN);
+}
+
+#[tokio::test]
+async fn rotation_and_server_shutdown_lose_nothing() {
+    let sim = user_sim(Duration::from_secs(3600)).await;
+    let manager = builder(&sim)
+        .credentials(hmac())
+        .options(Options {
+            rotate_after: Duration::from_millis(700),
+            reconnect: binance_ws::Reconnect {
+                initial_delay: Duration::from_millis(20),
+                max_delay: Duration::from_millis(200),
+                ..Default::default()
+            },
+            ..Options::default()
+        })
+        .build()
+        .unwrap();
+    let mut user = manager.user_socket().unwrap();
+    user.connect().await.unwrap();
+    let deposits = depositor(&sim, Wallet::Spot, 120, Duration::from_millis(15));
+    let faults = sim.faults().clone();
+    let statuses = expect_all(&mut user, 120, async |n| {
+        if n == 60 {
+            assert!(faults.server_shutdown(Some(Duration::from_millis(300))) >= 2);
+        }
+    })
+    .await;
+    deposits.await.unwrap();
+    let rotated = statuses
+        .iter()
+        .filter(|s| matches!(s, Status::Rotated))
+        .count();
+    assert!(rotated >= 2, "{statuses:?}");
+    assert!(
+        !statuses.iter().any(|s| matches!(s, Status::Gap { .. })),
+        "{statuses:?}"
+    );
+}
