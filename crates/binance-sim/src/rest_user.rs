@@ -17,13 +17,35 @@ use crate::server::{binance_error, stream_query, ConnMeta, Shared};
 
 pub(crate) fn routes() -> Router<Shared> {
     Router::new()
-        .route("/api/v3/order", post(place).delete(cancel))
-        .route("/api/v3/account", get(account))
+        .route(
+            "/api/v3/order",
+            post(route(1, place)).delete(route(1, cancel)),
+        )
+        .route("/api/v3/account", get(route(20, account)))
         .route(
             "/sapi/v1/margin/order",
-            post(margin_place).delete(margin_cancel),
+            post(route(6, margin_place)).delete(route(10, cancel)),
         )
-        .route("/sapi/v1/userListenToken", post(listen_token))
+        .route("/sapi/v1/userListenToken", post(route(1, listen_token)))
+}
+
+/// What a signed endpoint does once the request is authenticated.
+type Run = fn(&Shared, Authed) -> Result<Value, ApiErr>;
+
+type Answer = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>;
+
+/// A handler: weigh `weight`, authenticate, `run`.
+fn route(
+    weight: u32,
+    run: Run,
+) -> impl Fn(State<Shared>, Extension<ConnMeta>, HeaderMap, RawQuery, String) -> Answer
+       + Clone
+       + Send
+       + Sync
+       + 'static {
+    move |State(s), Extension(m), headers, RawQuery(q), body| {
+        Box::pin(async move { signed(&s, &m, &headers, q, body, weight, run).await })
+    }
 }
 
 /// A signed request's parameters and account.
@@ -72,7 +94,7 @@ async fn signed(
     query: Option<String>,
     body: String,
     weight: u32,
-    run: impl FnOnce(&Shared, Authed) -> Result<Value, ApiErr>,
+    run: Run,
 ) -> Response {
     let answer = async {
         let query = query.unwrap_or_default();
@@ -120,86 +142,34 @@ fn cancel_in(s: &Shared, a: &Authed) -> Result<Value, ApiErr> {
     s.accounts.cancel(&s.market, &s.hub, a.account, req)
 }
 
-async fn place(
-    State(s): State<Shared>,
-    Extension(m): Extension<ConnMeta>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    body: String,
-) -> Response {
-    signed(&s, &m, &headers, q, body, 1, |s, a| {
-        place_in(s, &a, Wallet::Spot)
-    })
-    .await
+fn place(s: &Shared, a: Authed) -> Result<Value, ApiErr> {
+    place_in(s, &a, Wallet::Spot)
 }
 
-async fn cancel(
-    State(s): State<Shared>,
-    Extension(m): Extension<ConnMeta>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    body: String,
-) -> Response {
-    signed(&s, &m, &headers, q, body, 1, |s, a| cancel_in(s, &a)).await
+fn cancel(s: &Shared, a: Authed) -> Result<Value, ApiErr> {
+    cancel_in(s, &a)
 }
 
-async fn margin_place(
-    State(s): State<Shared>,
-    Extension(m): Extension<ConnMeta>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    body: String,
-) -> Response {
-    signed(&s, &m, &headers, q, body, 6, |s, a| {
-        let wallet = a.margin_wallet()?;
-        place_in(s, &a, wallet)
-    })
-    .await
+fn margin_place(s: &Shared, a: Authed) -> Result<Value, ApiErr> {
+    let wallet = a.margin_wallet()?;
+    place_in(s, &a, wallet)
 }
 
-async fn margin_cancel(
-    State(s): State<Shared>,
-    Extension(m): Extension<ConnMeta>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    body: String,
-) -> Response {
-    signed(&s, &m, &headers, q, body, 10, |s, a| cancel_in(s, &a)).await
+fn account(s: &Shared, a: Authed) -> Result<Value, ApiErr> {
+    Ok(s.accounts.account_json(a.account))
 }
 
-async fn account(
-    State(s): State<Shared>,
-    Extension(m): Extension<ConnMeta>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    body: String,
-) -> Response {
-    signed(&s, &m, &headers, q, body, 20, |s, a| {
-        Ok(s.accounts.account_json(a.account))
-    })
-    .await
-}
-
-async fn listen_token(
-    State(s): State<Shared>,
-    Extension(m): Extension<ConnMeta>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    body: String,
-) -> Response {
-    signed(&s, &m, &headers, q, body, 1, |s, a| {
-        let wallet = a.margin_wallet()?;
-        let validity = match a.get("validity") {
-            None => None,
-            Some(v) => Some(v.parse::<u64>().map_err(|_| {
-                ApiErr::new(
-                    400,
-                    -1100,
-                    "Illegal characters found in parameter 'validity'; legal range is milliseconds up to 86400000.",
-                )
-            })?),
-        };
-        Ok(s.accounts.listen_token(a.account, wallet, validity))
-    })
-    .await
+fn listen_token(s: &Shared, a: Authed) -> Result<Value, ApiErr> {
+    let wallet = a.margin_wallet()?;
+    let validity = match a.get("validity") {
+        None => None,
+        Some(v) => Some(v.parse::<u64>().map_err(|_| {
+            ApiErr::new(
+                400,
+                -1100,
+                "Illegal characters found in parameter 'validity'; legal range is milliseconds up to 86400000.",
+            )
+        })?),
+    };
+    Ok(s.accounts.listen_token(a.account, wallet, validity))
 }

@@ -327,6 +327,64 @@ pub(crate) fn hub_key(stream: &str, unit: Unit) -> String {
     }
 }
 
+/// Binance's heartbeat on one connection: a ping every `ping_interval`, and
+/// a close (1008 "Pong timeout") when one goes unanswered `pong_timeout`.
+/// Only a pong echoing one of our pings counts; unsolicited pongs do not.
+pub(crate) struct Heartbeat {
+    interval: Duration,
+    timeout: Duration,
+    last_ping: Instant,
+    seq: u64,
+    pending: VecDeque<(u64, Instant)>,
+}
+
+impl Heartbeat {
+    pub fn new(limits: &Limits) -> Self {
+        Heartbeat {
+            interval: limits.ping_interval,
+            timeout: limits.pong_timeout,
+            last_ping: Instant::now(),
+            seq: 0,
+            pending: VecDeque::new(),
+        }
+    }
+
+    /// How often [`Heartbeat::tick`] should run.
+    pub fn check_every(&self) -> Duration {
+        (self.interval.min(self.timeout) / 4).max(Duration::from_millis(5))
+    }
+
+    /// A pong arrived.
+    pub fn pong(&mut self, payload: &[u8]) {
+        if let Ok(seq) = <[u8; 8]>::try_from(payload).map(u64::from_be_bytes) {
+            if let Some(pos) = self.pending.iter().position(|(q, _)| *q == seq) {
+                self.pending.drain(..=pos);
+            }
+        }
+    }
+
+    /// The ping to send now, if one is due; the close when a ping went unanswered.
+    pub fn tick(&mut self, now: Instant) -> Result<Option<Vec<u8>>, DropMode> {
+        if self
+            .pending
+            .front()
+            .is_some_and(|(_, sent)| now.duration_since(*sent) >= self.timeout)
+        {
+            return Err(DropMode::Close {
+                code: 1008,
+                reason: "Pong timeout".into(),
+            });
+        }
+        if now.duration_since(self.last_ping) < self.interval {
+            return Ok(None);
+        }
+        self.last_ping = now;
+        self.seq += 1;
+        self.pending.push_back((self.seq, now));
+        Ok(Some(self.seq.to_be_bytes().to_vec()))
+    }
+}
+
 /// One client connection: frames out from the hub, control requests in,
 /// pings, limits and faults.
 async fn connection(
@@ -350,16 +408,11 @@ async fn connection(
     }
     let limits = s.limits.clone();
     let (mut tx, mut rx) = socket.split();
-    let started = Instant::now();
     let lifetime = tokio::time::sleep(limits.max_lifetime);
     tokio::pin!(lifetime);
     let mut shutdown_close: Option<Instant> = None;
-    let check_every =
-        (limits.ping_interval.min(limits.pong_timeout) / 4).max(Duration::from_millis(5));
-    let mut check = tokio::time::interval(check_every);
-    let mut last_ping = started;
-    let mut ping_seq: u64 = 0;
-    let mut pending_pings: VecDeque<(u64, Instant)> = VecDeque::new();
+    let mut heartbeat = Heartbeat::new(&limits);
+    let mut check = tokio::time::interval(heartbeat.check_every());
     let mut incoming: VecDeque<Instant> = VecDeque::new();
     let mut batch: Vec<Arc<Published>> = Vec::with_capacity(256);
 
@@ -399,12 +452,7 @@ async fn connection(
                     Message::Text(t) => t.to_string(),
                     Message::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
                     Message::Pong(payload) => {
-                        // Only a pong echoing one of our pings counts; unsolicited pongs do not.
-                        if let Ok(seq) = <[u8; 8]>::try_from(&payload[..]).map(u64::from_be_bytes) {
-                            if let Some(pos) = pending_pings.iter().position(|(s, _)| *s == seq) {
-                                pending_pings.drain(..=pos);
-                            }
-                        }
+                        heartbeat.pong(&payload);
                         continue;
                     }
                     Message::Ping(_) => continue,
@@ -418,19 +466,17 @@ async fn connection(
             }
             _ = check.tick() => {
                 let now = Instant::now();
-                if pending_pings.front().is_some_and(|(_, sent)| now.duration_since(*sent) >= limits.pong_timeout) {
-                    break Some(DropMode::Close { code: 1008, reason: "Pong timeout".into() });
-                }
                 if shutdown_close.is_some_and(|t| now >= t) {
                     break Some(DropMode::Close { code: 1001, reason: "Server shutdown".into() });
                 }
-                if now.duration_since(last_ping) >= limits.ping_interval {
-                    last_ping = now;
-                    ping_seq += 1;
-                    pending_pings.push_back((ping_seq, now));
-                    if tx.send(Message::Ping(ping_seq.to_be_bytes().to_vec().into())).await.is_err() {
-                        break None;
+                match heartbeat.tick(now) {
+                    Err(close) => break Some(close),
+                    Ok(Some(ping)) => {
+                        if tx.send(Message::Ping(ping.into())).await.is_err() {
+                            break None;
+                        }
                     }
+                    Ok(None) => {}
                 }
             }
             _ = &mut lifetime => {

@@ -3,8 +3,7 @@
 //! methods, `order.place` / `order.cancel`, and the subscriptions' events as
 //! `{"subscriptionId":N,"event":{…}}`.
 
-use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Extension, RawQuery, State};
@@ -19,7 +18,7 @@ use crate::accounts::{
 };
 use crate::faults::{Command, Conn, ConnKind, DropMode};
 use crate::market::now_ms;
-use crate::server::{reset, retry_after, ConnMeta, Shared};
+use crate::server::{reset, retry_after, ConnMeta, Heartbeat, Shared};
 
 /// `GET /ws-api/v3` (also `/ws-api/v3?returnRateLimits=false`).
 pub(crate) async fn upgrade(
@@ -73,12 +72,8 @@ async fn connection(socket: WebSocket, s: Shared, meta: ConnMeta, rate_limits: b
     let (mut tx, mut rx) = socket.split();
     let lifetime = tokio::time::sleep(limits.max_lifetime);
     tokio::pin!(lifetime);
-    let check_every =
-        (limits.ping_interval.min(limits.pong_timeout) / 4).max(Duration::from_millis(5));
-    let mut check = tokio::time::interval(check_every);
-    let mut last_ping = Instant::now();
-    let mut ping_seq: u64 = 0;
-    let mut pending_pings: VecDeque<(u64, Instant)> = VecDeque::new();
+    let mut heartbeat = Heartbeat::new(&limits);
+    let mut check = tokio::time::interval(heartbeat.check_every());
     let mut shutdown_close: Option<Instant> = None;
 
     let end: Option<DropMode> = loop {
@@ -94,11 +89,7 @@ async fn connection(socket: WebSocket, s: Shared, meta: ConnMeta, rate_limits: b
                     Message::Text(t) => t.to_string(),
                     Message::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
                     Message::Pong(payload) => {
-                        if let Ok(seq) = <[u8; 8]>::try_from(&payload[..]).map(u64::from_be_bytes) {
-                            if let Some(pos) = pending_pings.iter().position(|(q, _)| *q == seq) {
-                                pending_pings.drain(..=pos);
-                            }
-                        }
+                        heartbeat.pong(&payload);
                         continue;
                     }
                     Message::Ping(_) => continue,
@@ -121,19 +112,17 @@ async fn connection(socket: WebSocket, s: Shared, meta: ConnMeta, rate_limits: b
             }
             _ = check.tick() => {
                 let now = Instant::now();
-                if pending_pings.front().is_some_and(|(_, sent)| now.duration_since(*sent) >= limits.pong_timeout) {
-                    break Some(DropMode::Close { code: 1008, reason: "Pong timeout".into() });
-                }
                 if shutdown_close.is_some_and(|t| now >= t) {
                     break Some(DropMode::Close { code: 1001, reason: "Server shutdown".into() });
                 }
-                if now.duration_since(last_ping) >= limits.ping_interval {
-                    last_ping = now;
-                    ping_seq += 1;
-                    pending_pings.push_back((ping_seq, now));
-                    if tx.send(Message::Ping(ping_seq.to_be_bytes().to_vec().into())).await.is_err() {
-                        break None;
+                match heartbeat.tick(now) {
+                    Err(close) => break Some(close),
+                    Ok(Some(ping)) => {
+                        if tx.send(Message::Ping(ping.into())).await.is_err() {
+                            break None;
+                        }
                     }
+                    Ok(None) => {}
                 }
             }
             _ = &mut lifetime => {

@@ -141,6 +141,21 @@ pub(crate) enum Command<U: TimeUnit> {
     },
 }
 
+/// Wait until a connection (or subscription) is open; the error it ended
+/// with otherwise.
+pub(crate) async fn wait_open(mut state: watch::Receiver<State>) -> Result<(), Error> {
+    loop {
+        match &*state.borrow_and_update() {
+            State::Open => return Ok(()),
+            State::Ended(e) => return Err(e.clone()),
+            State::Connecting => {}
+        }
+        if state.changed().await.is_err() {
+            return Err(Error::closed());
+        }
+    }
+}
+
 /// A cheap handle on a running connection.
 #[derive(Clone)]
 pub(crate) struct Handle<U: TimeUnit> {

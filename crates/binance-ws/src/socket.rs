@@ -11,7 +11,7 @@ use binance_types::{Millis, StreamName, TimeUnit};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use crate::connection::{Command, Control, Handle, Plan, State};
+use crate::connection::{Command, Control, Handle, Plan};
 use crate::error::Error;
 use crate::manager::Inner;
 use crate::message::Message;
@@ -100,17 +100,7 @@ impl<U: TimeUnit> Socket<U> {
         }
         self.attach();
         for handle in &self.handles {
-            let mut state = handle.state.clone();
-            loop {
-                match &*state.borrow_and_update() {
-                    State::Open => break,
-                    State::Ended(e) => return Err(e.clone()),
-                    State::Connecting => {}
-                }
-                if state.changed().await.is_err() {
-                    return Err(Error::closed());
-                }
-            }
+            crate::connection::wait_open(handle.state.clone()).await?;
         }
         Ok(())
     }

@@ -198,17 +198,8 @@ impl<U: TimeUnit> UserSocket<U> {
     /// Open the connections and wait until the subscription is live.
     /// Credentials Binance refuses end here with [`ErrorKind::Auth`].
     pub async fn connect(&mut self) -> Result<(), Error> {
-        let mut state = self.start()?;
-        loop {
-            match &*state.borrow_and_update() {
-                State::Open => return Ok(()),
-                State::Ended(e) => return Err(e.clone()),
-                State::Connecting => {}
-            }
-            if state.changed().await.is_err() {
-                return Err(Error::closed());
-            }
-        }
+        let state = self.start()?;
+        crate::connection::wait_open(state).await
     }
 
     /// The next message, connecting first if needed.

@@ -123,17 +123,7 @@ impl WsApi {
 
     /// Wait until the connection is open (the first time, or again).
     pub async fn connected(&self) -> Result<(), Error> {
-        let mut state = self.inner.state.clone();
-        loop {
-            match &*state.borrow_and_update() {
-                State::Open => return Ok(()),
-                State::Ended(e) => return Err(e.clone()),
-                State::Connecting => {}
-            }
-            if state.changed().await.is_err() {
-                return Err(Error::closed());
-            }
-        }
+        crate::connection::wait_open(self.inner.state.clone()).await
     }
 
     /// Send a request and wait for its result (`result` of the response).

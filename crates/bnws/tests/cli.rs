@@ -17,6 +17,17 @@ fn bnws(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `bnws` with no API key in its environment.
+fn bnws_without_keys(args: &[&str]) -> Output {
+    Command::cargo_bin("bnws")
+        .unwrap()
+        .args(args)
+        .env_remove("BINANCE_API_KEY")
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap()
+}
+
 fn lines(out: &Output) -> Vec<Value> {
     String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -233,13 +244,7 @@ fn help_has_examples() {
 
 #[test]
 fn user_prints_the_accounts_events() {
-    let out = Command::cargo_bin("bnws")
-        .unwrap()
-        .args(["--sim", "user", "--count", "3"])
-        .env_remove("BINANCE_API_KEY")
-        .timeout(std::time::Duration::from_secs(60))
-        .output()
-        .unwrap();
+    let out = bnws_without_keys(&["--sim", "user", "--count", "3"]);
     assert!(
         out.status.success(),
         "{}",
@@ -260,13 +265,7 @@ fn user_prints_the_accounts_events() {
         ["executionReport", "outboundAccountPosition"].contains(&events[2]["e"].as_str().unwrap())
     );
 
-    let out = Command::cargo_bin("bnws")
-        .unwrap()
-        .args(["--sim", "user", "--isolated", "btcusdt", "--count", "1"])
-        .env_remove("BINANCE_API_KEY")
-        .timeout(std::time::Duration::from_secs(60))
-        .output()
-        .unwrap();
+    let out = bnws_without_keys(&["--sim", "user", "--isolated", "btcusdt", "--count", "1"]);
     assert!(
         out.status.success(),
         "{}",
@@ -277,13 +276,7 @@ fn user_prints_the_accounts_events() {
 
 #[test]
 fn user_without_keys_says_what_to_set() {
-    let out = Command::cargo_bin("bnws")
-        .unwrap()
-        .args(["--endpoint", "ws://127.0.0.1:9", "user"])
-        .env_remove("BINANCE_API_KEY")
-        .timeout(std::time::Duration::from_secs(60))
-        .output()
-        .unwrap();
+    let out = bnws_without_keys(&["--endpoint", "ws://127.0.0.1:9", "user"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
