@@ -11,6 +11,12 @@
 //!   nothing repeated.
 //! - Every socket reports its state changes as messages, and has a bounded
 //!   queue with an overflow policy.
+//! - User data as Binance serves it since the listenKey was switched off:
+//!   [`SocketManager::user_socket`] (WebSocket API subscription, HMAC, Ed25519
+//!   or RSA keys), [`SocketManager::margin_socket`] and
+//!   [`SocketManager::isolated_margin_socket`] (listen tokens, renewed before
+//!   they expire); resubscribed after every reconnect, carried by two
+//!   connections so a drop loses nothing. [`WsApi`] for requests.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), binance_ws::Error> {
