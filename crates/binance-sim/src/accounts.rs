@@ -581,6 +581,12 @@ impl Accounts {
             wallets,
         };
         match state.by_key.get(&spec.api_key) {
+            Some(&i) if state.orders.values().any(|o| o.account == i) => {
+                return Err(format!(
+                    "account {} has open orders; cancel them before replacing it",
+                    i + 1
+                ))
+            }
             Some(&i) => state.accounts[i] = account,
             None => {
                 let i = state.accounts.len();
@@ -610,6 +616,7 @@ impl Accounts {
 
     /// Credit (or debit, when negative) a wallet, as a deposit or a transfer
     /// would: subscribers get `balanceUpdate` and `outboundAccountPosition`.
+    /// False for an unknown key, or a debit larger than the free balance.
     pub fn deposit(&self, api_key: &str, wallet: &Wallet, asset: &str, delta: Decimal) -> bool {
         let mut out = Outbox::new();
         {
@@ -624,13 +631,16 @@ impl Accounts {
                 .or_default()
                 .entry(asset.to_owned())
                 .or_default();
+            if entry.0 + delta < Decimal::ZERO {
+                return false;
+            }
             entry.0 += delta;
             let event =
                 json!({"e": "balanceUpdate", "E": now, "a": asset, "d": fixed(delta), "T": now});
             out.push((account, wallet.clone(), event.to_string()));
             out.push(state.position(account, wallet, &[asset], now));
+            state.deliver(out);
         }
-        self.send(out);
         true
     }
 
@@ -653,7 +663,7 @@ impl Accounts {
     /// Every listen token issued and not yet expired (for tests that look
     /// for leaks).
     pub fn issued_tokens(&self) -> Vec<String> {
-        let now = now_ms();
+        let now = self.server_time();
         let state = self.state.lock().unwrap();
         state
             .tokens
@@ -729,7 +739,7 @@ impl Accounts {
         let max = self.max_token_validity.as_millis() as u64;
         let validity = validity.unwrap_or(max).min(max);
         let token = random_id(64);
-        let expires = now_ms() + validity;
+        let expires = self.server_time() + validity;
         self.state.lock().unwrap().tokens.insert(
             token.clone(),
             Token {
@@ -754,7 +764,7 @@ impl Accounts {
         let (account, wallet, expires, logon) = match target {
             SubTarget::Account { account, logon } => (account, Wallet::Spot, None, logon),
             SubTarget::Token(token) => {
-                let now = now_ms();
+                let now = self.server_time();
                 state.tokens.retain(|_, t| t.expires > now);
                 let t = state
                     .tokens
@@ -825,7 +835,7 @@ impl Accounts {
 
     /// End the subscriptions whose listen token expired.
     pub(crate) fn expire(&self) {
-        let now = now_ms();
+        let now = self.server_time();
         let mut state = self.state.lock().unwrap();
         state.subs.retain(|s| match s.expires {
             Some(t) if t <= now => {
@@ -890,7 +900,15 @@ impl Accounts {
         // Reserve the funds first; refuse without touching the book.
         let reserve = match (req.side, req.price) {
             (Side::Sell, _) => req.quantity,
-            (Side::Buy, Some(price)) if order_type != "MARKET" => price * req.quantity,
+            (Side::Buy, Some(price)) if order_type != "MARKET" => {
+                price.checked_mul(req.quantity).ok_or_else(|| {
+                    ApiErr::new(
+                        400,
+                        -1013,
+                        "Filter failure: NOTIONAL (price × quantity out of range)",
+                    )
+                })?
+            }
             (Side::Buy, _) => {
                 let book = m.engine().depth(usize::MAX);
                 let mut left = req.quantity;
@@ -1032,9 +1050,9 @@ impl Accounts {
             self.open_orders
                 .store(state.orders.len(), Ordering::Relaxed);
         }
+        state.deliver(out);
         drop(state);
         drop(m);
-        self.send(out);
         let mut response = json!({
             "symbol": spec.symbol, "orderId": result.order_id, "orderListId": -1,
             "clientOrderId": client_order_id, "transactTime": now,
@@ -1122,9 +1140,9 @@ impl Accounts {
         ));
         state.release(&mut order);
         out.push(state.position(account, &order.wallet, &[&order.base, &order.quote], now));
+        state.deliver(out);
         drop(state);
         drop(m);
-        self.send(out);
         Ok(json!({
             "symbol": symbol, "origClientOrderId": orig, "orderId": key.1, "orderListId": -1,
             "clientOrderId": new_id, "transactTime": now, "price": fixed(order.price),
@@ -1148,15 +1166,16 @@ impl Accounts {
             state.maker_fills(fills, symbol, now, &mut out);
             self.open_orders
                 .store(state.orders.len(), Ordering::Relaxed);
+            state.deliver(out);
         }
-        self.send(out);
     }
+}
 
-    fn send(&self, out: Outbox) {
-        if out.is_empty() {
-            return;
-        }
-        let state = self.state.lock().unwrap();
+impl State {
+    /// Hand events to their wallets' subscribers, under the lock, so every
+    /// subscriber sees them in the order they happened.
+    fn deliver(&self, out: Outbox) {
+        let state = self;
         for (account, wallet, event) in out {
             for sub in state
                 .subs

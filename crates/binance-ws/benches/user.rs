@@ -28,14 +28,19 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// The floor: a bare client that subscribes and notes when each NEW arrives.
 async fn floor_reader(url: String, arrivals: Arrivals, ready: tokio::sync::oneshot::Sender<()>) {
     let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
-    let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis();
+    let timestamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
     let payload = format!("apiKey={KEY}&timestamp={timestamp}");
     let signature = binance_types::sign::hmac_sha256_hex(SECRET.as_bytes(), payload.as_bytes());
     let request = json!({"id": 1, "method": "userDataStream.subscribe.signature",
         "params": {"apiKey": KEY, "timestamp": timestamp as u64, "signature": signature}});
-    ws.send(tokio_tungstenite::tungstenite::Message::Text(request.to_string().into()))
-        .await
-        .unwrap();
+    ws.send(tokio_tungstenite::tungstenite::Message::Text(
+        request.to_string().into(),
+    ))
+    .await
+    .unwrap();
     let mut ready = Some(ready);
     while let Some(Ok(frame)) = ws.next().await {
         let tokio_tungstenite::tungstenite::Message::Text(text) = frame else {
@@ -57,7 +62,12 @@ async fn floor_reader(url: String, arrivals: Arrivals, ready: tokio::sync::onesh
 }
 
 /// Our user socket, noting when each NEW reaches user code.
-async fn our_reader(manager: SocketManager, connections: usize, arrivals: Arrivals, ready: tokio::sync::oneshot::Sender<()>) {
+async fn our_reader(
+    manager: SocketManager,
+    connections: usize,
+    arrivals: Arrivals,
+    ready: tokio::sync::oneshot::Sender<()>,
+) {
     let mut user = manager.user_socket().unwrap().connections(connections);
     user.connect().await.unwrap();
     let _ = ready.send(());
@@ -66,7 +76,10 @@ async fn our_reader(manager: SocketManager, connections: usize, arrivals: Arriva
             Ok(Message::Event(e)) => {
                 if let Event::ExecutionReport(r) = e.event {
                     if r.execution_type == "NEW" {
-                        arrivals.lock().unwrap().insert(r.client_order_id, Instant::now());
+                        arrivals
+                            .lock()
+                            .unwrap()
+                            .insert(r.client_order_id, Instant::now());
                     }
                 }
             }

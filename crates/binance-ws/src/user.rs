@@ -14,7 +14,7 @@
 //!   connection was down at once, a [`Status::Gap`] says from when to when;
 //! - a bounded queue with the same overflow policy and statuses as market sockets.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -315,6 +315,13 @@ struct Leg {
     replaced: bool,
     /// Closing: its events still count until it ends.
     retiring: bool,
+    /// Retiring: closed at this time if its `eventStreamTerminated` never comes.
+    retire_by: Option<Instant>,
+    /// Frames that came while the subscription's answer was on its way.
+    early: Vec<Utf8Bytes>,
+    /// The server may hold a subscription this leg does not know (an
+    /// unanswered or stale request): end them all before subscribing.
+    clear_first: bool,
 }
 
 struct Token {
@@ -334,27 +341,52 @@ enum Internal {
 }
 
 /// Recently delivered events, to drop the copies other connections bring.
+///
+/// Each connection delivers each event once, so the n-th copy of a key from
+/// one connection is the n-th such event: it is new when no connection has
+/// delivered n of them yet. Two real events that look the same (the same
+/// deposit twice in one millisecond) both get through.
 #[derive(Default)]
 struct Dedupe {
-    seen: HashSet<String>,
+    /// Key → (how many delivered, how many each leg brought).
+    seen: HashMap<String, (u32, HashMap<u64, u32>)>,
     order: VecDeque<String>,
 }
 
 impl Dedupe {
     const KEEP: usize = 4096;
 
-    fn fresh(&mut self, key: String) -> bool {
-        if !self.seen.insert(key.clone()) {
-            return false;
-        }
-        self.order.push_back(key);
-        if self.order.len() > Self::KEEP {
-            if let Some(old) = self.order.pop_front() {
-                self.seen.remove(&old);
+    fn fresh(&mut self, leg: u64, key: String) -> bool {
+        let (delivered, legs) = match self.seen.get_mut(&key) {
+            Some(entry) => entry,
+            None => {
+                self.order.push_back(key.clone());
+                if self.order.len() > Self::KEEP {
+                    if let Some(old) = self.order.pop_front() {
+                        self.seen.remove(&old);
+                    }
+                }
+                self.seen.entry(key).or_default()
             }
+        };
+        let brought = legs.entry(leg).or_default();
+        *brought += 1;
+        if *brought > *delivered {
+            *delivered = *brought;
+            true
+        } else {
+            false
         }
-        true
     }
+}
+
+/// Whether an event is `eventStreamTerminated`.
+fn is_terminated(event: &str) -> bool {
+    #[derive(Deserialize)]
+    struct Probe<'a> {
+        e: Option<&'a str>,
+    }
+    serde_json::from_str::<Probe>(event).is_ok_and(|p| p.e == Some("eventStreamTerminated"))
 }
 
 /// The identity of an event: an execution's `(s, i, I)` for order updates,
@@ -447,6 +479,9 @@ impl<U: TimeUnit> Task<U> {
                 replaces,
                 replaced: false,
                 retiring: false,
+                retire_by: None,
+                early: Vec::new(),
+                clear_first: false,
             },
         );
         id
@@ -515,6 +550,11 @@ impl<U: TimeUnit> Task<U> {
     fn next_deadline(&self, rotate_after: Duration) -> Option<Instant> {
         let mut at: Option<Instant> = None;
         let mut consider = |t: Instant| at = Some(at.map_or(t, |a| a.min(t)));
+        for leg in self.legs.values() {
+            if let Some(t) = leg.retire_by {
+                consider(t);
+            }
+        }
         for leg in self.legs.values().filter(|l| !l.retiring) {
             if let Some(t) = leg.retry_at {
                 consider(t);
@@ -523,7 +563,8 @@ impl<U: TimeUnit> Task<U> {
                 consider(leg.born + rotate_after);
             }
         }
-        if let (Some(token), false) = (&self.token, self.fetching_token) {
+        if let (Some(token), false, None) = (&self.token, self.fetching_token, self.token_retry_at)
+        {
             consider(token.renew_at);
         }
         if let Some(t) = self.token_retry_at {
@@ -534,6 +575,12 @@ impl<U: TimeUnit> Task<U> {
 
     fn on_timer(&mut self, rotate_after: Duration) {
         let now = Instant::now();
+        for leg in self.legs.values_mut() {
+            if leg.retire_by.is_some_and(|t| t <= now) {
+                leg.retire_by = None;
+                leg.api.close();
+            }
+        }
         let due: Vec<u64> = self
             .legs
             .iter()
@@ -560,11 +607,41 @@ impl<U: TimeUnit> Task<U> {
             self.token_retry_at = None;
             self.fetch_token();
         }
-        let renew = !self.fetching_token && self.token.as_ref().is_some_and(|t| t.renew_at <= now);
+        let renew = !self.fetching_token
+            && self.token_retry_at.is_none()
+            && self.token.as_ref().is_some_and(|t| t.renew_at <= now);
         if renew {
             tracing::info!("listen token near expiry: renewing");
             self.fetch_token();
         }
+    }
+
+    /// A replacement took over from `leg`: end its subscription and close it
+    /// once its `eventStreamTerminated` shows everything it carried arrived
+    /// (or after a few seconds).
+    fn retire(&mut self, leg: u64) {
+        let Some(old) = self.legs.get_mut(&leg) else {
+            return;
+        };
+        old.retiring = true;
+        self.rotated_pending = true;
+        let Some(sub) = old.sub else {
+            old.api.close();
+            return;
+        };
+        old.retire_by = Some(Instant::now() + Duration::from_secs(5));
+        let api = old.api.clone();
+        tokio::spawn(async move {
+            let mut params = Map::new();
+            params.insert("subscriptionId".into(), sub.into());
+            if api
+                .request("userDataStream.unsubscribe", params)
+                .await
+                .is_err()
+            {
+                api.close();
+            }
+        });
     }
 
     /// Start a connection that takes over from `leg` once subscribed.
@@ -589,6 +666,7 @@ impl<U: TimeUnit> Task<U> {
                 l.up = true;
                 l.generation += 1;
                 l.subscribing = false;
+                l.early.clear();
                 self.subscribe(leg);
             }
             ApiEvent::Down(reason) => {
@@ -622,9 +700,18 @@ impl<U: TimeUnit> Task<U> {
                 if let Some(new) = self.legs.values_mut().find(|l| l.replaces == Some(leg)) {
                     new.replaces = None;
                 }
-                if !was.retiring && !self.legs.values().any(|l| !l.retiring) {
-                    self.end(error);
-                    return false;
+                // A replacement that never made it: the old leg may be replaced again.
+                if let Some(old) = was.replaces.and_then(|old| self.legs.get_mut(&old)) {
+                    old.replaced = false;
+                }
+                if !was.retiring {
+                    if !self.legs.values().any(|l| !l.retiring) {
+                        self.end(error);
+                        return false;
+                    }
+                    // Others still carry the subscription: keep the configured count.
+                    tracing::warn!("{label} gave up ({error}); starting another");
+                    self.add_leg(None);
                 }
                 self.coverage();
             }
@@ -655,19 +742,26 @@ impl<U: TimeUnit> Task<U> {
         };
         let l = self.legs.get_mut(&leg).expect("caller checked");
         if l.sub != Some(frame.subscription) {
-            // An earlier subscription of this connection: already replaced.
+            if l.sub.is_none() && l.subscribing && l.early.len() < 100_000 {
+                // The subscription's answer is still on its way to this task.
+                l.early.push(text);
+            }
+            // Otherwise: a subscription this leg no longer has.
             return;
         }
         let raw = frame.event.get();
-        if raw.contains("\"eventStreamTerminated\"") {
-            tracing::info!(
-                "user-data connection {}: subscription ended by the server; subscribing again",
-                l.number
-            );
+        if is_terminated(raw) {
             l.sub = None;
             let retiring = l.retiring;
             let used = l.token.take();
-            if !retiring {
+            if retiring {
+                // Everything it carried has arrived: now it can go.
+                l.api.close();
+            } else {
+                tracing::info!(
+                    "user-data connection {}: subscription ended by the server; subscribing again",
+                    l.number
+                );
                 if used.is_some() && self.token.as_ref().map(|t| &t.value) == used.as_ref() {
                     // The token ran out (or was revoked): the next one is needed now.
                     self.token = None;
@@ -677,7 +771,7 @@ impl<U: TimeUnit> Task<U> {
             self.coverage();
             return;
         }
-        if !self.dedupe.fresh(event_key(raw)) {
+        if !self.dedupe.fresh(leg, event_key(raw)) {
             return;
         }
         match binance_types::frame::decode_as::<U>(text.as_bytes()) {
@@ -698,7 +792,7 @@ impl<U: TimeUnit> Task<U> {
         let token = match &stream {
             UserStream::Spot => None,
             _ => match &self.token {
-                Some(t) if t.expires_at > Instant::now() + Duration::from_millis(200) => {
+                Some(t) if t.expires_at > Instant::now() + Duration::from_millis(50) => {
                     Some(t.value.clone())
                 }
                 _ => {
@@ -718,11 +812,15 @@ impl<U: TimeUnit> Task<U> {
         }
         l.subscribing = true;
         l.wants_token = false;
+        let clear_first = std::mem::take(&mut l.clear_first);
         let api = l.api.clone();
         let generation = l.generation;
         let logon = self.settings.logon;
         let internal = self.internal_tx.clone();
         tokio::spawn(async move {
+            if clear_first {
+                let _ = api.request("userDataStream.unsubscribe", Map::new()).await;
+            }
             let used = token.clone();
             let result = match token {
                 Some(token) => {
@@ -795,14 +893,16 @@ impl<U: TimeUnit> Task<U> {
                         l.sub = Some(id);
                         l.token = token;
                         l.failures = 0;
+                        let early = std::mem::take(&mut l.early);
                         if let Some(old) = l.replaces.take() {
-                            if let Some(old) = self.legs.get_mut(&old) {
-                                old.retiring = true;
-                                old.api.close();
-                                self.rotated_pending = true;
-                            }
+                            self.retire(old);
                         }
                         self.coverage();
+                        for text in early {
+                            if self.legs.contains_key(&leg) {
+                                self.on_frame(leg, text);
+                            }
+                        }
                     }
                     Err(e) => return self.subscribe_failed(leg, e),
                 }
@@ -810,7 +910,9 @@ impl<U: TimeUnit> Task<U> {
             Internal::Token(result) => {
                 self.fetching_token = false;
                 match result {
-                    Ok((value, expiration)) => {
+                    Ok((value, expiration))
+                        if expiration > self.setup.signer.clock.now_ms() + 100 =>
+                    {
                         self.token_failures = 0;
                         let now = Instant::now();
                         let left = Duration::from_millis(
@@ -838,6 +940,19 @@ impl<U: TimeUnit> Task<U> {
                                 self.subscribe(id);
                             }
                         }
+                    }
+                    Ok(_) => {
+                        self.token_failures += 1;
+                        let delay = self
+                            .setup
+                            .shared
+                            .options
+                            .reconnect
+                            .delay(self.token_failures);
+                        tracing::warn!(
+                            "listen token valid for less than 100 ms; asking again in {delay:?}"
+                        );
+                        self.token_retry_at = Some(Instant::now() + delay);
                     }
                     Err(e) => {
                         if e.api_code().is_some_and(is_fatal) {
@@ -883,11 +998,13 @@ impl<U: TimeUnit> Task<U> {
             // The token is not valid (any more): fetch another.
             self.token = None;
         }
+        let unknown_subscription = code == Some(-2035) || *e.kind() == ErrorKind::NoResponse;
         if *e.kind() == ErrorKind::Disconnected {
             // The leg's next `Up` subscribes again.
             return true;
         }
         let l = self.legs.get_mut(&leg).expect("caller checked");
+        l.clear_first |= unknown_subscription;
         l.failures += 1;
         let mut delay = self.setup.shared.options.reconnect.delay(l.failures);
         if let Some(wait) = e.retry_after() {
@@ -928,8 +1045,50 @@ impl<U: TimeUnit> Task<U> {
     }
 }
 
-/// `POST /sapi/v1/userListenToken`: the token and its expiration (ms).
+/// Measure the exchange's clock with `GET /api/v3/time`.
+async fn sync_clock(setup: &UserSetup) -> Result<(), Error> {
+    let sent = crate::auth::local_ms();
+    let url = format!("{}/api/v3/time", setup.rest_url);
+    let response = crate::rest::get(&url, &setup.shared.net).await?;
+    let received = crate::auth::local_ms();
+    let server = serde_json::from_slice::<Value>(&response.body)
+        .ok()
+        .and_then(|v| v["serverTime"].as_i64())
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Connect,
+                format!(
+                    "GET /api/v3/time answered {} without serverTime",
+                    response.status
+                ),
+            )
+        })?;
+    setup.signer.clock.set(server, sent, received);
+    Ok(())
+}
+
+/// A listen token, the exchange's clock measured first (and again after a
+/// `-1021`).
 async fn listen_token(
+    setup: &UserSetup,
+    validity: Option<Duration>,
+) -> Result<(String, u64), Error> {
+    if !setup.signer.clock.is_synced() {
+        if let Err(e) = sync_clock(setup).await {
+            tracing::warn!("cannot read the exchange's clock: {e}");
+        }
+    }
+    match request_listen_token(setup, validity).await {
+        Err(e) if e.api_code() == Some(-1021) => {
+            sync_clock(setup).await?;
+            request_listen_token(setup, validity).await
+        }
+        other => other,
+    }
+}
+
+/// `POST /sapi/v1/userListenToken`: the token and its expiration (ms).
+async fn request_listen_token(
     setup: &UserSetup,
     validity: Option<Duration>,
 ) -> Result<(String, u64), Error> {

@@ -361,12 +361,16 @@ impl Task {
                         let text = Value::Object(request).to_string();
                         let deadline = Instant::now() + self.shared.options.request_timeout;
                         self.pending.insert(id, Pending { method, reply, deadline });
-                        if let Err(e) = ws.send(tungstenite::Message::Text(text.into())).await {
-                            return End::Dropped(e.to_string());
+                        // A peer that stops reading must not block the loop (and its deadlines).
+                        let limit = self.shared.options.request_timeout;
+                        match tokio::time::timeout(limit, ws.send(tungstenite::Message::Text(text.into()))).await {
+                            Ok(Ok(())) => {}
+                            Ok(Err(e)) => return End::Dropped(e.to_string()),
+                            Err(_) => return End::Dropped(format!("could not send within {} ms", limit.as_millis())),
                         }
                     }
                     Some(Command::Close) | None => {
-                        let _ = ws.close(None).await;
+                        let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
                         return End::Closed;
                     }
                 },

@@ -672,3 +672,71 @@ async fn rotation_and_server_shutdown_lose_nothing() {
         "{statuses:?}"
     );
 }
+
+#[tokio::test]
+async fn margin_follows_the_exchange_clock_too() {
+    let sim = user_sim(Duration::from_secs(3600)).await;
+    sim.accounts().set_clock_skew(-30_000);
+    let mut user = manager_with(&sim, hmac())
+        .margin_socket()
+        .unwrap()
+        .connections(1);
+    user.connect()
+        .await
+        .expect("the listen token request is signed with the exchange's time");
+    sim.accounts()
+        .deposit(HMAC_KEY, &Wallet::Margin, "USDT", Decimal::TEN);
+    let Event::BalanceUpdate(u) = next_event(&mut user, &mut Vec::new()).await else {
+        panic!("events flow")
+    };
+    assert_eq!(u.delta, Decimal::TEN);
+}
+
+#[tokio::test]
+async fn events_before_the_subscription_answer_are_kept() {
+    let sim = user_sim(Duration::from_secs(3600)).await;
+    // Answers come 300 ms late; events do not wait for them.
+    sim.faults()
+        .set_api_answer_delay(Duration::from_millis(300));
+    let mut user = manager_with(&sim, hmac())
+        .user_socket()
+        .unwrap()
+        .connections(1);
+    let connecting = tokio::spawn(async move { user.connect().await.map(|()| user) });
+    until("the subscription on the server", || {
+        sim.accounts().subscriptions() == 1
+    })
+    .await;
+    sim.accounts()
+        .deposit(HMAC_KEY, &Wallet::Spot, "USDT", Decimal::new(7, 0));
+    let mut user = connecting.await.unwrap().expect("subscribed");
+    let Event::BalanceUpdate(u) = next_event(&mut user, &mut Vec::new()).await else {
+        panic!("the event sent before the answer arrived")
+    };
+    assert_eq!(u.delta, Decimal::new(7, 0));
+}
+
+#[tokio::test]
+async fn identical_events_on_one_connection_are_both_delivered() {
+    let sim = user_sim(Duration::from_secs(3600)).await;
+    let mut user = manager_with(&sim, hmac()).user_socket().unwrap();
+    user.connect().await.unwrap();
+    until("both connections subscribed", || {
+        sim.accounts().subscriptions() == 2
+    })
+    .await;
+    // The same deposit twice in a row: Binance would send two equal
+    // balanceUpdates (same millisecond); both are real.
+    let accounts = sim.accounts();
+    accounts.deposit(HMAC_KEY, &Wallet::Spot, "BTC", Decimal::ONE);
+    accounts.deposit(HMAC_KEY, &Wallet::Spot, "BTC", Decimal::ONE);
+    accounts.deposit(HMAC_KEY, &Wallet::Spot, "BTC", Decimal::TWO);
+    let mut deltas = Vec::new();
+    let mut statuses = Vec::new();
+    while deltas.len() < 3 {
+        if let Event::BalanceUpdate(u) = next_event(&mut user, &mut statuses).await {
+            deltas.push(u.delta);
+        }
+    }
+    assert_eq!(deltas, [Decimal::ONE, Decimal::ONE, Decimal::TWO]);
+}
