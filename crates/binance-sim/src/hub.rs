@@ -118,7 +118,8 @@ impl Hub {
 
 /// Rewrite an event's time fields from milliseconds to microseconds, by
 /// Binance's keys for each event type.
-fn to_micros(value: &mut serde_json::Value) {
+/// Scale an event's times from ms to µs (Binance's `timeUnit=MICROSECOND`).
+pub(crate) fn to_micros(value: &mut serde_json::Value) {
     fn scale(v: &mut serde_json::Value, keys: &[&str]) {
         for key in keys {
             if let Some(n) = v.get(*key).and_then(serde_json::Value::as_u64) {
@@ -145,6 +146,9 @@ fn to_micros(value: &mut serde_json::Value) {
         }
         "24hrTicker" | "1hTicker" | "4hTicker" | "1dTicker" => scale(value, &["E", "O", "C"]),
         "referencePrice" => scale(value, &["t"]),
+        "executionReport" => scale(value, &["E", "T", "O", "W", "D"]),
+        "outboundAccountPosition" => scale(value, &["E", "u"]),
+        "balanceUpdate" | "externalLockUpdate" | "listStatus" => scale(value, &["E", "T"]),
         _ => scale(value, &["E"]),
     }
 }

@@ -35,11 +35,15 @@ pub(crate) async fn upgrade(
             "Too many connection attempts; current limit is 300 per 5 minutes.",
         );
     }
+    let query = query.unwrap_or_default();
     let rate_limits = !query
-        .unwrap_or_default()
         .split('&')
         .any(|p| p.eq_ignore_ascii_case("returnRateLimits=false"));
-    ws.on_upgrade(move |socket| connection(socket, s, meta, rate_limits))
+    // Events in microseconds with `timeUnit=MICROSECOND`, as on the stream server.
+    let micros = query
+        .split('&')
+        .any(|p| p.eq_ignore_ascii_case("timeUnit=MICROSECOND"));
+    ws.on_upgrade(move |socket| connection(socket, s, meta, rate_limits, micros))
 }
 
 /// One session's state.
@@ -53,7 +57,7 @@ struct Session {
     events: mpsc::UnboundedSender<String>,
 }
 
-async fn connection(socket: WebSocket, s: Shared, meta: ConnMeta, rate_limits: bool) {
+async fn connection(socket: WebSocket, s: Shared, meta: ConnMeta, rate_limits: bool, micros: bool) {
     let (cmd_tx, mut commands) = mpsc::unbounded_channel();
     let conn = s.faults.register(Conn {
         commands: cmd_tx,
@@ -79,6 +83,10 @@ async fn connection(socket: WebSocket, s: Shared, meta: ConnMeta, rate_limits: b
     let end: Option<DropMode> = loop {
         tokio::select! {
             Some(event) = events.recv() => {
+                let event = match micros {
+                    true => in_micros(event),
+                    false => event,
+                };
                 if tx.send(Message::Text(event.into())).await.is_err() {
                     break None;
                 }
@@ -357,4 +365,18 @@ fn status(s: &Shared, session: &Session) -> Value {
         "returnRateLimits": session.rate_limits, "serverTime": s.accounts.server_time(),
         "userDataStream": !s.accounts.subscription_ids(session.conn).is_empty(),
     })
+}
+
+/// A user-data frame with its event's times in microseconds (other frames,
+/// such as late answers, unchanged).
+fn in_micros(frame: String) -> String {
+    match serde_json::from_str::<Value>(&frame) {
+        Ok(mut v) if v.get("subscriptionId").is_some() => {
+            if let Some(event) = v.get_mut("event") {
+                crate::hub::to_micros(event);
+            }
+            v.to_string()
+        }
+        _ => frame,
+    }
 }

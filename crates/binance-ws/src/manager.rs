@@ -493,9 +493,13 @@ impl<U: TimeUnit> SocketManager<U> {
     }
 
     fn user(&self, stream: UserStream) -> Result<UserSocket<U>, Error> {
+        let mut ws_api_url = self.inner.endpoint.ws_api_url()?;
+        if U::PER_SECOND == Micros::PER_SECOND {
+            ws_api_url.push_str("?timeUnit=MICROSECOND");
+        }
         Ok(UserSocket::new(UserSetup {
             stream,
-            ws_api_url: self.inner.endpoint.ws_api_url()?,
+            ws_api_url,
             rest_url: self.inner.endpoint.rest_url(),
             shared: self.inner.shared.clone(),
             signer: self.signer()?,

@@ -740,3 +740,32 @@ async fn identical_events_on_one_connection_are_both_delivered() {
     }
     assert_eq!(deltas, [Decimal::ONE, Decimal::ONE, Decimal::TWO]);
 }
+
+#[tokio::test]
+async fn microsecond_managers_get_microsecond_user_events() {
+    let sim = user_sim(Duration::from_secs(3600)).await;
+    let manager = builder(&sim).credentials(hmac()).micros().build().unwrap();
+    let mut user = manager.user_socket().unwrap().connections(1);
+    user.connect().await.unwrap();
+    sim.accounts()
+        .deposit(HMAC_KEY, &Wallet::Spot, "USDT", Decimal::ONE);
+    let event = loop {
+        match tokio::time::timeout(PATIENCE, user.recv())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            Message::Event(e) => break e.event,
+            _ => continue,
+        }
+    };
+    let binance_ws::Event::BalanceUpdate(u) = event else {
+        panic!("balanceUpdate")
+    };
+    let now_us = now_ms() * 1000;
+    let at = u128::from(u.event_time.get());
+    assert!(
+        at.abs_diff(now_us) < 5_000_000,
+        "µs since the epoch: {at} vs {now_us}"
+    );
+}
