@@ -17,6 +17,11 @@
 //! | `POST /_sim/clear` | turn the switches off |
 //! | `GET /_sim/book?symbol=S[&update_id=N]` | the true book |
 //! | `GET /_sim/trades?symbol=S` | the trade log |
+//! | `POST /_sim/deposit?apiKey=K&asset=A&amount=D[&wallet=W]` | credit (debit if negative) a wallet: `balanceUpdate` to its subscribers |
+//! | `GET /_sim/balances?apiKey=K[&wallet=W]` | a wallet's balances (`W`: `spot` default, `margin`, `isolated:SYMBOL`) |
+//! | `POST /_sim/end_subscriptions` | end every user-data subscription (`eventStreamTerminated`) |
+//! | `POST /_sim/clock_skew?ms=N` | run the exchange clock N ms ahead (negative: behind) |
+//! | `POST /_sim/api_delay?ms=N` | answer WebSocket API requests N ms late |
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -28,6 +33,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
+use crate::accounts::Wallet;
 use crate::faults::{DropMode, Faults};
 use crate::market::partial;
 use crate::server::{binance_error, Shared};
@@ -50,6 +56,11 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/_sim/clear", post(clear))
         .route("/_sim/book", get(book))
         .route("/_sim/trades", get(trades))
+        .route("/_sim/deposit", post(deposit))
+        .route("/_sim/balances", get(balances))
+        .route("/_sim/end_subscriptions", post(end_subscriptions))
+        .route("/_sim/clock_skew", post(clock_skew))
+        .route("/_sim/api_delay", post(api_delay))
 }
 
 fn faults(s: &Shared) -> Faults {
@@ -200,4 +211,73 @@ async fn trades(State(s): State<Shared>, Query(q): Params) -> Response {
         })
         .collect();
     Json(trades).into_response()
+}
+
+/// `wallet=spot|margin|isolated:SYMBOL` (default spot).
+fn wallet(q: &HashMap<String, String>) -> Result<Wallet, String> {
+    match q.get("wallet").map(|w| w.to_lowercase()) {
+        None => Ok(Wallet::Spot),
+        Some(w) if w == "spot" => Ok(Wallet::Spot),
+        Some(w) if w == "margin" => Ok(Wallet::Margin),
+        Some(w) if w.starts_with("isolated:") && w.len() > 9 => {
+            Ok(Wallet::Isolated(w[9..].to_uppercase()))
+        }
+        Some(w) => Err(format!(
+            "wallet `{w}`: valid wallets are spot, margin, isolated:SYMBOL"
+        )),
+    }
+}
+
+fn text<'a>(q: &'a HashMap<String, String>, key: &str) -> Result<&'a str, String> {
+    q.get(key)
+        .map(String::as_str)
+        .ok_or_else(|| format!("parameter `{key}` is missing"))
+}
+
+async fn deposit(State(s): State<Shared>, Query(q): Params) -> Response {
+    let key = try_param!(text(&q, "apiKey"));
+    let asset = try_param!(text(&q, "asset"));
+    let amount = try_param!(text(&q, "amount"));
+    let Ok(amount) = amount.parse::<rust_decimal::Decimal>() else {
+        return bad(&format!("amount `{amount}` is not a decimal"));
+    };
+    let wallet = try_param!(wallet(&q));
+    match s
+        .accounts
+        .deposit(key, &wallet, &asset.to_uppercase(), amount)
+    {
+        true => done(1),
+        false => bad("no account with that API key, or a debit larger than the free balance"),
+    }
+}
+
+async fn balances(State(s): State<Shared>, Query(q): Params) -> Response {
+    let key = try_param!(text(&q, "apiKey"));
+    let wallet = try_param!(wallet(&q));
+    match s.accounts.balances(key, &wallet) {
+        None => bad("no account with that API key"),
+        Some(b) => Json(json!(b
+            .iter()
+            .map(|(a, (f, l))| json!({"asset": a, "free": f.to_string(), "locked": l.to_string()}))
+            .collect::<Vec<_>>()))
+        .into_response(),
+    }
+}
+
+async fn end_subscriptions(State(s): State<Shared>) -> Response {
+    done(s.accounts.end_subscriptions())
+}
+
+async fn clock_skew(State(s): State<Shared>, Query(q): Params) -> Response {
+    let ms = try_param!(text(&q, "ms"));
+    let Ok(ms) = ms.parse::<i64>() else {
+        return bad(&format!("ms `{ms}` is not a whole number of milliseconds"));
+    };
+    s.accounts.set_clock_skew(ms);
+    done(0)
+}
+
+async fn api_delay(State(s): State<Shared>, Query(q): Params) -> Response {
+    faults(&s).set_api_answer_delay(try_param!(ms(&q, "ms")).unwrap_or_default());
+    done(0)
 }

@@ -338,3 +338,60 @@ async fn signed_rest_and_listen_tokens() {
     .await;
     assert_eq!((status, body.contains("-1102")), (400, true), "{body}");
 }
+
+#[tokio::test]
+async fn admin_endpoints_fund_accounts_and_break_sessions() {
+    let sim = sim(Duration::from_secs(3600)).await;
+    let mut ws = connect(&sim.ws_api_url()).await;
+    call(
+        &mut ws,
+        1,
+        "userDataStream.subscribe.signature",
+        signed(json!({}), SECRET),
+    )
+    .await;
+    let admin = sim.admin_url();
+    let (status, _, body) = support::http(
+        "POST",
+        &format!("{admin}/deposit?apiKey={KEY}&asset=eth&amount=2.5"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let event = next_json(&mut ws).await;
+    assert_eq!(
+        (event["event"]["e"].clone(), event["event"]["a"].clone()),
+        (json!("balanceUpdate"), json!("ETH"))
+    );
+    let balances = support::get_json(&format!("{admin}/balances?apiKey={KEY}")).await;
+    assert!(
+        balances
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["asset"] == "ETH" && b["free"] == "2.5"),
+        "{balances}"
+    );
+    let (status, _, body) = support::http(
+        "POST",
+        &format!("{admin}/deposit?apiKey={KEY}&asset=ETH&amount=-9"),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _, body) =
+        support::http("GET", &format!("{admin}/balances?apiKey={KEY}&wallet=cash")).await;
+    assert!(status == 400 && body.contains("isolated:SYMBOL"), "{body}");
+    let (status, _, _) = support::http("POST", &format!("{admin}/end_subscriptions")).await;
+    assert_eq!(status, 200);
+    let _position = next_json(&mut ws).await;
+    let ended = next_json(&mut ws).await;
+    assert_eq!(ended["event"]["e"], "eventStreamTerminated");
+    support::http("POST", &format!("{admin}/clock_skew?ms=-20000")).await;
+    let reply = call(
+        &mut ws,
+        2,
+        "userDataStream.subscribe.signature",
+        signed(json!({}), SECRET),
+    )
+    .await;
+    assert_eq!(error_code(&reply).1, -1021, "{reply}");
+}
