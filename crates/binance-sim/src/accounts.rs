@@ -644,6 +644,37 @@ impl Accounts {
         true
     }
 
+    /// Lock (or, when negative, unlock) part of a spot balance as an
+    /// external system would (margin collateral): subscribers get
+    /// `externalLockUpdate` and `outboundAccountPosition`. False for an
+    /// unknown key or more than is free (or locked, to unlock).
+    pub fn external_lock(&self, api_key: &str, asset: &str, delta: Decimal) -> bool {
+        let mut state = self.state.lock().unwrap();
+        let Some(&account) = state.by_key.get(api_key) else {
+            return false;
+        };
+        let now = now_ms();
+        let entry = state.accounts[account]
+            .wallets
+            .entry(Wallet::Spot)
+            .or_default()
+            .entry(asset.to_owned())
+            .or_default();
+        if entry.0 - delta < Decimal::ZERO || entry.1 + delta < Decimal::ZERO {
+            return false;
+        }
+        entry.0 -= delta;
+        entry.1 += delta;
+        let event =
+            json!({"e": "externalLockUpdate", "E": now, "a": asset, "d": fixed(delta), "T": now});
+        let out = vec![
+            (account, Wallet::Spot, event.to_string()),
+            state.position(account, &Wallet::Spot, &[asset], now),
+        ];
+        state.deliver(out);
+        true
+    }
+
     /// End every user-data subscription with `eventStreamTerminated` (as a
     /// revoked key or an expired token would); how many ended.
     pub fn end_subscriptions(&self) -> usize {

@@ -769,3 +769,26 @@ async fn microsecond_managers_get_microsecond_user_events() {
         "µs since the epoch: {at} vs {now_us}"
     );
 }
+
+#[tokio::test]
+async fn external_locks_arrive_typed() {
+    let sim = user_sim(Duration::from_secs(3600)).await;
+    let mut user = manager_with(&sim, hmac())
+        .user_socket()
+        .unwrap()
+        .connections(1);
+    user.connect().await.unwrap();
+    assert!(sim.accounts().external_lock(HMAC_KEY, "BTC", dec("0.25")));
+    let mut statuses = Vec::new();
+    let Event::ExternalLockUpdate(lock) = next_event(&mut user, &mut statuses).await else {
+        panic!("externalLockUpdate")
+    };
+    assert_eq!((lock.asset.as_str(), lock.delta), ("BTC", dec("0.25")));
+    let Event::OutboundAccountPosition(p) = next_event(&mut user, &mut statuses).await else {
+        panic!("position")
+    };
+    assert_eq!(
+        (p.balances[0].free, p.balances[0].locked),
+        (dec("9.75"), dec("0.25"))
+    );
+}
