@@ -2,6 +2,12 @@
 //! synthetic order flow, and the stream server and REST endpoints that
 //! publish it in Binance's exact JSON.
 //!
+//! Accounts ([`SimConfig::accounts`], [`Sim::accounts`]) place orders through
+//! signed REST or the WebSocket API at [`Sim::ws_api_url`], and receive their
+//! user data (`executionReport`, `outboundAccountPosition`, `balanceUpdate`,
+//! `externalLockUpdate`, `eventStreamTerminated`) on WebSocket API
+//! subscriptions, spot by signature or logon, margin by listen token.
+//!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! let sim = binance_sim::Sim::start(binance_sim::SimConfig::default()).await?;
