@@ -152,6 +152,15 @@ pub struct DepthCache {
     done: bool,
 }
 
+impl std::fmt::Debug for DepthCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DepthCache")
+            .field("symbol", &self.symbol.as_str())
+            .field("state", &self.state())
+            .finish_non_exhaustive()
+    }
+}
+
 impl DepthCache {
     /// The symbol.
     pub fn symbol(&self) -> &Symbol {
@@ -394,6 +403,17 @@ impl<U: TimeUnit> Task<U> {
     }
 
     async fn add(&mut self, symbols: Vec<Symbol>) -> Result<Vec<DepthCache>, Error> {
+        // A second cache for a symbol would silence the first (one reader per book).
+        let mut asked = std::collections::HashSet::new();
+        for symbol in &symbols {
+            if self.books.contains_key(&self.stream(symbol)) || !asked.insert(symbol.clone()) {
+                return Err(Error::config(format!(
+                    "{} is already kept by this DepthCaches: read the DepthCache you have, \
+                     or start another DepthCaches for a second reader",
+                    symbol.as_str()
+                )));
+            }
+        }
         let mut caches = Vec::with_capacity(symbols.len());
         let mut streams = Vec::with_capacity(symbols.len());
         for symbol in symbols {

@@ -423,3 +423,28 @@ async fn a_periodic_refresh_resyncs_from_a_fresh_snapshot() {
     }
     assert_eq!(refreshes, 2);
 }
+
+#[tokio::test]
+async fn a_symbol_twice_is_refused_instead_of_silencing_the_first() {
+    let sim = sim().await;
+    let manager = manager(&sim);
+    let caches = manager.depth_caches(options(&sim));
+    let mut first = caches.add("BTCUSDT").await.unwrap();
+    let err = caches.add("btcusdt").await.unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Config, "{err}");
+    assert!(err.to_string().contains("BTCUSDT is already kept"), "{err}");
+    let err = caches.add_many(&["ETHUSDT", "ETHUSDT"]).await.unwrap_err();
+    assert!(err.to_string().contains("ETHUSDT"), "{err}");
+    // The first cache still reads its book.
+    loop {
+        match tokio::time::timeout(PATIENCE, first.recv())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            DepthEvent::Synced { .. } | DepthEvent::Updated { .. } => break,
+            _ => {}
+        }
+    }
+    assert!(assert_true(&sim, &first).is_some());
+}
