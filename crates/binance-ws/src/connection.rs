@@ -197,6 +197,7 @@ pub(crate) fn spawn<U: TimeUnit>(
         state: state_tx,
         readers: Vec::new(),
         next_id: 1,
+        heard_any: false,
         pending: HashMap::new(),
         outbox: VecDeque::new(),
         control_pace: Window::new(4, Duration::from_secs(1)),
@@ -243,6 +244,9 @@ struct Connection<U: TimeUnit> {
     control_pace: Window,
     /// Frames read and not yet handed to the readers.
     batch: Vec<RawFrame>,
+    /// The current session has received a frame (a connection that never
+    /// says anything does not count as stable, however long it stays open).
+    heard_any: bool,
 }
 
 /// How a session (one WebSocket) ended.
@@ -365,10 +369,12 @@ impl<U: TimeUnit> Connection<U> {
                     let _ = self.state.send(State::Open);
                     self.broadcast(status);
                     let opened = Instant::now();
+                    self.heard_any = false;
                     match self.session(ws).await {
                         End::Released => return,
                         End::Dropped(reason) => {
-                            if opened.elapsed() >= options.reconnect.stable_after {
+                            if self.heard_any && opened.elapsed() >= options.reconnect.stable_after
+                            {
                                 attempt = 0;
                             }
                             self.broadcast(Status::Disconnected { reason });
@@ -548,6 +554,7 @@ impl<U: TimeUnit> Connection<U> {
                 }
                 frame = current.next(), if !current_done => {
                     heard = true;
+                    self.heard_any = true;
                     // Take what else is already readable before selecting
                     // again, and hand it over in one batch.
                     let mut item = frame;

@@ -109,6 +109,7 @@ impl WsApi {
             events,
             pending: HashMap::new(),
             next_id: 1,
+            heard_any: false,
         };
         tokio::spawn(task.run());
         WsApi {
@@ -223,6 +224,8 @@ struct Task {
     events: Option<mpsc::UnboundedSender<ApiEvent>>,
     pending: HashMap<u64, Pending>,
     next_id: u64,
+    /// The current session has received a frame (silence is not stability).
+    heard_any: bool,
 }
 
 /// How a session ended.
@@ -284,10 +287,12 @@ impl Task {
                     let _ = self.state.send(State::Open);
                     self.tell(ApiEvent::Up);
                     let opened = Instant::now();
+                    self.heard_any = false;
                     match self.session(ws).await {
                         End::Closed => return self.end(Error::closed()),
                         End::Dropped(reason) => {
-                            if opened.elapsed() >= options.reconnect.stable_after {
+                            if self.heard_any && opened.elapsed() >= options.reconnect.stable_after
+                            {
                                 attempt = 0;
                             }
                             self.fail_pending(&reason);
@@ -390,6 +395,7 @@ impl Task {
                 }
                 frame = ws.next() => {
                     last_frame = Instant::now();
+                    self.heard_any = true;
                     match frame {
                         Some(Ok(tungstenite::Message::Text(text))) => self.frame(text),
                         Some(Ok(tungstenite::Message::Close(frame))) => {

@@ -320,3 +320,52 @@ async fn server_shutdown_switches_connections_with_nothing_lost_or_repeated() {
     assert_seamless(&sim, &mut socket, 2).await;
     shutdown.await.unwrap();
 }
+
+/// A server that completes the WebSocket handshake, then never says a word.
+async fn silent_server() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((tcp, _)) = listener.accept().await {
+            if let Ok(ws) = tokio_tungstenite::accept_async(tcp).await {
+                held.push(ws);
+            }
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_server_that_stays_silent_does_not_refill_the_budget() {
+    let addr = silent_server().await;
+    let mut socket = binance_ws::SocketManager::builder()
+        .endpoint(binance_ws::Endpoint::Custom(format!("ws://{addr}")))
+        .no_proxy()
+        .options(Options {
+            watchdog: Duration::from_millis(200),
+            reconnect: Reconnect {
+                retries: Retries::Limited(3),
+                initial_delay: Duration::from_millis(10),
+                max_delay: Duration::from_millis(20),
+                // Each silent connection lives longer than this before the watchdog.
+                stable_after: Duration::from_millis(50),
+            },
+            ..Options::default()
+        })
+        .build()
+        .unwrap()
+        .trade_socket("BTCUSDT")
+        .unwrap();
+    let mut drops = 0;
+    let err = loop {
+        match next(&mut socket).await {
+            Ok(Message::Status(Status::Disconnected { .. })) => drops += 1,
+            Ok(_) => {}
+            Err(e) => break e,
+        }
+        assert!(drops < 10, "the budget was refilled by silent connections");
+    };
+    assert_eq!(err.kind(), &ErrorKind::MaxReconnects);
+    assert_eq!(drops, 4, "the first connection and three retries");
+}
