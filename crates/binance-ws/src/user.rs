@@ -181,6 +181,7 @@ impl<U: TimeUnit> UserSocket<U> {
             ever_covered: false,
             gap_since: None,
             rotated_pending: false,
+            loss_reason: None,
             _unit: std::marker::PhantomData,
         };
         for _ in 0..self.settings.connections {
@@ -308,7 +309,8 @@ struct Leg {
     wants_token: bool,
     failures: u32,
     retry_at: Option<Instant>,
-    born: Instant,
+    /// When to move to a fresh connection (before Binance's 24-hour cut).
+    rotate_at: Instant,
     /// The leg this one takes over from, once subscribed.
     replaces: Option<u64>,
     /// A replacement is on its way.
@@ -380,6 +382,19 @@ impl Dedupe {
     }
 }
 
+/// Whether a frame ends subscription `id`.
+fn terminates(text: &Utf8Bytes, id: u64) -> bool {
+    #[derive(Deserialize)]
+    struct Frame<'a> {
+        #[serde(rename = "subscriptionId")]
+        subscription: u64,
+        #[serde(borrow)]
+        event: &'a RawValue,
+    }
+    serde_json::from_str::<Frame>(text.as_str())
+        .is_ok_and(|f| f.subscription == id && is_terminated(f.event.get()))
+}
+
 /// Whether an event is `eventStreamTerminated`.
 fn is_terminated(event: &str) -> bool {
     #[derive(Deserialize)]
@@ -438,6 +453,8 @@ struct Task<U: TimeUnit> {
     gap_since: Option<SystemTime>,
     /// A replacement finished with coverage kept: say `Rotated`.
     rotated_pending: bool,
+    /// Why the last subscription ended, when no dropped connection says it.
+    loss_reason: Option<String>,
     _unit: std::marker::PhantomData<U>,
 }
 
@@ -475,7 +492,7 @@ impl<U: TimeUnit> Task<U> {
                 wants_token: false,
                 failures: 0,
                 retry_at: None,
-                born: Instant::now(),
+                rotate_at: Instant::now() + self.setup.shared.options.rotate_after,
                 replaces,
                 replaced: false,
                 retiring: false,
@@ -505,9 +522,8 @@ impl<U: TimeUnit> Task<U> {
         mut events: mpsc::UnboundedReceiver<(u64, ApiEvent)>,
         mut internal: mpsc::UnboundedReceiver<Internal>,
     ) {
-        let rotate_after = self.setup.shared.options.rotate_after;
         loop {
-            let deadline = self.next_deadline(rotate_after);
+            let deadline = self.next_deadline();
             let timer = async {
                 match deadline {
                     Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -529,7 +545,7 @@ impl<U: TimeUnit> Task<U> {
                         return;
                     }
                 }
-                _ = timer => self.on_timer(rotate_after),
+                _ = timer => self.on_timer(),
             }
         }
     }
@@ -547,7 +563,7 @@ impl<U: TimeUnit> Task<U> {
         let _ = tokio::time::timeout(Duration::from_secs(1), all).await;
     }
 
-    fn next_deadline(&self, rotate_after: Duration) -> Option<Instant> {
+    fn next_deadline(&self) -> Option<Instant> {
         let mut at: Option<Instant> = None;
         let mut consider = |t: Instant| at = Some(at.map_or(t, |a| a.min(t)));
         for leg in self.legs.values() {
@@ -560,7 +576,7 @@ impl<U: TimeUnit> Task<U> {
                 consider(t);
             }
             if !leg.replaced {
-                consider(leg.born + rotate_after);
+                consider(leg.rotate_at);
             }
         }
         if let (Some(token), false, None) = (&self.token, self.fetching_token, self.token_retry_at)
@@ -573,7 +589,7 @@ impl<U: TimeUnit> Task<U> {
         at
     }
 
-    fn on_timer(&mut self, rotate_after: Duration) {
+    fn on_timer(&mut self) {
         let now = Instant::now();
         for leg in self.legs.values_mut() {
             if leg.retire_by.is_some_and(|t| t <= now) {
@@ -596,7 +612,7 @@ impl<U: TimeUnit> Task<U> {
         let old: Vec<u64> = self
             .legs
             .iter()
-            .filter(|(_, l)| !l.retiring && !l.replaced && l.born + rotate_after <= now)
+            .filter(|(_, l)| !l.retiring && !l.replaced && l.rotate_at <= now)
             .map(|(id, _)| *id)
             .collect();
         for id in old {
@@ -700,18 +716,18 @@ impl<U: TimeUnit> Task<U> {
                 if let Some(new) = self.legs.values_mut().find(|l| l.replaces == Some(leg)) {
                     new.replaces = None;
                 }
-                // A replacement that never made it: the old leg may be replaced again.
+                // A replacement that never made it: the old leg carries on, and
+                // tries again a little later.
                 if let Some(old) = was.replaces.and_then(|old| self.legs.get_mut(&old)) {
                     old.replaced = false;
+                    old.rotate_at = Instant::now() + Duration::from_secs(30);
                 }
                 if !was.retiring {
                     if !self.legs.values().any(|l| !l.retiring) {
                         self.end(error);
                         return false;
                     }
-                    // Others still carry the subscription: keep the configured count.
-                    tracing::warn!("{label} gave up ({error}); starting another");
-                    self.add_leg(None);
+                    tracing::warn!("{label} gave up ({error})");
                 }
                 self.coverage();
             }
@@ -758,10 +774,13 @@ impl<U: TimeUnit> Task<U> {
                 // Everything it carried has arrived: now it can go.
                 l.api.close();
             } else {
+                let number = l.number;
                 tracing::info!(
-                    "user-data connection {}: subscription ended by the server; subscribing again",
-                    l.number
+                    "user-data connection {number}: subscription ended by the server; subscribing again"
                 );
+                self.loss_reason = Some(format!(
+                    "user-data connection {number}: subscription ended by the server (eventStreamTerminated)"
+                ));
                 if used.is_some() && self.token.as_ref().map(|t| &t.value) == used.as_ref() {
                     // The token ran out (or was revoked): the next one is needed now.
                     self.token = None;
@@ -788,6 +807,15 @@ impl<U: TimeUnit> Task<U> {
 
     /// Make the subscription on a leg that is up.
     fn subscribe(&mut self, leg: u64) {
+        match self.legs.get(&leg) {
+            Some(l)
+                if l.up
+                    && !l.retiring
+                    && l.retry_at.is_none()
+                    && !l.subscribing
+                    && l.sub.is_none() => {}
+            _ => return,
+        }
         let stream = self.setup.stream.clone();
         let token = match &stream {
             UserStream::Spot => None,
@@ -818,23 +846,33 @@ impl<U: TimeUnit> Task<U> {
         let logon = self.settings.logon;
         let internal = self.internal_tx.clone();
         tokio::spawn(async move {
+            // Every step on this connection only: after a drop, the next
+            // connection's own `Up` starts over.
+            let on = generation;
             if clear_first {
-                let _ = api.request("userDataStream.unsubscribe", Map::new()).await;
+                let _ = api
+                    .request_on(on, "userDataStream.unsubscribe", Map::new())
+                    .await;
             }
             let used = token.clone();
             let result = match token {
                 Some(token) => {
                     let mut params = Map::new();
                     params.insert("listenToken".into(), Value::String(token.to_string()));
-                    api.request("userDataStream.subscribe.listenToken", params)
+                    api.request_on(on, "userDataStream.subscribe.listenToken", params)
                         .await
                 }
-                None if logon => match api.signed_request("session.logon", Map::new()).await {
-                    Ok(_) => api.request("userDataStream.subscribe", Map::new()).await,
-                    Err(e) => Err(e),
-                },
+                None if logon => {
+                    match api.signed_request_on(on, "session.logon", Map::new()).await {
+                        Ok(_) => {
+                            api.request_on(on, "userDataStream.subscribe", Map::new())
+                                .await
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
                 None => {
-                    api.signed_request("userDataStream.subscribe.signature", Map::new())
+                    api.signed_request_on(on, "userDataStream.subscribe.signature", Map::new())
                         .await
                 }
             };
@@ -891,10 +929,16 @@ impl<U: TimeUnit> Task<U> {
                 match result {
                     Ok(id) => {
                         l.sub = Some(id);
-                        l.token = token;
                         l.failures = 0;
                         let early = std::mem::take(&mut l.early);
-                        if let Some(old) = l.replaces.take() {
+                        // Ended before we knew it began: the old leg keeps its job.
+                        let ended_early = early.iter().any(|t| terminates(t, id));
+                        let takes_over = if ended_early { None } else { l.replaces.take() };
+                        // Subscribed with a token that was renewed meanwhile: move on.
+                        let stale = token.is_some()
+                            && self.token.as_ref().map(|t| &t.value) != token.as_ref();
+                        l.token = token;
+                        if let Some(old) = takes_over {
                             self.retire(old);
                         }
                         self.coverage();
@@ -902,6 +946,9 @@ impl<U: TimeUnit> Task<U> {
                             if self.legs.contains_key(&leg) {
                                 self.on_frame(leg, text);
                             }
+                        }
+                        if stale {
+                            self.replace(leg);
                         }
                     }
                     Err(e) => return self.subscribe_failed(leg, e),
@@ -975,6 +1022,9 @@ impl<U: TimeUnit> Task<U> {
                             delay = delay.max(wait);
                         }
                         tracing::warn!("listen token: {e}; trying again in {delay:?}");
+                        self.push(Status::ConnectFailed {
+                            reason: format!("listen token: {e}"),
+                        });
                         self.token_retry_at = Some(Instant::now() + delay);
                     }
                 }
@@ -1012,6 +1062,10 @@ impl<U: TimeUnit> Task<U> {
         }
         tracing::warn!("user data subscription: {e}; trying again in {delay:?}");
         l.retry_at = Some(Instant::now() + delay);
+        let number = l.number;
+        self.push(Status::ConnectFailed {
+            reason: format!("user-data connection {number}: subscription refused: {e}"),
+        });
         true
     }
 
@@ -1034,7 +1088,12 @@ impl<U: TimeUnit> Task<U> {
                 }
                 self.rotated_pending = false;
             }
-            (true, false) => self.gap_since = Some(SystemTime::now()),
+            (true, false) => {
+                self.gap_since = Some(SystemTime::now());
+                if let Some(reason) = self.loss_reason.take() {
+                    self.push(Status::Disconnected { reason });
+                }
+            }
             (true, true) if self.rotated_pending => {
                 self.rotated_pending = false;
                 self.push(Status::Rotated);
@@ -1042,6 +1101,19 @@ impl<U: TimeUnit> Task<U> {
             _ => {}
         }
         self.covered = covered;
+        self.loss_reason = None;
+        if covered {
+            // A connection that gave up is replaced while others carry the
+            // subscription (with nothing live, the last to give up ends the socket).
+            let active = self
+                .legs
+                .values()
+                .filter(|l| !l.retiring && l.replaces.is_none())
+                .count();
+            for _ in active..self.settings.connections {
+                self.add_leg(None);
+            }
+        }
     }
 }
 

@@ -41,6 +41,8 @@ enum Command {
     Request {
         method: String,
         params: Option<Map<String, Value>>,
+        /// Only on this connection (the n-th opened); fails on any other.
+        on: Option<u64>,
         reply: oneshot::Sender<Result<Value, Error>>,
     },
     Close,
@@ -109,6 +111,7 @@ impl WsApi {
             events,
             pending: HashMap::new(),
             next_id: 1,
+            opened: 0,
             heard_any: false,
         };
         tokio::spawn(task.run());
@@ -132,7 +135,19 @@ impl WsApi {
     /// connection is down fails at once with [`ErrorKind::Disconnected`].
     pub async fn request(&self, method: &str, params: Map<String, Value>) -> Result<Value, Error> {
         let params = (!params.is_empty()).then_some(params);
-        self.send(method, params).await
+        self.send(method, params, None).await
+    }
+
+    /// [`WsApi::request`], only on the `on`-th connection (its `Up` count):
+    /// if that one dropped, the request fails instead of going out on the next.
+    pub(crate) async fn request_on(
+        &self,
+        on: u64,
+        method: &str,
+        params: Map<String, Value>,
+    ) -> Result<Value, Error> {
+        let params = (!params.is_empty()).then_some(params);
+        self.send(method, params, Some(on)).await
     }
 
     /// A signed request (`apiKey`, `timestamp`, `recvWindow`, `signature`
@@ -142,6 +157,25 @@ impl WsApi {
         &self,
         method: &str,
         params: Map<String, Value>,
+    ) -> Result<Value, Error> {
+        self.signed(method, params, None).await
+    }
+
+    /// [`WsApi::signed_request`], only on the `on`-th connection.
+    pub(crate) async fn signed_request_on(
+        &self,
+        on: u64,
+        method: &str,
+        params: Map<String, Value>,
+    ) -> Result<Value, Error> {
+        self.signed(method, params, Some(on)).await
+    }
+
+    async fn signed(
+        &self,
+        method: &str,
+        params: Map<String, Value>,
+        on: Option<u64>,
     ) -> Result<Value, Error> {
         let signer = self.inner.signer.clone().ok_or_else(|| {
             Error::config(format!(
@@ -159,7 +193,7 @@ impl WsApi {
                 signer.recv_window,
                 params.clone(),
             );
-            match self.send(method, Some(signed)).await {
+            match self.send(method, Some(signed), on).await {
                 Err(e) if e.api_code() == Some(-1021) && !retried => {
                     retried = true;
                     tracing::info!("{method}: timestamp refused; measuring the server time again");
@@ -173,7 +207,7 @@ impl WsApi {
     /// Measure the server-time offset with the `time` method.
     async fn sync_clock(&self, clock: &Clock) -> Result<(), Error> {
         let sent = crate::auth::local_ms();
-        let result = self.send("time", None).await?;
+        let result = self.send("time", None, None).await?;
         let received = crate::auth::local_ms();
         let server = result["serverTime"].as_i64().ok_or_else(|| {
             Error::new(
@@ -195,11 +229,17 @@ impl WsApi {
         let _ = self.inner.commands.send(Command::Close);
     }
 
-    async fn send(&self, method: &str, params: Option<Map<String, Value>>) -> Result<Value, Error> {
+    async fn send(
+        &self,
+        method: &str,
+        params: Option<Map<String, Value>>,
+        on: Option<u64>,
+    ) -> Result<Value, Error> {
         let (reply, answer) = oneshot::channel();
         let command = Command::Request {
             method: method.to_owned(),
             params,
+            on,
             reply,
         };
         if self.inner.commands.send(command).is_err() {
@@ -224,6 +264,8 @@ struct Task {
     events: Option<mpsc::UnboundedSender<ApiEvent>>,
     pending: HashMap<u64, Pending>,
     next_id: u64,
+    /// Connections opened so far (the current one's number).
+    opened: u64,
     /// The current session has received a frame (silence is not stability).
     heard_any: bool,
 }
@@ -284,6 +326,7 @@ impl Task {
             };
             let error = match result {
                 Ok(ws) => {
+                    self.opened += 1;
                     let _ = self.state.send(State::Open);
                     self.tell(ApiEvent::Up);
                     let opened = Instant::now();
@@ -354,7 +397,13 @@ impl Task {
         loop {
             tokio::select! {
                 command = self.commands.recv() => match command {
-                    Some(Command::Request { method, params, reply }) => {
+                    Some(Command::Request { method, reply, on: Some(on), .. }) if on != self.opened => {
+                        let _ = reply.send(Err(Error::new(
+                            ErrorKind::Disconnected,
+                            format!("{method}: the connection it was meant for has dropped"),
+                        )));
+                    }
+                    Some(Command::Request { method, params, reply, .. }) => {
                         let id = self.next_id;
                         self.next_id += 1;
                         let mut request = Map::new();

@@ -792,3 +792,64 @@ async fn external_locks_arrive_typed() {
         (dec("9.75"), dec("0.25"))
     );
 }
+
+#[tokio::test]
+async fn a_connection_that_gives_up_is_replaced_and_all_giving_up_ends_the_socket() {
+    let sim = user_sim(Duration::from_secs(3600)).await;
+    let manager = builder(&sim)
+        .credentials(hmac())
+        .max_reconnects(2)
+        .build()
+        .unwrap();
+    let mut user = manager.user_socket().unwrap();
+    user.connect().await.unwrap();
+    until("both connections subscribed", || {
+        sim.accounts().subscriptions() == 2
+    })
+    .await;
+
+    // One connection cannot come back while the other carries on: it gives
+    // up, and a fresh one takes its place once the exchange lets it in.
+    sim.faults().refuse_connections(Duration::from_millis(800));
+    let oldest = sim.faults().api_connections()[0];
+    assert!(sim.faults().drop_connection(oldest, DropMode::Reset));
+    until("the connection gone", || {
+        !sim.faults().api_connections().contains(&oldest)
+    })
+    .await;
+    until("a replacement subscribed", || {
+        sim.faults().api_connections().len() == 2 && sim.accounts().subscriptions() == 2
+    })
+    .await;
+    sim.accounts()
+        .deposit(HMAC_KEY, &Wallet::Spot, "USDT", Decimal::ONE);
+    let mut statuses = Vec::new();
+    assert!(matches!(
+        next_event(&mut user, &mut statuses).await,
+        Event::BalanceUpdate(_)
+    ));
+    assert!(
+        statuses
+            .iter()
+            .any(|s| matches!(s, Status::ConnectFailed { .. })),
+        "{statuses:?}"
+    );
+    assert!(
+        !statuses.iter().any(|s| matches!(s, Status::Gap { .. })),
+        "{statuses:?}"
+    );
+
+    // Nothing can come back: the socket ends as a market socket would.
+    sim.faults().refuse_connections(Duration::from_secs(60));
+    sim.faults().drop_all(DropMode::Reset);
+    let err = loop {
+        match tokio::time::timeout(PATIENCE, user.recv())
+            .await
+            .expect("ends in time")
+        {
+            Ok(_) => {}
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err.kind(), &ErrorKind::MaxReconnects, "{err}");
+}
