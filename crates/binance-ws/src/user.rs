@@ -462,22 +462,12 @@ impl<U: TimeUnit> Task<U> {
     fn add_leg(&mut self, replaces: Option<u64>) -> u64 {
         let id = self.next_leg;
         self.next_leg += 1;
-        let (tx, mut rx) = mpsc::unbounded_channel();
         let api = WsApi::spawn(
             self.setup.ws_api_url.clone(),
             self.setup.shared.clone(),
             Some(self.setup.signer.clone()),
-            Some(tx),
+            Some((id, self.events_tx.clone())),
         );
-        // Tag the leg's events with its id, in order.
-        let events = self.events_tx.clone();
-        tokio::spawn(async move {
-            while let Some(event) = rx.recv().await {
-                if events.send((id, event)).is_err() {
-                    break;
-                }
-            }
-        });
         let number = self.legs.values().filter(|l| !l.retiring).count() as u64 + 1;
         self.legs.insert(
             id,

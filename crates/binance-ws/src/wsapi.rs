@@ -48,6 +48,9 @@ enum Command {
     Close,
 }
 
+/// Where a connection's events go, tagged with the owner's id for it.
+pub(crate) type Events = (u64, mpsc::UnboundedSender<(u64, ApiEvent)>);
+
 /// What signs requests on a connection.
 pub(crate) struct Signer {
     pub credentials: Credentials,
@@ -97,7 +100,7 @@ impl WsApi {
         url: String,
         shared: Arc<Shared>,
         signer: Option<Arc<Signer>>,
-        events: Option<mpsc::UnboundedSender<ApiEvent>>,
+        events: Option<Events>,
     ) -> WsApi {
         let (commands, rx) = mpsc::unbounded_channel();
         let (state_tx, state) = watch::channel(State::Connecting);
@@ -261,7 +264,7 @@ struct Task {
     commands: mpsc::UnboundedReceiver<Command>,
     state: watch::Sender<State>,
     rate_limits: Arc<Mutex<Vec<RateLimit>>>,
-    events: Option<mpsc::UnboundedSender<ApiEvent>>,
+    events: Option<Events>,
     pending: HashMap<u64, Pending>,
     next_id: u64,
     /// Connections opened so far (the current one's number).
@@ -278,8 +281,8 @@ enum End {
 
 impl Task {
     fn tell(&self, event: ApiEvent) {
-        if let Some(events) = &self.events {
-            let _ = events.send(event);
+        if let Some((tag, events)) = &self.events {
+            let _ = events.send((*tag, event));
         }
     }
 
