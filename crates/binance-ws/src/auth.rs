@@ -282,15 +282,12 @@ mod tests {
 
     #[test]
     fn hmac_signatures_match_binance_examples() {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/vectors/wsapi/signing_hmac_examples.json"
-        ))
-        .or_else(|_| {
-            let dir = std::env::var("BINANCE_SHARED_DIR").unwrap_or_default();
-            std::fs::read_to_string(format!("{dir}/vectors/wsapi/signing_hmac_examples.json"))
-        })
-        .expect("signing vectors");
+        // `shared/` beside the repository, or BINANCE_SHARED_DIR.
+        let shared = std::env::var("BINANCE_SHARED_DIR")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").into());
+        let text =
+            std::fs::read_to_string(format!("{shared}/vectors/wsapi/signing_hmac_examples.json"))
+                .expect("signing vectors (set BINANCE_SHARED_DIR)");
         let examples: Vec<Value> = serde_json::from_str(&text).unwrap();
         assert_eq!(examples.len(), 3);
         for example in examples {
@@ -300,6 +297,44 @@ mod tests {
                 example["signature"].as_str().unwrap()
             );
         }
+    }
+
+    #[test]
+    fn keys_from_files_and_the_environment() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/keys");
+        let ed = Credentials::from_key_file("k", format!("{dir}/test-ed25519.pem")).unwrap();
+        let rsa = Credentials::from_key_file("k", format!("{dir}/test-rsa.pem")).unwrap();
+        assert_eq!(
+            (ed.key_type(), rsa.key_type()),
+            (KeyType::Ed25519, KeyType::Rsa)
+        );
+        // Ed25519 signatures are deterministic: 64 bytes, base64.
+        assert_eq!(ed.sign(b"apiKey=k&timestamp=1").len(), 88);
+        assert_eq!(ed.sign(b"x"), ed.sign(b"x"));
+        let err = Credentials::from_key_file("k", format!("{dir}/missing.pem")).unwrap_err();
+        assert!(err.to_string().contains("missing.pem"), "{err}");
+        let err = Credentials::from_key_file("k", format!("{dir}/test-rsa.pub.pem")).unwrap_err();
+        assert!(err.to_string().contains("BEGIN PRIVATE KEY"), "{err}");
+
+        // The environment: one test touches these variables, so no race.
+        std::env::set_var(ENV_API_KEY, "env-key");
+        std::env::set_var(ENV_API_SECRET, "env-secret");
+        std::env::remove_var(ENV_PRIVATE_KEY_FILE);
+        assert_eq!(Credentials::from_env().unwrap().key_type(), KeyType::Hmac);
+        std::env::set_var(ENV_PRIVATE_KEY_FILE, format!("{dir}/test-ed25519.pem"));
+        let err = Credentials::from_env().unwrap_err();
+        assert!(err.to_string().contains("set one"), "{err}");
+        std::env::remove_var(ENV_API_SECRET);
+        assert_eq!(
+            Credentials::from_env().unwrap().key_type(),
+            KeyType::Ed25519
+        );
+        std::env::remove_var(ENV_PRIVATE_KEY_FILE);
+        let err = Credentials::from_env().unwrap_err();
+        assert!(err.to_string().contains(ENV_API_SECRET), "{err}");
+        std::env::remove_var(ENV_API_KEY);
+        let err = Credentials::from_env().unwrap_err();
+        assert!(err.to_string().contains("no API key"), "{err}");
     }
 
     #[test]
