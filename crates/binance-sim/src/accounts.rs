@@ -625,12 +625,7 @@ impl Accounts {
                 return false;
             };
             let now = now_ms();
-            let entry = state.accounts[account]
-                .wallets
-                .entry(wallet.clone())
-                .or_default()
-                .entry(asset.to_owned())
-                .or_default();
+            let entry = state.balance(account, wallet, asset);
             if entry.0 + delta < Decimal::ZERO {
                 return false;
             }
@@ -654,12 +649,7 @@ impl Accounts {
             return false;
         };
         let now = now_ms();
-        let entry = state.accounts[account]
-            .wallets
-            .entry(Wallet::Spot)
-            .or_default()
-            .entry(asset.to_owned())
-            .or_default();
+        let entry = state.balance(account, &Wallet::Spot, asset);
         if entry.0 - delta < Decimal::ZERO || entry.1 + delta < Decimal::ZERO {
             return false;
         }
@@ -961,12 +951,7 @@ impl Accounts {
         };
         {
             let mut state = self.state.lock().unwrap();
-            let balance = state.accounts[account]
-                .wallets
-                .entry(wallet.clone())
-                .or_default()
-                .entry(reserve_asset.clone())
-                .or_default();
+            let balance = state.balance(account, &wallet, &reserve_asset);
             if balance.0 < reserve {
                 return Err(ApiErr::insufficient());
             }
@@ -977,12 +962,7 @@ impl Accounts {
             Ok(result) => result,
             Err(e) => {
                 let mut state = self.state.lock().unwrap();
-                let balance = state.accounts[account]
-                    .wallets
-                    .entry(wallet.clone())
-                    .or_default()
-                    .entry(reserve_asset)
-                    .or_default();
+                let balance = state.balance(account, &wallet, &reserve_asset);
                 balance.0 += reserve;
                 balance.1 -= reserve;
                 let code = e.binance_code();
@@ -1331,6 +1311,16 @@ fn check_time(signed: &Signed<'_>, now: u64) -> Result<(), ApiErr> {
 }
 
 impl State {
+    /// An account's (free, locked) of an asset in a wallet.
+    fn balance(&mut self, account: usize, wallet: &Wallet, asset: &str) -> &mut (Decimal, Decimal) {
+        self.accounts[account]
+            .wallets
+            .entry(wallet.clone())
+            .or_default()
+            .entry(asset.to_owned())
+            .or_default()
+    }
+
     /// `outboundAccountPosition` for these assets of a wallet.
     fn position(
         &self,
@@ -1515,12 +1505,7 @@ impl State {
             Side::Buy => order.quote.clone(),
             Side::Sell => order.base.clone(),
         };
-        let balance = self.accounts[order.account]
-            .wallets
-            .entry(order.wallet.clone())
-            .or_default()
-            .entry(asset)
-            .or_default();
+        let balance = self.balance(order.account, &order.wallet, &asset);
         balance.0 += order.reserved;
         balance.1 -= order.reserved;
         order.reserved = Decimal::ZERO;

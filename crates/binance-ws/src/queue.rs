@@ -2,7 +2,11 @@
 //! waiting; the overflow policy decides what gives when the reader is slow.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use binance_types::TimeUnit;
 use tokio::sync::Notify;
@@ -144,5 +148,55 @@ impl<T: Send> Queue<T> {
             // waits, so a push between the check and this await is not missed.
             self.notify.notified().await;
         }
+    }
+}
+
+/// A reader's wait for its next item, kept across `recv()` timeouts.
+pub(crate) type Pop<T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send>>;
+
+/// The reading side shared by every socket type: `recv()` with an optional
+/// timeout, and the poll behind `futures::Stream`.
+impl<T: Send + 'static> Queue<T> {
+    fn wait(queue: Arc<Self>) -> Pop<T> {
+        Box::pin(async move { queue.pop().await })
+    }
+
+    /// The next item: at once if one is queued, else waiting at most
+    /// `limit`. A wait cut short by `limit` stays in `pending`, so no item
+    /// is lost to the timeout.
+    pub async fn next(
+        self: &Arc<Self>,
+        pending: &mut Option<Pop<T>>,
+        limit: Option<Duration>,
+    ) -> Result<T, Error> {
+        // Fast path: something is queued, no future to box.
+        if pending.is_none() {
+            if let Some(item) = self.try_pop() {
+                return item;
+            }
+        }
+        let mut pop = pending.take().unwrap_or_else(|| Self::wait(self.clone()));
+        match limit {
+            None => pop.await,
+            Some(limit) => match tokio::time::timeout(limit, &mut pop).await {
+                Ok(result) => result,
+                Err(_) => {
+                    *pending = Some(pop);
+                    Err(Error::timeout(limit))
+                }
+            },
+        }
+    }
+
+    /// [`Queue::next`] as a poll, without a timeout.
+    pub fn poll_next(
+        self: &Arc<Self>,
+        pending: &mut Option<Pop<T>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<T, Error>> {
+        let pop = pending.get_or_insert_with(|| Self::wait(self.clone()));
+        let result = std::task::ready!(pop.as_mut().poll(cx));
+        *pending = None;
+        Poll::Ready(result)
     }
 }

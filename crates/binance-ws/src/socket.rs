@@ -1,7 +1,6 @@
 //! A socket: one reader's view of one or more shared connections.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -16,9 +15,7 @@ use crate::error::Error;
 use crate::manager::Inner;
 use crate::message::Message;
 use crate::message::{Status, StreamEvent};
-use crate::queue::{Entry, Queue};
-
-type Pop<U> = Pin<Box<dyn Future<Output = Result<Entry<U>, Error>> + Send>>;
+use crate::queue::{Entry, Pop, Queue};
 
 /// A stream socket, as python-binance's `ReconnectingWebsocket`: `connect`,
 /// `recv`, `close` (or use it as a [`futures_util::Stream`]).
@@ -34,7 +31,7 @@ pub struct Socket<U: TimeUnit = Millis> {
     queue: Arc<Queue<Entry<U>>>,
     handles: Vec<Handle<U>>,
     user_timeout: Option<Duration>,
-    pending: Option<Pop<U>>,
+    pending: Option<Pop<Entry<U>>>,
     /// Stream names seen, so each event carries a shared `Arc<str>`.
     streams: HashMap<String, Arc<str>>,
     closed: bool,
@@ -126,30 +123,7 @@ impl<U: TimeUnit> Socket<U> {
         if self.handles.is_empty() && !self.closed {
             self.connect().await?;
         }
-        // Fast path: something is queued, no future to box.
-        if self.pending.is_none() {
-            if let Some(entry) = self.queue.try_pop() {
-                return entry.map(|e| self.finish(e));
-            }
-        }
-        let pop = self
-            .pending
-            .take()
-            .unwrap_or_else(|| pop(self.queue.clone()));
-        let entry = match self.user_timeout {
-            None => pop.await,
-            Some(limit) => {
-                let mut pop = pop;
-                match tokio::time::timeout(limit, &mut pop).await {
-                    Ok(result) => result,
-                    Err(_) => {
-                        // Keep the waiting pop so no message is lost to the timeout.
-                        self.pending = Some(pop);
-                        return Err(Error::timeout(limit));
-                    }
-                }
-            }
-        };
+        let entry = self.queue.next(&mut self.pending, self.user_timeout).await;
         entry.map(|e| self.finish(e))
     }
 
@@ -263,10 +237,6 @@ async fn control<U: TimeUnit>(handle: &Handle<U>, control: Control) -> Result<Va
     answer.await.map_err(|_| Error::closed())?
 }
 
-fn pop<U: TimeUnit>(queue: Arc<Queue<Entry<U>>>) -> Pop<U> {
-    Box::pin(async move { queue.pop().await })
-}
-
 /// Stream names in Binance's spelling, checked.
 pub(crate) fn canonical(streams: &[&str]) -> Result<Vec<String>, Error> {
     streams
@@ -296,17 +266,10 @@ impl<U: TimeUnit> futures_util::Stream for Socket<U> {
         }
         // Attach synchronously; states are reported as messages.
         this.attach();
-        let queue = this.queue.clone();
-        let pending = this.pending.get_or_insert_with(|| pop(queue));
-        match pending.as_mut().poll(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(result) => {
-                this.pending = None;
-                if result.as_ref().is_err_and(Error::is_terminal) {
-                    this.done = true;
-                }
-                Poll::Ready(Some(result.map(|e| this.finish(e))))
-            }
+        let result = std::task::ready!(this.queue.poll_next(&mut this.pending, cx));
+        if result.as_ref().is_err_and(Error::is_terminal) {
+            this.done = true;
         }
+        Poll::Ready(Some(result.map(|e| this.finish(e))))
     }
 }

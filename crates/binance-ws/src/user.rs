@@ -15,7 +15,6 @@
 //! - a bounded queue with the same overflow policy and statuses as market sockets.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -32,7 +31,7 @@ use crate::auth::{sign_query, KeyType};
 use crate::connection::{Shared, State};
 use crate::error::{Error, ErrorKind};
 use crate::message::{Message, Status, StreamEvent};
-use crate::queue::Queue;
+use crate::queue::{Pop, Queue};
 use crate::wsapi::{ApiEvent, Signer, WsApi};
 
 /// Which account a user socket follows.
@@ -63,8 +62,6 @@ struct Settings {
     token_validity: Option<Duration>,
 }
 
-type Pop<U> = Pin<Box<dyn Future<Output = Result<Message<U>, Error>> + Send>>;
-
 /// A user data socket: the events of one account (`executionReport`,
 /// `outboundAccountPosition`, `balanceUpdate`, `listStatus`,
 /// `externalLockUpdate`) with the same `connect` / `recv` / `close` /
@@ -76,7 +73,7 @@ pub struct UserSocket<U: TimeUnit = Millis> {
     state: Option<watch::Receiver<State>>,
     close: Option<mpsc::UnboundedSender<()>>,
     user_timeout: Option<Duration>,
-    pending: Option<Pop<U>>,
+    pending: Option<Pop<Message<U>>>,
     closed: bool,
     done: bool,
 }
@@ -208,29 +205,7 @@ impl<U: TimeUnit> UserSocket<U> {
         if self.state.is_none() && !self.closed {
             self.start()?;
         }
-        if self.pending.is_none() {
-            if let Some(item) = self.queue.try_pop() {
-                return item;
-            }
-        }
-        let queue = self.queue.clone();
-        let pop = self
-            .pending
-            .take()
-            .unwrap_or_else(|| Box::pin(async move { queue.pop().await }));
-        match self.user_timeout {
-            None => pop.await,
-            Some(limit) => {
-                let mut pop = pop;
-                match tokio::time::timeout(limit, &mut pop).await {
-                    Ok(result) => result,
-                    Err(_) => {
-                        self.pending = Some(pop);
-                        Err(Error::timeout(limit))
-                    }
-                }
-            }
-        }
+        self.queue.next(&mut self.pending, self.user_timeout).await
     }
 
     /// Unsubscribe and close the connections. Later calls get a `Closed` error.
@@ -277,20 +252,11 @@ impl<U: TimeUnit> futures_util::Stream for UserSocket<U> {
                 return Poll::Ready(Some(Err(e)));
             }
         }
-        let queue = this.queue.clone();
-        let pending = this
-            .pending
-            .get_or_insert_with(|| Box::pin(async move { queue.pop().await }));
-        match pending.as_mut().poll(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(result) => {
-                this.pending = None;
-                if result.as_ref().is_err_and(Error::is_terminal) {
-                    this.done = true;
-                }
-                Poll::Ready(Some(result))
-            }
+        let result = std::task::ready!(this.queue.poll_next(&mut this.pending, cx));
+        if result.as_ref().is_err_and(Error::is_terminal) {
+            this.done = true;
         }
+        Poll::Ready(Some(result))
     }
 }
 
@@ -392,21 +358,13 @@ fn terminates(text: &Utf8Bytes, id: u64) -> bool {
         event: &'a RawValue,
     }
     serde_json::from_str::<Frame>(text.as_str())
-        .is_ok_and(|f| f.subscription == id && is_terminated(f.event.get()))
+        .is_ok_and(|f| f.subscription == id && identity(f.event.get()).is_none())
 }
 
-/// Whether an event is `eventStreamTerminated`.
-fn is_terminated(event: &str) -> bool {
-    #[derive(Deserialize)]
-    struct Probe<'a> {
-        e: Option<&'a str>,
-    }
-    serde_json::from_str::<Probe>(event).is_ok_and(|p| p.e == Some("eventStreamTerminated"))
-}
-
-/// The identity of an event: an execution's `(s, i, I)` for order updates,
-/// the event's JSON for the rest.
-fn event_key(event: &str) -> String {
+/// One look at an event: `None` for `eventStreamTerminated`, else its
+/// identity for deduplication: an execution's `(s, i, I)` for order
+/// updates, the event's JSON for the rest.
+fn identity(event: &str) -> Option<String> {
     #[derive(Deserialize)]
     struct Probe<'a> {
         e: Option<&'a str>,
@@ -417,12 +375,16 @@ fn event_key(event: &str) -> String {
     }
     match serde_json::from_str::<Probe>(event) {
         Ok(Probe {
+            e: Some("eventStreamTerminated"),
+            ..
+        }) => None,
+        Ok(Probe {
             e: Some("executionReport"),
             s: Some(s),
             i: Some(i),
             execution: Some(x),
-        }) => format!("executionReport {s} {i} {x}"),
-        _ => event.to_owned(),
+        }) => Some(format!("executionReport {s} {i} {x}")),
+        _ => Some(event.to_owned()),
     }
 }
 
@@ -755,8 +717,7 @@ impl<U: TimeUnit> Task<U> {
             // Otherwise: a subscription this leg no longer has.
             return;
         }
-        let raw = frame.event.get();
-        if is_terminated(raw) {
+        let Some(key) = identity(frame.event.get()) else {
             l.sub = None;
             let retiring = l.retiring;
             let used = l.token.take();
@@ -779,8 +740,8 @@ impl<U: TimeUnit> Task<U> {
             }
             self.coverage();
             return;
-        }
-        if !self.dedupe.fresh(leg, event_key(raw)) {
+        };
+        if !self.dedupe.fresh(leg, key) {
             return;
         }
         match binance_types::frame::decode_as::<U>(text.as_bytes()) {
