@@ -336,6 +336,8 @@ pub(crate) struct Heartbeat {
     last_ping: Instant,
     seq: u64,
     pending: VecDeque<(u64, Instant)>,
+    /// Close (1001 "Server shutdown") at this time, after a `serverShutdown`.
+    shutdown_at: Option<Instant>,
 }
 
 impl Heartbeat {
@@ -346,6 +348,7 @@ impl Heartbeat {
             last_ping: Instant::now(),
             seq: 0,
             pending: VecDeque::new(),
+            shutdown_at: None,
         }
     }
 
@@ -363,8 +366,20 @@ impl Heartbeat {
         }
     }
 
-    /// The ping to send now, if one is due; the close when a ping went unanswered.
+    /// A `serverShutdown` went out: close this long after it (never: `None`).
+    pub fn close_after(&mut self, after: Option<Duration>) {
+        self.shutdown_at = after.map(|d| Instant::now() + d);
+    }
+
+    /// The ping to send now, if one is due; the close when a ping went
+    /// unanswered or the announced shutdown is due.
     pub fn tick(&mut self, now: Instant) -> Result<Option<Vec<u8>>, DropMode> {
+        if self.shutdown_at.is_some_and(|t| now >= t) {
+            return Err(DropMode::Close {
+                code: 1001,
+                reason: "Server shutdown".into(),
+            });
+        }
         if self
             .pending
             .front()
@@ -410,7 +425,6 @@ async fn connection(
     let (mut tx, mut rx) = socket.split();
     let lifetime = tokio::time::sleep(limits.max_lifetime);
     tokio::pin!(lifetime);
-    let mut shutdown_close: Option<Instant> = None;
     let mut heartbeat = Heartbeat::new(&limits);
     let mut check = tokio::time::interval(heartbeat.check_every());
     let mut incoming: VecDeque<Instant> = VecDeque::new();
@@ -464,21 +478,15 @@ async fn connection(
                     break None;
                 }
             }
-            _ = check.tick() => {
-                let now = Instant::now();
-                if shutdown_close.is_some_and(|t| now >= t) {
-                    break Some(DropMode::Close { code: 1001, reason: "Server shutdown".into() });
-                }
-                match heartbeat.tick(now) {
-                    Err(close) => break Some(close),
-                    Ok(Some(ping)) => {
-                        if tx.send(Message::Ping(ping.into())).await.is_err() {
-                            break None;
-                        }
+            _ = check.tick() => match heartbeat.tick(Instant::now()) {
+                Err(close) => break Some(close),
+                Ok(Some(ping)) => {
+                    if tx.send(Message::Ping(ping.into())).await.is_err() {
+                        break None;
                     }
-                    Ok(None) => {}
                 }
-            }
+                Ok(None) => {}
+            },
             _ = &mut lifetime => {
                 break Some(DropMode::Close { code: 1000, reason: "Connection lifetime reached".into() });
             }
@@ -487,16 +495,13 @@ async fn connection(
                 let text = match command {
                     Command::Drop(mode) => break Some(mode),
                     Command::Stall(duration) => {
-                        match duration {
-                            Some(d) => tokio::time::sleep(d).await,
-                            None => std::future::pending::<()>().await,
-                        }
+                        crate::faults::stall(duration).await;
                         continue;
                     }
                     Command::Malformed => r#"{"e":"trade","E":1672515782136,"s":"BNBBTC","t":12345,"p":"0.001","q":"#.to_owned(),
                     Command::Oversized(bytes) => format!(r#"{{"e":"oversized","pad":"{}"}}"#, "x".repeat(bytes)),
                     Command::ServerShutdown(close_after) => {
-                        shutdown_close = close_after.map(|d| Instant::now() + d);
+                        heartbeat.close_after(close_after);
                         let event = format!(r#"{{"e":"serverShutdown","E":{}}}"#, unit_time(now_ms(), unit));
                         if combined {
                             format!(r#"{{"stream":"!serverShutdown","data":{event}}}"#)

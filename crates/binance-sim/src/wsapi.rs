@@ -78,7 +78,6 @@ async fn connection(socket: WebSocket, s: Shared, meta: ConnMeta, rate_limits: b
     tokio::pin!(lifetime);
     let mut heartbeat = Heartbeat::new(&limits);
     let mut check = tokio::time::interval(heartbeat.check_every());
-    let mut shutdown_close: Option<Instant> = None;
 
     let end: Option<DropMode> = loop {
         tokio::select! {
@@ -118,21 +117,15 @@ async fn connection(socket: WebSocket, s: Shared, meta: ConnMeta, rate_limits: b
                     break None;
                 }
             }
-            _ = check.tick() => {
-                let now = Instant::now();
-                if shutdown_close.is_some_and(|t| now >= t) {
-                    break Some(DropMode::Close { code: 1001, reason: "Server shutdown".into() });
-                }
-                match heartbeat.tick(now) {
-                    Err(close) => break Some(close),
-                    Ok(Some(ping)) => {
-                        if tx.send(Message::Ping(ping.into())).await.is_err() {
-                            break None;
-                        }
+            _ = check.tick() => match heartbeat.tick(Instant::now()) {
+                Err(close) => break Some(close),
+                Ok(Some(ping)) => {
+                    if tx.send(Message::Ping(ping.into())).await.is_err() {
+                        break None;
                     }
-                    Ok(None) => {}
                 }
-            }
+                Ok(None) => {}
+            },
             _ = &mut lifetime => {
                 break Some(DropMode::Close { code: 1000, reason: "Connection lifetime reached".into() });
             }
@@ -141,16 +134,13 @@ async fn connection(socket: WebSocket, s: Shared, meta: ConnMeta, rate_limits: b
                 let text = match command {
                     Command::Drop(mode) => break Some(mode),
                     Command::Stall(duration) => {
-                        match duration {
-                            Some(d) => tokio::time::sleep(d).await,
-                            None => std::future::pending::<()>().await,
-                        }
+                        crate::faults::stall(duration).await;
                         continue;
                     }
                     Command::Malformed => r#"{"subscriptionId":0,"event":{"e":"executionReport","E":"#.to_owned(),
                     Command::Oversized(bytes) => format!(r#"{{"event":{{"e":"oversized","pad":"{}"}}}}"#, "x".repeat(bytes)),
                     Command::ServerShutdown(close_after) => {
-                        shutdown_close = close_after.map(|d| Instant::now() + d);
+                        heartbeat.close_after(close_after);
                         format!(r#"{{"event":{{"e":"serverShutdown","E":{}}}}}"#, now_ms())
                     }
                 };
