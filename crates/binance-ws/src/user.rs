@@ -20,9 +20,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
-use binance_types::{Millis, Symbol, TimeUnit};
-use serde::Deserialize;
-use serde_json::value::RawValue;
+use binance_types::frame::Envelope;
+use binance_types::{DecodeError, Event, Millis, Symbol, TimeUnit};
 use serde_json::{Map, Value};
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
@@ -348,43 +347,32 @@ impl Dedupe {
     }
 }
 
-/// Whether a frame ends subscription `id`.
-fn terminates(text: &Utf8Bytes, id: u64) -> bool {
-    #[derive(Deserialize)]
-    struct Frame<'a> {
-        #[serde(rename = "subscriptionId")]
-        subscription: u64,
-        #[serde(borrow)]
-        event: &'a RawValue,
-    }
-    serde_json::from_str::<Frame>(text.as_str())
-        .is_ok_and(|f| f.subscription == id && identity(f.event.get()).is_none())
+/// A user-data frame decoded once: its subscription and its event.
+fn decode<U: TimeUnit>(text: &Utf8Bytes) -> Result<(Option<u64>, Event<U>), DecodeError> {
+    let frame = binance_types::frame::decode_as::<U>(text.as_bytes())?;
+    let subscription = match frame.envelope {
+        Envelope::Api { subscription_id } => subscription_id,
+        _ => None,
+    };
+    Ok((subscription, frame.event))
 }
 
-/// One look at an event: `None` for `eventStreamTerminated`, else its
-/// identity for deduplication: an execution's `(s, i, I)` for order
-/// updates, the event's JSON for the rest.
-fn identity(event: &str) -> Option<String> {
-    #[derive(Deserialize)]
-    struct Probe<'a> {
-        e: Option<&'a str>,
-        s: Option<&'a str>,
-        i: Option<u64>,
-        #[serde(rename = "I")]
-        execution: Option<u64>,
-    }
-    match serde_json::from_str::<Probe>(event) {
-        Ok(Probe {
-            e: Some("eventStreamTerminated"),
-            ..
-        }) => None,
-        Ok(Probe {
-            e: Some("executionReport"),
-            s: Some(s),
-            i: Some(i),
-            execution: Some(x),
-        }) => Some(format!("executionReport {s} {i} {x}")),
-        _ => Some(event.to_owned()),
+/// Whether a frame ends subscription `id`.
+fn terminates<U: TimeUnit>(text: &Utf8Bytes, id: u64) -> bool {
+    matches!(decode::<U>(text), Ok((Some(sub), Event::EventStreamTerminated(_))) if sub == id)
+}
+
+/// An event's identity for deduplication: an execution's `(s, i, I)` for
+/// order updates, the event's JSON for the rest.
+fn identity<U: TimeUnit>(event: &Event<U>) -> String {
+    match event {
+        Event::ExecutionReport(r) => {
+            format!(
+                "executionReport {} {} {}",
+                r.symbol, r.order_id, r.execution_id
+            )
+        }
+        other => serde_json::to_string(other).unwrap_or_default(),
     }
 }
 
@@ -688,28 +676,15 @@ impl<U: TimeUnit> Task<U> {
     }
 
     fn on_frame(&mut self, leg: u64, text: Utf8Bytes) {
-        #[derive(Deserialize)]
-        struct Frame<'a> {
-            #[serde(rename = "subscriptionId")]
-            subscription: u64,
-            #[serde(borrow)]
-            event: &'a RawValue,
-        }
-        let frame: Frame = match serde_json::from_str(text.as_str()) {
-            Ok(f) => f,
-            Err(e) => {
-                let error = binance_types::frame::decode_as::<U>(text.as_bytes())
-                    .err()
-                    .map(|error| Status::Malformed { error });
-                tracing::warn!("malformed user-data frame: {e}");
-                if let Some(status) = error {
-                    self.push(status);
-                }
-                return;
+        let (subscription, event) = match decode::<U>(&text) {
+            Ok(decoded) => decoded,
+            Err(error) => {
+                tracing::warn!("malformed user-data frame: {error}");
+                return self.push(Status::Malformed { error });
             }
         };
         let l = self.legs.get_mut(&leg).expect("caller checked");
-        if l.sub != Some(frame.subscription) {
+        if subscription.is_none() || l.sub != subscription {
             if l.sub.is_none() && l.subscribing && l.early.len() < 100_000 {
                 // The subscription's answer is still on its way to this task.
                 l.early.push(text);
@@ -717,7 +692,7 @@ impl<U: TimeUnit> Task<U> {
             // Otherwise: a subscription this leg no longer has.
             return;
         }
-        let Some(key) = identity(frame.event.get()) else {
+        if let Event::EventStreamTerminated(_) = event {
             l.sub = None;
             let retiring = l.retiring;
             let used = l.token.take();
@@ -740,19 +715,12 @@ impl<U: TimeUnit> Task<U> {
             }
             self.coverage();
             return;
-        };
-        if !self.dedupe.fresh(leg, key) {
-            return;
         }
-        match binance_types::frame::decode_as::<U>(text.as_bytes()) {
-            Ok(decoded) => self.queue.push(Message::Event(StreamEvent {
+        if self.dedupe.fresh(leg, identity(&event)) {
+            self.queue.push(Message::Event(StreamEvent {
                 stream: None,
-                event: decoded.event,
-            })),
-            Err(error) => {
-                tracing::warn!("malformed user-data event: {error}");
-                self.push(Status::Malformed { error });
-            }
+                event,
+            }));
         }
     }
 
@@ -883,7 +851,7 @@ impl<U: TimeUnit> Task<U> {
                         l.failures = 0;
                         let early = std::mem::take(&mut l.early);
                         // Ended before we knew it began: the old leg keeps its job.
-                        let ended_early = early.iter().any(|t| terminates(t, id));
+                        let ended_early = early.iter().any(|t| terminates::<U>(t, id));
                         let takes_over = if ended_early { None } else { l.replaces.take() };
                         // Subscribed with a token that was renewed meanwhile: move on.
                         let stale = token.is_some()
