@@ -514,6 +514,11 @@ async fn user(
         (false, Some(symbol)) => binance_sim::Wallet::Isolated(symbol.to_uppercase()),
         (false, None) => binance_sim::Wallet::Spot,
     };
+    if let Err(e) = socket.connect().await {
+        say!("{e}");
+        return Ok(ExitCode::from(1));
+    }
+    // The demo starts once the subscription is live, so its first event shows.
     let trader = demo.map(|accounts| tokio::spawn(demo_trader(manager.clone(), accounts, wallet)));
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
