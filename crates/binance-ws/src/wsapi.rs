@@ -273,6 +273,39 @@ struct Task {
     heard_any: bool,
 }
 
+type Connecting = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Ws, Error>> + Send>>;
+
+/// Read a replaced connection until its requests are answered (or their
+/// time is up), then close it.
+async fn drain(
+    mut ws: Ws,
+    mut pending: HashMap<u64, Pending>,
+    rate_limits: Arc<Mutex<Vec<RateLimit>>>,
+) {
+    let deadline = pending.values().map(|p| p.deadline).max();
+    if let Some(deadline) = deadline {
+        let reading = async {
+            while !pending.is_empty() {
+                match ws.next().await {
+                    Some(Ok(tungstenite::Message::Text(text))) => {
+                        answer(&mut pending, &rate_limits, &text)
+                    }
+                    Some(Ok(_)) => {}
+                    _ => break,
+                }
+            }
+        };
+        let _ = tokio::time::timeout_at(deadline.into(), reading).await;
+    }
+    for (_, p) in pending.drain() {
+        let _ = p.reply.send(Err(Error::new(
+            ErrorKind::NoResponse,
+            format!("{}: no answer before the old connection closed; it may or may not have been executed", p.method),
+        )));
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
+}
+
 /// How a session ended.
 enum End {
     Closed,
@@ -379,6 +412,16 @@ impl Task {
         }
     }
 
+    /// Start opening another connection to the same URL.
+    fn open(&self) -> Connecting {
+        let shared = self.shared.clone();
+        let url = self.url.clone();
+        Box::pin(async move {
+            shared.attempts.acquire().await;
+            transport::connect(&url, &shared.net).await
+        })
+    }
+
     fn fail_pending(&mut self, reason: &str) {
         for (_, p) in self.pending.drain() {
             let _ = p.reply.send(Err(Error::new(
@@ -397,8 +440,37 @@ impl Task {
         let mut check = tokio::time::interval(Duration::from_millis(
             (watchdog.as_millis() as u64 / 4).clamp(5, 250),
         ));
+        // A connection of its own (no owner managing it) moves to a fresh
+        // one before Binance's 24-hour cut and on `serverShutdown`; the old
+        // one stays until its requests are answered.
+        let rotates = self.events.is_none();
+        let rotate_after = self.shared.options.rotate_after;
+        let rotate_timer = tokio::time::sleep(rotate_after);
+        tokio::pin!(rotate_timer);
+        let mut next: Option<Connecting> = None;
         loop {
             tokio::select! {
+                _ = &mut rotate_timer, if rotates && next.is_none() => {
+                    tracing::info!("WebSocket API connection near its lifetime: opening a fresh one");
+                    next = Some(self.open());
+                }
+                opened = async { next.as_mut().expect("guarded").await }, if next.is_some() => {
+                    next = None;
+                    match opened {
+                        Ok(fresh) => {
+                            let old = std::mem::replace(&mut ws, fresh);
+                            let pending = std::mem::take(&mut self.pending);
+                            tokio::spawn(drain(old, pending, self.rate_limits.clone()));
+                            self.opened += 1;
+                            last_frame = Instant::now();
+                            rotate_timer.as_mut().reset((Instant::now() + rotate_after).into());
+                        }
+                        Err(e) => {
+                            tracing::info!("WebSocket API rotation: {e}; trying again in 5 s");
+                            rotate_timer.as_mut().reset((Instant::now() + Duration::from_secs(5)).into());
+                        }
+                    }
+                }
                 command = self.commands.recv() => match command {
                     Some(Command::Request { method, reply, on: Some(on), .. }) if on != self.opened => {
                         let _ = reply.send(Err(Error::new(
@@ -449,7 +521,11 @@ impl Task {
                     last_frame = Instant::now();
                     self.heard_any = true;
                     match frame {
-                        Some(Ok(tungstenite::Message::Text(text))) => self.frame(text),
+                        Some(Ok(tungstenite::Message::Text(text))) => {
+                            if self.frame(text) && rotates && next.is_none() {
+                                next = Some(self.open());
+                            }
+                        }
                         Some(Ok(tungstenite::Message::Close(frame))) => {
                             return End::Dropped(frame.map_or("closed by the server".to_owned(), |f| format!("close {}: {}", u16::from(f.code), f.reason)));
                         }
@@ -462,72 +538,84 @@ impl Task {
         }
     }
 
-    /// One text frame: a response, a user-data event, or a connection event.
-    fn frame(&mut self, text: Utf8Bytes) {
+    /// One text frame: a response, a user-data event, or a connection
+    /// event; true when the server announced its shutdown.
+    fn frame(&mut self, text: Utf8Bytes) -> bool {
         let head = &text.as_bytes()[..text.len().min(32)];
         let has = |needle: &[u8]| head.windows(needle.len()).any(|w| w == needle);
         if has(b"\"subscriptionId\"") {
-            return self.tell(ApiEvent::Event(text));
+            self.tell(ApiEvent::Event(text));
+            return false;
         }
         if has(b"\"event\"") {
-            if text.as_str().contains("\"serverShutdown\"") {
+            let shutdown = text.as_str().contains("\"serverShutdown\"");
+            if shutdown {
                 tracing::info!("WebSocket API: serverShutdown announced");
                 self.tell(ApiEvent::Shutdown);
             }
-            return;
+            return shutdown;
         }
-        let response: WsApiResponse = match serde_json::from_str(text.as_str()) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!("WebSocket API: unreadable frame ignored: {e}");
-                return;
-            }
-        };
-        if let Some(limits) = &response.rate_limits {
-            *self.rate_limits.lock().unwrap() = limits.clone();
-        }
-        let id = serde_json::to_value(&response.id)
-            .ok()
-            .and_then(|v| v.as_u64());
-        let Some(pending) = id.and_then(|id| self.pending.remove(&id)) else {
-            match &response.error {
-                // An unsolicited error (session revoked: 401 / -2015) concerns everyone.
-                Some(error) if id.is_none() => tracing::warn!(
-                    "WebSocket API: error without a request: {} {}",
-                    error.code,
-                    error.msg
-                ),
-                _ => tracing::debug!(
-                    "WebSocket API: response to an unknown or expired request ignored"
-                ),
-            }
-            return;
-        };
-        let result = match (response.error, response.result) {
-            (Some(error), _) => {
-                let retry_after = error
-                    .data
-                    .as_ref()
-                    .and_then(|d| d.get("retryAfter")?.as_u64())
-                    .map(|at| {
-                        Duration::from_millis(
-                            at.saturating_sub(crate::auth::local_ms().max(0) as u64),
-                        )
-                    });
-                Err(Error::new(
-                    ErrorKind::Api {
-                        status: response.status,
-                        code: error.code,
-                        retry_after,
-                    },
-                    format!(
-                        "{}: Binance error {} (HTTP {}): {}",
-                        pending.method, error.code, response.status, error.msg
-                    ),
-                ))
-            }
-            (None, result) => Ok(result.unwrap_or(Value::Null)),
-        };
-        let _ = pending.reply.send(result);
+        answer(&mut self.pending, &self.rate_limits, &text);
+        false
     }
+}
+
+/// A response: to its pending request (typed), rate limits kept; an
+/// unknown or late one is logged and ignored.
+fn answer(
+    pending: &mut HashMap<u64, Pending>,
+    rate_limits: &Mutex<Vec<RateLimit>>,
+    text: &Utf8Bytes,
+) {
+    let response: WsApiResponse = match serde_json::from_str(text.as_str()) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!("WebSocket API: unreadable frame ignored: {e}");
+            return;
+        }
+    };
+    if let Some(limits) = &response.rate_limits {
+        *rate_limits.lock().unwrap() = limits.clone();
+    }
+    let id = serde_json::to_value(&response.id)
+        .ok()
+        .and_then(|v| v.as_u64());
+    let Some(pending) = id.and_then(|id| pending.remove(&id)) else {
+        match &response.error {
+            // An unsolicited error (session revoked: 401 / -2015) concerns everyone.
+            Some(error) if id.is_none() => tracing::warn!(
+                "WebSocket API: error without a request: {} {}",
+                error.code,
+                error.msg
+            ),
+            _ => {
+                tracing::debug!("WebSocket API: response to an unknown or expired request ignored")
+            }
+        }
+        return;
+    };
+    let result = match (response.error, response.result) {
+        (Some(error), _) => {
+            let retry_after = error
+                .data
+                .as_ref()
+                .and_then(|d| d.get("retryAfter")?.as_u64())
+                .map(|at| {
+                    Duration::from_millis(at.saturating_sub(crate::auth::local_ms().max(0) as u64))
+                });
+            Err(Error::new(
+                ErrorKind::Api {
+                    status: response.status,
+                    code: error.code,
+                    retry_after,
+                },
+                format!(
+                    "{}: Binance error {} (HTTP {}): {}",
+                    pending.method, error.code, response.status, error.msg
+                ),
+            ))
+        }
+        (None, result) => Ok(result.unwrap_or(Value::Null)),
+    };
+    let _ = pending.reply.send(result);
 }

@@ -853,3 +853,49 @@ async fn a_connection_that_gives_up_is_replaced_and_all_giving_up_ends_the_socke
     };
     assert_eq!(err.kind(), &ErrorKind::MaxReconnects, "{err}");
 }
+
+#[tokio::test]
+async fn a_ws_api_connection_moves_on_at_server_shutdown_without_failing_requests() {
+    let sim = user_sim(Duration::from_secs(3600)).await;
+    let api = manager_with(&sim, hmac()).ws_api().await.unwrap();
+    let first = sim.faults().api_connections();
+    assert_eq!(first.len(), 1);
+    // A request in flight when the server announces its shutdown.
+    sim.faults()
+        .set_api_answer_delay(Duration::from_millis(200));
+    let received = sim.faults().api_requests_received();
+    let in_flight = tokio::spawn({
+        let api = api.clone();
+        async move { api.request("time", Map::new()).await }
+    });
+    until("the request on the server", || {
+        sim.faults().api_requests_received() > received
+    })
+    .await;
+    assert_eq!(
+        sim.faults()
+            .server_shutdown(Some(Duration::from_millis(700))),
+        1
+    );
+    until("a fresh connection", || {
+        sim.faults().api_connections().len() == 2
+    })
+    .await;
+    sim.faults().set_api_answer_delay(Duration::ZERO);
+    // Requests all through the old connection's last moments: none fails.
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(1200) {
+        api.request("ping", Map::new())
+            .await
+            .expect("served by the fresh connection");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    in_flight
+        .await
+        .unwrap()
+        .expect("answered on the old connection");
+    assert!(
+        !sim.faults().api_connections().contains(&first[0]),
+        "the old one closed"
+    );
+}
