@@ -327,6 +327,37 @@ pub(crate) fn hub_key(stream: &str, unit: Unit) -> String {
     }
 }
 
+/// What a client frame asks of a connection.
+pub(crate) enum Incoming {
+    /// A request to answer.
+    Text(String),
+    /// Nothing (a ping or pong).
+    Nothing,
+    /// The client closed.
+    Closed,
+}
+
+/// End a connection the way a fault or limit asked: TCP reset, close frame,
+/// or (for `None`) nothing more.
+pub(crate) async fn finish(
+    mut tx: futures_util::stream::SplitSink<WebSocket, Message>,
+    meta: &ConnMeta,
+    end: Option<DropMode>,
+) {
+    match end {
+        Some(DropMode::Reset) => reset(&*meta.raw),
+        Some(DropMode::Close { code, reason }) => {
+            let _ = tx
+                .send(Message::Close(Some(CloseFrame {
+                    code,
+                    reason: reason.into(),
+                })))
+                .await;
+        }
+        None => {}
+    }
+}
+
 /// Binance's heartbeat on one connection: a ping every `ping_interval`, and
 /// a close (1008 "Pong timeout") when one goes unanswered `pong_timeout`.
 /// Only a pong echoing one of our pings counts; unsolicited pongs do not.
@@ -357,8 +388,23 @@ impl Heartbeat {
         (self.interval.min(self.timeout) / 4).max(Duration::from_millis(5))
     }
 
+    /// A frame from the client: its text, or nothing to answer (pongs are
+    /// counted here), or the end.
+    pub fn incoming(&mut self, message: Message) -> Incoming {
+        match message {
+            Message::Text(t) => Incoming::Text(t.to_string()),
+            Message::Binary(b) => Incoming::Text(String::from_utf8_lossy(&b).into_owned()),
+            Message::Pong(payload) => {
+                self.pong(&payload);
+                Incoming::Nothing
+            }
+            Message::Ping(_) => Incoming::Nothing,
+            Message::Close(_) => Incoming::Closed,
+        }
+    }
+
     /// A pong arrived.
-    pub fn pong(&mut self, payload: &[u8]) {
+    fn pong(&mut self, payload: &[u8]) {
         if let Ok(seq) = <[u8; 8]>::try_from(payload).map(u64::from_be_bytes) {
             if let Some(pos) = self.pending.iter().position(|(q, _)| *q == seq) {
                 self.pending.drain(..=pos);
@@ -462,15 +508,10 @@ async fn connection(
                 if incoming.len() > limits.max_incoming_per_second as usize {
                     break Some(DropMode::Close { code: 1008, reason: "Too many messages".into() });
                 }
-                let text = match message {
-                    Message::Text(t) => t.to_string(),
-                    Message::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
-                    Message::Pong(payload) => {
-                        heartbeat.pong(&payload);
-                        continue;
-                    }
-                    Message::Ping(_) => continue,
-                    Message::Close(_) => break None,
+                let text = match heartbeat.incoming(message) {
+                    Incoming::Text(text) => text,
+                    Incoming::Nothing => continue,
+                    Incoming::Closed => break None,
                 };
                 let reply = control(&s, id, &inbox, &mut subscribed, &mut combined, unit, text.as_bytes());
                 let reply = serde_json::to_string(&reply).expect("responses serialise");
@@ -520,18 +561,7 @@ async fn connection(
         s.hub.unsubscribe(&hub_key(name, unit), id);
     }
     s.faults.unregister(id);
-    match end {
-        Some(DropMode::Reset) => reset(&*meta.raw),
-        Some(DropMode::Close { code, reason }) => {
-            let _ = tx
-                .send(Message::Close(Some(CloseFrame {
-                    code,
-                    reason: reason.into(),
-                })))
-                .await;
-        }
-        None => {}
-    }
+    finish(tx, &meta, end).await;
 }
 
 fn unit_time(ms: u64, unit: Unit) -> u64 {

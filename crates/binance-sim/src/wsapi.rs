@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Extension, RawQuery, State};
 use axum::response::Response;
 use binance_types::wsapi::{RateLimit, WsApiRequest};
@@ -18,7 +18,7 @@ use crate::accounts::{
 };
 use crate::faults::{Command, Conn, ConnKind, DropMode};
 use crate::market::now_ms;
-use crate::server::{reset, retry_after, ConnMeta, Heartbeat, Shared};
+use crate::server::{finish, retry_after, ConnMeta, Heartbeat, Incoming, Shared};
 
 /// `GET /ws-api/v3` (also `/ws-api/v3?returnRateLimits=false`).
 pub(crate) async fn upgrade(
@@ -92,15 +92,10 @@ async fn connection(socket: WebSocket, s: Shared, meta: ConnMeta, rate_limits: b
             }
             message = rx.next() => {
                 let Some(Ok(message)) = message else { break None };
-                let text = match message {
-                    Message::Text(t) => t.to_string(),
-                    Message::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
-                    Message::Pong(payload) => {
-                        heartbeat.pong(&payload);
-                        continue;
-                    }
-                    Message::Ping(_) => continue,
-                    Message::Close(_) => break None,
+                let text = match heartbeat.incoming(message) {
+                    Incoming::Text(text) => text,
+                    Incoming::Nothing => continue,
+                    Incoming::Closed => break None,
                 };
                 s.faults.api_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let reply = answer(&s, &meta, &mut session, &text);
@@ -152,18 +147,7 @@ async fn connection(socket: WebSocket, s: Shared, meta: ConnMeta, rate_limits: b
     };
     s.accounts.unsubscribe(conn, Unsubscribe::Silently);
     s.faults.unregister(conn);
-    match end {
-        Some(DropMode::Reset) => reset(&*meta.raw),
-        Some(DropMode::Close { code, reason }) => {
-            let _ = tx
-                .send(Message::Close(Some(CloseFrame {
-                    code,
-                    reason: reason.into(),
-                })))
-                .await;
-        }
-        None => {}
-    }
+    finish(tx, &meta, end).await;
 }
 
 /// Request weights of the methods served.
