@@ -131,6 +131,9 @@ pub(crate) enum Command<U: TimeUnit> {
         id: u64,
         queue: Arc<Queue<Entry<U>>>,
         raw: bool,
+        /// How long the connection may stop reading for this reader's full
+        /// queue before its overflow policy applies.
+        max_stall: Duration,
     },
     Detach {
         id: u64,
@@ -214,6 +217,20 @@ struct Reader<U: TimeUnit> {
     id: u64,
     queue: Arc<Queue<Entry<U>>>,
     raw: bool,
+    max_stall: Duration,
+    /// Since when its queue has been full with the connection waiting.
+    full_since: Option<Instant>,
+    /// It stayed full past `max_stall`: its overflow policy applies until
+    /// it has read half its queue.
+    shedding: bool,
+}
+
+/// What the readers' queues allow the read loop to do.
+enum Room<U: TimeUnit> {
+    /// Read at most this many frames.
+    Read(usize),
+    /// Stop reading until this queue has room, or until the deadline.
+    Wait(Arc<Queue<Entry<U>>>, Instant),
 }
 
 /// What to do with a control response.
@@ -264,7 +281,8 @@ impl<U: TimeUnit> Connection<U> {
         // Frames read before the change come before it.
         self.flush();
         for r in &self.readers {
-            r.queue.push(Entry::Ready(Message::Status(status.clone())));
+            r.queue
+                .push_over(Entry::Ready(Message::Status(status.clone())));
         }
     }
 
@@ -290,11 +308,23 @@ impl<U: TimeUnit> Connection<U> {
 
     fn apply(&mut self, command: Command<U>) {
         match command {
-            Command::Attach { id, queue, raw } => {
+            Command::Attach {
+                id,
+                queue,
+                raw,
+                max_stall,
+            } => {
                 if matches!(*self.state.borrow(), State::Open) {
-                    queue.push(Entry::Ready(Message::Status(Status::Connected)));
+                    queue.push_over(Entry::Ready(Message::Status(Status::Connected)));
                 }
-                self.readers.push(Reader { id, queue, raw });
+                self.readers.push(Reader {
+                    id,
+                    queue,
+                    raw,
+                    max_stall,
+                    full_since: None,
+                    shedding: false,
+                });
             }
             Command::Detach { id } => self.readers.retain(|r| r.id != id),
             Command::Control { control, reply } => {
@@ -462,6 +492,13 @@ impl<U: TimeUnit> Connection<U> {
         loop {
             // Not while rotating: the new connection's streams were fixed when it opened.
             let sending = !self.outbox.is_empty() && connecting.is_none() && next.is_none();
+            // Backpressure: read no more than the readers' queues take; while
+            // one is full, TCP holds the rest (up to that reader's max_stall).
+            let room = self.room();
+            let (limit, stalled) = match room {
+                Room::Read(n) => (n, false),
+                Room::Wait(..) => (0, true),
+            };
             tokio::select! {
                 biased;
                 // Commands and timers first: under a flood the socket is always
@@ -539,12 +576,18 @@ impl<U: TimeUnit> Connection<U> {
                         return End::Dropped(e.to_string());
                     }
                 }
+                _ = async {
+                    if let Room::Wait(queue, deadline) = &room {
+                        let _ = tokio::time::timeout_at(*deadline, queue.room()).await;
+                    }
+                }, if stalled => {}
                 _ = check.tick() => {
                     if dedupe_until.is_some_and(|t| Instant::now() >= t) && next.is_none() && connecting.is_none() {
                         dedupe = None;
                         dedupe_until = None;
                     }
-                    if std::mem::take(&mut heard) {
+                    // Not reading is not the server's silence.
+                    if std::mem::take(&mut heard) || stalled {
                         last_frame = Instant::now();
                     } else if last_frame.elapsed() >= options.watchdog {
                         let reason = format!("no frame for {} ms", last_frame.elapsed().as_millis());
@@ -552,13 +595,15 @@ impl<U: TimeUnit> Connection<U> {
                         return End::Dropped(reason);
                     }
                 }
-                frame = current.next(), if !current_done => {
+                frame = current.next(), if !current_done && limit > 0 => {
                     heard = true;
                     self.heard_any = true;
-                    // Take what else is already readable before selecting
-                    // again, and hand it over in one batch.
+                    // Take what else is already readable (as much as the
+                    // queues take) before selecting again, and hand it over
+                    // in one batch. Every frame read is delivered.
                     let mut item = frame;
-                    for _ in 0..DRAIN_BATCH {
+                    let mut read = 1;
+                    loop {
                         match item {
                             Some(Ok(tungstenite::Message::Text(text))) => {
                                 if self.deliver(text, dedupe.as_mut()) == Delivered::Shutdown && connecting.is_none() && next.is_none() {
@@ -585,14 +630,20 @@ impl<U: TimeUnit> Connection<U> {
                             switch_timer.as_mut().reset(switch_at.expect("just set"));
                             break;
                         }
+                        if read >= limit {
+                            break;
+                        }
                         match current.next().now_or_never() {
-                            Some(more) => item = more,
+                            Some(more) => {
+                                item = more;
+                                read += 1;
+                            }
                             None => break,
                         }
                     }
                     self.flush();
                 }
-                frame = async { next.as_mut().expect("guarded").next().await }, if next.is_some() => {
+                frame = async { next.as_mut().expect("guarded").next().await }, if next.is_some() && limit > 0 => {
                     match frame {
                         Some(Ok(tungstenite::Message::Text(text))) => {
                             if self.deliver(text, dedupe.as_mut()) == Delivered::Shutdown {
@@ -707,6 +758,45 @@ impl<U: TimeUnit> Connection<U> {
             last.queue.push_many(self.batch.drain(..).map(Entry::Frame));
         }
         self.batch.clear();
+    }
+
+    /// Backpressure: how many frames the readers' queues take now, or which
+    /// full queue to wait for. A reader full for longer than its `max_stall`
+    /// is no longer waited for (its overflow policy applies) until it has
+    /// read half its queue, so pongs are never held back for long.
+    fn room(&mut self) -> Room<U> {
+        let now = Instant::now();
+        let mut room = DRAIN_BATCH;
+        let mut wait: Option<(&Arc<Queue<Entry<U>>>, Instant)> = None;
+        for r in &mut self.readers {
+            let space = r.queue.space();
+            if r.shedding {
+                r.shedding = space < r.queue.capacity() / 2;
+                continue;
+            }
+            if space > 0 {
+                r.full_since = None;
+                room = room.min(space);
+                continue;
+            }
+            let deadline = *r.full_since.get_or_insert(now) + r.max_stall;
+            if deadline <= now {
+                if !r.max_stall.is_zero() {
+                    tracing::warn!(
+                        "a reader left its queue full for {} ms: its overflow policy applies",
+                        r.max_stall.as_millis()
+                    );
+                }
+                r.shedding = true;
+                r.full_since = None;
+            } else if wait.is_none_or(|(_, d)| deadline < d) {
+                wait = Some((&r.queue, deadline));
+            }
+        }
+        match wait {
+            Some((queue, deadline)) => Room::Wait(queue.clone(), deadline),
+            None => Room::Read(room),
+        }
     }
 
     fn answer(&mut self, response: ControlResponse) {

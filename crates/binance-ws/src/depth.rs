@@ -29,7 +29,7 @@ use crate::error::{Error, ErrorKind};
 use crate::limiter::Window;
 use crate::manager::SocketManager;
 use crate::message::{Message, Status};
-use crate::queue::Queue;
+use crate::queue::{Item, Queue};
 use crate::rest;
 use crate::transport::Network;
 use crate::Overflow;
@@ -124,6 +124,19 @@ pub enum DepthEvent {
     },
     /// The connection's state changed.
     Status(Status),
+}
+
+impl Item for DepthEvent {
+    fn lagged(dropped: u64) -> Self {
+        DepthEvent::Lagged { dropped }
+    }
+
+    fn droppable(&self) -> bool {
+        !matches!(
+            self,
+            DepthEvent::Status(_) | DepthEvent::Resyncing { .. } | DepthEvent::Synced { .. }
+        )
+    }
 }
 
 /// The book and its state, shared between the cache task and readers.
@@ -429,7 +442,6 @@ impl<U: TimeUnit> Task<U> {
             let queue = Arc::new(Queue::new(
                 self.options.queue_capacity,
                 Overflow::DropOldest,
-                |dropped| DepthEvent::Lagged { dropped },
             ));
             self.books.insert(
                 stream.clone(),

@@ -36,8 +36,18 @@ pub struct Options {
     pub rotation_overlap: Duration,
     /// Messages a socket holds for a slow reader (default 10 000).
     pub queue_capacity: usize,
-    /// What happens when that fills (default: drop the oldest, report how many).
+    /// What happens when that fills (default: drop the oldest, report how
+    /// many), once the reader has stayed behind for `max_stall`.
     pub overflow: Overflow,
+    /// Backpressure: how long a connection stops reading while a socket's
+    /// queue is full, letting TCP hold the rest, before that socket's
+    /// overflow policy applies (default 20 s, one Binance ping interval:
+    /// Binance drops a connection whose pong is a minute late, and pings
+    /// wait behind the unread data). A burst is slowed, not lost; only a
+    /// reader that stays behind loses messages, and is told how many. Zero
+    /// never stops reading. Every socket on a shared connection waits
+    /// while one of them is full.
+    pub max_stall: Duration,
     /// The default `recv()` timeout of new sockets (default none).
     pub user_timeout: Option<Duration>,
     /// TCP + TLS + WebSocket handshake limit (default 10 s).
@@ -65,6 +75,7 @@ impl Default for Options {
             rotation_overlap: Duration::from_secs(2),
             queue_capacity: 10_000,
             overflow: Overflow::DropOldest,
+            max_stall: Duration::from_secs(20),
             user_timeout: None,
             connect_timeout: Duration::from_secs(10),
             max_streams_per_connection: 1024,
@@ -194,7 +205,14 @@ impl<U: TimeUnit> Builder<U> {
         self
     }
 
-    /// Queue overflow policy.
+    /// How long a connection stops reading for a full queue before the
+    /// overflow policy applies (see [`Options::max_stall`]).
+    pub fn max_stall(mut self, stall: Duration) -> Self {
+        self.options.max_stall = stall;
+        self
+    }
+
+    /// What a socket's queue does when its reader stays behind.
     pub fn overflow(mut self, overflow: Overflow) -> Self {
         self.options.overflow = overflow;
         self

@@ -18,6 +18,12 @@ pub enum Message<U: TimeUnit = Millis> {
     Status(Status),
 }
 
+impl<U: TimeUnit> Message<U> {
+    pub(crate) fn lagged(dropped: u64) -> Self {
+        Message::Status(Status::Lagged { dropped })
+    }
+}
+
 /// A decoded event and the stream it came on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamEvent<U: TimeUnit = Millis> {

@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 
 use crate::config::Overflow;
 use crate::error::{Error, ErrorKind};
-use crate::message::{Message, RawFrame, Status};
+use crate::message::{Message, RawFrame};
 
 /// What a connection hands a socket: a frame still to decode (the socket
 /// decodes it, in its reader's time), or a ready message (statuses).
@@ -22,9 +22,31 @@ pub(crate) enum Entry<U: TimeUnit> {
     Ready(Message<U>),
 }
 
-impl<U: TimeUnit> Entry<U> {
-    pub fn lagged(dropped: u64) -> Self {
-        Entry::Ready(Message::Status(Status::Lagged { dropped }))
+/// What a queue holds.
+pub(crate) trait Item: Send {
+    /// The item that tells the reader how many were dropped.
+    fn lagged(dropped: u64) -> Self;
+    /// Whether a slow reader may lose it: data may go, statuses never.
+    fn droppable(&self) -> bool;
+}
+
+impl<U: TimeUnit> Item for Entry<U> {
+    fn lagged(dropped: u64) -> Self {
+        Entry::Ready(Message::lagged(dropped))
+    }
+
+    fn droppable(&self) -> bool {
+        matches!(self, Entry::Frame(_))
+    }
+}
+
+impl<U: TimeUnit> Item for Message<U> {
+    fn lagged(dropped: u64) -> Self {
+        Message::lagged(dropped)
+    }
+
+    fn droppable(&self) -> bool {
+        !matches!(self, Message::Status(_))
     }
 }
 
@@ -32,36 +54,76 @@ struct Inner<T> {
     items: VecDeque<T>,
     dropped: u64,
     end: Option<Error>,
+    /// The producer found the queue full and waits for room.
+    wants_room: bool,
 }
 
 /// One reader's queue of `T`.
 pub(crate) struct Queue<T> {
     inner: Mutex<Inner<T>>,
     notify: Notify,
+    /// Woken when a full queue has drained to half (see [`Queue::room`]).
+    room: Notify,
     capacity: usize,
     overflow: Overflow,
-    /// The item that tells the reader how many were dropped.
-    lagged: fn(u64) -> T,
 }
 
-impl<T: Send> Queue<T> {
-    pub fn new(capacity: usize, overflow: Overflow, lagged: fn(u64) -> T) -> Self {
+impl<T: Item> Queue<T> {
+    pub fn new(capacity: usize, overflow: Overflow) -> Self {
         Queue {
             inner: Mutex::new(Inner {
                 items: VecDeque::with_capacity(capacity.min(1024)),
                 dropped: 0,
                 end: None,
+                wants_room: false,
             }),
             notify: Notify::new(),
+            room: Notify::new(),
             capacity: capacity.max(1),
             overflow,
-            lagged,
         }
+    }
+
+    /// Items it holds before the overflow policy applies.
+    pub fn capacity(&self) -> usize {
+        self.capacity
     }
 
     /// Add an item; never waits.
     pub fn push(&self, item: T) {
         self.push_many(std::iter::once(item));
+    }
+
+    /// Add an item past the capacity, dropping nothing: for statuses, which
+    /// must neither be lost nor push out data a producer held back for.
+    pub fn push_over(&self, item: T) {
+        let mut inner = self.inner.lock().unwrap();
+        if inner.end.is_none() {
+            inner.items.push_back(item);
+        }
+        drop(inner);
+        self.notify.notify_one();
+    }
+
+    /// How many items fit before the overflow policy applies (`usize::MAX`
+    /// once the queue has ended: pushes are then discarded). At zero, the
+    /// reader is asked to wake [`Queue::room`] when it has read half.
+    pub fn space(&self) -> usize {
+        let mut inner = self.inner.lock().unwrap();
+        if inner.end.is_some() {
+            return usize::MAX;
+        }
+        let space = self.capacity.saturating_sub(inner.items.len());
+        if space == 0 {
+            inner.wants_room = true;
+        }
+        space
+    }
+
+    /// Wait until a queue that [`Queue::space`] found full has drained to
+    /// half (or ended).
+    pub async fn room(&self) {
+        self.room.notified().await;
     }
 
     /// Add items under one lock; never waits.
@@ -84,9 +146,13 @@ impl<T: Send> Queue<T> {
             return;
         }
         match self.overflow {
+            // The oldest data goes; statuses stay (a queue of nothing but
+            // statuses grows past its capacity rather than lose one).
             Overflow::DropOldest => {
-                inner.items.pop_front();
-                inner.dropped += 1;
+                if let Some(at) = inner.items.iter().position(T::droppable) {
+                    inner.items.remove(at);
+                    inner.dropped += 1;
+                }
             }
             Overflow::Error => {
                 inner.items.clear();
@@ -111,6 +177,7 @@ impl<T: Send> Queue<T> {
         }
         drop(inner);
         self.notify.notify_one();
+        self.room.notify_one();
     }
 
     /// End the queue now, dropping what is queued: the reader's next call
@@ -122,6 +189,7 @@ impl<T: Send> Queue<T> {
         inner.end = Some(error);
         drop(inner);
         self.notify.notify_one();
+        self.room.notify_one();
     }
 
     /// The next item if one is ready, without waiting; a lagged notice first
@@ -130,9 +198,16 @@ impl<T: Send> Queue<T> {
         let mut inner = self.inner.lock().unwrap();
         if inner.dropped > 0 {
             let dropped = std::mem::take(&mut inner.dropped);
-            return Some(Ok((self.lagged)(dropped)));
+            return Some(Ok(T::lagged(dropped)));
         }
         if let Some(item) = inner.items.pop_front() {
+            // Half read: wake a producer waiting for room (hysteresis, so it
+            // is woken once per half queue, not once per item).
+            if inner.wants_room && inner.items.len() <= self.capacity / 2 {
+                inner.wants_room = false;
+                drop(inner);
+                self.room.notify_one();
+            }
             return Some(Ok(item));
         }
         inner.end.clone().map(Err)
@@ -156,7 +231,7 @@ pub(crate) type Pop<T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send>>;
 
 /// The reading side shared by every socket type: `recv()` with an optional
 /// timeout, and the poll behind `futures::Stream`.
-impl<T: Send + 'static> Queue<T> {
+impl<T: Item + 'static> Queue<T> {
     fn wait(queue: Arc<Self>) -> Pop<T> {
         Box::pin(async move { queue.pop().await })
     }

@@ -31,6 +31,7 @@ pub struct Socket<U: TimeUnit = Millis> {
     queue: Arc<Queue<Entry<U>>>,
     handles: Vec<Handle<U>>,
     user_timeout: Option<Duration>,
+    max_stall: Duration,
     pending: Option<Pop<Entry<U>>>,
     /// Stream names seen, so each event carries a shared `Arc<str>`.
     streams: HashMap<String, Arc<str>>,
@@ -42,14 +43,11 @@ pub struct Socket<U: TimeUnit = Millis> {
 impl<U: TimeUnit> Socket<U> {
     pub(crate) fn new(manager: Arc<Inner<U>>, plans: Vec<(Plan, usize)>) -> Self {
         let options = &manager.shared.options;
-        let queue = Arc::new(Queue::new(
-            options.queue_capacity,
-            options.overflow,
-            Entry::lagged,
-        ));
+        let queue = Arc::new(Queue::new(options.queue_capacity, options.overflow));
         Socket {
             id: manager.next_reader(),
             user_timeout: options.user_timeout,
+            max_stall: options.max_stall,
             manager,
             plans,
             raw: false,
@@ -73,8 +71,17 @@ impl<U: TimeUnit> Socket<U> {
     /// and what gives when it fills. Set before connecting.
     pub fn queue(mut self, capacity: usize, overflow: crate::Overflow) -> Self {
         if self.handles.is_empty() {
-            self.queue = Arc::new(Queue::new(capacity, overflow, Entry::lagged));
+            self.queue = Arc::new(Queue::new(capacity, overflow));
         }
+        self
+    }
+
+    /// How long its connections stop reading while this socket's queue is
+    /// full before its overflow policy applies (see
+    /// [`Options::max_stall`](crate::Options::max_stall)); zero never holds
+    /// the connection back. Set before connecting.
+    pub fn max_stall(mut self, stall: Duration) -> Self {
+        self.max_stall = stall;
         self
     }
 
@@ -113,6 +120,7 @@ impl<U: TimeUnit> Socket<U> {
                 id: self.id,
                 queue: self.queue.clone(),
                 raw: self.raw,
+                max_stall: self.max_stall,
             });
             self.handles.push(handle);
         }

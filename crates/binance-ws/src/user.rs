@@ -77,15 +77,11 @@ pub struct UserSocket<U: TimeUnit = Millis> {
     done: bool,
 }
 
-fn lagged<U: TimeUnit>(dropped: u64) -> Message<U> {
-    Message::Status(Status::Lagged { dropped })
-}
-
 impl<U: TimeUnit> UserSocket<U> {
     pub(crate) fn new(setup: UserSetup) -> Self {
         let options = &setup.shared.options;
         UserSocket {
-            queue: Arc::new(Queue::new(options.queue_capacity, options.overflow, lagged)),
+            queue: Arc::new(Queue::new(options.queue_capacity, options.overflow)),
             user_timeout: options.user_timeout,
             settings: Settings {
                 connections: options.user_connections.clamp(1, 4),
@@ -126,7 +122,7 @@ impl<U: TimeUnit> UserSocket<U> {
     /// This socket's queue: capacity and overflow policy. Set before connecting.
     pub fn queue(mut self, capacity: usize, overflow: crate::Overflow) -> Self {
         if self.state.is_none() {
-            self.queue = Arc::new(Queue::new(capacity, overflow, lagged));
+            self.queue = Arc::new(Queue::new(capacity, overflow));
         }
         self
     }

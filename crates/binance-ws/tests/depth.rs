@@ -7,10 +7,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use binance_sim::{DropMode, Limits, MarketConfig, Sim, SimConfig};
-use binance_ws::binance_types::{Level, OrderBook};
+use binance_ws::binance_types::Level;
 use binance_ws::{
-    CacheState, DepthCache, DepthCacheOptions, DepthEvent, Endpoint, ErrorKind, Options,
-    SocketManager,
+    CacheState, DepthCacheOptions, DepthEvent, Endpoint, ErrorKind, Options, SocketManager,
 };
 use rand::{Rng, SeedableRng};
 use support::*;
@@ -21,32 +20,6 @@ fn options(sim: &Sim) -> DepthCacheOptions {
         rest_url: Some(sim.rest_url()),
         ..DepthCacheOptions::default()
     }
-}
-
-/// The cache's book equals the exchange's true book at the cache's update id.
-fn assert_true(sim: &Sim, cache: &DepthCache) -> Option<u64> {
-    let mine = cache.with_book(|b| b.clone()).ok()?;
-    let id = mine.last_update_id();
-    let truth = sim
-        .true_book(cache.symbol().as_str(), id)
-        .expect("truth at that id");
-    let levels = |v: &[(rust_decimal::Decimal, rust_decimal::Decimal)]| {
-        v.iter().map(|&(p, q)| Level::new(p, q)).collect::<Vec<_>>()
-    };
-    let mut expected = OrderBook::new();
-    expected.load_snapshot(
-        truth.last_update_id,
-        &levels(&truth.bids),
-        &levels(&truth.asks),
-    );
-    assert_eq!(
-        mine,
-        expected,
-        "{} differs from the true book at {id}",
-        cache.symbol()
-    );
-    assert!(!mine.is_crossed());
-    Some(id)
 }
 
 #[tokio::test]

@@ -123,7 +123,9 @@ async fn a_slow_reader_loses_the_oldest_and_is_told_how_many() {
     let mut slow = manager
         .trade_socket("BTCUSDT")
         .unwrap()
-        .queue(5, Overflow::DropOldest);
+        .queue(5, Overflow::DropOldest)
+        // It does not hold the shared connection back (see max_stall).
+        .max_stall(std::time::Duration::ZERO);
     let mut fast = manager.trade_socket("BTCUSDT").unwrap();
     slow.connect().await.unwrap();
     fast.connect().await.unwrap();
@@ -149,7 +151,9 @@ async fn under_the_error_policy_overflow_ends_the_socket() {
     let mut slow = manager
         .trade_socket("BTCUSDT")
         .unwrap()
-        .queue(5, Overflow::Error);
+        .queue(5, Overflow::Error)
+        // It does not hold the shared connection back (see max_stall).
+        .max_stall(std::time::Duration::ZERO);
     let mut fast = manager.trade_socket("BTCUSDT").unwrap();
     slow.connect().await.unwrap();
     fast.connect().await.unwrap();

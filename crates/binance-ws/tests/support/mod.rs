@@ -1,11 +1,15 @@
 //! An in-process simulator and a manager pointed at it.
 #![allow(dead_code)] // each test binary uses part of this
 
+pub mod adversary;
+
 use std::time::Duration;
 
 use binance_sim::{Limits, MarketConfig, Sim, SimConfig};
+use binance_ws::binance_types::{Level, OrderBook};
 use binance_ws::{
-    Builder, Endpoint, Error, Message, Options, Socket, SocketManager, Status, StreamEvent,
+    Builder, DepthCache, Endpoint, Error, Message, Options, Socket, SocketManager, Status,
+    StreamEvent,
 };
 
 /// The longest any expected event may take before a test fails.
@@ -30,8 +34,13 @@ pub async fn sim_with(limits: Limits) -> Sim {
 
 /// A manager on the simulator, with quick reconnects for tests.
 pub fn builder(sim: &Sim) -> Builder {
+    builder_at(sim.ws_url())
+}
+
+/// A manager on any stream server, with quick reconnects for tests.
+pub fn builder_at(url: String) -> Builder {
     SocketManager::builder()
-        .endpoint(Endpoint::Custom(sim.ws_url()))
+        .endpoint(Endpoint::Custom(url))
         .no_proxy()
         .options(Options {
             reconnect: binance_ws::Reconnect {
@@ -237,4 +246,30 @@ pub fn capture_symbols(n: usize) -> Vec<binance_sim::engine::SymbolSpec> {
         .map(|(s, _)| s)
         .take(n)
         .collect()
+}
+
+/// The cache's book equals the exchange's true book at the cache's update id.
+pub fn assert_true(sim: &Sim, cache: &DepthCache) -> Option<u64> {
+    let mine = cache.with_book(|b| b.clone()).ok()?;
+    let id = mine.last_update_id();
+    let truth = sim
+        .true_book(cache.symbol().as_str(), id)
+        .expect("truth at that id");
+    let levels = |v: &[(rust_decimal::Decimal, rust_decimal::Decimal)]| {
+        v.iter().map(|&(p, q)| Level::new(p, q)).collect::<Vec<_>>()
+    };
+    let mut expected = OrderBook::new();
+    expected.load_snapshot(
+        truth.last_update_id,
+        &levels(&truth.bids),
+        &levels(&truth.asks),
+    );
+    assert_eq!(
+        mine,
+        expected,
+        "{} differs from the true book at {id}",
+        cache.symbol()
+    );
+    assert!(!mine.is_crossed());
+    Some(id)
 }
