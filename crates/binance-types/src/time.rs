@@ -11,7 +11,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A unit for [`Time`]: [`Millis`] (Binance's default) or [`Micros`].
-pub trait TimeUnit: Copy + Default + fmt::Debug + PartialEq + Eq + Send + Sync + 'static {
+pub trait TimeUnit:
+    Copy + Default + fmt::Debug + PartialEq + Eq + Send + Sync + Unpin + 'static
+{
     /// How many of this unit make one second.
     const PER_SECOND: u64;
     /// The value of `timeUnit` that selects this unit (`MILLISECOND`, `MICROSECOND`).

@@ -213,6 +213,32 @@ impl<T: Item> Queue<T> {
         inner.end.clone().map(Err)
     }
 
+    /// Move up to `max` items that are ready into `out` (a lagged notice
+    /// first when items were dropped), under one lock; how many, or the
+    /// end when none is left.
+    pub fn try_pop_many(&self, out: &mut Vec<T>, max: usize) -> Option<Result<usize, Error>> {
+        let mut inner = self.inner.lock().unwrap();
+        let start = out.len();
+        if inner.dropped > 0 && max > 0 {
+            out.push(T::lagged(std::mem::take(&mut inner.dropped)));
+        }
+        let take = (max - (out.len() - start)).min(inner.items.len());
+        out.extend(inner.items.drain(..take));
+        let wake = inner.wants_room && inner.items.len() <= self.capacity / 2;
+        if wake {
+            inner.wants_room = false;
+        }
+        let result = match out.len() - start {
+            0 => inner.end.clone().map(Err),
+            n => Some(Ok(n)),
+        };
+        drop(inner);
+        if wake {
+            self.room.notify_one();
+        }
+        result
+    }
+
     /// The next item, waiting for one.
     pub async fn pop(&self) -> Result<T, Error> {
         loop {

@@ -33,6 +33,8 @@ pub struct Socket<U: TimeUnit = Millis> {
     user_timeout: Option<Duration>,
     max_stall: Duration,
     pending: Option<Pop<Entry<U>>>,
+    /// Reused by `recv_many`.
+    entries: Vec<Entry<U>>,
     /// Stream names seen, so each event carries a shared `Arc<str>`.
     streams: HashMap<String, Arc<str>>,
     closed: bool,
@@ -54,6 +56,7 @@ impl<U: TimeUnit> Socket<U> {
             queue,
             handles: Vec::new(),
             pending: None,
+            entries: Vec::new(),
             streams: HashMap::new(),
             closed: false,
             done: false,
@@ -133,6 +136,41 @@ impl<U: TimeUnit> Socket<U> {
         }
         let entry = self.queue.next(&mut self.pending, self.user_timeout).await;
         entry.map(|e| self.finish(e))
+    }
+
+    /// Everything queued, up to `max` messages, appended to `out` under one
+    /// lock: the fast way to drain a busy socket (a recorder, a pipe).
+    /// Waits (within the socket's `user_timeout`) until there is at least
+    /// one; returns how many were added. Nothing is lost between calls.
+    pub async fn recv_many(
+        &mut self,
+        out: &mut Vec<Message<U>>,
+        max: usize,
+    ) -> Result<usize, Error> {
+        if max == 0 {
+            return Ok(0);
+        }
+        let mut entries = std::mem::take(&mut self.entries);
+        let taken = match self.pending.is_none() {
+            true => self.queue.try_pop_many(&mut entries, max),
+            false => None,
+        };
+        let result = match taken {
+            Some(result) => result,
+            None => match self.recv().await {
+                Ok(first) => {
+                    out.push(first);
+                    Ok(1 + match self.queue.try_pop_many(&mut entries, max - 1) {
+                        Some(Ok(n)) => n,
+                        _ => 0,
+                    })
+                }
+                Err(e) => Err(e),
+            },
+        };
+        out.extend(entries.drain(..).map(|e| self.finish(e)));
+        self.entries = entries;
+        result
     }
 
     /// Turn a queue entry into what the reader gets: decoded here, in the

@@ -2,7 +2,9 @@
 //!
 //! JSON lines on stdout, human messages on stderr. Exit codes: 0 done,
 //! 1 the connection gave up (retries exhausted) or an I/O error, 2 bad
-//! arguments (a stream name Binance does not serve, …).
+//! arguments (a stream name Binance does not serve, …), 3 done but
+//! messages were dropped because the output did not keep up (counted on
+//! stderr).
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -46,6 +48,11 @@ struct Cli {
     /// Reconnect after this many seconds without a frame.
     #[arg(long, global = true, value_name = "SECS")]
     timeout: Option<f64>,
+    /// When the output cannot keep up (a stuck pipe, a full disk), stop
+    /// reading for at most this long before dropping messages; drops are
+    /// counted on stderr and the exit code is 3.
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 20.0)]
+    max_stall: f64,
     #[command(subcommand)]
     command: Command,
 }
@@ -206,6 +213,13 @@ fn manager(cli: &Cli, endpoint: Endpoint, demo: bool) -> Result<SocketManager, S
     if let Some(secs) = cli.timeout {
         builder = builder.watchdog(Duration::from_secs_f64(secs));
     }
+    let stall = Duration::try_from_secs_f64(cli.max_stall).map_err(|_| {
+        format!(
+            "--max-stall {}: a number of seconds, 0 or more",
+            cli.max_stall
+        )
+    })?;
+    builder = builder.max_stall(stall);
     builder.build().map_err(|e| e.to_string())
 }
 
@@ -340,6 +354,74 @@ pub(crate) fn describe(status: &Status) -> (String, serde_json::Value) {
     (text, value)
 }
 
+/// Messages taken from a socket at once: under load the output is written
+/// a batch at a time; when quiet, each message at once.
+const BATCH: usize = 4096;
+
+/// What a run could not pass on, said loudly at the end (exit 3).
+#[derive(Default)]
+pub(crate) struct Losses {
+    /// Dropped by the library because the output did not keep up.
+    pub dropped: u64,
+    /// Frames that were not JSON (reported, never printed).
+    pub malformed: u64,
+}
+
+impl Losses {
+    /// Say what was lost; exit 3 when messages were dropped.
+    pub fn finish(&self, code: ExitCode) -> ExitCode {
+        if self.malformed > 0 {
+            say!("{} frames were not JSON and were left out", self.malformed);
+        }
+        if self.dropped == 0 {
+            return code;
+        }
+        say!(
+            "{} messages were DROPPED: the output did not keep up (a slow pipe or disk)",
+            self.dropped
+        );
+        match code == ExitCode::SUCCESS {
+            true => ExitCode::from(3),
+            false => code,
+        }
+    }
+
+    /// A status: counted when it says messages were dropped; said on stderr,
+    /// and as a JSON line when `json` is given.
+    pub fn status(&mut self, status: &Status, json: Option<&mut dyn Write>) -> std::io::Result<()> {
+        if let Status::Lagged { dropped } = status {
+            self.dropped += dropped;
+        }
+        let (text, value) = describe(status);
+        say!("{text}");
+        match json {
+            Some(out) => writeln!(out, "{value}"),
+            None => Ok(()),
+        }
+    }
+
+    /// A frame that is not JSON: said on stderr (and as a status line when
+    /// `json` is given), never printed as data.
+    pub fn malformed(&mut self, text: &str, json: Option<&mut dyn Write>) -> std::io::Result<()> {
+        self.malformed += 1;
+        let cut = text.char_indices().nth(80).map_or(text.len(), |(i, _)| i);
+        say!("malformed frame left out (not JSON): {:?}", &text[..cut]);
+        match json {
+            Some(out) => writeln!(
+                out,
+                "{}",
+                serde_json::json!({"e": "status", "state": "malformed", "error": "not JSON", "frame": &text[..cut]})
+            ),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Whether a frame is one JSON value (only those reach stdout).
+pub(crate) fn is_json(text: &str) -> bool {
+    serde_json::from_str::<&serde_json::value::RawValue>(text).is_ok()
+}
+
 async fn stream(
     manager: &SocketManager,
     names: &[String],
@@ -362,39 +444,52 @@ async fn stream(
     let _ = raw;
     let mut socket = socket.raw();
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = std::io::BufWriter::with_capacity(256 * 1024, stdout.lock());
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut losses = Losses::default();
     let mut printed = 0u64;
-    loop {
-        if count.is_some_and(|c| printed >= c) {
-            break;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let io = |e: std::io::Error| format!("stdout: {e}");
+    let code = loop {
+        let want = count.map_or(BATCH, |c| {
+            c.saturating_sub(printed).min(BATCH as u64) as usize
+        });
+        if want == 0 {
+            break ExitCode::SUCCESS;
         }
-        let message = tokio::select! {
-            m = socket.recv() => m,
-            _ = tokio::signal::ctrl_c() => break,
+        let received = tokio::select! {
+            biased;
+            _ = &mut ctrl_c => break ExitCode::SUCCESS,
+            r = socket.recv_many(&mut batch, want) => r,
         };
-        match message {
-            Ok(Message::Raw(frame)) => {
-                writeln!(out, "{}", frame.text()).map_err(|e| e.to_string())?;
-                printed += 1;
-                // Flush per line when someone is watching; batch when piped.
-                if std::io::stdout().is_terminal() {
-                    out.flush().map_err(|e| e.to_string())?;
+        for message in batch.drain(..) {
+            match message {
+                Message::Raw(frame) if is_json(frame.text()) => {
+                    out.write_all(frame.text().as_bytes()).map_err(io)?;
+                    out.write_all(b"\n").map_err(io)?;
+                    printed += 1;
                 }
+                Message::Raw(frame) => losses
+                    .malformed(frame.text(), status.then_some(&mut out as &mut dyn Write))
+                    .map_err(io)?,
+                Message::Status(s) => losses
+                    .status(&s, status.then_some(&mut out as &mut dyn Write))
+                    .map_err(io)?,
+                _ => {}
             }
-            Ok(Message::Status(s)) => {
-                let (text, value) = describe(&s);
-                say!("{text}");
-                if status {
-                    writeln!(out, "{value}").map_err(|e| e.to_string())?;
-                }
-            }
+        }
+        // Nothing more is queued (or a whole batch is in): out it goes, so a
+        // reader of the pipe is never kept waiting behind a buffer.
+        out.flush().map_err(io)?;
+        match received {
             Ok(_) => {}
-            Err(e) if e.kind() == &ErrorKind::MaxReconnects => return Ok(gave_up(&mut out)),
+            Err(e) if e.kind() == &ErrorKind::MaxReconnects => break gave_up(&mut out),
             Err(e) => return Err(e.to_string()),
         }
-    }
-    out.flush().map_err(|e| e.to_string())?;
-    Ok(ExitCode::SUCCESS)
+    };
+    out.flush().map_err(io)?;
+    Ok(losses.finish(code))
 }
 
 async fn book(

@@ -11,8 +11,6 @@ use binance_ws::{ErrorKind, Message, SocketManager, Status};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
-use crate::describe;
-
 fn seconds(t: SystemTime) -> f64 {
     t.duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
@@ -62,48 +60,66 @@ pub(crate) async fn record(
     let (mut frames, mut bytes, mut in_file, mut reconnects) = (0u64, 0u64, 0u64, 0u64);
     let started = Instant::now();
     let mut progress = tokio::time::interval(Duration::from_secs(1));
+    let mut batch = Vec::with_capacity(crate::BATCH);
+    let mut losses = crate::Losses::default();
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
     let code = loop {
-        if count.is_some_and(|c| frames >= c) {
+        let want = count.map_or(crate::BATCH, |c| {
+            c.saturating_sub(frames).min(crate::BATCH as u64) as usize
+        });
+        if want == 0 {
             break ExitCode::SUCCESS;
         }
-        let message = tokio::select! {
-            m = socket.recv() => m,
+        let received = tokio::select! {
+            biased;
+            _ = &mut ctrl_c => break ExitCode::SUCCESS,
             _ = progress.tick() => {
                 let rate = frames as f64 / started.elapsed().as_secs_f64().max(0.001);
                 eprint!("\rbnws: {frames} messages, {} KiB, {rate:.0}/s, {reconnects} reconnects   ", bytes / 1024);
                 continue;
             }
-            _ = tokio::signal::ctrl_c() => break ExitCode::SUCCESS,
+            r = socket.recv_many(&mut batch, want) => r,
         };
-        match message {
-            Ok(Message::Raw(frame)) => {
-                let at = frame
-                    .received_at
-                    .map_or_else(|| seconds(SystemTime::now()), seconds);
-                writeln!(writer.file, "{at}: {}", frame.text())
-                    .map_err(|e| format!("{}: {e}", writer.path.display()))?;
-                frames += 1;
-                in_file += 1;
-                bytes += frame.text().len() as u64;
-                if in_file >= rotate {
-                    // The next file is open before this one closes: no frame falls between.
-                    seq += 1;
-                    let next = Writer::open(out, seq, &url)?;
-                    let done = std::mem::replace(&mut writer, next).finish()?;
-                    eprintln!("\nbnws: wrote {}", done.display());
-                    in_file = 0;
+        for message in batch.drain(..) {
+            match message {
+                Message::Raw(frame) if crate::is_json(frame.text()) => {
+                    let at = frame
+                        .received_at
+                        .map_or_else(|| seconds(SystemTime::now()), seconds);
+                    writeln!(writer.file, "{at}: {}", frame.text())
+                        .map_err(|e| format!("{}: {e}", writer.path.display()))?;
+                    frames += 1;
+                    in_file += 1;
+                    bytes += frame.text().len() as u64;
+                    if in_file >= rotate {
+                        // The next file is open before this one closes: no frame falls between.
+                        seq += 1;
+                        let next = Writer::open(out, seq, &url)?;
+                        let done = std::mem::replace(&mut writer, next).finish()?;
+                        eprintln!("\nbnws: wrote {}", done.display());
+                        in_file = 0;
+                    }
                 }
-            }
-            Ok(Message::Status(s)) => {
-                if s == Status::Reconnected {
-                    reconnects += 1;
+                Message::Raw(frame) => {
+                    eprintln!();
+                    let _ = losses.malformed(frame.text(), None);
                 }
-                eprintln!("\nbnws: {}", describe(&s).0);
+                Message::Status(s) => {
+                    if s == Status::Reconnected {
+                        reconnects += 1;
+                    }
+                    eprintln!();
+                    let _ = losses.status(&s, None);
+                }
+                _ => {}
             }
+        }
+        match received {
             Ok(_) => {}
             Err(e) if e.kind() == &ErrorKind::MaxReconnects => {
                 let _ = writer.finish();
-                return Ok(crate::gave_up(&mut std::io::stdout()));
+                return Ok(losses.finish(crate::gave_up(&mut std::io::stdout())));
             }
             Err(e) => {
                 let _ = writer.finish();
@@ -113,7 +129,7 @@ pub(crate) async fn record(
     };
     let path = writer.finish()?;
     eprintln!("\nbnws: wrote {} ({frames} messages)", path.display());
-    Ok(code)
+    Ok(losses.finish(code))
 }
 
 /// A recording's text, gunzipped when it is gzip.

@@ -48,6 +48,9 @@ pub struct Chaos {
     pub fragment_one_in: u32,
     /// The `101` response and the first frames in one write.
     pub data_with_handshake: bool,
+    /// [`FloodServer`]: the ids divisible by this go out as a frame that is
+    /// not JSON, instead of their trade (0: never).
+    pub not_json_every: u64,
 }
 
 impl Chaos {
@@ -58,6 +61,7 @@ impl Chaos {
             max_write: 16 * 1024,
             fragment_one_in: 50,
             data_with_handshake: true,
+            not_json_every: 0,
         }
     }
 
@@ -68,6 +72,7 @@ impl Chaos {
             max_write: 256 * 1024,
             fragment_one_in: 0,
             data_with_handshake: true,
+            not_json_every: 0,
         }
     }
 }
@@ -275,7 +280,11 @@ async fn flood(
     let mut last_frame_at = bytes.len();
     for id in first..last {
         last_frame_at = bytes.len();
-        message(trade(id, combined).as_bytes(), &chaos, &mut rng, &mut bytes);
+        let text = match chaos.not_json_every {
+            n if n > 0 && id % n == 0 => format!("not JSON {id}"),
+            _ => trade(id, combined),
+        };
+        message(text.as_bytes(), &chaos, &mut rng, &mut bytes);
     }
     // What this connection will have sent whole is counted before the
     // first write: the client may reconnect before the last write returns.
