@@ -22,6 +22,11 @@ pub struct Symbol(String);
 
 impl Symbol {
     /// Validate and normalise a symbol in any case.
+    ///
+    /// Both case forms must be letters and digits, and each must give back
+    /// the same symbol, so that a stream name (lowercase) parses to the
+    /// symbol it was made from: `ΐ`, whose uppercase is `Ι` and two
+    /// combining marks, is refused.
     pub fn new(symbol: &str) -> Result<Symbol, StreamNameError> {
         if symbol.is_empty() {
             return Err(StreamNameError::invalid(symbol, "the symbol is empty"));
@@ -32,7 +37,27 @@ impl Symbol {
                 format!("the symbol contains {bad:?}; symbols are letters and digits only"),
             ));
         }
-        Ok(Symbol(symbol.to_uppercase()))
+        let upper = symbol.to_uppercase();
+        let lower = upper.to_lowercase();
+        if let Some(bad) = upper
+            .chars()
+            .chain(lower.chars())
+            .find(|c| !c.is_alphanumeric())
+        {
+            return Err(StreamNameError::invalid(
+                symbol,
+                format!(
+                    "the symbol's case forms contain {bad:?}; symbols are letters and digits only"
+                ),
+            ));
+        }
+        if upper.to_uppercase() != upper || lower.to_uppercase() != upper {
+            return Err(StreamNameError::invalid(
+                symbol,
+                "the symbol's uppercase and lowercase forms do not map to each other",
+            ));
+        }
+        Ok(Symbol(upper))
     }
 
     /// The uppercase form used in payloads and REST (`BNBBTC`).
@@ -334,6 +359,31 @@ pub enum StreamName {
 }
 
 impl StreamName {
+    /// How often Binance pushes this stream whatever the market does (its
+    /// documented update speed); `None` for streams that push on events
+    /// (trades, book changes), which can be quiet for minutes on an
+    /// illiquid symbol.
+    pub fn cadence(&self) -> Option<std::time::Duration> {
+        let ms = match self {
+            StreamName::Kline { interval, .. } if *interval == KlineInterval::S1 => 1_000,
+            StreamName::Kline { .. } => 2_000,
+            StreamName::PartialDepth { speed, .. } => speed.millis(),
+            StreamName::ReferencePrice(_)
+            | StreamName::MiniTicker(_)
+            | StreamName::AllMiniTickers
+            | StreamName::Ticker(_)
+            | StreamName::RollingTicker { .. }
+            | StreamName::AllRollingTickers(_)
+            | StreamName::AvgPrice(_) => 1_000,
+            StreamName::Trade(_)
+            | StreamName::AggTrade(_)
+            | StreamName::BlockTrade(_)
+            | StreamName::Depth { .. }
+            | StreamName::BookTicker(_) => return None,
+        };
+        Some(std::time::Duration::from_millis(ms))
+    }
+
     /// The symbol of a per-symbol stream; `None` for all-market streams.
     pub fn symbol(&self) -> Option<&Symbol> {
         match self {
@@ -637,6 +687,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(text.contains("1s 1m 3m"), "{text}");
+    }
+
+    #[test]
+    fn symbols_whose_case_forms_are_not_letters_are_refused() {
+        // Found by fuzz/stream_name: "ΐ" is a letter, its uppercase is "Ι" and
+        // two combining marks, so "ΐ@trade" rendered a name that did not parse.
+        for bad in ["ΐ", "ΐ@trade", "İ", "btcİ@trade"] {
+            let err = if bad.contains('@') {
+                bad.parse::<StreamName>().unwrap_err()
+            } else {
+                Symbol::new(bad).unwrap_err()
+            };
+            assert!(matches!(err, StreamNameError::Invalid { .. }), "{bad}");
+        }
+        // Case mappings that do round-trip stay accepted.
+        for good in ["ß", "Straße", "ǅ", "ΑΣ"] {
+            let symbol = Symbol::new(good).unwrap();
+            assert_eq!(
+                Symbol::new(&symbol.to_lowercase()).unwrap(),
+                symbol,
+                "{good}"
+            );
+            let name: StreamName = format!("{good}@trade").parse().unwrap();
+            assert_eq!(name.to_string().parse::<StreamName>().unwrap(), name);
+        }
     }
 
     #[test]

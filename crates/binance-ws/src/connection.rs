@@ -26,6 +26,7 @@ use crate::error::Error;
 use crate::limiter::Window;
 use crate::message::{Message, RawFrame, Status};
 use crate::queue::{Entry, Queue};
+use crate::silence::{combined_stream, Silence};
 use crate::transport::{self, Network, Ws};
 use crate::Options;
 
@@ -192,7 +193,9 @@ pub(crate) fn spawn<U: TimeUnit>(
     let (commands, rx) = mpsc::unbounded_channel();
     let (state_tx, state) = watch::channel(State::Connecting);
     let desired = plan.streams.iter().cloned().collect();
+    let silence = shared.options.stream_watchdog.map(Silence::new);
     let conn = Connection {
+        silence,
         shared,
         plan,
         desired,
@@ -264,6 +267,8 @@ struct Connection<U: TimeUnit> {
     /// The current session has received a frame (a connection that never
     /// says anything does not count as stable, however long it stays open).
     heard_any: bool,
+    /// Per-stream silence (off when `Options::stream_watchdog` is `None`).
+    silence: Option<Silence>,
 }
 
 /// How a session (one WebSocket) ended.
@@ -467,6 +472,9 @@ impl<U: TimeUnit> Connection<U> {
         // flood: frames only set a flag, and the watchdog tick reads the clock.
         let mut last_frame = Instant::now();
         let mut heard = false;
+        if let Some(silence) = &mut self.silence {
+            silence.restart(last_frame);
+        }
         let mut check = tokio::time::interval(Duration::from_millis(
             (options.watchdog.as_millis() as u64 / 4).clamp(5, 1000),
         ));
@@ -549,6 +557,9 @@ impl<U: TimeUnit> Connection<U> {
                     rotate_at = Instant::now() + options.rotate_after;
                     rotate_timer.as_mut().reset(rotate_at);
                     last_frame = Instant::now();
+                    if let Some(silence) = &mut self.silence {
+                        silence.restart(last_frame);
+                    }
                     self.broadcast(Status::Rotated);
                     if std::mem::take(&mut next_doomed) {
                         connecting = Some(self.open_next());
@@ -585,6 +596,16 @@ impl<U: TimeUnit> Connection<U> {
                     if dedupe_until.is_some_and(|t| Instant::now() >= t) && next.is_none() && connecting.is_none() {
                         dedupe = None;
                         dedupe_until = None;
+                    }
+                    // A stream gone quiet while others flow: report it, and
+                    // move everything to a fresh connection (make-before-break).
+                    for (stream, silent_for) in self.silent_streams(stalled) {
+                        tracing::warn!("{stream}: no frame for {} ms; moving to a fresh connection", silent_for.as_millis());
+                        self.broadcast(Status::StreamSilent { stream, silent_for });
+                        if connecting.is_none() && next.is_none() {
+                            connecting = Some(self.open_next());
+                            dedupe = Some(Dedupe::default());
+                        }
                     }
                     // Not reading is not the server's silence.
                     if std::mem::take(&mut heard) || stalled {
@@ -713,6 +734,21 @@ impl<U: TimeUnit> Connection<U> {
         self.outbox = requests.into();
     }
 
+    /// Streams silent past their limit (none while the readers hold the
+    /// connection back: not reading is not the server's silence).
+    fn silent_streams(&mut self, stalled: bool) -> Vec<(String, Duration)> {
+        let Some(silence) = &mut self.silence else {
+            return Vec::new();
+        };
+        let now = Instant::now();
+        silence.watch(&self.desired, now);
+        if stalled {
+            silence.restart(now);
+            return Vec::new();
+        }
+        silence.check(now)
+    }
+
     /// Decode (when a reader needs it) and hand a frame to every reader.
     fn deliver(&mut self, text: Utf8Bytes, dedupe: Option<&mut Dedupe>) -> Delivered {
         // Only recorders (raw readers) need the receive time.
@@ -739,6 +775,18 @@ impl<U: TimeUnit> Connection<U> {
                 if !dedupe.fresh(frame.stream().unwrap_or(""), &frame.event) {
                     return Delivered::Duplicate;
                 }
+            }
+        }
+        if let Some(silence) = &mut self.silence {
+            match combined_stream(&text) {
+                Some(stream) => silence.saw(stream),
+                // A raw (`/ws`) connection carries one stream.
+                None if !self.plan.combined => {
+                    if let Some(stream) = self.desired.first() {
+                        silence.saw(stream);
+                    }
+                }
+                None => {}
             }
         }
         self.batch.push(RawFrame { text, received_at });

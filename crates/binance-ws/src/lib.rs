@@ -44,6 +44,7 @@ mod manager;
 mod message;
 mod queue;
 mod rest;
+mod silence;
 mod socket;
 mod transport;
 mod user;

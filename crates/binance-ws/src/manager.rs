@@ -48,6 +48,12 @@ pub struct Options {
     /// never stops reading. Every socket on a shared connection waits
     /// while one of them is full.
     pub max_stall: Duration,
+    /// Per-stream silence: a stream that goes quiet while its connection
+    /// stays up is reported ([`Status::StreamSilent`](crate::Status::StreamSilent))
+    /// and its connection replaced, make-before-break. The rule is in
+    /// [`Builder::stream_watchdog`]; this is its floor (default 10 s), `None`
+    /// turns it off.
+    pub stream_watchdog: Option<Duration>,
     /// The default `recv()` timeout of new sockets (default none).
     pub user_timeout: Option<Duration>,
     /// TCP + TLS + WebSocket handshake limit (default 10 s).
@@ -76,6 +82,7 @@ impl Default for Options {
             queue_capacity: 10_000,
             overflow: Overflow::DropOldest,
             max_stall: Duration::from_secs(20),
+            stream_watchdog: Some(Duration::from_secs(10)),
             user_timeout: None,
             connect_timeout: Duration::from_secs(10),
             max_streams_per_connection: 1024,
@@ -209,6 +216,19 @@ impl<U: TimeUnit> Builder<U> {
     /// overflow policy applies (see [`Options::max_stall`]).
     pub fn max_stall(mut self, stall: Duration) -> Self {
         self.options.max_stall = stall;
+        self
+    }
+
+    /// Watch each stream for silence (default on, floor 10 s). A stream
+    /// Binance pushes on a clock (klines, tickers, average price, partial
+    /// depth) is silent after ten of its intervals without a frame; one
+    /// pushed on events (trades, diff depth, book ticker) after twenty
+    /// times its own average gap, once it has sent 20 frames, so an
+    /// illiquid symbol's trades are not flagged. Never before `floor`; a
+    /// stream found silent again without having flowed waits twice as long
+    /// each time (at most 15 minutes). `None` turns it off.
+    pub fn stream_watchdog(mut self, floor: Option<Duration>) -> Self {
+        self.options.stream_watchdog = floor;
         self
     }
 

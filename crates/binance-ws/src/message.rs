@@ -102,6 +102,16 @@ pub enum Status {
         /// When a subscription was live again.
         to: SystemTime,
     },
+    /// One stream of a connection went quiet while the connection stayed
+    /// up (see [`Builder::stream_watchdog`](crate::Builder::stream_watchdog)):
+    /// its streams move to a fresh connection, make-before-break, and
+    /// `Rotated` follows.
+    StreamSilent {
+        /// The stream, as Binance names it.
+        stream: String,
+        /// How long it had sent nothing.
+        silent_for: Duration,
+    },
     /// A frame could not be decoded; the stream goes on.
     Malformed {
         /// Where and why.

@@ -369,3 +369,43 @@ async fn a_server_that_stays_silent_does_not_refill_the_budget() {
     assert_eq!(err.kind(), &ErrorKind::MaxReconnects);
     assert_eq!(drops, 4, "the first connection and three retries");
 }
+
+#[tokio::test]
+async fn a_stream_gone_silent_is_reported_and_moved_to_a_fresh_connection() {
+    let sim = sim().await;
+    let manager = builder(&sim)
+        .stream_watchdog(Some(Duration::from_millis(200)))
+        .build()
+        .unwrap();
+    let depth = "btcusdt@depth@100ms";
+    let mut socket = manager.multiplex_socket(&["btcusdt@trade", depth]).unwrap();
+    // Long enough for the depth stream's pace to be learnt (20 frames).
+    let (mut trades, mut depths) = (Vec::new(), 0);
+    while depths < 30 {
+        let e = next_event(&mut socket).await;
+        match e.event {
+            Event::Trade(t) => trades.push(t.trade_id),
+            _ => depths += 1,
+        }
+    }
+    assert_eq!(sim.faults().silence_stream(depth), 1);
+    let (mut silent, mut rotated, mut depths_after) = (Vec::new(), false, 0);
+    while depths_after < 10 {
+        match next(&mut socket).await.unwrap() {
+            Message::Status(Status::StreamSilent { stream, .. }) => silent.push(stream),
+            Message::Status(Status::Rotated) => rotated = true,
+            Message::Status(s) => panic!("the connection itself was fine: {s:?}"),
+            Message::Event(e) => match e.event {
+                Event::Trade(t) => trades.push(t.trade_id),
+                _ if rotated => depths_after += 1,
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    assert_eq!(silent, [depth], "the silent stream, and only it, is named");
+    assert!(
+        trades.windows(2).all(|w| w[1] == w[0] + 1),
+        "the other stream lost nothing across the move"
+    );
+}

@@ -343,6 +343,13 @@ pub(crate) fn describe(status: &Status) -> (String, serde_json::Value) {
                 json!({"state": "gap", "from": ms(from), "to": ms(to)}),
             )
         }
+        Status::StreamSilent { stream, silent_for } => (
+            format!(
+                "{stream}: nothing for {} ms while the connection was up; moving to a fresh connection",
+                silent_for.as_millis()
+            ),
+            json!({"state": "stream_silent", "stream": stream, "silent_ms": silent_for.as_millis() as u64}),
+        ),
         Status::Malformed { error } => (
             format!("malformed frame: {error}"),
             json!({"state": "malformed", "error": error.to_string()}),
