@@ -286,9 +286,14 @@ pub fn decode_micros(bytes: &[u8]) -> Result<Frame<'_, Micros>, DecodeError> {
 
 /// Decode a frame, its times in `U`.
 pub fn decode_as<U: TimeUnit>(bytes: &[u8]) -> Result<Frame<'_, U>, DecodeError> {
-    fast(bytes)
-        .unwrap_or_else(|| general(bytes))
-        .map_err(|e| DecodeError::new(bytes, &e))
+    match fast(bytes) {
+        Some(Ok(frame)) => Ok(frame),
+        // The head only guessed the type (`{"u":…}` that is no bookTicker, a
+        // repeated key): the frame reads as any other layout of it would. When
+        // that fails too, the typed error is the one that says where.
+        Some(Err(e)) => general(bytes).map_err(|_| DecodeError::new(bytes, &e)),
+        None => general(bytes).map_err(|e| DecodeError::new(bytes, &e)),
+    }
 }
 
 /// Which type a payload is.
@@ -589,6 +594,28 @@ mod tests {
         let reordered = br#"{ "s":"BNBBTC","E":1,"t":2,"p":"0.001","q":"100","T":3,"m":true,"M":true, "e":"trade"}"#;
         assert!(fast::<Millis>(reordered).is_none());
         assert_eq!(decode(binance).unwrap(), decode(reordered).unwrap());
+    }
+
+    #[test]
+    fn a_head_that_only_looks_like_a_book_ticker_reads_as_in_any_layout() {
+        // Found by fuzz/frame_decode: an event without `e` whose first key is
+        // `u` was an error when laid out so, and Unknown when `u` came later,
+        // so decode → to_json → decode failed.
+        let head_u = br#"{"u":1564034571073,"E":1564034571105,"B":[{"a":"ETH","f":"10000.000-00","l":"0.000000"}]}"#;
+        let later_u = br#"{"E":1564034571105,"u":1564034571073,"B":[{"a":"ETH","f":"10000.000-00","l":"0.000000"}]}"#;
+        for bytes in [&head_u[..], &later_u[..]] {
+            let frame = decode(bytes).unwrap();
+            assert!(matches!(frame.event, Event::Unknown(_)), "{frame:?}");
+            assert_eq!(decode(frame.to_json().as_bytes()).unwrap(), frame);
+        }
+        let wrapped = br#"{"subsc`ripnId":0,"event":{"u":"outboundAccountPosition","E":1564034571105,"u":1564034571073,"B":[{"a":"ETH","f":"10000.000-00","l":"0.000000"}]}}"#;
+        let frame = decode(wrapped).unwrap();
+        assert_eq!(decode(frame.to_json().as_bytes()).unwrap(), frame);
+        // A real bookTicker with a bad field is still an error, with its position.
+        let err =
+            decode(br#"{"u":400900217,"s":"BNBUSDT","b":"x","B":"31.21","a":"25.36","A":"40.66"}"#)
+                .unwrap_err();
+        assert!(err.offset() > 0, "{err}");
     }
 
     #[test]
