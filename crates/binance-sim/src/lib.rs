@@ -22,6 +22,8 @@ pub mod engine;
 pub mod exchange_info;
 pub mod faults;
 mod flood;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hub;
 pub mod market;
 pub mod replay;
