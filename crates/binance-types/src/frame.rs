@@ -580,7 +580,23 @@ fn general<U: TimeUnit>(bytes: &[u8]) -> Result<Frame<'static, U>, serde_json::E
             .map_or(Kind::Unknown, |first| kind_of(first).array()),
         other => kind_of(other),
     };
-    let event = Source::Value(payload).event(kind)?;
+    let event = match kind {
+        // An unknown event keeps its text as sent (numbers as written, not
+        // as a tree re-encodes them), read from wherever its envelope put it;
+        // only a frame with a repeated envelope key falls back to the tree.
+        Kind::Unknown => {
+            let raw = match &envelope {
+                Envelope::Raw => Source::Raw(bytes),
+                Envelope::Combined { .. } => Source::Combined(bytes),
+                Envelope::Api { .. } => Source::Api(bytes),
+            };
+            Event::Unknown(
+                raw.unknown()
+                    .or_else(|_| Source::Value(payload).unknown())?,
+            )
+        }
+        kind => Source::Value(payload).event(kind)?,
+    };
     Ok(Frame { envelope, event })
 }
 
@@ -616,6 +632,26 @@ mod tests {
             decode(br#"{"u":400900217,"s":"BNBUSDT","b":"x","B":"31.21","a":"25.36","A":"40.66"}"#)
                 .unwrap_err();
         assert!(err.offset() > 0, "{err}");
+    }
+
+    #[test]
+    fn unknown_events_keep_their_numbers_in_any_layout() {
+        // Found by fuzz/frame_decode: a 118-digit number read through the
+        // general path came back as a float, and re-encoded differently.
+        let big = "2".repeat(40) + &"3".repeat(78);
+        for text in [
+            big.clone(),
+            format!(r#"{{"x":{big},"e":1}}"#),
+            format!(r#"{{"data":{{"x":{big}}},"stream":"s"}}"#),
+            format!(r#"{{"event":[{big}, 1e2]}}"#),
+        ] {
+            let frame = decode(text.as_bytes()).unwrap();
+            let Event::Unknown(unknown) = &frame.event else {
+                panic!("{frame:?}")
+            };
+            assert!(unknown.json().contains(&big), "{}", unknown.json());
+            assert_eq!(decode(frame.to_json().as_bytes()).unwrap(), frame);
+        }
     }
 
     #[test]
