@@ -703,7 +703,9 @@ impl Accounts {
 
     /// The exchange's time, in ms.
     pub fn server_time(&self) -> u64 {
-        (now_ms() as i64 + self.skew_ms.load(Ordering::Relaxed)).max(0) as u64
+        (now_ms() as i64)
+            .saturating_add(self.skew_ms.load(Ordering::Relaxed))
+            .max(0) as u64
     }
 
     /// How many user-data subscriptions are live (all connections).

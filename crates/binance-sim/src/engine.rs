@@ -390,8 +390,9 @@ impl Engine {
                 min_qty: self.spec.min_qty,
             });
         }
-        (qty / step_size)
-            .to_u64()
+        // A quantity near Decimal's limit over a small step overflows: too large.
+        qty.checked_div(step_size)
+            .and_then(|lots| lots.to_u64())
             .filter(|&lots| lots <= MAX_ORDER_LOTS)
             .ok_or(OrderError::QtyTooLarge { qty })
     }

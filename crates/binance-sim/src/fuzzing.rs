@@ -190,6 +190,8 @@ pub fn rest(
             .unwrap_or_default();
         (status, body)
     });
+    // The clock reads after any request (a clock skew is admin input).
+    let _ = h.shared.accounts.server_time();
     // An admin request may have switched a fault on; the next one starts clean.
     crate::Faults {
         state: h.shared.faults.clone(),
@@ -273,8 +275,12 @@ pub fn ws_api(text: &str, sign_it: bool) -> Option<WsApiOutcome> {
 mod tests {
     use super::*;
 
+    /// The tests share the harness (and its clock skew): one at a time.
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[test]
     fn the_harness_reaches_the_handlers() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         assert_eq!(
             stream_path("/stream?streams=btcusdt@trade/BTCUSDT@depth5&timeUnit=MICROSECOND"),
             Some(Ok(vec!["btcusdt@trade".into(), "btcusdt@depth5".into()]))
@@ -301,5 +307,71 @@ mod tests {
         assert!(matches!(out.order, Some(Ok(_))), "{out:?}");
         let out = ws_api(r#"{"id":1,"method":"account.status"}"#, false).unwrap();
         assert!(out.account.is_err());
+    }
+
+    /// Found with the sim_request harness: a market buy of a quantity near
+    /// Decimal's limit (its cost is only what the book holds, so funds do not
+    /// stop it) divided by the step size overflowed in the engine and panicked.
+    #[test]
+    fn a_huge_market_order_is_refused_not_a_panic() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        for quantity in [
+            "79228162514264337593543950335",
+            "7922816251426433759354395.0335",
+        ] {
+            let out = ws_api(
+                &format!(
+                    r#"{{"id":1,"method":"order.place","params":{{"symbol":"BTCUSDT","side":"BUY","type":"MARKET","quantity":"{quantity}"}}}}"#
+                ),
+                true,
+            )
+            .unwrap();
+            assert_eq!(out.account, Ok(0));
+            assert!(matches!(out.order, Some(Err(_))), "{out:?}");
+        }
+        let spec = crate::engine::SymbolSpec::builtin().remove(0);
+        let mut engine = crate::engine::Engine::new(spec, crate::engine::FlowConfig::default(), 1);
+        let huge = Decimal::MAX;
+        let order = crate::engine::NewOrder::market(crate::engine::Side::Buy, huge);
+        assert!(matches!(
+            engine.submit(order, 0),
+            Err(crate::engine::OrderError::QtyTooLarge { .. })
+        ));
+    }
+
+    /// Found by fuzz/sim_request: admin parameters at the ends of their
+    /// ranges overflowed (`skip` twice by `u64::MAX`, a clock skew of
+    /// `i64::MAX` ms read by the next request).
+    #[test]
+    fn admin_parameters_at_their_limits_do_not_overflow() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        for _ in 0..2 {
+            let (status, _) = rest(
+                "POST",
+                "/_sim/skip?symbol=BTCUSDT&count=18446744073709551615",
+                None,
+                "",
+                false,
+            )
+            .unwrap();
+            assert_eq!(status, 200);
+        }
+        for ms in [i64::MAX, i64::MIN] {
+            let (status, _) = rest(
+                "POST",
+                &format!("/_sim/clock_skew?ms={ms}"),
+                None,
+                "",
+                false,
+            )
+            .unwrap();
+            assert_eq!(status, 200);
+        }
+        let h = harness();
+        h.shared.accounts.set_clock_skew(i64::MAX);
+        assert!(h.shared.accounts.server_time() > crate::market::now_ms());
+        h.shared.accounts.set_clock_skew(i64::MIN);
+        assert_eq!(h.shared.accounts.server_time(), 0);
+        h.shared.accounts.set_clock_skew(0);
     }
 }

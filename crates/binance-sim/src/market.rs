@@ -124,7 +124,7 @@ impl SymbolMarket {
 
     /// Leave the next `count` book updates out of the depth streams.
     pub fn skip_updates(&mut self, count: u64) {
-        self.skip += count;
+        self.skip = self.skip.saturating_add(count);
     }
 
     fn symbol(&self) -> &str {
