@@ -15,8 +15,8 @@
 //! | `POST /_sim/slow_depth?ms=N` | deliver REST depth snapshots N ms late |
 //! | `POST /_sim/shutdown?close_after_ms=N` | send `serverShutdown` |
 //! | `POST /_sim/clear` | turn the switches off |
-//! | `GET /_sim/book?symbol=S[&update_id=N]` | the true book |
-//! | `GET /_sim/trades?symbol=S` | the trade log |
+//! | `GET /_sim/book?symbol=S[&update_id=N]` | the true book (within the history window) |
+//! | `GET /_sim/trades?symbol=S` | the trade log (of the history window) |
 //! | `POST /_sim/deposit?apiKey=K&asset=A&amount=D[&wallet=W]` | credit (debit if negative) a wallet: `balanceUpdate` to its subscribers |
 //! | `GET /_sim/balances?apiKey=K[&wallet=W]` | a wallet's balances (`W`: `spot` default, `margin`, `isolated:SYMBOL`) |
 //! | `POST /_sim/end_subscriptions` | end every user-data subscription (`eventStreamTerminated`) |
@@ -190,7 +190,11 @@ async fn book(State(s): State<Shared>, Query(q): Params) -> Response {
     let id = try_param!(num(&q, "update_id")).unwrap_or(m.engine().last_update_id());
     match m.engine().book_at(id) {
         Some(book) => Json(partial(&book)).into_response(),
-        None => bad(&format!("update id {id} not reached yet")),
+        None if id > m.engine().last_update_id() => bad(&format!("update id {id} not reached yet")),
+        None => bad(&format!(
+            "update id {id} is older than the history window, which starts at {} (--history)",
+            m.engine().history_start()
+        )),
     }
 }
 

@@ -33,6 +33,12 @@ pub struct SimArgs {
     /// Engine actions per second per symbol.
     #[arg(long, default_value_t = 200)]
     pub rate: u32,
+    /// Book updates per symbol the truth remembers (true book, trade log,
+    /// REST trades, aggTrades and klines; 100000 is about 8 minutes at the
+    /// default rate): older history is dropped so memory stays bounded.
+    /// 0 keeps everything, growing with the run.
+    #[arg(long, default_value_t = crate::engine::DEFAULT_HISTORY_WINDOW, value_name = "UPDATES")]
+    pub history: u64,
     /// Serve TLS (wss://, https://) with a certificate made at start-up,
     /// written to a PEM file for clients to trust.
     #[arg(long)]
@@ -143,6 +149,7 @@ pub async fn run(args: SimArgs) -> ExitCode {
             ..MarketConfig::default()
         },
         tls: args.tls,
+        history: (args.history > 0).then_some(args.history),
         ..SimConfig::default()
     };
     let sim = match Sim::start(config).await {

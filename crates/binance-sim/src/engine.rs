@@ -16,14 +16,16 @@
 //! of `tick_size` / `step_size`), so matching is exact; they become
 //! `Decimal`s (`tick_size * ticks`, `step_size * lots`) only on the way out.
 //!
-//! The whole level-change history (about 32 bytes per level change, plus a
-//! full-book checkpoint every 1024 update ids) and the trade log are kept in
-//! memory so that [`Engine::book_at`] can rebuild the true book at any past
-//! update id; both grow with the run's length.
+//! The level changes (about 32 bytes each, plus a full-book checkpoint every
+//! 1024 update ids) and the trades of a window of recent update ids are kept
+//! in memory, so that [`Engine::book_at`] can rebuild the true book at any of
+//! them; older ones are dropped, in amortised O(1), so memory stays bounded
+//! however long the engine runs (see [`Engine::set_history_window`]).
 
 mod book;
 mod flow;
 mod history;
+pub(crate) mod recent;
 #[cfg(test)]
 mod tests;
 mod types;
@@ -37,6 +39,11 @@ use rust_decimal::Decimal;
 
 use book::{BookSide, OrderIndex, OrderLoc, RestingOrder};
 use history::{History, RawBook, RawChange};
+use recent::Recent;
+
+/// Update ids whose history an engine keeps by default: about 12 MB, and 8
+/// minutes at 200 actions a second.
+pub const DEFAULT_HISTORY_WINDOW: u64 = 100_000;
 
 /// Largest order size in lots; keeps sums of lots far from `u64` overflow.
 const MAX_ORDER_LOTS: u64 = 1_000_000_000_000_000;
@@ -88,7 +95,10 @@ pub struct Engine {
     asks: BookSide,
     index: OrderIndex,
     history: History,
-    trades: Vec<Fill>,
+    /// Trade `n` (0-based) has trade id `n + 1`.
+    trades: Recent<Fill>,
+    /// Time of the newest trade dropped from the window.
+    dropped_trades_until_ms: Option<u64>,
     last_update_id: u64,
     next_order_id: u64,
     next_trade_id: u64,
@@ -147,8 +157,9 @@ impl Engine {
             bids: BookSide::new(Side::Buy),
             asks: BookSide::new(Side::Sell),
             index: OrderIndex::default(),
-            history: History::default(),
-            trades: Vec::new(),
+            history: History::new(Some(DEFAULT_HISTORY_WINDOW)),
+            trades: Recent::default(),
+            dropped_trades_until_ms: None,
             last_update_id: 0,
             next_order_id: 1,
             next_trade_id: 1,
@@ -293,14 +304,29 @@ impl Engine {
         }
     }
 
+    /// Keep the history of the last `updates` update ids (at least one, and
+    /// up to 2048 more; `None`: all of them, growing without bound), from the
+    /// next checkpoint on. The default is [`DEFAULT_HISTORY_WINDOW`].
+    pub fn set_history_window(&mut self, updates: Option<u64>) {
+        self.history.set_window(updates);
+    }
+
+    /// The oldest update id the history still answers for: [`Engine::book_at`]
+    /// and [`Engine::changes_between`] from it on, and [`Engine::trades`]
+    /// made by it or later.
+    pub fn history_start(&self) -> u64 {
+        self.history.floor()
+    }
+
     /// The full true book right after event `update_id`, rebuilt from the
     /// in-memory change history (`0` = the book before anything, i.e. empty).
-    /// `None` for ids that have not happened yet.
+    /// `None` for ids that have not happened yet, or that are older than
+    /// [`Engine::history_start`].
     pub fn book_at(&self, update_id: u64) -> Option<BookSnapshot> {
         if update_id > self.last_update_id {
             return None;
         }
-        let RawBook { bids, asks } = self.history.book_at(update_id);
+        let RawBook { bids, asks } = self.history.book_at(update_id)?;
         Some(BookSnapshot {
             last_update_id: update_id,
             bids: self.convert_levels(bids.into_iter().rev()),
@@ -309,18 +335,39 @@ impl Engine {
     }
 
     /// All level changes of events `from..=to`, in order (the material of a
-    /// depth diff with `U = from`, `u = to`).
-    pub fn changes_between(&self, from: u64, to: u64) -> Vec<LevelChange> {
-        self.history
-            .range(from, to)
-            .iter()
-            .map(|c| self.level_change(c.side, c.ticks, c.lots, c.update_id))
-            .collect()
+    /// depth diff with `U = from`, `u = to`); `None` when `from` is older
+    /// than [`Engine::history_start`].
+    pub fn changes_between(&self, from: u64, to: u64) -> Option<Vec<LevelChange>> {
+        let changes = self.history.range(from, to)?;
+        Some(
+            changes
+                .iter()
+                .map(|c| self.level_change(c.side, c.ticks, c.lots, c.update_id))
+                .collect(),
+        )
     }
 
-    /// Every fill since the start, in order.
+    /// Every fill of the history window (made by update ids from
+    /// [`Engine::history_start`] on), in order; trade ids are consecutive.
     pub fn trades(&self) -> &[Fill] {
-        &self.trades
+        self.trades.as_slice()
+    }
+
+    /// The fill with this trade id, if still in the history window.
+    pub fn trade(&self, trade_id: u64) -> Option<&Fill> {
+        self.trades.get(trade_id.checked_sub(1)?)
+    }
+
+    /// The trade id the window's trades start from (the next trade's id when
+    /// none is kept): trades before it are dropped.
+    pub fn first_kept_trade_id(&self) -> u64 {
+        self.trades.start() + 1
+    }
+
+    /// Time of the newest trade dropped from the window (`None`: none
+    /// dropped): answers about trades at or before it are incomplete.
+    pub fn dropped_trades_until_ms(&self) -> Option<u64> {
+        self.dropped_trades_until_ms
     }
 
     /// Price of the latest fill.
@@ -479,9 +526,18 @@ impl Engine {
                 self.level_change(side, ticks, lots, update_id)
             })
             .collect();
-        self.history
-            .maybe_checkpoint(update_id, &self.bids, &self.asks);
         self.trades.extend_from_slice(&pending.fills);
+        if let Some(floor) = self
+            .history
+            .maybe_checkpoint(update_id, &self.bids, &self.asks)
+        {
+            let trades = self.trades.as_slice();
+            let stale = trades.partition_point(|f| f.update_id < floor);
+            // The latest time, not the last trade's: the clock may step back.
+            let newest = trades[..stale].iter().map(|f| f.time_ms).max();
+            self.dropped_trades_until_ms = self.dropped_trades_until_ms.max(newest);
+            self.trades.forget(stale);
+        }
         Committed {
             update_ids: Some((update_id, update_id)),
             changes,

@@ -109,6 +109,12 @@ pub struct SimConfig {
     /// The longest a margin listen token lives (Binance: 24 h, also its
     /// default); shorten it to see expiry and renewal in seconds.
     pub max_listen_token_validity: Duration,
+    /// Update ids per symbol whose history the truth keeps ([`Sim::true_book`],
+    /// [`Sim::trades`], REST `trades`, `aggTrades`, `klines`): at least the
+    /// last this many, up to 2048 more; older ones are dropped so memory stays
+    /// bounded. `None` keeps everything, growing with the run. Default
+    /// [`engine::DEFAULT_HISTORY_WINDOW`].
+    pub history: Option<u64>,
 }
 
 /// How a flood connection pushes.
@@ -128,6 +134,7 @@ impl Default for SimConfig {
             flood: None,
             accounts: Vec::new(),
             max_listen_token_validity: Duration::from_secs(24 * 3600),
+            history: Some(engine::DEFAULT_HISTORY_WINDOW),
         }
     }
 }
@@ -150,7 +157,11 @@ impl Sim {
         let addr = listener.local_addr()?;
         let accounts = Accounts::new(&config.accounts, config.max_listen_token_validity)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-        let market = Arc::new(Market::new(&config.market, accounts.clone()));
+        let market = Arc::new(Market::with_history(
+            &config.market,
+            config.history,
+            accounts.clone(),
+        ));
         let hub = Arc::new(Hub::default());
         let fault_state = Arc::new(faults::FaultState::default());
         let faults = Faults {
@@ -262,8 +273,8 @@ impl Sim {
         &self.faults
     }
 
-    /// The true full book of `symbol` at `update_id` (`None`: unknown symbol
-    /// or an id not reached yet).
+    /// The true full book of `symbol` at `update_id` (`None`: unknown symbol,
+    /// an id not reached yet, or one older than [`Sim::history_start`]).
     pub fn true_book(&self, symbol: &str, update_id: u64) -> Option<BookSnapshot> {
         self.market
             .symbol(symbol)?
@@ -273,7 +284,16 @@ impl Sim {
             .book_at(update_id)
     }
 
-    /// Every trade of `symbol` so far.
+    /// The oldest update id of `symbol` the truth still answers for
+    /// ([`SimConfig::history`]); `None` for an unknown symbol.
+    pub fn history_start(&self, symbol: &str) -> Option<u64> {
+        let market = self.market.symbol(symbol)?;
+        let start = market.lock().unwrap().engine().history_start();
+        Some(start)
+    }
+
+    /// Every trade of `symbol` in the history window (made by update ids
+    /// from [`Sim::history_start`] on), oldest first.
     pub fn trades(&self, symbol: &str) -> Vec<Fill> {
         self.market
             .symbol(symbol)

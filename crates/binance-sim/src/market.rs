@@ -19,6 +19,7 @@ use binance_types::{Level, Millis, Time};
 use rust_decimal::Decimal;
 
 use crate::accounts::Accounts;
+use crate::engine::recent::Recent;
 use crate::engine::{
     BookSnapshot, CancelResult, Engine, Fill, FlowConfig, LevelChange, NewOrder, OrderError, Side,
     SubmitResult, SymbolSpec,
@@ -84,8 +85,9 @@ impl DepthWindow {
 pub struct SymbolMarket {
     engine: Engine,
     lower: String,
-    /// Each aggregate trade's first and last trade id; its id is the index + 1.
-    aggs: Vec<(u64, u64)>,
+    /// Each aggregate trade's first and last trade id; entry `n` has
+    /// aggregate id `n + 1`. Kept as long as its trades are.
+    aggs: Recent<(u64, u64)>,
     windows: [DepthWindow; 2],
     /// Book updates still to leave out of the depth streams (a fault).
     skip: u64,
@@ -95,26 +97,33 @@ pub struct SymbolMarket {
 }
 
 impl SymbolMarket {
-    fn new(spec: SymbolSpec, flow: FlowConfig, seed: u64) -> Self {
+    fn new(spec: SymbolSpec, flow: FlowConfig, seed: u64, history: Option<u64>) -> Self {
         let lower = spec.symbol.to_lowercase();
-        let engine = Engine::new(spec, flow, seed);
+        let mut engine = Engine::new(spec, flow, seed);
+        engine.set_history_window(history);
         let top = (engine.best_bid(), engine.best_ask());
         let stats = SymbolStats::new(&spec_symbol(&engine), now_ms());
         SymbolMarket {
             stats,
             engine,
             lower,
-            aggs: Vec::new(),
+            aggs: Recent::default(),
             windows: Default::default(),
             skip: 0,
             top,
         }
     }
 
-    /// Every aggregate trade so far: (first trade id, last trade id); the
-    /// aggregate id is the index + 1.
+    /// The aggregate trades of the history window, oldest first: (first
+    /// trade id, last trade id); the first has id [`SymbolMarket::first_agg_id`].
     pub fn agg_trades(&self) -> &[(u64, u64)] {
-        &self.aggs
+        self.aggs.as_slice()
+    }
+
+    /// The aggregate id of the first of [`SymbolMarket::agg_trades`] (the
+    /// next one's when none is kept).
+    pub fn first_agg_id(&self) -> u64 {
+        self.aggs.start() + 1
     }
 
     /// The engine (for truth and snapshots).
@@ -167,6 +176,7 @@ impl SymbolMarket {
 
     /// Publish fills and book changes: trade streams, depth windows, bookTicker.
     fn publish(&mut self, fills: &[Fill], changes: &[LevelChange], now: u64, hub: &Hub) {
+        self.forget_old_aggs();
         self.publish_fills(fills, now, hub);
         if !changes.is_empty() && self.skip > 0 {
             // Close the open windows first, so the gap shows in `U`/`u`
@@ -219,7 +229,7 @@ impl SymbolMarket {
             let agg = AggTrade::<Millis> {
                 event_time: Time::new(now),
                 symbol: self.symbol().to_owned(),
-                agg_trade_id: self.aggs.len() as u64,
+                agg_trade_id: self.aggs.end(),
                 price: first.price,
                 quantity: run.iter().map(|f| f.qty).sum(),
                 first_trade_id: first.trade_id,
@@ -230,6 +240,17 @@ impl SymbolMarket {
             };
             hub.emit(&agg_stream, &agg);
         }
+    }
+
+    /// Drop the aggregate trades whose trades left the history window (an
+    /// aggregate's trades all come from one update, so they leave together).
+    fn forget_old_aggs(&mut self) {
+        let first_kept = self.engine.first_kept_trade_id();
+        let stale = self
+            .aggs
+            .as_slice()
+            .partition_point(|&(first, _)| first < first_kept);
+        self.aggs.forget(stale);
     }
 
     fn publish_book_ticker(&mut self, hub: &Hub) {
@@ -412,8 +433,19 @@ pub struct Market {
 }
 
 impl Market {
-    /// Build the engines.
+    /// Build the engines, each keeping the history of its last
+    /// [`crate::engine::DEFAULT_HISTORY_WINDOW`] update ids.
     pub fn new(config: &MarketConfig, accounts: Accounts) -> Self {
+        Market::with_history(
+            config,
+            Some(crate::engine::DEFAULT_HISTORY_WINDOW),
+            accounts,
+        )
+    }
+
+    /// Build the engines, each keeping the history of its last `history`
+    /// update ids (`None`: all; see [`Engine::set_history_window`]).
+    pub fn with_history(config: &MarketConfig, history: Option<u64>, accounts: Accounts) -> Self {
         let symbols = config
             .symbols
             .iter()
@@ -423,7 +455,12 @@ impl Market {
                 let seed = config.seed.wrapping_mul(1_000_003).wrapping_add(i as u64);
                 (
                     spec.symbol.clone(),
-                    Mutex::new(SymbolMarket::new(spec.clone(), config.flow.clone(), seed)),
+                    Mutex::new(SymbolMarket::new(
+                        spec.clone(),
+                        config.flow.clone(),
+                        seed,
+                        history,
+                    )),
                 )
             })
             .collect();

@@ -269,36 +269,36 @@ async fn agg_trades(
     let market = try_or_answer!(symbol_market(&s, &q));
     let list: Vec<Value> = {
         let market = market.lock().unwrap();
-        let fills = market.engine().trades();
-        let fill = |id: u64| &fills[(id - 1) as usize];
-        let aggs = market.agg_trades();
-        let in_time = |&(first, _): &(u64, u64)| {
-            let t = fill(first).time_ms;
+        let engine = market.engine();
+        let fill = |id: u64| engine.trade(id).expect("kept aggregates have kept trades");
+        let first_agg = market.first_agg_id();
+        if let Some(from) = from_id.filter(|&f| f < first_agg) {
+            return outside_history("fromId", &format!("aggregate trade {from}"), first_agg);
+        }
+        // A time range is read from its start (the oldest trade without one).
+        if from_id.is_none() && (start.is_some() || end.is_some()) {
+            if let Some(before) = incomplete_before(engine, start.unwrap_or(0)) {
+                return before;
+            }
+        }
+        let numbered = market
+            .agg_trades()
+            .iter()
+            .zip(first_agg..)
+            .map(|(a, id)| (id, *a));
+        let in_time = |(_, (first, _)): &(u64, (u64, u64))| {
+            let t = fill(*first).time_ms;
             start.is_none_or(|s| t >= s) && end.is_none_or(|e| t <= e)
         };
         let selected: Vec<(u64, (u64, u64))> = match (from_id, start, end) {
-            (Some(from), _, _) => aggs
-                .iter()
-                .enumerate()
-                .skip(from.saturating_sub(1) as usize)
-                .map(|(i, a)| (i as u64 + 1, *a))
+            (Some(from), _, _) => numbered
+                .skip((from - first_agg) as usize)
                 .take(limit)
                 .collect(),
-            (None, None, None) => {
-                let skip = aggs.len().saturating_sub(limit);
-                aggs.iter()
-                    .enumerate()
-                    .skip(skip)
-                    .map(|(i, a)| (i as u64 + 1, *a))
-                    .collect()
-            }
-            _ => aggs
-                .iter()
-                .enumerate()
-                .filter(|(_, a)| in_time(a))
-                .map(|(i, a)| (i as u64 + 1, *a))
-                .take(limit)
+            (None, None, None) => numbered
+                .skip(market.agg_trades().len().saturating_sub(limit))
                 .collect(),
+            _ => numbered.filter(in_time).take(limit).collect(),
         };
         selected
             .into_iter()
@@ -315,8 +315,33 @@ async fn agg_trades(
     weighed(&s, &m, 4, async { Json(list).into_response() }).await
 }
 
+/// Binance's `-1130` for a query reaching before the history window.
+fn outside_history(param: &str, what: &str, oldest: impl std::fmt::Display) -> Response {
+    binance_error(
+        StatusCode::BAD_REQUEST,
+        -1130,
+        &format!(
+            "Data sent for parameter '{param}' is not valid: {what} is older than the simulator's history window (oldest kept: {oldest}; widen it with --history)."
+        ),
+    )
+}
+
+/// The `-1130` answer when trades at or after `start_ms` were dropped from
+/// the window, so an answer from `start_ms` would miss some.
+fn incomplete_before(engine: &crate::engine::Engine, start_ms: u64) -> Option<Response> {
+    let dropped = engine.dropped_trades_until_ms()?;
+    (start_ms <= dropped).then(|| {
+        outside_history(
+            "startTime",
+            &format!("time {start_ms}"),
+            format!("trades after {dropped}"),
+        )
+    })
+}
+
 /// `GET /api/v3/klines`: candles from the trade log (periods without a trade
-/// are left out).
+/// are left out, and so are candles some of whose trades left the history
+/// window).
 async fn klines(
     State(s): State<Shared>,
     Extension(m): Extension<ConnMeta>,
@@ -344,13 +369,22 @@ async fn klines(
     };
     let rows: Vec<Value> = {
         let market = market.lock().unwrap();
-        let fills = market.engine().trades();
+        let engine = market.engine();
+        if let Some(before) = start.and_then(|t| incomplete_before(engine, t)) {
+            return before;
+        }
+        let fills = engine.trades();
         let from = start.map_or(0, |t| fills.partition_point(|f| f.time_ms < t));
         let to = end.map_or(fills.len(), |t| fills.partition_point(|f| f.time_ms <= t));
+        let dropped = engine.dropped_trades_until_ms();
         let candles: Vec<&[crate::engine::Fill]> = fills[from..to.max(from)]
             .chunk_by(|a, b| {
                 crate::stats::kline_bounds(interval, timezone, a.time_ms)
                     == crate::stats::kline_bounds(interval, timezone, b.time_ms)
+            })
+            .filter(|run| {
+                let (open, _) = crate::stats::kline_bounds(interval, timezone, run[0].time_ms);
+                dropped.is_none_or(|d| open > d)
             })
             .collect();
         // With a start time, the first `limit` candles from it; otherwise the latest.

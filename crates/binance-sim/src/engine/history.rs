@@ -1,13 +1,17 @@
-//! Log of every level change since the engine started, for rebuilding the
-//! true book at any past update id.
+//! Log of the level changes of the last update ids, for rebuilding the true
+//! book at any of them.
 //!
-//! Everything is kept in memory (32 bytes per level change, plus a full book
-//! checkpoint every [`CHECKPOINT_INTERVAL`] update ids so that a lookup
-//! replays at most that many events instead of the whole log).
+//! A change costs 32 bytes; a full book checkpoint every
+//! [`CHECKPOINT_INTERVAL`] update ids keeps a lookup to at most that many
+//! replayed events. With a window of `w` update ids, the oldest checkpoint
+//! still needed for the last `w` ids is the floor: everything before it is
+//! dropped whenever a checkpoint is made, so between `w` and
+//! `w + 2 * CHECKPOINT_INTERVAL` ids are kept.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use super::book::BookSide;
+use super::recent::Recent;
 use super::Side;
 
 /// Update ids between two checkpoints.
@@ -47,64 +51,128 @@ impl RawBook {
 #[derive(Debug, Clone)]
 struct Checkpoint {
     update_id: u64,
-    /// Number of log entries already reflected in `book`.
-    applied: usize,
+    /// Number of changes logged so far (all reflected in `book`).
+    applied: u64,
     book: RawBook,
 }
 
-/// The change log, ordered by update id.
-#[derive(Debug, Clone, Default)]
+/// The change log, ordered by update id, and its checkpoints.
+#[derive(Debug, Clone)]
 pub(super) struct History {
-    changes: Vec<RawChange>,
-    checkpoints: Vec<Checkpoint>,
+    changes: Recent<RawChange>,
+    /// Oldest first; never empty (the empty book at update id 0 to begin with).
+    checkpoints: VecDeque<Checkpoint>,
+    /// Update ids to keep answering for (`None`: all).
+    window: Option<u64>,
 }
 
 impl History {
+    pub(super) fn new(window: Option<u64>) -> Self {
+        History {
+            changes: Recent::default(),
+            checkpoints: VecDeque::from([Checkpoint {
+                update_id: 0,
+                applied: 0,
+                book: RawBook::default(),
+            }]),
+            window,
+        }
+    }
+
+    /// Keep answering for the last `window` update ids (`None`: all); takes
+    /// effect at the next checkpoint.
+    pub(super) fn set_window(&mut self, window: Option<u64>) {
+        self.window = window.map(|w| w.max(1));
+    }
+
     pub(super) fn push(&mut self, change: RawChange) {
         debug_assert!(self
             .changes
+            .as_slice()
             .last()
             .is_none_or(|last| last.update_id <= change.update_id));
         self.changes.push(change);
     }
 
-    /// Called after the event `update_id` is fully logged, with the live book.
-    pub(super) fn maybe_checkpoint(&mut self, update_id: u64, bids: &BookSide, asks: &BookSide) {
+    /// Called after the event `update_id` is fully logged, with the live
+    /// book; returns the new floor when it made a checkpoint.
+    pub(super) fn maybe_checkpoint(
+        &mut self,
+        update_id: u64,
+        bids: &BookSide,
+        asks: &BookSide,
+    ) -> Option<u64> {
         if update_id % CHECKPOINT_INTERVAL != 0 {
-            return;
+            return None;
         }
-        self.checkpoints.push(Checkpoint {
+        self.checkpoints.push_back(Checkpoint {
             update_id,
-            applied: self.changes.len(),
+            applied: self.changes.end(),
             book: RawBook {
                 bids: bids.iter().collect(),
                 asks: asks.iter().collect(),
             },
         });
+        if let Some(window) = self.window {
+            let oldest_wanted = (update_id + 1).saturating_sub(window);
+            while self
+                .checkpoints
+                .get(1)
+                .is_some_and(|c| c.update_id <= oldest_wanted)
+            {
+                self.checkpoints.pop_front();
+            }
+            let floor = self.floor();
+            let stale = self
+                .changes
+                .as_slice()
+                .partition_point(|c| c.update_id < floor);
+            self.changes.forget(stale);
+        }
+        Some(self.floor())
     }
 
-    /// The book right after event `update_id` (0 = before anything happened).
-    pub(super) fn book_at(&self, update_id: u64) -> RawBook {
+    /// The oldest update id [`History::book_at`] answers for.
+    pub(super) fn floor(&self) -> u64 {
+        self.checkpoints[0].update_id
+    }
+
+    /// The book right after event `update_id` (0 = before anything
+    /// happened); `None` below the floor.
+    pub(super) fn book_at(&self, update_id: u64) -> Option<RawBook> {
+        if update_id < self.floor() {
+            return None;
+        }
         let cp = self
             .checkpoints
             .partition_point(|c| c.update_id <= update_id);
-        let (mut book, start) = match cp.checked_sub(1).map(|i| &self.checkpoints[i]) {
-            Some(c) => (c.book.clone(), c.applied),
-            None => (RawBook::default(), 0),
-        };
-        for c in self.changes[start..]
+        let checkpoint = &self.checkpoints[cp - 1];
+        let mut book = checkpoint.book.clone();
+        let start = (checkpoint.applied - self.changes.start()) as usize;
+        for c in self.changes.as_slice()[start..]
             .iter()
             .take_while(|c| c.update_id <= update_id)
         {
             book.apply(c);
         }
-        book
+        Some(book)
     }
 
-    /// Changes with `from <= update_id <= to`, in order.
-    pub(super) fn range(&self, from: u64, to: u64) -> &[RawChange] {
-        let start = self.changes.partition_point(|c| c.update_id < from);
-        let end = self.changes.partition_point(|c| c.update_id <= to);
-        &self.changes[start..end.max(start)]
+    /// Changes with `from <= update_id <= to`, in order; `None` when `from`
+    /// is below the floor (its changes are gone).
+    pub(super) fn range(&self, from: u64, to: u64) -> Option<&[RawChange]> {
+        if from < self.floor() {
+            return None;
+        }
+        let changes = self.changes.as_slice();
+        let start = changes.partition_point(|c| c.update_id < from);
+        let end = changes.partition_point(|c| c.update_id <= to);
+        Some(&changes[start..end.max(start)])
+    }
+
+    /// Changes and checkpoints in storage (tests check they stay bounded).
+    #[cfg(test)]
+    pub(super) fn stored(&self) -> (usize, usize) {
+        (self.changes.stored(), self.checkpoints.len())
     }
 }

@@ -273,7 +273,10 @@ fn replaying_changes_reproduces_depth_and_book_at() {
 
     // The stored history gives the same replay as the live outputs.
     let mut replay = initial;
-    for c in engine.changes_between(initial_id + 1, engine.last_update_id()) {
+    for c in engine
+        .changes_between(initial_id + 1, engine.last_update_id())
+        .expect("inside the history window")
+    {
         replay.apply(&c);
     }
     assert_eq!(replay, engine.depth(usize::MAX));
@@ -714,4 +717,85 @@ fn step_is_fast() {
     let per_step = start.elapsed() / n as u32;
     println!("{per_step:?} per step");
     assert!(per_step < std::time::Duration::from_micros(10));
+}
+
+#[test]
+fn history_window_stays_bounded_and_answers_inside_it() {
+    use std::collections::VecDeque;
+    const WINDOW: u64 = 3_000;
+    let slack = WINDOW + 2 * history::CHECKPOINT_INTERVAL;
+    let mut engine = seeded(12);
+    engine.set_history_window(Some(WINDOW));
+    let (mut most_changes, mut most_fills) = (1, 1);
+    let mut samples = VecDeque::new();
+    for i in 0..60_000u64 {
+        let out = engine.step(1_700_000_000_000 + i);
+        most_changes = most_changes.max(out.changes.len());
+        most_fills = most_fills.max(out.fills.len());
+        let (last, start) = (engine.last_update_id(), engine.history_start());
+        assert!(
+            start <= (last + 1).saturating_sub(WINDOW),
+            "window cut short"
+        );
+        assert!(last - start < slack, "history from {start} to {last} kept");
+        let (changes, checkpoints) = engine.history.stored();
+        assert!(
+            changes <= 2 * slack as usize * most_changes,
+            "{changes} changes"
+        );
+        assert!(checkpoints as u64 <= slack / history::CHECKPOINT_INTERVAL + 1);
+        assert!(engine.trades.stored() <= 2 * slack as usize * most_fills);
+        if i % 500 == 0 {
+            samples.push_back(engine.depth(usize::MAX));
+            if samples.len() > 8 {
+                samples.pop_front();
+            }
+        }
+    }
+    let (last, start) = (engine.last_update_id(), engine.history_start());
+    assert!(start > 50_000, "started at {start}");
+    let inside: Vec<_> = samples
+        .iter()
+        .filter(|s| s.last_update_id >= start)
+        .collect();
+    assert!(inside.len() >= 5);
+    for snap in inside {
+        assert_eq!(engine.book_at(snap.last_update_id).as_ref(), Some(snap));
+    }
+    for old in [0, 1, start - 1] {
+        assert_eq!(engine.book_at(old), None, "book at {old}");
+    }
+    assert_eq!(engine.changes_between(start - 1, last), None);
+    let mut replay = engine.book_at(start).unwrap();
+    for c in engine.changes_between(start + 1, last).unwrap() {
+        replay.apply(&c);
+    }
+    assert_eq!(replay, engine.depth(usize::MAX));
+
+    // The trades kept are those of the window, numbered without a gap.
+    let trades = engine.trades();
+    assert!(trades.len() > 100);
+    assert!(trades.iter().all(|f| f.update_id >= start));
+    assert_eq!(trades[0].trade_id, engine.first_kept_trade_id());
+    assert!(trades
+        .windows(2)
+        .all(|w| w[1].trade_id == w[0].trade_id + 1));
+    let newest = trades.last().unwrap();
+    assert_eq!(engine.trade(newest.trade_id), Some(newest));
+    assert_eq!(engine.trade(trades[0].trade_id - 1), None);
+    let dropped = engine.dropped_trades_until_ms().expect("trades dropped");
+    assert!(dropped <= trades[0].time_ms);
+}
+
+#[test]
+fn without_a_window_history_is_all_kept() {
+    let mut engine = seeded(13);
+    engine.set_history_window(None);
+    for i in 0..5_000 {
+        engine.step(i);
+    }
+    assert_eq!(engine.history_start(), 0);
+    assert!(engine.book_at(1).is_some());
+    assert_eq!(engine.trades()[0].trade_id, 1);
+    assert_eq!(engine.dropped_trades_until_ms(), None);
 }
