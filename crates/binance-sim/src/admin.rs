@@ -14,6 +14,7 @@
 //! | `POST /_sim/reject?status=429\|418&retry_after=SECS&ms=N` | answer upgrades with that status |
 //! | `POST /_sim/slow_depth?ms=N` | deliver REST depth snapshots N ms late |
 //! | `POST /_sim/shutdown?close_after_ms=N` | send `serverShutdown` |
+//! | `POST /_sim/silence?stream=NAME` | silence one stream on every connection carrying it (`Faults::silence_stream`) |
 //! | `POST /_sim/clear` | turn the switches off |
 //! | `GET /_sim/book?symbol=S[&update_id=N]` | the true book (within the history window) |
 //! | `GET /_sim/trades?symbol=S` | the trade log (of the history window) |
@@ -53,6 +54,7 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/_sim/reject", post(reject))
         .route("/_sim/slow_depth", post(slow_depth))
         .route("/_sim/shutdown", post(shutdown))
+        .route("/_sim/silence", post(silence))
         .route("/_sim/clear", post(clear))
         .route("/_sim/book", get(book))
         .route("/_sim/trades", get(trades))
@@ -175,6 +177,13 @@ async fn slow_depth(State(s): State<Shared>, Query(q): Params) -> Response {
 
 async fn shutdown(State(s): State<Shared>, Query(q): Params) -> Response {
     done(faults(&s).server_shutdown(try_param!(ms(&q, "close_after_ms"))))
+}
+
+async fn silence(State(s): State<Shared>, Query(q): Params) -> Response {
+    match q.get("stream") {
+        Some(stream) => done(faults(&s).silence_stream(stream)),
+        None => bad("parameter `stream` is required"),
+    }
 }
 
 async fn clear(State(s): State<Shared>) -> Response {

@@ -3,11 +3,12 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
+use crate::hub::{Hub, MICROS_SUFFIX};
 use crate::market::Market;
 
 /// The stall fault: nothing sent, nothing read, for `duration` (or forever).
@@ -69,6 +70,9 @@ pub(crate) struct FaultState {
     api_delay_us: AtomicU64,
     /// WebSocket API requests received, all connections.
     pub api_requests: AtomicU64,
+    /// The hub that feeds the stream connections, for silencing streams;
+    /// set when the server is built.
+    hub: OnceLock<Arc<Hub>>,
 }
 
 impl FaultState {
@@ -76,6 +80,11 @@ impl FaultState {
         let id = self.next_conn.fetch_add(1, Ordering::Relaxed) + 1;
         self.conns.lock().unwrap().insert(id, conn);
         id
+    }
+
+    /// The hub streams are silenced in (once, when the server is built).
+    pub fn attach_hub(&self, hub: &Arc<Hub>) {
+        let _ = self.hub.set(hub.clone());
     }
 
     pub fn unregister(&self, id: u64) {
@@ -221,6 +230,28 @@ impl Faults {
         }
     }
 
+    /// Silence one stream (`btcusdt@depth@100ms`) on every connection that
+    /// carries it now, as in Binance outages where a subscription was
+    /// acknowledged and some streams of a connection went quiet while the
+    /// others kept flowing: its frames stop, the connection's other streams
+    /// go on, and the connection still lists it as subscribed. It flows
+    /// again on a connection that unsubscribes and subscribes it again, on
+    /// new connections, and everywhere after [`Faults::clear`]. Returns how
+    /// many connections were silenced.
+    pub fn silence_stream(&self, stream: &str) -> usize {
+        let name = stream
+            .parse::<binance_types::StreamName>()
+            .map_or_else(|_| stream.to_owned(), |n| n.to_string());
+        let Some(hub) = self.state.hub.get() else {
+            return 0;
+        };
+        let mut ids = hub.silence(&name);
+        ids.extend(hub.silence(&format!("{name}{MICROS_SUFFIX}")));
+        ids.sort_unstable();
+        ids.dedup();
+        ids.len()
+    }
+
     /// Refuse new TCP connections (reset at once) for `duration`.
     pub fn refuse_connections(&self, duration: Duration) {
         *self.state.refuse_until.lock().unwrap() = Some(Instant::now() + duration);
@@ -240,8 +271,12 @@ impl Faults {
             .store(delay.as_micros() as u64, Ordering::Relaxed);
     }
 
-    /// Turn every switch back off (live connections stay).
+    /// Turn every switch back off (live connections stay; silenced streams
+    /// flow again).
     pub fn clear(&self) {
+        if let Some(hub) = self.state.hub.get() {
+            hub.unsilence_all();
+        }
         self.set_frame_delay(Duration::ZERO);
         self.set_depth_snapshot_delay(Duration::ZERO);
         *self.state.refuse_until.lock().unwrap() = None;

@@ -36,6 +36,9 @@ pub type Inbox = mpsc::Sender<Arc<Published>>;
 #[derive(Default)]
 pub struct Hub {
     streams: Mutex<HashMap<Arc<str>, Subscribers>>,
+    /// Subscriptions cut by [`Hub::silence`], by stream: still held by their
+    /// connections, no longer fed. Locked after `streams`.
+    silenced: Mutex<HashMap<String, Vec<(u64, Inbox)>>>,
 }
 
 struct Subscribers {
@@ -45,26 +48,50 @@ struct Subscribers {
 }
 
 impl Hub {
-    /// Add a connection to a stream (once).
+    /// Add a connection to a stream (once); a subscription the connection
+    /// had silenced is fed again.
     pub fn subscribe(&self, stream: &str, conn: u64, inbox: &Inbox) {
         let mut streams = self.streams.lock().unwrap();
-        let name: Arc<str> = Arc::from(stream);
-        let subs = streams.entry(name.clone()).or_insert_with(|| Subscribers {
-            name,
-            list: Vec::new(),
-        });
-        if !subs.list.iter().any(|(id, _)| *id == conn) {
-            subs.list.push((conn, inbox.clone()));
-        }
+        remove(&mut self.silenced.lock().unwrap(), stream, conn);
+        add(&mut streams, stream, conn, inbox);
     }
 
-    /// Remove a connection from a stream.
+    /// Remove a connection from a stream, silenced or not.
     pub fn unsubscribe(&self, stream: &str, conn: u64) {
         let mut streams = self.streams.lock().unwrap();
+        remove(&mut self.silenced.lock().unwrap(), stream, conn);
         if let Some(subs) = streams.get_mut(stream) {
             subs.list.retain(|(id, _)| *id != conn);
             if subs.list.is_empty() {
                 streams.remove(stream);
+            }
+        }
+    }
+
+    /// Stop feeding `stream` (a hub key: the name, or the name with
+    /// [`MICROS_SUFFIX`]) to every connection subscribed to it now, which
+    /// stays subscribed; returns their ids. Connections that subscribe later
+    /// (or again, after unsubscribing) are fed as usual.
+    pub fn silence(&self, stream: &str) -> Vec<u64> {
+        let mut streams = self.streams.lock().unwrap();
+        let Some(subs) = streams.remove(stream) else {
+            return Vec::new();
+        };
+        let ids = subs.list.iter().map(|(id, _)| *id).collect();
+        let mut silenced = self.silenced.lock().unwrap();
+        silenced
+            .entry(stream.to_owned())
+            .or_default()
+            .extend(subs.list);
+        ids
+    }
+
+    /// Feed every silenced subscription again.
+    pub fn unsilence_all(&self) {
+        let mut streams = self.streams.lock().unwrap();
+        for (stream, list) in self.silenced.lock().unwrap().drain() {
+            for (conn, inbox) in list {
+                add(&mut streams, &stream, conn, &inbox);
             }
         }
     }
@@ -112,6 +139,28 @@ impl Hub {
             .retain(|(_, inbox)| inbox.try_send(frame.clone()).is_ok());
         if subs.list.is_empty() {
             streams.remove(stream);
+        }
+    }
+}
+
+/// Add `conn` to the subscribers of `stream`, once.
+fn add(streams: &mut HashMap<Arc<str>, Subscribers>, stream: &str, conn: u64, inbox: &Inbox) {
+    let name: Arc<str> = Arc::from(stream);
+    let subs = streams.entry(name.clone()).or_insert_with(|| Subscribers {
+        name,
+        list: Vec::new(),
+    });
+    if !subs.list.iter().any(|(id, _)| *id == conn) {
+        subs.list.push((conn, inbox.clone()));
+    }
+}
+
+/// Forget a silenced subscription of `conn` to `stream`.
+fn remove(silenced: &mut HashMap<String, Vec<(u64, Inbox)>>, stream: &str, conn: u64) {
+    if let Some(list) = silenced.get_mut(stream) {
+        list.retain(|(id, _)| *id != conn);
+        if list.is_empty() {
+            silenced.remove(stream);
         }
     }
 }

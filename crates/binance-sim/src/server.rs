@@ -51,6 +51,7 @@ impl Shared {
         weights: Arc<crate::rest::Weights>,
         accounts: crate::accounts::Accounts,
     ) -> Self {
+        faults.attach_hub(&hub);
         Shared {
             accounts,
             flood,

@@ -5,7 +5,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use binance_sim::DropMode;
-use serde_json::Value;
+use serde_json::{json, Value};
 use support::*;
 
 #[tokio::test]
@@ -261,4 +261,97 @@ async fn admin_endpoints_throw_the_same_switches() {
     assert!(book["bids"].as_array().unwrap().len() > 10);
     let (status, _, _) = http("POST", &format!("{}/skip?symbol=NOPE", sim.admin_url())).await;
     assert_eq!(status, 400);
+}
+
+const DEPTH: &str = "btcusdt@depth@100ms";
+const TRADE: &str = "btcusdt@trade";
+
+/// The next frame of `stream` on a combined connection, skipping the others.
+async fn next_of(ws: &mut Ws, stream: &str) -> Value {
+    let wanted = async {
+        loop {
+            let v = next_json(ws).await;
+            if v["stream"] == stream {
+                return v;
+            }
+        }
+    };
+    tokio::time::timeout(PATIENCE, wanted)
+        .await
+        .unwrap_or_else(|_| panic!("no {stream} frame in {PATIENCE:?}"))
+}
+
+/// Read `ws` (combined, BTCUSDT trades flowing) through a second of market
+/// time after a silence: trades keep coming, `silenced` says nothing.
+async fn assert_silenced(sim: &binance_sim::Sim, ws: &mut Ws, silenced: &str) {
+    // A trade after this one was published after the silence, and frames
+    // reach a connection in publish order: once it is here, nothing of the
+    // silenced stream is still in flight.
+    let barrier = sim.trades("BTCUSDT").last().map_or(0, |f| f.trade_id);
+    let from = loop {
+        let v = next_of(ws, TRADE).await;
+        if v["data"]["t"].as_u64().unwrap() > barrier {
+            break v["data"]["E"].as_u64().unwrap();
+        }
+    };
+    let mut trades = 0;
+    loop {
+        let v = next_json(ws).await;
+        let d = &v["data"];
+        assert_ne!(v["stream"], silenced, "spoke: U {} u {}", d["U"], d["u"]);
+        trades += 1;
+        // Ten 100 ms depth windows.
+        if v["data"]["E"].as_u64().unwrap() >= from + 1000 {
+            break;
+        }
+    }
+    assert!(trades > 10, "only {trades} trades in a second");
+}
+
+#[tokio::test]
+async fn a_silenced_stream_stops_while_the_others_flow_until_resubscribed() {
+    let sim = sim().await;
+    let url = format!("{}/stream?streams={DEPTH}/{TRADE}", sim.ws_url());
+    let mut ws = connect(&url).await;
+    let _other = connect(&format!("{}/ws/{DEPTH}", sim.ws_url())).await;
+    next_of(&mut ws, DEPTH).await;
+    next_of(&mut ws, TRADE).await;
+
+    assert_eq!(sim.faults().silence_stream(DEPTH), 2);
+    assert_silenced(&sim, &mut ws, DEPTH).await;
+    // As in the outages: the connection still lists it.
+    let list = request(&mut ws, json!({"method": "LIST_SUBSCRIPTIONS", "id": 1})).await;
+    assert_eq!(list["result"], json!([DEPTH, TRADE]));
+
+    // A new connection gets it.
+    let mut fresh = connect(&format!("{}/ws/{DEPTH}", sim.ws_url())).await;
+    assert_eq!(next_json(&mut fresh).await["e"], "depthUpdate");
+    // So does this one, once it unsubscribes and subscribes again.
+    for (id, method) in [(2, "UNSUBSCRIBE"), (3, "SUBSCRIBE")] {
+        let reply = request(
+            &mut ws,
+            json!({"method": method, "params": [DEPTH], "id": id}),
+        )
+        .await;
+        assert_eq!(reply["result"], Value::Null, "{reply}");
+    }
+    next_of(&mut ws, DEPTH).await;
+}
+
+#[tokio::test]
+async fn silence_from_the_admin_endpoint_until_clear() {
+    let sim = sim().await;
+    let url = format!("{}/stream?streams={DEPTH}/{TRADE}", sim.ws_url());
+    let mut ws = connect(&url).await;
+    next_of(&mut ws, DEPTH).await;
+    let admin = sim.admin_url();
+    let (status, _, body) = http("POST", &format!("{admin}/silence?stream={DEPTH}")).await;
+    assert_eq!((status, body.as_str()), (200, r#"{"affected":1}"#));
+    assert_silenced(&sim, &mut ws, DEPTH).await;
+    let (status, _, _) = http("POST", &format!("{admin}/clear")).await;
+    assert_eq!(status, 200);
+    next_of(&mut ws, DEPTH).await;
+    let (status, _, body) = http("POST", &format!("{admin}/silence")).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("`stream` is required"), "{body}");
 }
