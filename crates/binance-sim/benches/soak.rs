@@ -185,9 +185,12 @@ fn main() {
             let now = Instant::now();
             let t = now.duration_since(started).as_secs_f64();
             let received = total();
-            let rate = match now.duration_since(previous.0).as_secs_f64() {
-                0.0 => "-".to_owned(),
-                secs => format!("{:.0}", (received - previous.1) as f64 / secs),
+            let rate = match samples.is_empty() {
+                true => "-".to_owned(),
+                false => format!(
+                    "{:.0}",
+                    (received - previous.1) as f64 / now.duration_since(previous.0).as_secs_f64()
+                ),
             };
             previous = (now, received);
             let rss = rss_mb();
