@@ -24,7 +24,7 @@ use tokio_tungstenite::tungstenite::{self, Utf8Bytes};
 
 use crate::error::Error;
 use crate::limiter::Window;
-use crate::message::{Message, RawFrame, Status};
+use crate::message::{RawFrame, Status};
 use crate::queue::{Entry, Queue};
 use crate::silence::{combined_stream, Silence};
 use crate::transport::{self, Network, Ws};
@@ -50,7 +50,7 @@ pub(crate) struct Plan {
 /// names in the URL (URLs have length limits along the way).
 const URL_STREAMS_MAX: usize = 100;
 /// Frames read in one go before the loop looks at its timers and commands.
-const DRAIN_BATCH: usize = 128;
+const DRAIN_BATCH: usize = 512;
 /// Streams per SUBSCRIBE request when subscribing after connect.
 const SUBSCRIBE_BATCH: usize = 300;
 
@@ -131,7 +131,8 @@ pub(crate) enum Command<U: TimeUnit> {
     Attach {
         id: u64,
         queue: Arc<Queue<Entry<U>>>,
-        raw: bool,
+        /// Stamp frames with the time they were read.
+        stamp: bool,
         /// How long the connection may stop reading for this reader's full
         /// queue before its overflow policy applies.
         max_stall: Duration,
@@ -219,7 +220,7 @@ pub(crate) fn spawn<U: TimeUnit>(
 struct Reader<U: TimeUnit> {
     id: u64,
     queue: Arc<Queue<Entry<U>>>,
-    raw: bool,
+    stamp: bool,
     max_stall: Duration,
     /// Since when its queue has been full with the connection waiting.
     full_since: Option<Instant>,
@@ -286,8 +287,7 @@ impl<U: TimeUnit> Connection<U> {
         // Frames read before the change come before it.
         self.flush();
         for r in &self.readers {
-            r.queue
-                .push_over(Entry::Ready(Message::Status(status.clone())));
+            r.queue.push_over(Entry::status(status.clone()));
         }
     }
 
@@ -316,16 +316,16 @@ impl<U: TimeUnit> Connection<U> {
             Command::Attach {
                 id,
                 queue,
-                raw,
+                stamp,
                 max_stall,
             } => {
                 if matches!(*self.state.borrow(), State::Open) {
-                    queue.push_over(Entry::Ready(Message::Status(Status::Connected)));
+                    queue.push_over(Entry::status(Status::Connected));
                 }
                 self.readers.push(Reader {
                     id,
                     queue,
-                    raw,
+                    stamp,
                     max_stall,
                     full_since: None,
                     shedding: false,
@@ -751,8 +751,8 @@ impl<U: TimeUnit> Connection<U> {
 
     /// Decode (when a reader needs it) and hand a frame to every reader.
     fn deliver(&mut self, text: Utf8Bytes, dedupe: Option<&mut Dedupe>) -> Delivered {
-        // Only recorders (raw readers) need the receive time.
-        let received_at = match self.readers.iter().any(|r| r.raw) {
+        // Only recorders need the receive time.
+        let received_at = match self.readers.iter().any(|r| r.stamp) {
             true => Some(SystemTime::now()),
             false => None,
         };
@@ -781,11 +781,7 @@ impl<U: TimeUnit> Connection<U> {
             match combined_stream(&text) {
                 Some(stream) => silence.saw(stream),
                 // A raw (`/ws`) connection carries one stream.
-                None if !self.plan.combined => {
-                    if let Some(stream) = self.desired.first() {
-                        silence.saw(stream);
-                    }
-                }
+                None if !self.plan.combined => silence.saw_the_one(),
                 None => {}
             }
         }

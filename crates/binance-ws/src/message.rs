@@ -37,8 +37,9 @@ pub struct StreamEvent<U: TimeUnit = Millis> {
 #[derive(Clone, PartialEq)]
 pub struct RawFrame {
     pub(crate) text: Utf8Bytes,
-    /// When the client read it off the socket (raw sockets only: the clock
-    /// is not read per frame for sockets that decode).
+    /// When the client read it off the socket: for sockets made with
+    /// [`Socket::receive_times`](crate::Socket::receive_times) (recorders);
+    /// the clock is not read per frame for the others.
     pub received_at: Option<SystemTime>,
 }
 

@@ -13,13 +13,20 @@ use tokio::sync::Notify;
 
 use crate::config::Overflow;
 use crate::error::{Error, ErrorKind};
-use crate::message::{Message, RawFrame};
+use crate::message::{Message, RawFrame, Status};
 
 /// What a connection hands a socket: a frame still to decode (the socket
-/// decodes it, in its reader's time), or a ready message (statuses).
+/// decodes it, in its reader's time), or a status (boxed: rare, and a queue
+/// of frames stays small).
 pub(crate) enum Entry<U: TimeUnit> {
     Frame(RawFrame),
-    Ready(Message<U>),
+    Status(Box<Status>, std::marker::PhantomData<U>),
+}
+
+impl<U: TimeUnit> Entry<U> {
+    pub fn status(status: Status) -> Self {
+        Entry::Status(Box::new(status), std::marker::PhantomData)
+    }
 }
 
 /// What a queue holds.
@@ -32,7 +39,7 @@ pub(crate) trait Item: Send {
 
 impl<U: TimeUnit> Item for Entry<U> {
     fn lagged(dropped: u64) -> Self {
-        Entry::Ready(Message::lagged(dropped))
+        Entry::status(Status::Lagged { dropped })
     }
 
     fn droppable(&self) -> bool {
@@ -216,19 +223,27 @@ impl<T: Item> Queue<T> {
     /// Move up to `max` items that are ready into `out` (a lagged notice
     /// first when items were dropped), under one lock; how many, or the
     /// end when none is left.
-    pub fn try_pop_many(&self, out: &mut Vec<T>, max: usize) -> Option<Result<usize, Error>> {
+    pub fn try_pop_many(
+        &self,
+        out: &mut impl Extend<T>,
+        max: usize,
+    ) -> Option<Result<usize, Error>> {
         let mut inner = self.inner.lock().unwrap();
-        let start = out.len();
+        let mut taken = 0;
         if inner.dropped > 0 && max > 0 {
-            out.push(T::lagged(std::mem::take(&mut inner.dropped)));
+            out.extend(std::iter::once(T::lagged(std::mem::take(
+                &mut inner.dropped,
+            ))));
+            taken += 1;
         }
-        let take = (max - (out.len() - start)).min(inner.items.len());
+        let take = (max - taken).min(inner.items.len());
         out.extend(inner.items.drain(..take));
+        taken += take;
         let wake = inner.wants_room && inner.items.len() <= self.capacity / 2;
         if wake {
             inner.wants_room = false;
         }
-        let result = match out.len() - start {
+        let result = match taken {
             0 => inner.end.clone().map(Err),
             n => Some(Ok(n)),
         };

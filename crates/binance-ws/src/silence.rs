@@ -51,6 +51,8 @@ struct Watch {
 pub(crate) struct Silence {
     floor: Duration,
     streams: HashMap<String, Watch>,
+    /// Frames of a connection's only stream (counted without a look-up).
+    the_one: u64,
 }
 
 impl Silence {
@@ -59,6 +61,7 @@ impl Silence {
         Silence {
             floor,
             streams: HashMap::new(),
+            the_one: 0,
         }
     }
 
@@ -67,6 +70,11 @@ impl Silence {
         if let Some(watch) = self.streams.get_mut(stream) {
             watch.count += 1;
         }
+    }
+
+    /// A frame of the connection's only stream arrived.
+    pub fn saw_the_one(&mut self) {
+        self.the_one += 1;
     }
 
     /// Watch exactly `streams` (new ones from `now`).
@@ -100,6 +108,12 @@ impl Silence {
     /// The streams silent past their limit now, with how long; each is
     /// reported once per limit.
     pub fn check(&mut self, now: Instant) -> Vec<(String, Duration)> {
+        let the_one = std::mem::take(&mut self.the_one);
+        if self.streams.len() == 1 {
+            if let Some(watch) = self.streams.values_mut().next() {
+                watch.count += the_one;
+            }
+        }
         let mut silent = Vec::new();
         for (name, watch) in &mut self.streams {
             if watch.count != watch.counted {

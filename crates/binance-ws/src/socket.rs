@@ -1,6 +1,6 @@
 //! A socket: one reader's view of one or more shared connections.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -17,6 +17,9 @@ use crate::message::Message;
 use crate::message::{Status, StreamEvent};
 use crate::queue::{Entry, Pop, Queue};
 
+/// Entries a socket takes from its queue under one lock.
+const LOCAL_BATCH: usize = 256;
+
 /// A stream socket, as python-binance's `ReconnectingWebsocket`: `connect`,
 /// `recv`, `close` (or use it as a [`futures_util::Stream`]).
 ///
@@ -27,14 +30,16 @@ pub struct Socket<U: TimeUnit = Millis> {
     manager: Arc<Inner<U>>,
     plans: Vec<(Plan, usize)>,
     raw: bool,
+    stamp: bool,
     id: u64,
     queue: Arc<Queue<Entry<U>>>,
     handles: Vec<Handle<U>>,
     user_timeout: Option<Duration>,
     max_stall: Duration,
     pending: Option<Pop<Entry<U>>>,
-    /// Reused by `recv_many`.
-    entries: Vec<Entry<U>>,
+    /// Entries taken from the queue a batch at a time (one lock per batch),
+    /// handed out in order before the queue is read again.
+    local: VecDeque<Entry<U>>,
     /// Stream names seen, so each event carries a shared `Arc<str>`.
     streams: HashMap<String, Arc<str>>,
     closed: bool,
@@ -53,10 +58,11 @@ impl<U: TimeUnit> Socket<U> {
             manager,
             plans,
             raw: false,
+            stamp: false,
             queue,
             handles: Vec::new(),
             pending: None,
-            entries: Vec::new(),
+            local: VecDeque::new(),
             streams: HashMap::new(),
             closed: false,
             done: false,
@@ -67,6 +73,14 @@ impl<U: TimeUnit> Socket<U> {
     /// them: for recorders. Set before connecting.
     pub fn raw(mut self) -> Self {
         self.raw = true;
+        self
+    }
+
+    /// Stamp each frame with the time it was read
+    /// ([`RawFrame::received_at`](crate::RawFrame::received_at)), for
+    /// recorders; a clock read per frame. Set before connecting.
+    pub fn receive_times(mut self) -> Self {
+        self.stamp = true;
         self
     }
 
@@ -122,7 +136,7 @@ impl<U: TimeUnit> Socket<U> {
             handle.send(Command::Attach {
                 id: self.id,
                 queue: self.queue.clone(),
-                raw: self.raw,
+                stamp: self.stamp,
                 max_stall: self.max_stall,
             });
             self.handles.push(handle);
@@ -134,14 +148,17 @@ impl<U: TimeUnit> Socket<U> {
         if self.handles.is_empty() && !self.closed {
             self.connect().await?;
         }
+        if let Some(entry) = self.take_local() {
+            return Ok(self.finish(entry));
+        }
         let entry = self.queue.next(&mut self.pending, self.user_timeout).await;
         entry.map(|e| self.finish(e))
     }
 
-    /// Everything queued, up to `max` messages, appended to `out` under one
-    /// lock: the fast way to drain a busy socket (a recorder, a pipe).
-    /// Waits (within the socket's `user_timeout`) until there is at least
-    /// one; returns how many were added. Nothing is lost between calls.
+    /// Everything ready, up to `max` messages, appended to `out`: the fast
+    /// way to drain a busy socket (a recorder, a pipe). Waits (within the
+    /// socket's `user_timeout`) until there is at least one; returns how
+    /// many were added. Nothing is lost between calls.
     pub async fn recv_many(
         &mut self,
         out: &mut Vec<Message<U>>,
@@ -150,34 +167,37 @@ impl<U: TimeUnit> Socket<U> {
         if max == 0 {
             return Ok(0);
         }
-        let mut entries = std::mem::take(&mut self.entries);
-        let taken = match self.pending.is_none() {
-            true => self.queue.try_pop_many(&mut entries, max),
-            false => None,
-        };
-        let result = match taken {
-            Some(result) => result,
-            None => match self.recv().await {
-                Ok(first) => {
-                    out.push(first);
-                    Ok(1 + match self.queue.try_pop_many(&mut entries, max - 1) {
-                        Some(Ok(n)) => n,
-                        _ => 0,
-                    })
-                }
-                Err(e) => Err(e),
-            },
-        };
-        out.extend(entries.drain(..).map(|e| self.finish(e)));
-        self.entries = entries;
-        result
+        let first = self.recv().await?;
+        out.push(first);
+        let mut added = 1;
+        while added < max {
+            let Some(entry) = self.take_local() else {
+                break;
+            };
+            out.push(self.finish(entry));
+            added += 1;
+        }
+        Ok(added)
+    }
+
+    /// The next entry already taken from the queue, taking a batch under
+    /// one lock when none is left (never past a wait still pending).
+    fn take_local(&mut self) -> Option<Entry<U>> {
+        if self.closed {
+            self.local.clear();
+            return None;
+        }
+        if self.local.is_empty() && self.pending.is_none() {
+            let _ = self.queue.try_pop_many(&mut self.local, LOCAL_BATCH);
+        }
+        self.local.pop_front()
     }
 
     /// Turn a queue entry into what the reader gets: decoded here, in the
     /// reader's time, unless the socket is raw.
     fn finish(&mut self, entry: Entry<U>) -> Message<U> {
         let frame = match entry {
-            Entry::Ready(message) => return message,
+            Entry::Status(status, _) => return Message::Status(*status),
             Entry::Frame(frame) if self.raw => return Message::Raw(frame),
             Entry::Frame(frame) => frame,
         };
@@ -312,6 +332,9 @@ impl<U: TimeUnit> futures_util::Stream for Socket<U> {
         }
         // Attach synchronously; states are reported as messages.
         this.attach();
+        if let Some(entry) = this.take_local() {
+            return Poll::Ready(Some(Ok(this.finish(entry))));
+        }
         let result = std::task::ready!(this.queue.poll_next(&mut this.pending, cx));
         if result.as_ref().is_err_and(Error::is_terminal) {
             this.done = true;

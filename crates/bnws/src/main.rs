@@ -18,6 +18,7 @@ use binance_ws::{
 };
 use clap::{Parser, Subcommand};
 
+mod output;
 mod record;
 
 /// Binance real-time data: stream, keep a book, record and replay.
@@ -158,7 +159,9 @@ macro_rules! say {
     ($($t:tt)*) => { eprintln!("bnws: {}", format!($($t)*)) };
 }
 
-#[tokio::main]
+// One thread: the connection and the output loop take turns without
+// crossing threads; stdout is written on a thread of its own.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli).await {
@@ -363,7 +366,7 @@ pub(crate) fn describe(status: &Status) -> (String, serde_json::Value) {
 
 /// Messages taken from a socket at once: under load the output is written
 /// a batch at a time; when quiet, each message at once.
-const BATCH: usize = 4096;
+const BATCH: usize = 1024;
 
 /// What a run could not pass on, said loudly at the end (exit 3).
 #[derive(Default)]
@@ -450,8 +453,7 @@ async fn stream(
     // Frames are printed as received; `--raw` documents that nothing is re-encoded.
     let _ = raw;
     let mut socket = socket.raw();
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::with_capacity(256 * 1024, stdout.lock());
+    let mut out = output::Stdout::new();
     let mut batch = Vec::with_capacity(BATCH);
     let mut losses = Losses::default();
     let mut printed = 0u64;
@@ -488,14 +490,14 @@ async fn stream(
         }
         // Nothing more is queued (or a whole batch is in): out it goes, so a
         // reader of the pipe is never kept waiting behind a buffer.
-        out.flush().map_err(io)?;
+        out.send().await?;
         match received {
             Ok(_) => {}
             Err(e) if e.kind() == &ErrorKind::MaxReconnects => break gave_up(&mut out),
             Err(e) => return Err(e.to_string()),
         }
     };
-    out.flush().map_err(io)?;
+    out.close().await?;
     Ok(losses.finish(code))
 }
 

@@ -53,7 +53,8 @@ pub(crate) async fn record(
     let mut socket = manager
         .multiplex_socket(&refs)
         .map_err(|e| e.to_string())?
-        .raw();
+        .raw()
+        .receive_times();
     let url = socket.urls().join(" ");
     let mut seq = 0;
     let mut writer = Writer::open(out, seq, &url)?;

@@ -141,7 +141,7 @@ async fn write_chaotic(
 }
 
 /// Read an HTTP request head; the path and the `101` answer to it.
-async fn accept_upgrade(tcp: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+pub async fn accept_upgrade(tcp: &mut TcpStream) -> Option<(String, Vec<u8>)> {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
