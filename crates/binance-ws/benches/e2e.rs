@@ -58,12 +58,51 @@ fn now_us() -> u64 {
 
 /// `"E":<digits>` from a frame, the way a counting client would find it.
 fn event_time(text: &str) -> Option<u64> {
-    let at = text.find("\"E\":")? + 4;
+    number(text, "\"E\":")
+}
+
+/// The digits after `key` in a frame.
+fn number(text: &str, key: &str) -> Option<u64> {
+    let at = text.find(key)? + key.len();
     let digits: String = text[at..]
         .chars()
         .take_while(char::is_ascii_digit)
         .collect();
     digits.parse().ok()
+}
+
+/// Trade ids seen in a run: a run whose ids skip or repeat is a failed run.
+#[derive(Default)]
+struct Ids {
+    first: Option<u64>,
+    last: u64,
+    delivered: u64,
+}
+
+impl Ids {
+    fn see(&mut self, id: u64) {
+        self.first.get_or_insert(id);
+        self.last = id;
+        self.delivered += 1;
+    }
+
+    /// What the server sent in the run (by its ids) and what arrived.
+    fn check(&self, name: &str) {
+        let sent = self.first.map_or(0, |f| self.last + 1 - f);
+        let verdict = if sent == self.delivered {
+            ""
+        } else {
+            "  FAILED RUN"
+        };
+        println!(
+            "    {name}: {sent} sent, {} delivered{verdict}",
+            self.delivered
+        );
+        assert_eq!(
+            sent, self.delivered,
+            "{name}: every message of the run delivered, in order"
+        );
+    }
 }
 
 struct Run {
@@ -134,11 +173,19 @@ fn main() {
             let (rss0, _) = memory();
             let (t0, c0) = (Instant::now(), thread_cpu());
             let mut n = 0u64;
+            let mut ids = Ids::default();
             while t0.elapsed() < Duration::from_secs(seconds) {
-                ws.next().await.unwrap().unwrap();
+                let msg = ws.next().await.unwrap().unwrap();
+                ids.see(
+                    msg.to_text()
+                        .ok()
+                        .and_then(|t| number(t, "\"t\":"))
+                        .unwrap_or(0),
+                );
                 n += 1;
             }
             let (rss1, peak) = memory();
+            ids.check("floor");
             Run {
                 rate: n as f64 / t0.elapsed().as_secs_f64(),
                 cpu_per_msg_ns: (thread_cpu() - c0) * 1e9 / n as f64,
@@ -160,23 +207,19 @@ fn main() {
             reset_peak();
             let (rss0, _) = memory();
             let (t0, c0) = (Instant::now(), thread_cpu());
-            let (mut n, mut dropped) = (0u64, 0u64);
+            let mut n = 0u64;
+            let mut ids = Ids::default();
             while t0.elapsed() < Duration::from_secs(seconds) {
-                match socket.recv().await.unwrap() {
-                    Message::Event(e) => {
-                        if let Event::Trade(t) = &e.event {
-                            std::hint::black_box(t.price);
-                            n += 1;
-                        }
+                if let Message::Event(e) = socket.recv().await.unwrap() {
+                    if let Event::Trade(t) = &e.event {
+                        std::hint::black_box(t.price);
+                        ids.see(t.trade_id);
+                        n += 1;
                     }
-                    Message::Status(binance_ws::Status::Lagged { dropped: d }) => dropped += d,
-                    _ => {}
                 }
             }
             let (rss1, peak) = memory();
-            if dropped > 0 {
-                println!("    (ours: {dropped} dropped by the queue while the reader caught up)");
-            }
+            ids.check("ours");
             Run {
                 rate: n as f64 / t0.elapsed().as_secs_f64(),
                 cpu_per_msg_ns: (thread_cpu() - c0) * 1e9 / n as f64,
@@ -199,12 +242,20 @@ fn main() {
             ws.next().await.unwrap().unwrap();
         }
         let mut lat = Vec::with_capacity(samples);
+        let mut ids = Ids::default();
         while lat.len() < samples {
             let msg = ws.next().await.unwrap().unwrap();
             if let Some(e) = msg.to_text().ok().and_then(event_time) {
                 lat.push(now_us().saturating_sub(e));
             }
+            ids.see(
+                msg.to_text()
+                    .ok()
+                    .and_then(|t| number(t, "\"t\":"))
+                    .unwrap_or(0),
+            );
         }
+        ids.check("floor (latency)");
         lat
     });
     let ours_lat = client.block_on(async {
@@ -218,16 +269,19 @@ fn main() {
         socket.connect().await.unwrap();
         let mut lat = Vec::with_capacity(samples);
         let mut warm = 0;
+        let mut ids = Ids::default();
         while lat.len() < samples {
             if let Message::Event(e) = socket.recv().await.unwrap() {
                 if let Event::Trade(t) = e.event {
                     warm += 1;
+                    ids.see(t.trade_id);
                     if warm > 2_000 {
                         lat.push(now_us().saturating_sub(t.event_time.get()));
                     }
                 }
             }
         }
+        ids.check("ours (latency)");
         lat
     });
     println!("latency at 20,000 msg/s, sim send time to user code ({samples} samples):");
