@@ -77,7 +77,7 @@ async fn a_long_combined_burst_arrives_whole() {
 
 #[tokio::test]
 async fn cuts_of_every_kind_lose_nothing_that_was_sent_whole() {
-    let cuts = vec![Cut::ResetMidFrame, Cut::NoCloseFrame, Cut::CloseFrame];
+    let cuts = vec![Cut::Reset, Cut::Fin, Cut::Close];
     let server = FloodServer::start(60_000, 10_000, cuts, Chaos::all(3)).await;
     // Every connection is cut within milliseconds: none counts as stable.
     let manager = builder_at(server.url())

@@ -17,7 +17,6 @@
 //! `cargo bench -p bnws --bench flood [-- FRAMES [ROUNDS]]`
 
 #[path = "../../binance-ws/tests/support/adversary.rs"]
-#[allow(dead_code)]
 mod adversary;
 
 use std::io::{BufRead, BufReader, Write};

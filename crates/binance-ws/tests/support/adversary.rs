@@ -194,12 +194,12 @@ fn reset(tcp: TcpStream) {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cut {
     /// A close frame.
-    CloseFrame,
-    /// The TCP connection closes with no close frame.
-    NoCloseFrame,
+    Close,
+    /// The TCP connection closes (FIN) with no close frame.
+    Fin,
     /// The last frame is cut in half and the connection reset; that frame
     /// is sent again, whole, on the next connection.
-    ResetMidFrame,
+    Reset,
 }
 
 /// A Binance trade frame with id `t`, raw or in the combined envelope.
@@ -290,7 +290,7 @@ async fn flood(
     // first write: the client may reconnect before the last write returns.
     let done = last > total;
     let whole = match cut {
-        Some(Cut::ResetMidFrame) if !done && last > first => last - 2,
+        Some(Cut::Reset) if !done && last > first => last - 2,
         _ => last - 1,
     };
     sent.store(whole, Ordering::SeqCst);
@@ -301,7 +301,7 @@ async fn flood(
             let mut sink = [0u8; 4096];
             while matches!(tcp.read(&mut sink).await, Ok(n) if n > 0) {}
         }
-        Some(Cut::ResetMidFrame) if last > first => {
+        Some(Cut::Reset) if last > first => {
             // A reset discards what the client's kernel holds unread, as on
             // any network; so the whole frames go first, and a ping after
             // them whose pong says the client has read them all.
@@ -313,7 +313,7 @@ async fn flood(
             let _ = write_chaotic(&mut tcp, &bytes[last_frame_at..half], &chaos, &mut rng).await;
             reset(tcp);
         }
-        Some(Cut::CloseFrame) => {
+        Some(Cut::Close) => {
             frame(CLOSE, true, &1000u16.to_be_bytes(), &mut bytes);
             let _ = write_chaotic(&mut tcp, &bytes, &chaos, &mut rng).await;
             let mut sink = [0u8; 4096];
