@@ -43,6 +43,9 @@ struct Run {
     seconds: f64,
     delivered: u64,
     peak_rss_kb: u64,
+    /// The largest anonymous (heap, stacks, queues) part seen: RSS less the
+    /// program's own mapped code, which differs by binary size alone.
+    peak_anon_kb: u64,
 }
 
 fn drive(args: &[String]) {
@@ -56,10 +59,11 @@ fn drive(args: &[String]) {
         for (k, kind) in KINDS.iter().enumerate() {
             let run = run_one(kind, total);
             println!(
-                "round {round} {kind:>8}: {:>9.0} msg/s  {:.3} s  peak RSS {:>7} kB  {} sent, {} delivered{}",
+                "round {round} {kind:>8}: {:>9.0} msg/s  {:.3} s  peak RSS {:>6} kB (anon {:>6} kB)  {} sent, {} delivered{}",
                 run.delivered as f64 / run.seconds,
                 run.seconds,
                 run.peak_rss_kb,
+                run.peak_anon_kb,
                 total,
                 run.delivered,
                 if run.delivered == total { "" } else { "  FAILED RUN" }
@@ -81,13 +85,18 @@ fn drive(args: &[String]) {
         .iter_mut()
         .map(|r| median(r, |r| r.peak_rss_kb as f64))
         .collect();
+    let anon: Vec<f64> = runs
+        .iter_mut()
+        .map(|r| median(r, |r| r.peak_anon_kb as f64))
+        .collect();
     println!();
     for (k, kind) in KINDS.iter().enumerate() {
         println!(
-            "median {kind:>8}: {:>9.0} msg/s  ({:.2}x baseline)  peak RSS {:>7.0} kB",
+            "median {kind:>8}: {:>9.0} msg/s  ({:.2}x baseline)  peak RSS {:>6.0} kB (anon {:>6.0} kB)",
             rates[k],
             rates[k] / rates[0],
-            rss[k]
+            rss[k],
+            anon[k]
         );
     }
     if failed {
@@ -135,6 +144,7 @@ fn run_one(kind: &str, total: u64) -> Run {
     let mut fields = text.split_whitespace();
     let _wall_seconds = fields.next();
     let peak_rss_kb = fields.next().and_then(|f| f.parse().ok()).unwrap_or(0);
+    let peak_anon_kb = fields.next().and_then(|f| f.parse().ok()).unwrap_or(0);
     let delivered = match kind {
         "bnws" => {
             let delivered = in_order(std::fs::File::open(&out).unwrap());
@@ -147,6 +157,7 @@ fn run_one(kind: &str, total: u64) -> Run {
         seconds,
         delivered,
         peak_rss_kb,
+        peak_anon_kb,
     }
 }
 
@@ -168,7 +179,8 @@ fn in_order(file: std::fs::File) -> u64 {
 }
 
 /// Run a command (a `>FILE` last argument takes its stdout), and print its
-/// wall time and peak RSS: `SECONDS KB`, then what it printed.
+/// wall time, peak RSS and peak anonymous RSS: `SECONDS KB KB`, then what
+/// it printed.
 fn measure(command: &[String]) {
     let (command, out) = match command.last().and_then(|a| a.strip_prefix('>')) {
         Some(path) => (
@@ -185,9 +197,10 @@ fn measure(command: &[String]) {
         .unwrap();
     // Its high-water mark, read until it exits (every 10 ms: the peak of a
     // flood is reached long before its end).
-    let mut peak_kb = 0;
+    let (mut peak_kb, mut anon_kb) = (0, 0);
     while child.try_wait().unwrap().is_none() {
-        peak_kb = high_water_kb(child.id()).unwrap_or(peak_kb);
+        peak_kb = status_kb(child.id(), "VmHWM:").unwrap_or(peak_kb);
+        anon_kb = status_kb(child.id(), "RssAnon:").map_or(anon_kb, |kb| kb.max(anon_kb));
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     let seconds = started.elapsed().as_secs_f64();
@@ -195,15 +208,15 @@ fn measure(command: &[String]) {
     if let Some(mut stdout) = child.stdout.take() {
         std::io::Read::read_to_string(&mut stdout, &mut printed).unwrap();
     }
-    println!("{seconds} {peak_kb} {printed}");
+    println!("{seconds} {peak_kb} {anon_kb} {printed}");
 }
 
-/// `VmHWM` of a running process, in kB.
-fn high_water_kb(pid: u32) -> Option<u64> {
+/// A `/proc/PID/status` field of a running process, in kB.
+fn status_kb(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .find_map(|l| l.strip_prefix(field))?
         .split_whitespace()
         .next()?
         .parse()
