@@ -524,8 +524,7 @@ async fn book(
         Err(e) => return Err(e.to_string()),
     };
     let live = std::io::stdout().is_terminal();
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = output::Stdout::new();
     let (mut printed, mut updates) = (0u64, 0u64);
     let mut last_print = std::time::Instant::now() - Duration::from_secs(3600);
     let started = std::time::Instant::now();
@@ -579,16 +578,21 @@ async fn book(
                     });
                     writeln!(out, "{line}").map_err(|e| e.to_string())?;
                 }
-                out.flush().map_err(|e| e.to_string())?;
+                out.send().await?;
                 printed += 1;
             }
             Ok(DepthEvent::Resyncing { reason }) => say!("resyncing: {reason}"),
             Ok(DepthEvent::Status(s)) => say!("{}", describe(&s).0),
             Ok(_) => {}
-            Err(e) if e.kind() == &ErrorKind::MaxReconnects => return Ok(gave_up(&mut out)),
+            Err(e) if e.kind() == &ErrorKind::MaxReconnects => {
+                let code = gave_up(&mut out);
+                out.close().await?;
+                return Ok(code);
+            }
             Err(e) => return Err(e.to_string()),
         }
     }
+    out.close().await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -624,8 +628,7 @@ async fn user(
     }
     // The demo starts once the subscription is live, so its first event shows.
     let trader = demo.map(|accounts| tokio::spawn(demo_trader(manager.clone(), accounts, wallet)));
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = output::Stdout::new();
     let mut printed = 0u64;
     let code = loop {
         if count.is_some_and(|c| printed >= c) {
@@ -639,7 +642,7 @@ async fn user(
             Ok(Message::Event(e)) => {
                 let line = serde_json::to_string(&e.event).map_err(|e| e.to_string())?;
                 writeln!(out, "{line}").map_err(|e| e.to_string())?;
-                out.flush().map_err(|e| e.to_string())?;
+                out.send().await?;
                 printed += 1;
             }
             Ok(Message::Status(s)) => {
@@ -647,6 +650,7 @@ async fn user(
                 say!("{text}");
                 if status {
                     writeln!(out, "{value}").map_err(|e| e.to_string())?;
+                    out.send().await?;
                 }
             }
             Ok(_) => {}
@@ -662,6 +666,7 @@ async fn user(
         trader.abort();
     }
     socket.close().await;
+    out.close().await?;
     Ok(code)
 }
 
