@@ -529,9 +529,8 @@ impl CancelRequest {
     }
 }
 
-fn fixed(mut d: Decimal) -> String {
-    d.rescale(8);
-    d.to_string()
+fn fixed(d: Decimal) -> String {
+    crate::notation::Notation::Spot.text(d)
 }
 
 fn random_id(len: usize) -> String {

@@ -7,6 +7,10 @@ use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
 use crate::engine::SymbolSpec;
+use crate::notation::Notation;
+
+/// exchangeInfo is spot's.
+const SPOT: Notation = Notation::Spot;
 
 /// Read the symbols of an `exchangeInfo` answer from a file: plain JSON, or a
 /// capture line (`URL -> TIME: BODY`, as in `shared/captures/BINANCE.0`).
@@ -85,8 +89,8 @@ pub fn entry(spec: &SymbolSpec) -> Value {
         "isSpotTradingAllowed": true,
         "isMarginTradingAllowed": false,
         "filters": [
-            {"filterType": "PRICE_FILTER", "minPrice": spec.min_price.to_string(), "maxPrice": spec.max_price.to_string(), "tickSize": spec.tick_size.to_string()},
-            {"filterType": "LOT_SIZE", "minQty": spec.min_qty.to_string(), "maxQty": "9000000.00000000", "stepSize": spec.step_size.to_string()},
+            {"filterType": "PRICE_FILTER", "minPrice": SPOT.text(spec.min_price), "maxPrice": SPOT.text(spec.max_price), "tickSize": SPOT.text(spec.tick_size)},
+            {"filterType": "LOT_SIZE", "minQty": SPOT.text(spec.min_qty), "maxQty": "9000000.00000000", "stepSize": SPOT.text(spec.step_size)},
         ],
         "permissions": ["SPOT"],
     })

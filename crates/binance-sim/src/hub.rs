@@ -6,6 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
+use crate::notation::{Notation, Written};
+
 /// One event of one stream, encoded once as Binance's raw JSON.
 #[derive(Debug)]
 pub struct Published {
@@ -103,16 +105,17 @@ impl Hub {
 
     /// Publish an event on `stream` in each time unit someone listens in,
     /// encoding it once per unit.
-    pub fn emit<T: serde::Serialize>(&self, stream: &str, event: &T) {
+    pub fn emit<T: serde::Serialize + Written>(&self, stream: &str, event: T) {
+        let event = event.written(Notation::Spot);
         if self.wanted(stream) {
             self.publish(
                 stream,
-                serde_json::to_string(event).expect("events serialise"),
+                serde_json::to_string(&event).expect("events serialise"),
             );
         }
         let micros = format!("{stream}{MICROS_SUFFIX}");
         if self.wanted(&micros) {
-            let mut value = serde_json::to_value(event).expect("events serialise");
+            let mut value = serde_json::to_value(&event).expect("events serialise");
             to_micros(&mut value);
             self.publish(&micros, value.to_string());
         }

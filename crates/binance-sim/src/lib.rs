@@ -26,6 +26,7 @@ mod flood;
 pub mod fuzzing;
 pub mod hub;
 pub mod market;
+pub mod notation;
 pub mod replay;
 mod rest;
 mod rest_user;

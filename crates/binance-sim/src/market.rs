@@ -25,6 +25,7 @@ use crate::engine::{
     SubmitResult, SymbolSpec,
 };
 use crate::hub::Hub;
+use crate::notation::{Notation, Written};
 use crate::stats::SymbolStats;
 
 /// Milliseconds since the epoch, now.
@@ -216,7 +217,7 @@ impl SymbolMarket {
                     buyer_is_maker: fill.buyer_is_maker,
                     ignore: true,
                 };
-                hub.emit(&trade_stream, &trade);
+                hub.emit(&trade_stream, trade);
             }
         }
         // One aggTrade per run of fills of the same taker order at one price.
@@ -238,7 +239,7 @@ impl SymbolMarket {
                 buyer_is_maker: first.buyer_is_maker,
                 ignore: true,
             };
-            hub.emit(&agg_stream, &agg);
+            hub.emit(&agg_stream, agg);
         }
     }
 
@@ -269,7 +270,7 @@ impl SymbolMarket {
                 best_ask: a,
                 best_ask_qty: aq,
             };
-            hub.emit(&stream, &ticker);
+            hub.emit(&stream, ticker);
         }
     }
 
@@ -279,7 +280,7 @@ impl SymbolMarket {
         if let Some(update) = self.windows[speed as usize].take(&symbol, now) {
             hub.emit(
                 &format!("{}@depth{}", self.lower, speed_suffix(speed)),
-                &update,
+                update,
             );
         }
     }
@@ -290,7 +291,7 @@ impl SymbolMarket {
         let suffix = speed_suffix(speed);
         for levels in DepthLevels::ALL {
             let stream = format!("{}@depth{levels}{suffix}", self.lower);
-            hub.emit(&stream, &partial(&self.engine.depth(levels.count())));
+            hub.emit(&stream, partial(&self.engine.depth(levels.count())));
         }
     }
 }
@@ -318,7 +319,7 @@ impl SymbolMarket {
                 let stream = format!("{}@kline_{interval}{suffix}", self.lower);
                 if hub.wanted_any_unit(&stream) {
                     for event in self.stats.kline_events(interval, timezone, now) {
-                        hub.emit(&stream, &event);
+                        hub.emit(&stream, event);
                     }
                 }
             }
@@ -338,18 +339,18 @@ impl SymbolMarket {
         let wanted = |name: &str| hub.wanted_any_unit(name);
         if wanted(&stream("miniTicker")) {
             if let Some(mini) = self.stats.mini_ticker(now) {
-                hub.emit(&stream("miniTicker"), &mini);
+                hub.emit(&stream("miniTicker"), mini);
             }
         }
         if let (true, Some(bid), Some(ask)) = (wanted(&stream("ticker")), self.top.0, self.top.1) {
             if let Some(ticker) = self.stats.ticker(now, bid, ask) {
-                hub.emit(&stream("ticker"), &ticker);
+                hub.emit(&stream("ticker"), ticker);
             }
         }
         for &window in RollingWindow::ALL {
             let name = stream(&format!("ticker_{window}"));
             if let (true, Some(rolling)) = (wanted(&name), self.stats.rolling(window, now)) {
-                hub.emit(&name, &rolling);
+                hub.emit(&name, rolling);
             }
         }
         if wanted(&stream("referencePrice")) {
@@ -362,11 +363,11 @@ impl SymbolMarket {
                 reference_price: mid,
                 time: Time::new(now),
             };
-            hub.emit(&stream("referencePrice"), &reference);
+            hub.emit(&stream("referencePrice"), reference);
         }
         if wanted(&stream("avgPrice")) {
             if let Some(avg) = self.stats.avg_price(now) {
-                hub.emit(&stream("avgPrice"), &avg);
+                hub.emit(&stream("avgPrice"), avg);
             }
         }
         // Always consumed, so a later subscriber to an array starts from now.
@@ -382,7 +383,7 @@ impl SymbolMarket {
     }
 }
 
-/// A book snapshot in the wire form.
+/// A book snapshot in the wire form, numbers written as spot writes them.
 pub fn partial(book: &BookSnapshot) -> PartialDepth {
     let levels = |v: &[(Decimal, Decimal)]| v.iter().map(|&(p, q)| Level::new(p, q)).collect();
     PartialDepth {
@@ -390,6 +391,7 @@ pub fn partial(book: &BookSnapshot) -> PartialDepth {
         bids: levels(&book.bids),
         asks: levels(&book.asks),
     }
+    .written(Notation::Spot)
 }
 
 /// How the market runs.
@@ -556,9 +558,9 @@ impl Market {
             }
             // All-market arrays carry only the symbols that changed, and are not sent empty.
             if !minis.is_empty() {
-                hub.emit("!miniTicker@arr", &minis);
+                hub.emit("!miniTicker@arr", minis);
             }
-            for (window, list) in RollingWindow::ALL.iter().zip(&rolling) {
+            for (window, list) in RollingWindow::ALL.iter().zip(rolling) {
                 if !list.is_empty() {
                     hub.emit(&format!("!ticker_{window}@arr"), list);
                 }

@@ -15,9 +15,13 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use crate::market::{now_ms, partial};
+use crate::notation::Notation;
 use crate::server::{binance_error, retry_after, ConnMeta, Shared};
 
 type Params = Query<HashMap<String, String>>;
+
+/// The REST answers are spot's.
+const SPOT: Notation = Notation::Spot;
 
 /// Request weight used per address in the current minute.
 #[derive(Default)]
@@ -238,8 +242,8 @@ async fn trades(
             .iter()
             .map(|f| {
                 json!({
-                    "id": f.trade_id, "price": f.price.to_string(), "qty": f.qty.to_string(),
-                    "quoteQty": f.quote_qty.to_string(), "time": f.time_ms,
+                    "id": f.trade_id, "price": SPOT.text(f.price), "qty": SPOT.text(f.qty),
+                    "quoteQty": SPOT.text(f.quote_qty), "time": f.time_ms,
                     "isBuyerMaker": f.buyer_is_maker, "isBestMatch": true,
                 })
             })
@@ -306,7 +310,7 @@ async fn agg_trades(
                 let head = fill(first);
                 let qty: rust_decimal::Decimal = (first..=last).map(|t| fill(t).qty).sum();
                 json!({
-                    "a": id, "p": head.price.to_string(), "q": qty.to_string(),
+                    "a": id, "p": SPOT.text(head.price), "q": SPOT.text(qty),
                     "f": first, "l": last, "T": head.time_ms, "m": head.buyer_is_maker, "M": true,
                 })
             })
@@ -403,16 +407,16 @@ async fn klines(
                 let low = run.iter().map(|f| f.price).min().unwrap_or_default();
                 json!([
                     open,
-                    run[0].price.to_string(),
-                    high.to_string(),
-                    low.to_string(),
-                    run[run.len() - 1].price.to_string(),
-                    sum(&|f| f.qty).to_string(),
+                    SPOT.text(run[0].price),
+                    SPOT.text(high),
+                    SPOT.text(low),
+                    SPOT.text(run[run.len() - 1].price),
+                    SPOT.text(sum(&|f| f.qty)),
                     next - 1,
-                    sum(&|f| f.quote_qty).to_string(),
+                    SPOT.text(sum(&|f| f.quote_qty)),
                     run.len(),
-                    sum(&|f| if f.buyer_is_maker { rust_decimal::Decimal::ZERO } else { f.qty }).to_string(),
-                    sum(&|f| if f.buyer_is_maker { rust_decimal::Decimal::ZERO } else { f.quote_qty }).to_string(),
+                    SPOT.text(sum(&|f| if f.buyer_is_maker { rust_decimal::Decimal::ZERO } else { f.qty })),
+                    SPOT.text(sum(&|f| if f.buyer_is_maker { rust_decimal::Decimal::ZERO } else { f.quote_qty })),
                     "0",
                 ])
             })

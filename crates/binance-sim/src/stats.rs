@@ -23,7 +23,7 @@ pub use align::kline_bounds;
 use crate::engine::Fill;
 use klines::Klines;
 use minutes::{Minutes, MINUTE_MS};
-use tally::{fixed_scale, Tally};
+use tally::Tally;
 
 /// The 24 h ticker's window.
 const DAY_MS: u64 = 24 * 60 * MINUTE_MS;
@@ -266,14 +266,14 @@ fn window_open(window_ms: u64, now_ms: u64) -> u64 {
     now_ms.saturating_sub(window_ms) / MINUTE_MS * MINUTE_MS
 }
 
-/// Price change (`p`) and its percentage of the open (`P`, two decimals).
+/// Price change (`p`) and its percentage of the open (`P`, as spot writes it).
 fn price_change(tally: &Tally) -> (Decimal, Decimal) {
     let change = tally.close - tally.open;
     let percent = change
         .checked_mul(Decimal::ONE_HUNDRED)
         .and_then(|c| c.checked_div(tally.open))
         .unwrap_or(Decimal::ZERO);
-    (change, fixed_scale(percent, 2))
+    (change, crate::notation::Notation::Spot.percent(percent))
 }
 
 #[cfg(test)]

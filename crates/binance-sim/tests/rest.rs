@@ -101,8 +101,8 @@ async fn trades_and_agg_trades_match_the_trade_log() {
             .iter()
             .find(|f| f.trade_id == t["id"].as_u64().unwrap())
             .unwrap();
-        assert_eq!(t["price"], json!(fill.price.to_string()));
-        assert_eq!(t["quoteQty"], json!(fill.quote_qty.to_string()));
+        assert_eq!(t["price"], json!(format!("{:.8}", fill.price)));
+        assert_eq!(t["quoteQty"], json!(format!("{:.8}", fill.quote_qty)));
     }
     // The REST aggregate trades are the streamed ones, field for field.
     let first_id = streamed[0]["a"].as_u64().unwrap();
@@ -146,7 +146,7 @@ async fn exchange_info_lists_the_symbols_with_their_filters() {
         .iter()
         .find(|f| f["filterType"] == "PRICE_FILTER")
         .unwrap();
-    assert_eq!(price_filter["tickSize"], "0.01");
+    assert_eq!(price_filter["tickSize"], "0.01000000");
     assert_eq!(info["rateLimits"][0]["limit"], 6000);
 }
 

@@ -260,10 +260,10 @@ async fn book_ticker_is_the_true_top_at_its_update_id() {
         let truth = sim.true_book("BNBBTC", v["u"].as_u64().unwrap()).unwrap();
         let (bid, bid_qty) = truth.bids[0];
         let (ask, ask_qty) = truth.asks[0];
-        assert_eq!(v["b"], json!(bid.to_string()));
-        assert_eq!(v["B"], json!(bid_qty.to_string()));
-        assert_eq!(v["a"], json!(ask.to_string()));
-        assert_eq!(v["A"], json!(ask_qty.to_string()));
+        assert_eq!(v["b"], json!(format!("{:.8}", bid)));
+        assert_eq!(v["B"], json!(format!("{:.8}", bid_qty)));
+        assert_eq!(v["a"], json!(format!("{:.8}", ask)));
+        assert_eq!(v["A"], json!(format!("{:.8}", ask_qty)));
     }
 }
 
@@ -288,8 +288,8 @@ async fn trades_are_the_engine_trade_log() {
     for t in &trades {
         let id = t["t"].as_u64().unwrap();
         let fill = log.iter().find(|f| f.trade_id == id).expect("in the log");
-        assert_eq!(t["p"], json!(fill.price.to_string()));
-        assert_eq!(t["q"], json!(fill.qty.to_string()));
+        assert_eq!(t["p"], json!(format!("{:.8}", fill.price)));
+        assert_eq!(t["q"], json!(format!("{:.8}", fill.qty)));
         assert_eq!(t["m"], json!(fill.buyer_is_maker));
     }
     let ids: Vec<u64> = trades.iter().map(|t| t["t"].as_u64().unwrap()).collect();

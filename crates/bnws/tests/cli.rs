@@ -152,7 +152,8 @@ fn book_prints_the_true_book() {
         let side = |v: &[(rust_decimal_like::D, rust_decimal_like::D)]| {
             v.iter()
                 .take(5)
-                .map(|(p, q)| serde_json::json!([p.to_string(), q.to_string()]))
+                // As the exchange wrote them: spot has eight decimals.
+                .map(|(p, q)| serde_json::json!([format!("{p:.8}"), format!("{q:.8}")]))
                 .collect::<Vec<_>>()
         };
         assert_eq!(line["symbol"], "BTCUSDT");

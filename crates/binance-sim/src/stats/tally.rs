@@ -4,6 +4,7 @@
 use binance_types::Decimal;
 
 use crate::engine::Fill;
+use crate::notation::fixed_scale;
 
 /// Open/high/low/close, volumes and trade ids of consecutive trades.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,15 +102,4 @@ impl Tally {
             .unwrap_or(Decimal::ZERO);
         fixed_scale(avg, scale)
     }
-}
-
-/// `value` rounded to `scale` decimals and rendered with exactly that many
-/// (`round_dp` alone would keep `250` as `"250"`); never `-0`.
-pub fn fixed_scale(value: Decimal, scale: u32) -> Decimal {
-    let mut out = value.round_dp(scale);
-    out.rescale(scale);
-    if out.is_zero() {
-        out.set_sign_positive(true);
-    }
-    out
 }

@@ -385,7 +385,7 @@ fn ticker_matches_hand_computed_values() {
     assert_eq!(t.low, dec("98.00"));
     assert_eq!(t.last_price.to_string(), "102.50");
     assert_eq!(t.price_change.to_string(), "2.50");
-    assert_eq!(t.price_change_percent.to_string(), "2.50");
+    assert_eq!(t.price_change_percent.to_string(), "2.500");
     assert_eq!(t.volume, dec("4.5"));
     assert_eq!(t.quote_volume, dec("457.25"));
     // 457.25 / 4.5 = 101.6111…
@@ -452,7 +452,7 @@ fn ticker_drops_trades_older_than_the_window() {
         dec("104.00"),
         "close of the minute before the window"
     );
-    assert_eq!(t.price_change_percent.to_string(), "4.59"); // 4.5 / 98 = 4.5918…
+    assert_eq!(t.price_change_percent.to_string(), "4.592"); // 4.5 / 98 = 4.5918…
     assert_eq!(t.volume, dec("1.5"));
     // One minute earlier the first minute was still in.
     let before = stats.ticker(now - MINUTE_MS, (dec("1"), dec("1")), (dec("2"), dec("1")));
@@ -472,7 +472,7 @@ fn ticker_drops_trades_older_than_the_window() {
     );
     assert_eq!(idle.prev_close, dec("102.50"));
     assert!(idle.volume.is_zero());
-    assert_eq!(idle.price_change_percent.to_string(), "0.00");
+    assert_eq!(idle.price_change_percent.to_string(), "0.000");
     assert_eq!(idle.weighted_avg_price.to_string(), "0.00");
 }
 
@@ -528,16 +528,16 @@ fn avg_price_is_the_last_five_minutes_vwap_and_sticks() {
 }
 
 #[test]
-fn percent_has_two_decimals_and_no_negative_zero() {
+fn percent_has_three_decimals_and_no_negative_zero() {
     let mut stats = SymbolStats::new(SYMBOL, LEAP_DAY);
     stats.record(&fill(1, LEAP_DAY, "30000", "1", true));
     stats.record(&fill(2, LEAP_DAY + 1, "29999.9", "1", true));
     let t = stats.rolling(RollingWindow::H1, LEAP_DAY + 2).unwrap();
     assert_eq!(t.price_change.to_string(), "-0.1");
-    assert_eq!(t.price_change_percent.to_string(), "0.00");
+    assert_eq!(t.price_change_percent.to_string(), "0.000");
     stats.record(&fill(3, LEAP_DAY + 2, "15000", "1", true));
     let t = stats.rolling(RollingWindow::H1, LEAP_DAY + 3).unwrap();
-    assert_eq!(t.price_change_percent.to_string(), "-50.00");
+    assert_eq!(t.price_change_percent.to_string(), "-50.000");
     // 74999.9 / 3 = 24999.966…, shown with the prices' one decimal.
     assert_eq!(t.weighted_avg_price.to_string(), "25000.0");
 }
