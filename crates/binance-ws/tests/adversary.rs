@@ -214,7 +214,7 @@ async fn depth_caches_through_the_proxy_stay_true() {
     };
     let mut cache = manager.depth_caches(options).add("BTCUSDT").await.unwrap();
     let (mut checked, mut resyncs) = (0, 0);
-    while checked < 300 {
+    while checked < 60 {
         match tokio::time::timeout(PATIENCE, cache.recv())
             .await
             .expect("an event in time")
@@ -224,7 +224,7 @@ async fn depth_caches_through_the_proxy_stay_true() {
                 if assert_true(&sim, &cache).is_some() {
                     checked += 1;
                 }
-                if checked == 150 && resyncs == 0 {
+                if checked == 30 && resyncs == 0 {
                     proxy.reset_all();
                 }
             }
@@ -282,7 +282,7 @@ async fn user_events_through_the_proxy_arrive_once_in_order() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     });
-    let mut expected = 1;
+    let (mut expected, mut drops) = (1, 0);
     while expected <= 150 {
         match next_user(&mut user).await {
             Message::Event(e) => {
@@ -297,6 +297,7 @@ async fn user_events_through_the_proxy_arrive_once_in_order() {
                     expected += 1;
                 }
             }
+            Message::Status(Status::Disconnected { .. }) => drops += 1,
             Message::Status(s) => assert!(
                 !matches!(s, Status::Lagged { .. } | Status::Gap { .. }),
                 "{s:?}"
@@ -305,4 +306,5 @@ async fn user_events_through_the_proxy_arrive_once_in_order() {
         }
     }
     depositor.await.unwrap();
+    assert_eq!(drops, 2, "both resets hit a live connection of the socket");
 }
