@@ -280,6 +280,10 @@ fn upgrade(
     for name in &names {
         match check_stream(&s.market, name) {
             Ok(name) => canonical.push(name),
+            // No `@`: what Binance reads as a listen key (`/ws/<listenKey>`);
+            // one it does not know, such as ccxt's connection index in
+            // `/ws/0`, opens a connection that carries nothing until SUBSCRIBE.
+            Err(_) if !name.contains('@') && !name.starts_with('!') => {}
             Err(msg) => return binance_error(StatusCode::BAD_REQUEST, -1121, &msg),
         }
     }
@@ -295,13 +299,23 @@ fn upgrade(
 
 /// The stream's canonical name if the market serves it; the reason if not.
 pub(crate) fn check_stream(market: &Market, name: &str) -> Result<String, String> {
-    let parsed: StreamName = name.parse().map_err(|e| format!("{e}"))?;
+    let parsed: StreamName = alias(name).parse().map_err(|e| format!("{e}"))?;
     if market.supports(&parsed) {
         Ok(parsed.to_string())
     } else {
         Err(format!(
             "stream `{name}` is not simulated (unknown symbol, or a stream type not simulated)"
         ))
+    }
+}
+
+/// The documented name of a stream Binance also serves under another
+/// spelling: python-binance's `miniticker_socket()` has opened
+/// `!miniTicker@arr@1000ms` against production for years, and gets the array.
+fn alias(name: &str) -> &str {
+    match name {
+        "!miniTicker@arr@1000ms" => "!miniTicker@arr",
+        other => other,
     }
 }
 

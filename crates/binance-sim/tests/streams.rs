@@ -415,3 +415,27 @@ async fn block_trades_are_not_simulated_and_say_so() {
     let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default()).into_owned();
     assert!(body.contains("not simulated"), "{body}");
 }
+
+/// ccxt opens `/ws/<connection index>` and SUBSCRIBEs afterwards; Binance
+/// accepts the path (ccxt has done this against production for years).
+#[tokio::test]
+async fn ccxt_connection_index_path_opens_then_subscribes() {
+    let sim = sim().await;
+    let mut ws = connect(&format!("{}/ws/0", sim.ws_url())).await;
+    let answer = request(
+        &mut ws,
+        json!({"method": "SUBSCRIBE", "params": ["btcusdt@trade"], "id": 1}),
+    )
+    .await;
+    assert_eq!(answer, json!({"result": null, "id": 1}));
+    assert_eq!(next_json(&mut ws).await["e"], "trade");
+}
+
+/// python-binance's `miniticker_socket()` opens `!miniTicker@arr@1000ms`.
+#[tokio::test]
+async fn python_binance_miniticker_path_streams_the_array() {
+    let sim = sim().await;
+    let mut ws = connect(&format!("{}/ws/!miniTicker@arr@1000ms", sim.ws_url())).await;
+    let frame = next_json(&mut ws).await;
+    assert_eq!(frame[0]["e"], "24hrMiniTicker", "{frame}");
+}
