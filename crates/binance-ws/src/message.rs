@@ -119,3 +119,68 @@ pub enum Status {
         error: DecodeError,
     },
 }
+
+impl std::fmt::Display for Status {
+    /// One readable line, as `bnws` prints it on stderr.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Status::Connected => f.write_str("connected"),
+            Status::Disconnected { reason } => write!(f, "disconnected: {reason}"),
+            Status::ConnectFailed { reason } => write!(f, "connect failed: {reason}"),
+            Status::Reconnecting { attempt, delay } => {
+                write!(f, "reconnecting (try {attempt} in {} ms)", delay.as_millis())
+            }
+            Status::Reconnected => f.write_str("reconnected"),
+            Status::Rotated => f.write_str("switched to a fresh connection"),
+            Status::Lagged { dropped } => write!(f, "fell behind: {dropped} messages dropped"),
+            Status::Gap { from, to } => write!(
+                f,
+                "no live subscription for {} ms: account events of that time may be missing",
+                epoch_ms(to).saturating_sub(epoch_ms(from))
+            ),
+            Status::StreamSilent { stream, silent_for } => write!(
+                f,
+                "{stream}: nothing for {} ms while the connection was up; moving to a fresh connection",
+                silent_for.as_millis()
+            ),
+            Status::Malformed { error } => write!(f, "malformed frame: {error}"),
+        }
+    }
+}
+
+impl Status {
+    /// The status as one JSON object, `{"e":"status","state":…}` and its
+    /// fields (times in epoch milliseconds), as `bnws --status` prints it.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        let mut value = match self {
+            Status::Connected => json!({"state": "connected"}),
+            Status::Disconnected { reason } => json!({"state": "disconnected", "reason": reason}),
+            Status::ConnectFailed { reason } => {
+                json!({"state": "connect_failed", "reason": reason})
+            }
+            Status::Reconnecting { attempt, delay } => {
+                json!({"state": "reconnecting", "attempt": attempt, "delay_ms": delay.as_millis() as u64})
+            }
+            Status::Reconnected => json!({"state": "reconnected"}),
+            Status::Rotated => json!({"state": "rotated"}),
+            Status::Lagged { dropped } => json!({"state": "lagged", "dropped": dropped}),
+            Status::Gap { from, to } => {
+                json!({"state": "gap", "from": epoch_ms(from), "to": epoch_ms(to)})
+            }
+            Status::StreamSilent { stream, silent_for } => {
+                json!({"state": "stream_silent", "stream": stream, "silent_ms": silent_for.as_millis() as u64})
+            }
+            Status::Malformed { error } => {
+                json!({"state": "malformed", "error": error.to_string()})
+            }
+        };
+        value["e"] = "status".into();
+        value
+    }
+}
+
+fn epoch_ms(t: &SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

@@ -309,59 +309,7 @@ fn gave_up(out: &mut impl Write) -> ExitCode {
 
 /// A status as a readable line, and as a JSON object.
 pub(crate) fn describe(status: &Status) -> (String, serde_json::Value) {
-    use serde_json::json;
-    let (text, value) = match status {
-        Status::Connected => ("connected".to_owned(), json!({"state": "connected"})),
-        Status::Disconnected { reason } => (
-            format!("disconnected: {reason}"),
-            json!({"state": "disconnected", "reason": reason}),
-        ),
-        Status::ConnectFailed { reason } => (
-            format!("connect failed: {reason}"),
-            json!({"state": "connect_failed", "reason": reason}),
-        ),
-        Status::Reconnecting { attempt, delay } => (
-            format!("reconnecting (try {attempt} in {} ms)", delay.as_millis()),
-            json!({"state": "reconnecting", "attempt": attempt, "delay_ms": delay.as_millis() as u64}),
-        ),
-        Status::Reconnected => ("reconnected".to_owned(), json!({"state": "reconnected"})),
-        Status::Rotated => (
-            "switched to a fresh connection".to_owned(),
-            json!({"state": "rotated"}),
-        ),
-        Status::Lagged { dropped } => (
-            format!("fell behind: {dropped} messages dropped"),
-            json!({"state": "lagged", "dropped": dropped}),
-        ),
-        Status::Gap { from, to } => {
-            let ms = |t: &std::time::SystemTime| {
-                t.duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() as u64)
-            };
-            (
-                format!(
-                    "no live subscription for {} ms: account events of that time may be missing",
-                    ms(to).saturating_sub(ms(from))
-                ),
-                json!({"state": "gap", "from": ms(from), "to": ms(to)}),
-            )
-        }
-        Status::StreamSilent { stream, silent_for } => (
-            format!(
-                "{stream}: nothing for {} ms while the connection was up; moving to a fresh connection",
-                silent_for.as_millis()
-            ),
-            json!({"state": "stream_silent", "stream": stream, "silent_ms": silent_for.as_millis() as u64}),
-        ),
-        Status::Malformed { error } => (
-            format!("malformed frame: {error}"),
-            json!({"state": "malformed", "error": error.to_string()}),
-        ),
-        other => (format!("{other:?}"), json!({"state": format!("{other:?}")})),
-    };
-    let mut value = value;
-    value["e"] = "status".into();
-    (text, value)
+    (status.to_string(), status.to_json())
 }
 
 /// Messages taken from a socket at once: under load the output is written
