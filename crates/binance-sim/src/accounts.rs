@@ -394,6 +394,10 @@ struct Account {
     api_key: String,
     verifier: Verifier,
     wallets: HashMap<Wallet, Balances>,
+    /// Times of the orders placed in the last ten seconds, oldest first.
+    orders_10s: std::collections::VecDeque<u64>,
+    /// The UTC day (days since the epoch) and the orders placed in it.
+    orders_day: (u64, u32),
 }
 
 /// A user order resting on a book (or being placed).
@@ -578,6 +582,8 @@ impl Accounts {
             api_key: spec.api_key.clone(),
             verifier,
             wallets,
+            orders_10s: Default::default(),
+            orders_day: (0, 0),
         };
         match state.by_key.get(&spec.api_key) {
             Some(&i) if state.orders.values().any(|o| o.account == i) => {
@@ -698,6 +704,25 @@ impl Accounts {
     /// `time` / `GET /api/v3/time` report it, so a client must measure it.
     pub fn set_clock_skew(&self, ms: i64) {
         self.skew_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Count an order placed by `account` at `now_ms`; the account's order
+    /// counts over ten seconds and over the UTC day, as Binance reports them
+    /// in `X-MBX-ORDER-COUNT-10S` and `X-MBX-ORDER-COUNT-1D`.
+    pub(crate) fn count_order(&self, account: usize, now_ms: u64) -> (usize, u32) {
+        const DAY_MS: u64 = 86_400_000;
+        let mut state = self.state.lock().unwrap();
+        let a = &mut state.accounts[account];
+        while a.orders_10s.front().is_some_and(|&t| t + 10_000 <= now_ms) {
+            a.orders_10s.pop_front();
+        }
+        a.orders_10s.push_back(now_ms);
+        let day = now_ms / DAY_MS;
+        if a.orders_day.0 != day {
+            a.orders_day = (day, 0);
+        }
+        a.orders_day.1 += 1;
+        (a.orders_10s.len(), a.orders_day.1)
     }
 
     /// The exchange's time, in ms.
@@ -1065,10 +1090,21 @@ impl Accounts {
         state.deliver(out);
         drop(state);
         drop(m);
-        let mut response = json!({
-            "symbol": spec.symbol, "orderId": result.order_id, "orderListId": -1,
-            "clientOrderId": client_order_id, "transactTime": now,
-        });
+        // Margin orders say which margin account they are in; spot ones carry `orderListId`.
+        let is_isolated = match &wallet {
+            Wallet::Spot => None,
+            other => Some(matches!(other, Wallet::Isolated(_))),
+        };
+        let mut response = match is_isolated {
+            None => json!({
+                "symbol": spec.symbol, "orderId": result.order_id, "orderListId": -1,
+                "clientOrderId": client_order_id, "transactTime": now,
+            }),
+            Some(isolated) => json!({
+                "symbol": spec.symbol, "orderId": result.order_id,
+                "clientOrderId": client_order_id, "isIsolated": isolated, "transactTime": now,
+            }),
+        };
         if req.response_type.as_deref() != Some("ACK") {
             let extra = json!({
                 "price": fixed(user.price), "origQty": fixed(user.qty),
@@ -1079,6 +1115,18 @@ impl Accounts {
                 "selfTradePreventionMode": "NONE",
             });
             merge(&mut response, extra);
+            if let (Some(isolated), Value::Object(m)) = (is_isolated, &mut response) {
+                // After `side` in the RESULT and FULL forms.
+                m.shift_remove("isIsolated");
+                *m = std::mem::take(m)
+                    .into_iter()
+                    .flat_map(|(k, v)| {
+                        let flag =
+                            (k == "side").then(|| ("isIsolated".to_owned(), isolated.into()));
+                        std::iter::once((k, v)).chain(flag)
+                    })
+                    .collect();
+            }
             if req.response_type.as_deref() != Some("RESULT") {
                 response["fills"] = Value::Array(fills);
             }

@@ -6,20 +6,21 @@
 use std::collections::HashMap;
 
 use axum::extract::{Extension, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::Value;
 
 use crate::accounts::{ApiErr, CancelRequest, OrderRequest, Signed, Wallet};
+use crate::market::now_ms;
 use crate::server::{binance_error, stream_query, ConnMeta, Shared};
 
 pub(crate) fn routes() -> Router<Shared> {
     Router::new()
         .route(
             "/api/v3/order",
-            post(route(1, place)).delete(route(1, cancel)),
+            post(route_counted(1, place)).delete(route(1, cancel)),
         )
         .route("/api/v3/account", get(route(20, account)))
         .route(
@@ -43,8 +44,33 @@ fn route(
        + Send
        + Sync
        + 'static {
+    route_with(weight, run, false)
+}
+
+/// A handler that places an order: as [`route`], and the account's order
+/// counts in `X-MBX-ORDER-COUNT-10S` / `-1D`.
+fn route_counted(
+    weight: u32,
+    run: Run,
+) -> impl Fn(State<Shared>, Extension<ConnMeta>, HeaderMap, RawQuery, String) -> Answer
+       + Clone
+       + Send
+       + Sync
+       + 'static {
+    route_with(weight, run, true)
+}
+
+fn route_with(
+    weight: u32,
+    run: Run,
+    counts_order: bool,
+) -> impl Fn(State<Shared>, Extension<ConnMeta>, HeaderMap, RawQuery, String) -> Answer
+       + Clone
+       + Send
+       + Sync
+       + 'static {
     move |State(s), Extension(m), headers, RawQuery(q), body| {
-        Box::pin(async move { signed(&s, &m, &headers, q, body, weight, run).await })
+        Box::pin(async move { signed(&s, &m, &headers, q, body, weight, run, counts_order).await })
     }
 }
 
@@ -86,7 +112,8 @@ fn error(e: ApiErr) -> Response {
     )
 }
 
-/// Weigh, authenticate, run.
+/// Weigh, authenticate, run; count the order when `counts_order`.
+#[allow(clippy::too_many_arguments)]
 async fn signed(
     s: &Shared,
     meta: &ConnMeta,
@@ -95,6 +122,7 @@ async fn signed(
     body: String,
     weight: u32,
     run: Run,
+    counts_order: bool,
 ) -> Response {
     let answer = async {
         let query = query.unwrap_or_default();
@@ -121,10 +149,19 @@ async fn signed(
         };
         match s.accounts.authenticate(Some(&key), &signed) {
             Err(e) => error(e),
-            Ok(account) => match run(s, Authed { account, params }) {
-                Ok(v) => Json(v).into_response(),
-                Err(e) => error(e),
-            },
+            Ok(account) => {
+                let mut response = match run(s, Authed { account, params }) {
+                    Ok(v) => Json(v).into_response(),
+                    Err(e) => error(e),
+                };
+                if counts_order {
+                    let (ten_seconds, day) = s.accounts.count_order(account, now_ms());
+                    let h = response.headers_mut();
+                    h.insert("x-mbx-order-count-10s", HeaderValue::from(ten_seconds));
+                    h.insert("x-mbx-order-count-1d", HeaderValue::from(day));
+                }
+                response
+            }
         }
     };
     crate::rest::weighed(s, meta, weight, answer).await

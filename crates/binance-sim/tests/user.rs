@@ -395,3 +395,61 @@ async fn admin_endpoints_fund_accounts_and_break_sessions() {
     .await;
     assert_eq!(error_code(&reply).1, -1021, "{reply}");
 }
+
+/// `POST /api/v3/order` reports the account's order counts in headers, and
+/// margin orders say which margin account they went to (`isIsolated`), in
+/// the place Binance's documentation puts it.
+#[tokio::test]
+async fn order_counts_and_the_margin_isolated_flag() {
+    let sim = Sim::start(SimConfig {
+        accounts: vec![AccountSpec::hmac(KEY, SECRET)
+            .balance(Wallet::Spot, "USDT", Decimal::from(50_000))
+            .balance(Wallet::Margin, "USDT", Decimal::from(50_000))],
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let url = |path: &str, query: &str| {
+        let query = format!("{query}&timestamp={}", now());
+        let signature = hmac_sha256_hex(SECRET.as_bytes(), query.as_bytes());
+        format!("{}{path}?{query}&signature={signature}", sim.rest_url())
+    };
+    let key = [("X-MBX-APIKEY", KEY)];
+    let order = "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&price=1000&quantity=0.001";
+    for n in ["1", "2"] {
+        let (status, headers, body) = http_with("POST", &url("/api/v3/order", order), &key).await;
+        assert_eq!(status, 200, "{body}");
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(header("x-mbx-order-count-10s"), Some(n));
+        assert_eq!(header("x-mbx-order-count-1d"), Some(n));
+    }
+    let keys = |body: &str| -> Vec<String> {
+        let v: Value = serde_json::from_str(body).unwrap();
+        v.as_object().unwrap().keys().cloned().collect()
+    };
+    let ack = format!("{order}&newOrderRespType=ACK");
+    let (status, _, body) = http_with("POST", &url("/sapi/v1/margin/order", &ack), &key).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        keys(&body),
+        [
+            "symbol",
+            "orderId",
+            "clientOrderId",
+            "isIsolated",
+            "transactTime"
+        ]
+    );
+    let (_, _, body) = http_with("POST", &url("/sapi/v1/margin/order", order), &key).await;
+    let full: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(full["isIsolated"], false, "{body}");
+    let keys = keys(&body);
+    let at = |k: &str| keys.iter().position(|x| x == k).unwrap();
+    assert_eq!(at("isIsolated"), at("side") + 1, "{keys:?}");
+    assert_eq!(at("fills"), keys.len() - 1, "{keys:?}");
+}
