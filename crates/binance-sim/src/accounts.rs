@@ -25,6 +25,8 @@ use crate::engine::{Fill, NewOrder, OrderError, Side, SymbolSpec, TimeInForce};
 use crate::hub::Hub;
 use crate::market::{now_ms, Market};
 
+mod ledger;
+
 /// How an account's API key signs.
 #[derive(Clone, PartialEq, Eq)]
 pub enum KeyKind {
@@ -235,7 +237,7 @@ impl ApiErr {
         )
     }
 
-    fn illegal(name: &str, value: &str) -> Self {
+    pub(crate) fn illegal(name: &str, value: &str) -> Self {
         ApiErr::new(
             400,
             -1100,
@@ -448,6 +450,7 @@ struct State {
     tokens: HashMap<String, Token>,
     subs: Vec<Sub>,
     next_execution_id: u64,
+    ledger: ledger::Ledger,
 }
 
 /// Every account of the simulator. Cloned handles share the same accounts.
@@ -1080,6 +1083,7 @@ impl Accounts {
                        "tradeId": f.trade_id})
             })
             .collect();
+        state.remember(&user, result.order_id, status, now);
         if resting {
             state
                 .orders
@@ -1199,6 +1203,7 @@ impl Accounts {
             ),
         ));
         state.release(&mut order);
+        state.remember(&order, key.1, "CANCELED", now);
         out.push(state.position(account, &order.wallet, &[&order.base, &order.quote], now));
         state.deliver(out);
         drop(state);
@@ -1477,6 +1482,7 @@ impl State {
             if done {
                 self.release(&mut order);
             }
+            self.remember(&order, fill.maker_order_id, status, now);
             out.push(self.position(
                 order.account,
                 &order.wallet,
@@ -1521,7 +1527,8 @@ impl State {
     }
 
     /// Move the funds of one fill.
-    fn settle(&mut self, order: &mut UserOrder, fill: &Fill, _maker: bool) {
+    fn settle(&mut self, order: &mut UserOrder, fill: &Fill, maker: bool) {
+        self.remember_trade(order, fill, maker);
         let wallet = self.accounts[order.account]
             .wallets
             .entry(order.wallet.clone())

@@ -29,6 +29,7 @@ pub mod market;
 pub mod notation;
 pub mod replay;
 mod rest;
+mod rest_ticker;
 mod rest_user;
 mod server;
 pub mod stats;

@@ -132,6 +132,11 @@ impl SymbolMarket {
         &self.engine
     }
 
+    /// Klines, tickers and averages of this symbol's trades.
+    pub fn stats(&self) -> &SymbolStats {
+        &self.stats
+    }
+
     /// Leave the next `count` book updates out of the depth streams.
     pub fn skip_updates(&mut self, count: u64) {
         self.skip = self.skip.saturating_add(count);

@@ -68,12 +68,26 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/api/v3/exchangeInfo", get(exchange_info))
         .route("/api/v3/depth", get(depth))
         .route("/api/v3/trades", get(trades))
+        .route("/api/v3/historicalTrades", get(historical_trades))
         .route("/api/v3/aggTrades", get(agg_trades))
         .route("/api/v3/klines", get(klines))
         .route(
             "/api/v3/userDataStream",
             get(gone).post(gone).put(gone).delete(gone),
         )
+        .merge(crate::rest_ticker::routes())
+}
+
+/// A path Binance does not serve: its front end's 404 page (what clients
+/// show, e.g. python-binance issue #1316: "Invalid JSON error message from
+/// Binance: <html> … 404 Not Found … nginx").
+pub(crate) async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [("content-type", "text/html")],
+        "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
+    )
+        .into_response()
 }
 
 /// Charge the weight, run the handler, stamp the used weight.
@@ -233,12 +247,43 @@ async fn trades(
     Extension(m): Extension<ConnMeta>,
     Query(q): Params,
 ) -> Response {
-    let limit = try_or!(limit(&q, 500, 1000));
-    let market = try_or_answer!(symbol_market(&s, &q));
+    trade_list(&s, &m, &q, None).await
+}
+
+/// `GET /api/v3/historicalTrades`: `/trades` from `fromId` on (the latest
+/// without it).
+async fn historical_trades(
+    State(s): State<Shared>,
+    Extension(m): Extension<ConnMeta>,
+    Query(q): Params,
+) -> Response {
+    let from_id = try_or!(number(&q, "fromId"));
+    trade_list(&s, &m, &q, from_id).await
+}
+
+async fn trade_list(
+    s: &Shared,
+    m: &ConnMeta,
+    q: &HashMap<String, String>,
+    from_id: Option<u64>,
+) -> Response {
+    let limit = try_or!(limit(q, 500, 1000));
+    let market = try_or_answer!(symbol_market(s, q));
     let list: Vec<Value> = {
         let market = market.lock().unwrap();
         let fills = market.engine().trades();
-        fills[fills.len().saturating_sub(limit)..]
+        let first_kept = fills.first().map_or(1, |f| f.trade_id);
+        let chosen = match from_id {
+            Some(from) if from < first_kept && !fills.is_empty() => {
+                return outside_history("fromId", &format!("trade {from}"), first_kept)
+            }
+            Some(from) => {
+                let start = fills.partition_point(|f| f.trade_id < from);
+                &fills[start..(start + limit).min(fills.len())]
+            }
+            None => &fills[fills.len().saturating_sub(limit)..],
+        };
+        chosen
             .iter()
             .map(|f| {
                 json!({
@@ -249,7 +294,7 @@ async fn trades(
             })
             .collect()
     };
-    weighed(&s, &m, 25, async { Json(list).into_response() }).await
+    weighed(s, m, 25, async { Json(list).into_response() }).await
 }
 
 async fn agg_trades(

@@ -20,8 +20,13 @@ pub(crate) fn routes() -> Router<Shared> {
     Router::new()
         .route(
             "/api/v3/order",
-            post(route_counted(1, place)).delete(route(1, cancel)),
+            post(route_counted(1, place))
+                .delete(route(1, cancel))
+                .get(route(4, query_order)),
         )
+        .route("/api/v3/openOrders", get(route(6, open_orders)))
+        .route("/api/v3/allOrders", get(route(20, all_orders)))
+        .route("/api/v3/myTrades", get(route(20, my_trades)))
         .route("/api/v3/account", get(route(20, account)))
         .route(
             "/sapi/v1/margin/order",
@@ -190,6 +195,22 @@ fn cancel(s: &Shared, a: Authed) -> Result<Value, ApiErr> {
 fn margin_place(s: &Shared, a: Authed) -> Result<Value, ApiErr> {
     let wallet = a.margin_wallet()?;
     place_in(s, &a, wallet)
+}
+
+fn query_order(s: &Shared, a: Authed) -> Result<Value, ApiErr> {
+    s.accounts.query_order(a.account, &|k| a.get(k))
+}
+
+fn open_orders(s: &Shared, a: Authed) -> Result<Value, ApiErr> {
+    s.accounts.open_orders(a.account, &|k| a.get(k))
+}
+
+fn all_orders(s: &Shared, a: Authed) -> Result<Value, ApiErr> {
+    s.accounts.all_orders(a.account, &|k| a.get(k))
+}
+
+fn my_trades(s: &Shared, a: Authed) -> Result<Value, ApiErr> {
+    s.accounts.my_trades(a.account, &|k| a.get(k))
 }
 
 fn account(s: &Shared, a: Authed) -> Result<Value, ApiErr> {

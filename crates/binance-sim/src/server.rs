@@ -102,6 +102,7 @@ pub(crate) fn router(shared: Shared) -> Router {
         .merge(crate::rest_user::routes())
         .merge(crate::rest::routes())
         .merge(crate::admin::routes())
+        .fallback(crate::rest::not_found)
         .with_state(shared)
 }
 

@@ -211,3 +211,65 @@ async fn klines_agree_with_the_kline_stream() {
     assert_eq!(status, 400);
     assert!(body.contains("-1120"), "{body}");
 }
+
+/// Every public market-data endpoint real clients call, in the layout of
+/// Binance's documented example (keys, their order, value types).
+#[tokio::test]
+async fn tickers_and_historical_trades_answer_in_binances_layout() {
+    let sim = sim().await;
+    // Trades first, so the statistics are not empty.
+    let mut ws = connect(&format!("{}/ws/btcusdt@trade", sim.ws_url())).await;
+    next_json(&mut ws).await;
+    let get = |path: &'static str| {
+        let url = format!("{}{path}", sim.rest_url());
+        async move { get_json(&url).await }
+    };
+    for (path, vector) in [
+        ("/api/v3/ticker/24hr?symbol=BTCUSDT", "ticker_24hr.json"),
+        (
+            "/api/v3/ticker/24hr?symbol=BTCUSDT&type=MINI",
+            "ticker_24hr_mini.json",
+        ),
+        (
+            "/api/v3/ticker?symbol=BTCUSDT&windowSize=1h",
+            "ticker_rolling.json",
+        ),
+        ("/api/v3/ticker/price?symbol=BTCUSDT", "ticker_price.json"),
+        (
+            "/api/v3/ticker/bookTicker?symbol=BTCUSDT",
+            "ticker_bookTicker.json",
+        ),
+        ("/api/v3/avgPrice?symbol=BTCUSDT", "avgPrice.json"),
+        (
+            "/api/v3/historicalTrades?symbol=BTCUSDT&limit=3",
+            "trades.json",
+        ),
+    ] {
+        assert_eq!(
+            shape(&get(path).await),
+            shape(&rest_vector(vector)),
+            "{path}"
+        );
+    }
+    // Without `symbol`, every symbol; with `symbols`, those.
+    let all = get("/api/v3/ticker/24hr").await;
+    assert_eq!(all.as_array().unwrap().len(), 4);
+    let two = get("/api/v3/ticker/price?symbols=%5B%22BTCUSDT%22,%22BNBBTC%22%5D").await;
+    assert_eq!(two.as_array().unwrap().len(), 2, "{two}");
+    let first = get("/api/v3/historicalTrades?symbol=BTCUSDT&fromId=1&limit=2").await;
+    assert_eq!(first[0]["id"], 1, "{first}");
+    assert_eq!(first[1]["id"], 2, "{first}");
+}
+
+/// A path Binance does not serve gets its front end's 404 page, not an
+/// empty body.
+#[tokio::test]
+async fn unknown_paths_answer_as_binance_does() {
+    let sim = sim().await;
+    let (status, headers, body) = http("GET", &format!("{}/api/v3/nope", sim.rest_url())).await;
+    assert_eq!(status, 404);
+    assert!(headers
+        .iter()
+        .any(|(k, v)| k == "content-type" && v == "text/html"));
+    assert!(body.contains("<title>404 Not Found</title>"), "{body}");
+}

@@ -453,3 +453,64 @@ async fn order_counts_and_the_margin_isolated_flag() {
     assert_eq!(at("isIsolated"), at("side") + 1, "{keys:?}");
     assert_eq!(at("fills"), keys.len() - 1, "{keys:?}");
 }
+
+/// The signed queries real clients make after placing orders (GET order,
+/// openOrders, allOrders, myTrades), in the layout of Binance's examples.
+#[tokio::test]
+async fn order_and_trade_queries_answer_in_binances_layout() {
+    let sim = sim(Duration::from_secs(60)).await;
+    let url = |path: &str, query: &str| {
+        let query = format!("{query}&timestamp={}", now());
+        let signature = hmac_sha256_hex(SECRET.as_bytes(), query.as_bytes());
+        format!("{}{path}?{query}&signature={signature}", sim.rest_url())
+    };
+    let key = [("X-MBX-APIKEY", KEY)];
+    let call = |method: &'static str, path: &'static str, query: &str| {
+        let url = url(path, query);
+        async move {
+            let (status, _, body) = http_with(method, &url, &key).await;
+            assert_eq!(status, 200, "{path}: {body}");
+            serde_json::from_str::<Value>(&body).unwrap()
+        }
+    };
+    let resting = "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&price=1000&quantity=0.001";
+    let placed = call("POST", "/api/v3/order", resting).await;
+    let id = placed["orderId"].as_u64().unwrap();
+    call(
+        "POST",
+        "/api/v3/order",
+        "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001",
+    )
+    .await;
+
+    let order = call(
+        "GET",
+        "/api/v3/order",
+        &format!("symbol=BTCUSDT&orderId={id}"),
+    )
+    .await;
+    assert_eq!(shape(&order), shape(&support::rest_vector("order.json")));
+    assert_eq!(
+        (order["status"].as_str(), order["price"].as_str()),
+        (Some("NEW"), Some("1000.00000000"))
+    );
+    let open = call("GET", "/api/v3/openOrders", "symbol=BTCUSDT").await;
+    assert_eq!(open.as_array().unwrap().len(), 1, "{open}");
+    let all = call("GET", "/api/v3/allOrders", "symbol=BTCUSDT").await;
+    assert_eq!(all.as_array().unwrap().len(), 2, "{all}");
+    assert_eq!(all[1]["status"], "FILLED");
+    let trades = call("GET", "/api/v3/myTrades", "symbol=BTCUSDT").await;
+    assert!(!trades.as_array().unwrap().is_empty(), "{trades}");
+    assert_eq!(
+        shape(&trades),
+        shape(&support::rest_vector("myTrades.json"))
+    );
+    assert_eq!(trades[0]["isBuyer"], true);
+    let (status, _, body) = http_with(
+        "GET",
+        &url("/api/v3/order", "symbol=BTCUSDT&orderId=999999"),
+        &key,
+    )
+    .await;
+    assert_eq!((status, body.contains("-2013")), (400, true), "{body}");
+}

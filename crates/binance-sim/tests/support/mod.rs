@@ -154,6 +154,17 @@ pub fn any_vector(name: &str) -> Value {
     .unwrap()
 }
 
+/// A REST response example of Binance's docs, kept in `tests/vectors/rest/`.
+pub fn rest_vector(name: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/vectors/rest")
+        .join(name);
+    serde_json::from_slice(
+        &std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
+}
+
 /// Keys and JSON value types, recursively (arrays by their first element).
 pub fn shape(v: &Value) -> Value {
     match v {
