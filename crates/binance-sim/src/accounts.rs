@@ -25,6 +25,7 @@ use crate::engine::{Fill, NewOrder, OrderError, Side, SymbolSpec, TimeInForce};
 use crate::hub::Hub;
 use crate::market::{now_ms, Market};
 
+mod actions;
 mod ledger;
 
 /// How an account's API key signs.
@@ -210,6 +211,8 @@ pub struct ApiErr {
     pub code: i64,
     /// Binance's message.
     pub msg: String,
+    /// What was done before the failure (`order.cancelReplace`'s results).
+    pub data: Option<Value>,
 }
 
 impl ApiErr {
@@ -218,7 +221,22 @@ impl ApiErr {
             status,
             code,
             msg: msg.into(),
+            data: None,
         }
+    }
+
+    pub(crate) fn with_data(mut self, data: Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+
+    /// The error object of an answer: `code`, `msg`, and `data` when there is some.
+    pub(crate) fn body(&self) -> Value {
+        let mut body = json!({"code": self.code, "msg": self.msg});
+        if let Some(data) = &self.data {
+            body["data"] = data.clone();
+        }
+        body
     }
 
     pub(crate) fn missing(name: &str) -> Self {

@@ -71,6 +71,8 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/api/v3/historicalTrades", get(historical_trades))
         .route("/api/v3/aggTrades", get(agg_trades))
         .route("/api/v3/klines", get(klines))
+        // The simulator's candles need no presentation tweaks: uiKlines are klines.
+        .route("/api/v3/uiKlines", get(klines))
         .route(
             "/api/v3/userDataStream",
             get(gone).post(gone).put(gone).delete(gone),

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::accounts::{ApiErr, CancelRequest, OrderRequest, Signed, Wallet};
 use crate::market::now_ms;
-use crate::server::{binance_error, stream_query, ConnMeta, Shared};
+use crate::server::{stream_query, ConnMeta, Shared};
 
 pub(crate) fn routes() -> Router<Shared> {
     Router::new()
@@ -24,7 +24,14 @@ pub(crate) fn routes() -> Router<Shared> {
                 .delete(route(1, cancel))
                 .get(route(4, query_order)),
         )
-        .route("/api/v3/openOrders", get(route(6, open_orders)))
+        .route(
+            "/api/v3/openOrders",
+            get(route(6, open_orders)).delete(route(1, cancel_all)),
+        )
+        .route(
+            "/api/v3/order/cancelReplace",
+            post(route_counted(1, cancel_replace)),
+        )
         .route("/api/v3/allOrders", get(route(20, all_orders)))
         .route("/api/v3/myTrades", get(route(20, my_trades)))
         .route("/api/v3/account", get(route(20, account)))
@@ -110,11 +117,8 @@ impl Authed {
 }
 
 fn error(e: ApiErr) -> Response {
-    binance_error(
-        StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
-        e.code,
-        &e.msg,
-    )
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+    (status, Json(e.body())).into_response()
 }
 
 /// Weigh, authenticate, run; count the order when `counts_order`.
@@ -211,6 +215,16 @@ fn all_orders(s: &Shared, a: Authed) -> Result<Value, ApiErr> {
 
 fn my_trades(s: &Shared, a: Authed) -> Result<Value, ApiErr> {
     s.accounts.my_trades(a.account, &|k| a.get(k))
+}
+
+fn cancel_all(s: &Shared, a: Authed) -> Result<Value, ApiErr> {
+    let symbol = a.get("symbol").ok_or_else(|| ApiErr::missing("symbol"))?;
+    s.accounts.cancel_all(&s.market, &s.hub, a.account, &symbol)
+}
+
+fn cancel_replace(s: &Shared, a: Authed) -> Result<Value, ApiErr> {
+    s.accounts
+        .cancel_replace(&s.market, &s.hub, a.account, &|k| a.get(k))
 }
 
 fn account(s: &Shared, a: Authed) -> Result<Value, ApiErr> {

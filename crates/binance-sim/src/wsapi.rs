@@ -1,7 +1,9 @@
 //! The WebSocket API (`/ws-api/v3`): requests answered by id with
 //! `rateLimits`, sessions (`session.logon` with Ed25519 keys), the user-data
-//! methods, `order.place` / `order.cancel`, and the subscriptions' events as
-//! `{"subscriptionId":N,"event":{…}}`.
+//! methods, the order methods (`order.place`, `.cancel`, `.status`,
+//! `.cancelReplace`, `openOrders.*`, `allOrders`, `myTrades`), the
+//! market-data methods (answered by their REST endpoints), and the
+//! subscriptions' events as `{"subscriptionId":N,"event":{…}}`.
 
 use std::time::Instant;
 
@@ -55,6 +57,8 @@ struct Session {
     next_subscription: u64,
     rate_limits: bool,
     events: mpsc::UnboundedSender<String>,
+    /// The REST endpoints, which answer the market-data methods.
+    rest: axum::Router,
 }
 
 async fn connection(socket: WebSocket, s: Shared, meta: ConnMeta, rate_limits: bool, micros: bool) {
@@ -71,6 +75,9 @@ async fn connection(socket: WebSocket, s: Shared, meta: ConnMeta, rate_limits: b
         next_subscription: 0,
         rate_limits,
         events: events_tx,
+        rest: crate::rest::routes()
+            .with_state(s.clone())
+            .layer(Extension(meta.clone())),
     };
     let limits = s.limits.clone();
     let (mut tx, mut rx) = socket.split();
@@ -98,7 +105,7 @@ async fn connection(socket: WebSocket, s: Shared, meta: ConnMeta, rate_limits: b
                     Incoming::Closed => break None,
                 };
                 s.faults.api_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let reply = answer(&s, &meta, &mut session, &text);
+                let reply = answer(&s, &meta, &mut session, &text).await;
                 let delay = s.faults.api_delay();
                 if !delay.is_zero() {
                     let late = session.events.clone();
@@ -150,17 +157,93 @@ async fn connection(socket: WebSocket, s: Shared, meta: ConnMeta, rate_limits: b
     finish(tx, &meta, end).await;
 }
 
-/// Request weights of the methods served.
+/// Request weights of the methods served (market-data methods are weighed
+/// by the REST endpoint that answers them).
 fn weight(method: &str) -> u32 {
     match method {
-        "order.place" | "order.cancel" | "ping" | "time" => 1,
-        "account.status" => 20,
+        _ if rest_path(method).is_some() => 0,
+        "order.place" | "order.cancel" | "order.cancelReplace" | "openOrders.cancelAll" => 1,
+        "ping" | "time" => 1,
+        "order.status" => 4,
+        "openOrders.status" => 6,
+        "account.status" | "allOrders" | "myTrades" => 20,
         _ => 2,
     }
 }
 
+/// The REST endpoint of a market-data method: Binance documents each as
+/// the same request, so one implementation answers both.
+fn rest_path(method: &str) -> Option<&'static str> {
+    Some(match method {
+        "depth" => "/api/v3/depth",
+        "exchangeInfo" => "/api/v3/exchangeInfo",
+        "ticker.price" => "/api/v3/ticker/price",
+        "ticker.book" => "/api/v3/ticker/bookTicker",
+        "ticker.24hr" => "/api/v3/ticker/24hr",
+        "ticker" => "/api/v3/ticker",
+        "avgPrice" => "/api/v3/avgPrice",
+        "klines" => "/api/v3/klines",
+        "uiKlines" => "/api/v3/uiKlines",
+        "trades.recent" => "/api/v3/trades",
+        "trades.historical" => "/api/v3/historicalTrades",
+        "trades.aggregate" => "/api/v3/aggTrades",
+        _ => return None,
+    })
+}
+
+/// Ask the REST endpoint at `path` with `params` as its query.
+async fn forward(
+    rest: &mut axum::Router,
+    path: &str,
+    params: &Map<String, Value>,
+) -> Result<Value, ApiErr> {
+    use tower_service::Service;
+    let encode = |text: String| -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    (b as char).to_string()
+                }
+                other => format!("%{other:02X}"),
+            })
+            .collect()
+    };
+    let query: Vec<String> = params
+        .iter()
+        .filter(|(k, _)| *k != "returnRateLimits")
+        .map(|(k, v)| format!("{k}={}", encode(param_text(v))))
+        .collect();
+    let internal = |what: &str| {
+        ApiErr::new(
+            500,
+            -1000,
+            format!("An unknown error occurred while processing the request ({what})."),
+        )
+    };
+    let request = axum::http::Request::get(format!("{path}?{}", query.join("&")))
+        .body(axum::body::Body::empty())
+        .map_err(|_| internal("request"))?;
+    let response = match rest.call(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .map_err(|_| internal("body"))?;
+    let body: Value = serde_json::from_slice(&bytes).map_err(|_| internal("JSON"))?;
+    match status {
+        200 => Ok(body),
+        _ => Err(ApiErr::new(
+            status,
+            body["code"].as_i64().unwrap_or(-1000),
+            body["msg"].as_str().unwrap_or_default(),
+        )),
+    }
+}
+
 /// Answer one request frame.
-fn answer(s: &Shared, meta: &ConnMeta, session: &mut Session, text: &str) -> String {
+async fn answer(s: &Shared, meta: &ConnMeta, session: &mut Session, text: &str) -> String {
     let request: WsApiRequest = match serde_json::from_str(text) {
         Ok(r) => r,
         Err(_) => {
@@ -192,10 +275,16 @@ fn answer(s: &Shared, meta: &ConnMeta, session: &mut Session, text: &str) -> Str
                 json!({"error": {"code": err.code, "msg": err.msg, "data": {"serverTime": now_ms(), "retryAfter": retry}}}),
             )
         }
-        Ok(_) => match dispatch(s, session, &method, &params) {
-            Ok(result) => (200, json!({ "result": result })),
-            Err(e) => (e.status, json!({"error": {"code": e.code, "msg": e.msg}})),
-        },
+        Ok(_) => {
+            let result = match rest_path(&method) {
+                Some(path) => forward(&mut session.rest, path, &params).await,
+                None => dispatch(s, session, &method, &params),
+            };
+            match result {
+                Ok(result) => (200, json!({ "result": result })),
+                Err(e) => (e.status, json!({ "error": e.body() })),
+            }
+        }
     };
     let mut reply = Map::new();
     reply.insert("id".into(), id);
@@ -308,6 +397,19 @@ fn dispatch(
         "account.status" => {
             let account = account(s, session, params)?;
             Ok(s.accounts.account_json(account))
+        }
+        "order.status" => s.accounts.query_order(account(s, session, params)?, &text),
+        "openOrders.status" => s.accounts.open_orders(account(s, session, params)?, &text),
+        "allOrders" => s.accounts.all_orders(account(s, session, params)?, &text),
+        "myTrades" => s.accounts.my_trades(account(s, session, params)?, &text),
+        "openOrders.cancelAll" => {
+            let account = account(s, session, params)?;
+            let symbol = text("symbol").ok_or_else(|| ApiErr::missing("symbol"))?;
+            s.accounts.cancel_all(&s.market, &s.hub, account, &symbol)
+        }
+        "order.cancelReplace" => {
+            let account = account(s, session, params)?;
+            s.accounts.cancel_replace(&s.market, &s.hub, account, &text)
         }
         "userDataStream.start" | "userDataStream.ping" | "userDataStream.stop" => Err(ApiErr::new(
             400,

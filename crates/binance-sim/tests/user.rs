@@ -514,3 +514,159 @@ async fn order_and_trade_queries_answer_in_binances_layout() {
     .await;
     assert_eq!((status, body.contains("-2013")), (400, true), "{body}");
 }
+
+/// The WebSocket API's market-data methods answer what the REST endpoint of
+/// the same name does, and its account methods answer in Binance's layout.
+#[tokio::test]
+async fn ws_api_market_data_and_account_methods() {
+    let sim = sim(Duration::from_secs(60)).await;
+    let mut ws = connect(&sim.ws_api_url()).await;
+    let btc = json!({"symbol": "BTCUSDT"});
+    // A trade first, so statistics are not empty.
+    while sim.trades("BTCUSDT").is_empty() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let market: [(&str, Value, Value); 12] = [
+        (
+            "depth",
+            json!({"symbol": "BTCUSDT", "limit": 5}),
+            any_vector("spot/rest_depth_snapshot.json"),
+        ),
+        (
+            "ticker.price",
+            btc.clone(),
+            support::rest_vector("ticker_price.json"),
+        ),
+        (
+            "ticker.book",
+            btc.clone(),
+            support::rest_vector("ticker_bookTicker.json"),
+        ),
+        (
+            "ticker.24hr",
+            btc.clone(),
+            support::rest_vector("ticker_24hr.json"),
+        ),
+        (
+            "ticker",
+            btc.clone(),
+            support::rest_vector("ticker_rolling.json"),
+        ),
+        (
+            "avgPrice",
+            btc.clone(),
+            support::rest_vector("avgPrice.json"),
+        ),
+        (
+            "trades.recent",
+            btc.clone(),
+            support::rest_vector("trades.json"),
+        ),
+        (
+            "trades.historical",
+            btc.clone(),
+            support::rest_vector("trades.json"),
+        ),
+        (
+            "trades.aggregate",
+            btc.clone(),
+            support::rest_vector("aggTrades.json"),
+        ),
+        (
+            "klines",
+            json!({"symbol": "BTCUSDT", "interval": "1s"}),
+            json!([[0, "", "", "", "", "", 0, "", 0, "", "", ""]]),
+        ),
+        (
+            "uiKlines",
+            json!({"symbol": "BTCUSDT", "interval": "1s"}),
+            json!([[0, "", "", "", "", "", 0, "", 0, "", "", ""]]),
+        ),
+        (
+            "exchangeInfo",
+            json!({"symbols": ["BTCUSDT", "BNBBTC"]}),
+            Value::Null,
+        ),
+    ];
+    for (i, (method, params, vector)) in market.into_iter().enumerate() {
+        let reply = call(&mut ws, i as u64, method, params).await;
+        assert_eq!(reply["status"], 200, "{method}: {reply}");
+        if !vector.is_null() {
+            assert_eq!(shape(&reply["result"]), shape(&vector), "{method}: {reply}");
+        }
+    }
+    let reply = call(&mut ws, 20, "ticker.price", json!({"symbol": "NOPE"})).await;
+    assert_eq!(error_code(&reply), (400, -1121));
+
+    // Account methods: a resting order, a market order, then the queries.
+    let resting = json!({"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT",
+        "timeInForce": "GTC", "price": "1000", "quantity": "0.001"});
+    let placed = call(&mut ws, 30, "order.place", signed(resting.clone(), SECRET)).await;
+    let id = placed["result"]["orderId"].as_u64().unwrap();
+    let market = json!({"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"});
+    call(&mut ws, 31, "order.place", signed(market, SECRET)).await;
+    let status = call(
+        &mut ws,
+        32,
+        "order.status",
+        signed(json!({"symbol": "BTCUSDT", "orderId": id}), SECRET),
+    )
+    .await;
+    assert_eq!(
+        shape(&status["result"]),
+        shape(&support::rest_vector("order.json")),
+        "{status}"
+    );
+    let open = call(
+        &mut ws,
+        33,
+        "openOrders.status",
+        signed(btc.clone(), SECRET),
+    )
+    .await;
+    assert_eq!(open["result"].as_array().map(Vec::len), Some(1), "{open}");
+    let all = call(&mut ws, 34, "allOrders", signed(btc.clone(), SECRET)).await;
+    assert_eq!(all["result"].as_array().map(Vec::len), Some(2), "{all}");
+    let mine = call(&mut ws, 35, "myTrades", signed(btc.clone(), SECRET)).await;
+    assert_eq!(
+        shape(&mine["result"]),
+        shape(&support::rest_vector("myTrades.json")),
+        "{mine}"
+    );
+    let mut replace = resting.clone();
+    replace["cancelReplaceMode"] = "STOP_ON_FAILURE".into();
+    replace["cancelOrderId"] = id.into();
+    let replaced = call(
+        &mut ws,
+        36,
+        "order.cancelReplace",
+        signed(replace.clone(), SECRET),
+    )
+    .await;
+    assert_eq!(replaced["result"]["cancelResult"], "SUCCESS", "{replaced}");
+    assert_eq!(
+        replaced["result"]["newOrderResult"], "SUCCESS",
+        "{replaced}"
+    );
+    assert_eq!(replaced["result"]["cancelResponse"]["orderId"], id);
+    // The old order is gone: replacing it again fails, and places nothing.
+    let again = call(&mut ws, 37, "order.cancelReplace", signed(replace, SECRET)).await;
+    assert_eq!(error_code(&again), (400, -2021));
+    assert_eq!(
+        again["error"]["data"]["newOrderResult"], "NOT_ATTEMPTED",
+        "{again}"
+    );
+    let canceled = call(
+        &mut ws,
+        38,
+        "openOrders.cancelAll",
+        signed(btc.clone(), SECRET),
+    )
+    .await;
+    assert_eq!(
+        canceled["result"].as_array().map(Vec::len),
+        Some(1),
+        "{canceled}"
+    );
+    assert_eq!(canceled["result"][0]["status"], "CANCELED");
+}
