@@ -51,6 +51,12 @@ pub(crate) struct Plan {
 const URL_STREAMS_MAX: usize = 100;
 /// Frames read in one go before the loop looks at its timers and commands.
 const DRAIN_BATCH: usize = 512;
+/// The longest a switch keeps filtering repeats of a stream that stays
+/// quiet on the new connection.
+const DEDUPE_MAX: Duration = Duration::from_secs(60);
+/// The most frames read out of an old connection as it is replaced (a
+/// bound on a loop over a socket that keeps receiving).
+const SWITCH_DRAIN_MAX: usize = 1_000_000;
 /// Streams per SUBSCRIBE request when subscribing after connect.
 const SUBSCRIBE_BATCH: usize = 300;
 
@@ -197,6 +203,7 @@ pub(crate) fn spawn<U: TimeUnit>(
     let silence = shared.options.stream_watchdog.map(Silence::new);
     let conn = Connection {
         silence,
+        held_since: None,
         shared,
         plan,
         desired,
@@ -222,10 +229,9 @@ struct Reader<U: TimeUnit> {
     queue: Arc<Queue<Entry<U>>>,
     stamp: bool,
     max_stall: Duration,
-    /// Since when its queue has been full with the connection waiting.
-    full_since: Option<Instant>,
-    /// It stayed full past `max_stall`: its overflow policy applies until
-    /// it has read half its queue.
+    /// It held the connection back for `max_stall`: its overflow policy
+    /// applies until the connection has caught up and it has read half its
+    /// queue.
     shedding: bool,
 }
 
@@ -233,8 +239,9 @@ struct Reader<U: TimeUnit> {
 enum Room<U: TimeUnit> {
     /// Read at most this many frames.
     Read(usize),
-    /// Stop reading until this queue has room, or until the deadline.
-    Wait(Arc<Queue<Entry<U>>>, Instant),
+    /// Stop reading until this queue has room, or until the deadline
+    /// (none: a `max_stall` too long to count, never shed).
+    Wait(Arc<Queue<Entry<U>>>, Option<Instant>),
 }
 
 /// What to do with a control response.
@@ -270,6 +277,11 @@ struct Connection<U: TimeUnit> {
     heard_any: bool,
     /// Per-stream silence (off when `Options::stream_watchdog` is `None`).
     silence: Option<Silence>,
+    /// Since when the readers have held the connection back: it stopped, or
+    /// read less than was there because of their room, and has not caught
+    /// up with the network since. One clock for the connection, so readers
+    /// that hold it back in turn do not add up past Binance's pong deadline.
+    held_since: Option<Instant>,
 }
 
 /// How a session (one WebSocket) ended.
@@ -327,7 +339,6 @@ impl<U: TimeUnit> Connection<U> {
                     queue,
                     stamp,
                     max_stall,
-                    full_since: None,
                     shedding: false,
                 });
             }
@@ -472,6 +483,8 @@ impl<U: TimeUnit> Connection<U> {
         // flood: frames only set a flag, and the watchdog tick reads the clock.
         let mut last_frame = Instant::now();
         let mut heard = false;
+        let mut was_stalled = false;
+        self.held_since = None;
         if let Some(silence) = &mut self.silence {
             silence.restart(last_frame);
         }
@@ -507,6 +520,12 @@ impl<U: TimeUnit> Connection<U> {
                 Room::Read(n) => (n, false),
                 Room::Wait(..) => (0, true),
             };
+            // A pong queued by the last ping read goes out before the pause
+            // (tungstenite sends it on the next read or write).
+            if stalled && !was_stalled {
+                let _ = current.flush().await;
+            }
+            was_stalled = stalled;
             tokio::select! {
                 biased;
                 // Commands and timers first: under a flood the socket is always
@@ -540,18 +559,45 @@ impl<U: TimeUnit> Connection<U> {
                         }
                         Err(e) => {
                             tracing::info!("rotation connect failed: {e}");
-                            dedupe = None;
+                            // Filtering a previous switch's repeats goes on.
+                            if dedupe_until.is_none() {
+                                dedupe = None;
+                            }
                             rotate_at = Instant::now() + Duration::from_secs(5);
                             rotate_timer.as_mut().reset(rotate_at);
                         }
                     }
                 }
                 _ = &mut switch_timer, if switch_at.is_some() => {
+                    // What the old connection received before the new one
+                    // opened is only on the old one: it is all read out
+                    // before it closes, past the readers' room if need be
+                    // (a backlog held back by a slow reader is data too).
+                    // What arrives meanwhile is on the new one as well.
+                    if !current_done {
+                        for _ in 0..SWITCH_DRAIN_MAX {
+                            match current.next().now_or_never() {
+                                Some(Some(Ok(tungstenite::Message::Text(text)))) => {
+                                    self.deliver(text, dedupe.as_mut());
+                                    if self.batch.len() >= DRAIN_BATCH {
+                                        self.flush();
+                                    }
+                                }
+                                Some(Some(Ok(_))) => {}
+                                Some(_) | None => break,
+                            }
+                        }
+                        self.flush();
+                    }
                     let old = std::mem::replace(&mut current, next.take().expect("switch follows a new connection"));
                     close_quietly(old).await;
                     // What the new connection buffered during the overlap may
-                    // repeat what the old one delivered: keep filtering a while.
-                    dedupe_until = Some(Instant::now() + options.rotation_overlap);
+                    // repeat what the old one delivered: keep filtering until
+                    // each stream has passed it.
+                    if let Some(d) = dedupe.as_mut() {
+                        d.behind = d.last.keys().cloned().collect();
+                    }
+                    dedupe_until = Some(Instant::now() + DEDUPE_MAX);
                     switch_at = None;
                     current_done = false;
                     rotate_at = Instant::now() + options.rotate_after;
@@ -563,13 +609,13 @@ impl<U: TimeUnit> Connection<U> {
                     self.broadcast(Status::Rotated);
                     if std::mem::take(&mut next_doomed) {
                         connecting = Some(self.open_next());
-                        dedupe = Some(Dedupe::default());
+                        dedupe.get_or_insert_with(Dedupe::default);
                     }
                 }
                 _ = &mut rotate_timer, if connecting.is_none() && next.is_none() => {
                     tracing::info!("connection near its lifetime: rotating");
                     connecting = Some(self.open_next());
-                    dedupe = Some(Dedupe::default());
+                    dedupe.get_or_insert_with(Dedupe::default);
                     rotate_at = Instant::now() + options.rotate_after;
                     rotate_timer.as_mut().reset(rotate_at);
                 }
@@ -589,13 +635,24 @@ impl<U: TimeUnit> Connection<U> {
                 }
                 _ = async {
                     if let Room::Wait(queue, deadline) = &room {
-                        let _ = tokio::time::timeout_at(*deadline, queue.room()).await;
+                        match deadline {
+                            Some(deadline) => {
+                                let _ = tokio::time::timeout_at(*deadline, queue.room()).await;
+                            }
+                            None => queue.room().await,
+                        }
                     }
                 }, if stalled => {}
                 _ = check.tick() => {
-                    if dedupe_until.is_some_and(|t| Instant::now() >= t) && next.is_none() && connecting.is_none() {
-                        dedupe = None;
-                        dedupe_until = None;
+                    // Filtering ends once every stream's new connection has
+                    // passed what the old one delivered (or, for a stream
+                    // that stays quiet, after a long while).
+                    if dedupe_until.is_some() && next.is_none() && connecting.is_none() {
+                        let caught_up = dedupe.as_ref().is_none_or(|d| d.behind.is_empty());
+                        if caught_up || dedupe_until.is_some_and(|t| Instant::now() >= t) {
+                            dedupe = None;
+                            dedupe_until = None;
+                        }
                     }
                     // A stream gone quiet while others flow: report it, and
                     // move everything to a fresh connection (make-before-break).
@@ -604,7 +661,7 @@ impl<U: TimeUnit> Connection<U> {
                         self.broadcast(Status::StreamSilent { stream, silent_for });
                         if connecting.is_none() && next.is_none() {
                             connecting = Some(self.open_next());
-                            dedupe = Some(Dedupe::default());
+                            dedupe.get_or_insert_with(Dedupe::default);
                         }
                     }
                     // Not reading is not the server's silence.
@@ -630,7 +687,7 @@ impl<U: TimeUnit> Connection<U> {
                                 if self.deliver(text, dedupe.as_mut()) == Delivered::Shutdown && connecting.is_none() && next.is_none() {
                                     tracing::info!("serverShutdown: rotating to a new connection");
                                     connecting = Some(self.open_next());
-                                    dedupe = Some(Dedupe::default());
+                                    dedupe.get_or_insert_with(Dedupe::default);
                                 }
                             }
                             Some(Ok(tungstenite::Message::Close(frame))) => {
@@ -652,6 +709,11 @@ impl<U: TimeUnit> Connection<U> {
                             break;
                         }
                         if read >= limit {
+                            // Stopped by the readers' room with more maybe
+                            // there: held back, unless the batch was whole.
+                            if limit < DRAIN_BATCH {
+                                self.held_since.get_or_insert_with(Instant::now);
+                            }
                             break;
                         }
                         match current.next().now_or_never() {
@@ -659,7 +721,11 @@ impl<U: TimeUnit> Connection<U> {
                                 item = more;
                                 read += 1;
                             }
-                            None => break,
+                            None => {
+                                // Nothing more to read: caught up.
+                                self.held_since = None;
+                                break;
+                            }
                         }
                     }
                     self.flush();
@@ -676,7 +742,9 @@ impl<U: TimeUnit> Connection<U> {
                         // The new connection failed during the overlap: keep the old one.
                         _ => {
                             next = None;
-                            dedupe = None;
+                            if dedupe_until.is_none() {
+                                dedupe = None;
+                            }
                             switch_at = None;
                             next_doomed = false;
                             rotate_at = Instant::now() + Duration::from_secs(5);
@@ -740,6 +808,11 @@ impl<U: TimeUnit> Connection<U> {
         let Some(silence) = &mut self.silence else {
             return Vec::new();
         };
+        // A raw connection's frames do not say their stream: with more than
+        // one (live-subscribed), silence cannot be told apart.
+        if !self.plan.combined && self.desired.len() > 1 {
+            return Vec::new();
+        }
         let now = Instant::now();
         silence.watch(&self.desired, now);
         if stalled {
@@ -794,53 +867,87 @@ impl<U: TimeUnit> Connection<U> {
         if self.batch.is_empty() {
             return;
         }
+        let push = |r: &Reader<U>, frames: &mut dyn Iterator<Item = Entry<U>>| {
+            match Self::admits_over(r) {
+                true => r.queue.push_many_over(frames),
+                false => r.queue.push_many(frames),
+            }
+        };
         if let Some((last, rest)) = self.readers.split_last() {
             for r in rest {
-                r.queue
-                    .push_many(self.batch.iter().cloned().map(Entry::Frame));
+                push(r, &mut self.batch.iter().cloned().map(Entry::Frame));
             }
-            last.queue.push_many(self.batch.drain(..).map(Entry::Frame));
+            push(last, &mut self.batch.drain(..).map(Entry::Frame));
         }
         self.batch.clear();
     }
 
     /// Backpressure: how many frames the readers' queues take now, or which
-    /// full queue to wait for. A reader full for longer than its `max_stall`
-    /// is no longer waited for (its overflow policy applies) until it has
-    /// read half its queue, so pongs are never held back for long.
+    /// full queue to wait for. Once the connection has been held back for a
+    /// reader's `max_stall`, that reader no longer limits it (its overflow
+    /// policy applies) until the connection has caught up and the reader
+    /// has read half its queue: a reader that stays behind, stopped or only
+    /// slow, loses messages and is told how many, and pongs are never held
+    /// back for long. While a socket's own control request is unanswered
+    /// nothing is held back: its answer is behind the unread frames.
     fn room(&mut self) -> Room<U> {
         let now = Instant::now();
+        let control_pending = self
+            .pending
+            .values()
+            .any(|p| matches!(p, Pending::User { .. }));
         let mut room = DRAIN_BATCH;
-        let mut wait: Option<(&Arc<Queue<Entry<U>>>, Instant)> = None;
-        for r in &mut self.readers {
+        // The reader to wait for (by index), and its deadline.
+        let mut wait: Option<(usize, Option<Instant>)> = None;
+        for (i, r) in self.readers.iter_mut().enumerate() {
             let space = r.queue.space();
             if r.shedding {
-                r.shedding = space < r.queue.capacity() / 2;
+                if self.held_since.is_some() || space < r.queue.capacity() / 2 {
+                    continue;
+                }
+                r.shedding = false;
+            }
+            if control_pending || space >= DRAIN_BATCH {
                 continue;
             }
-            if space > 0 {
-                r.full_since = None;
-                room = room.min(space);
-                continue;
+            if space == 0 {
+                self.held_since.get_or_insert(now);
             }
-            let deadline = *r.full_since.get_or_insert(now) + r.max_stall;
-            if deadline <= now {
+            let deadline = self
+                .held_since
+                .and_then(|since| since.checked_add(r.max_stall));
+            if deadline.is_some_and(|d| d <= now) {
                 if !r.max_stall.is_zero() {
                     tracing::warn!(
-                        "a reader left its queue full for {} ms: its overflow policy applies",
+                        "a reader held the connection back for {} ms: its overflow policy applies",
                         r.max_stall.as_millis()
                     );
                 }
                 r.shedding = true;
-                r.full_since = None;
-            } else if wait.is_none_or(|(_, d)| deadline < d) {
-                wait = Some((&r.queue, deadline));
+                continue;
             }
+            let sooner = |d: Option<Instant>| match (deadline, d) {
+                (Some(mine), Some(theirs)) => mine < theirs,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if space == 0 && wait.is_none_or(|(_, d)| sooner(d)) {
+                wait = Some((i, deadline));
+            }
+            room = room.min(space);
         }
         match wait {
-            Some((queue, deadline)) => Room::Wait(queue.clone(), deadline),
+            Some((i, deadline)) => Room::Wait(self.readers[i].queue.clone(), deadline),
             None => Room::Read(room),
         }
+    }
+
+    /// Whether `r` takes frames past its capacity: every reader but one
+    /// whose overflow policy applies (a reader's room was counted before
+    /// reading; a second connection feeding the same queue may have used
+    /// some of it meanwhile, which must not drop anything).
+    fn admits_over(r: &Reader<U>) -> bool {
+        !r.shedding
     }
 
     fn answer(&mut self, response: ControlResponse) {
@@ -905,6 +1012,9 @@ async fn close_quietly(mut ws: Ws) {
 #[derive(Default)]
 struct Dedupe {
     last: HashMap<String, u64>,
+    /// After the switch: streams whose new connection has not yet passed
+    /// the old one's last key (its backlog may still repeat).
+    behind: std::collections::HashSet<String>,
 }
 
 impl Dedupe {
@@ -916,6 +1026,9 @@ impl Dedupe {
             Some(last) if key <= *last => false,
             Some(last) => {
                 *last = key;
+                // One connection's keys only grow: the rest of this
+                // stream on it is new.
+                self.behind.remove(stream);
                 true
             }
             None => {

@@ -133,6 +133,17 @@ impl<T: Item> Queue<T> {
         self.room.notified().await;
     }
 
+    /// Add items under one lock past the capacity, dropping nothing (the
+    /// producer bounded them by the room it saw); never waits.
+    pub fn push_many_over(&self, items: &mut dyn Iterator<Item = T>) {
+        let mut inner = self.inner.lock().unwrap();
+        if inner.end.is_none() {
+            inner.items.extend(items);
+        }
+        drop(inner);
+        self.notify.notify_one();
+    }
+
     /// Add items under one lock; never waits.
     pub fn push_many(&self, items: impl Iterator<Item = T>) {
         let mut inner = self.inner.lock().unwrap();

@@ -308,3 +308,55 @@ async fn user_events_through_the_proxy_arrive_once_in_order() {
     depositor.await.unwrap();
     assert_eq!(drops, 2, "both resets hit a live connection of the socket");
 }
+
+#[tokio::test]
+async fn a_reader_that_keeps_reading_but_too_slowly_is_shed_and_told() {
+    let total = 30_000;
+    let server = FloodServer::start(total, total, vec![], Chaos::fast()).await;
+    let manager = builder_at(server.url()).build().unwrap();
+    let mut socket = manager
+        .trade_socket("BTCUSDT")
+        .unwrap()
+        .queue(500, Overflow::DropOldest)
+        .max_stall(Duration::from_millis(300));
+    let (mut delivered, mut dropped, mut last) = (0u64, 0u64, 0u64);
+    while last < total {
+        match next(&mut socket).await.unwrap() {
+            Message::Event(StreamEvent {
+                event: Event::Trade(t),
+                ..
+            }) => {
+                assert!(t.trade_id > last, "in order, never twice");
+                last = t.trade_id;
+                delivered += 1;
+                // Never stops, but reads far slower than the burst comes.
+                if delivered % 5 == 0 {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+            Message::Status(Status::Lagged { dropped: n }) => dropped += n,
+            _ => {}
+        }
+    }
+    assert!(dropped > 0, "held back for max_stall, then shed");
+    assert_eq!(
+        delivered + dropped,
+        total,
+        "every message delivered or counted"
+    );
+}
+
+#[tokio::test]
+async fn a_max_stall_too_long_to_count_never_sheds() {
+    let total = 20_000;
+    let server = FloodServer::start(total, total, vec![], Chaos::all(14)).await;
+    let manager = builder_at(server.url()).build().unwrap();
+    let mut socket = manager
+        .trade_socket("BTCUSDT")
+        .unwrap()
+        .queue(100, Overflow::DropOldest)
+        .max_stall(Duration::MAX);
+    socket.connect().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    expect_ids(&mut socket, total, async |_| {}).await;
+}

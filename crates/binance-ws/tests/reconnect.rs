@@ -409,3 +409,65 @@ async fn a_stream_gone_silent_is_reported_and_moved_to_a_fresh_connection() {
         "the other stream lost nothing across the move"
     );
 }
+
+#[tokio::test]
+async fn a_rotation_while_the_reader_holds_the_connection_back_loses_nothing() {
+    let sim = sim().await;
+    let manager = builder(&sim)
+        .options(Options {
+            rotate_after: Duration::from_millis(300),
+            rotation_overlap: Duration::from_millis(200),
+            reconnect: Reconnect {
+                initial_delay: Duration::from_millis(20),
+                ..Reconnect::default()
+            },
+            ..Options::default()
+        })
+        .build()
+        .unwrap();
+    let mut socket = manager
+        .trade_socket("BTCUSDT")
+        .unwrap()
+        .queue(100, binance_ws::Overflow::DropOldest);
+    let mut ids = Vec::new();
+    let mut rotations = 0;
+    while ids.len() < 1500 {
+        match next(&mut socket).await.unwrap() {
+            Message::Status(Status::Rotated) => rotations += 1,
+            Message::Status(s) => assert!(
+                matches!(s, Status::Connected),
+                "nothing but rotations: {s:?}"
+            ),
+            m => ids.extend(trade_id(&m)),
+        }
+        // The reader stops for longer than a rotation takes, twice.
+        if ids.len() == 200 || ids.len() == 800 {
+            tokio::time::sleep(Duration::from_millis(1200)).await;
+        }
+    }
+    assert!(rotations >= 2, "{rotations}");
+    assert!(
+        ids.windows(2).all(|w| w[1] == w[0] + 1),
+        "nothing lost or repeated across rotations during a stall: {:?}",
+        ids.windows(2)
+            .filter(|w| w[1] != w[0] + 1)
+            .map(|w| (w[0], w[1]))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn a_subscribe_answers_while_the_socket_is_behind() {
+    let sim = sim().await;
+    let mut socket = manager(&sim)
+        .trade_socket("BTCUSDT")
+        .unwrap()
+        .queue(50, binance_ws::Overflow::DropOldest);
+    socket.connect().await.unwrap();
+    // The queue fills (the connection holds back for the default 20 s) …
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // … and the answer is behind the unread frames: it still comes at once.
+    let answered =
+        tokio::time::timeout(Duration::from_secs(5), socket.subscribe(&["ethusdt@trade"])).await;
+    assert!(answered.expect("answered well before max_stall").is_ok());
+}

@@ -135,7 +135,7 @@ async fn rest_and_ws_api_orders_reach_the_user_socket() {
         &sim,
         "POST",
         "/api/v3/order",
-        "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.01000&price=1000.00&newClientOrderId=rest-1",
+        "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.01000&price=20000.00&newClientOrderId=rest-1",
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -153,7 +153,7 @@ async fn rest_and_ws_api_orders_reach_the_user_socket() {
     );
     assert_eq!(
         (new.order_id, new.price, new.is_working),
-        (resting_id, dec("1000"), true)
+        (resting_id, dec("20000"), true)
     );
     let Event::OutboundAccountPosition(position) = next_event(&mut user, &mut statuses).await
     else {
@@ -164,7 +164,7 @@ async fn rest_and_ws_api_orders_reach_the_user_socket() {
         .iter()
         .find(|b| b.asset == "USDT")
         .unwrap();
-    assert_eq!((usdt.free, usdt.locked), (dec("99990"), dec("10")));
+    assert_eq!((usdt.free, usdt.locked), (dec("99800"), dec("200")));
 
     // A market buy through the WebSocket API, filled against the book.
     let api = manager.ws_api().await.unwrap();

@@ -159,12 +159,26 @@ macro_rules! say {
     ($($t:tt)*) => { eprintln!("bnws: {}", format!($($t)*)) };
 }
 
-// One thread: the connection and the output loop take turns without
-// crossing threads; stdout is written on a thread of its own.
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli).await {
+    // One thread: the connection and the output loop take turns without
+    // crossing threads, and stdout is written on a thread of its own. A
+    // recording compresses and writes files on its runtime, so it gets
+    // workers: a slow disk must not stop the connection from reading.
+    let runtime = match cli.command {
+        Command::Record { .. } => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
+    }
+    .enable_all()
+    .build();
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            say!("cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(message) => {
             say!("{message}");
@@ -408,16 +422,20 @@ async fn stream(
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     let io = |e: std::io::Error| format!("stdout: {e}");
+    let mut interrupted = false;
     let code = loop {
         let want = count.map_or(BATCH, |c| {
             c.saturating_sub(printed).min(BATCH as u64) as usize
         });
         if want == 0 {
-            break ExitCode::SUCCESS;
+            break Ok(ExitCode::SUCCESS);
         }
         let received = tokio::select! {
             biased;
-            _ = &mut ctrl_c => break ExitCode::SUCCESS,
+            _ = &mut ctrl_c => {
+                interrupted = true;
+                break Ok(ExitCode::SUCCESS);
+            }
             r = socket.recv_many(&mut batch, want) => r,
         };
         for message in batch.drain(..) {
@@ -437,16 +455,36 @@ async fn stream(
             }
         }
         // Nothing more is queued (or a whole batch is in): out it goes, so a
-        // reader of the pipe is never kept waiting behind a buffer.
-        out.send().await?;
+        // reader of the pipe is never kept waiting behind a buffer. Ctrl-C
+        // still works while a stuck pipe holds it.
+        tokio::select! {
+            biased;
+            _ = &mut ctrl_c => {
+                interrupted = true;
+                break Ok(ExitCode::SUCCESS);
+            }
+            sent = out.send() => sent?,
+        }
         match received {
             Ok(_) => {}
-            Err(e) if e.kind() == &ErrorKind::MaxReconnects => break gave_up(&mut out),
-            Err(e) => return Err(e.to_string()),
+            Err(e) if e.kind() == &ErrorKind::MaxReconnects => break Ok(gave_up(&mut out)),
+            Err(e) => break Err(e.to_string()),
         }
     };
-    out.close().await?;
-    Ok(losses.finish(code))
+    // Drops the library counted but had not yet reported are said too.
+    while let Ok(Ok(_)) =
+        tokio::time::timeout(Duration::ZERO, socket.recv_many(&mut batch, BATCH)).await
+    {
+        for message in batch.drain(..) {
+            if let Message::Status(s @ Status::Lagged { .. }) = message {
+                let _ = losses.status(&s, None);
+            }
+        }
+    }
+    // After Ctrl-C, a stuck pipe is not waited for.
+    let patience = interrupted.then_some(Duration::from_secs(2));
+    out.close(patience).await?;
+    Ok(losses.finish(code?))
 }
 
 async fn book(
@@ -534,13 +572,16 @@ async fn book(
             Ok(_) => {}
             Err(e) if e.kind() == &ErrorKind::MaxReconnects => {
                 let code = gave_up(&mut out);
-                out.close().await?;
+                out.close(None).await?;
                 return Ok(code);
             }
-            Err(e) => return Err(e.to_string()),
+            Err(e) => {
+                out.close(None).await?;
+                return Err(e.to_string());
+            }
         }
     }
-    out.close().await?;
+    out.close(None).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -577,6 +618,7 @@ async fn user(
     // The demo starts once the subscription is live, so its first event shows.
     let trader = demo.map(|accounts| tokio::spawn(demo_trader(manager.clone(), accounts, wallet)));
     let mut out = output::Stdout::new();
+    let mut losses = Losses::default();
     let mut printed = 0u64;
     let code = loop {
         if count.is_some_and(|c| printed >= c) {
@@ -594,12 +636,10 @@ async fn user(
                 printed += 1;
             }
             Ok(Message::Status(s)) => {
-                let (text, value) = describe(&s);
-                say!("{text}");
-                if status {
-                    writeln!(out, "{value}").map_err(|e| e.to_string())?;
-                    out.send().await?;
-                }
+                losses
+                    .status(&s, status.then_some(&mut out as &mut dyn Write))
+                    .map_err(|e| e.to_string())?;
+                out.send().await?;
             }
             Ok(_) => {}
             Err(e) if e.is_timeout() => {}
@@ -614,8 +654,8 @@ async fn user(
         trader.abort();
     }
     socket.close().await;
-    out.close().await?;
-    Ok(code)
+    out.close(None).await?;
+    Ok(losses.finish(code))
 }
 
 /// With `--sim`: the demo account buys and sells a little every second (spot),

@@ -65,17 +65,26 @@ impl Stdout {
         }
     }
 
-    /// Write out everything and stop the writer thread.
-    pub async fn close(mut self) -> Result<(), String> {
-        self.send().await?;
-        self.full = None;
-        match self.writer.take() {
-            Some(writer) => match tokio::task::spawn_blocking(move || writer.join()).await {
-                Ok(Ok(Ok(()))) => Ok(()),
-                Ok(Ok(Err(e))) => Err(format!("stdout: {e}")),
-                _ => Err("stdout: the writer thread failed".into()),
-            },
-            None => Ok(()),
+    /// Write out everything and stop the writer thread; with `patience`,
+    /// give up on a pipe that stays stuck that long.
+    pub async fn close(mut self, patience: Option<std::time::Duration>) -> Result<(), String> {
+        let finish = async {
+            self.send().await?;
+            self.full = None;
+            match self.writer.take() {
+                Some(writer) => match tokio::task::spawn_blocking(move || writer.join()).await {
+                    Ok(Ok(Ok(()))) => Ok(()),
+                    Ok(Ok(Err(e))) => Err(format!("stdout: {e}")),
+                    _ => Err("stdout: the writer thread failed".into()),
+                },
+                None => Ok(()),
+            }
+        };
+        match patience {
+            None => finish.await,
+            Some(limit) => tokio::time::timeout(limit, finish)
+                .await
+                .unwrap_or_else(|_| Err("stdout: stuck; unwritten output left behind".into())),
         }
     }
 
