@@ -965,6 +965,25 @@ impl Accounts {
         let mut out = Outbox::new();
         let mut m = symbol_market.lock().unwrap();
         let spec: SymbolSpec = m.engine().spec().clone();
+        if let Some(entry) = market.exchange_info().get(&spec.symbol) {
+            let open_orders = {
+                let state = self.state.lock().unwrap();
+                state
+                    .orders
+                    .iter()
+                    .filter(|((s, _), o)| *s == spec.symbol && o.account == account)
+                    .count()
+            };
+            let order = crate::filters::Order {
+                side: req.side,
+                market: order_type == "MARKET",
+                price: req.price.filter(|_| order_type != "MARKET"),
+                qty: req.quantity,
+                avg_price: m.stats().avg_price(now).map(|a| a.price),
+                open_orders,
+            };
+            crate::filters::check(entry, &order)?;
+        }
         // Reserve the funds first; refuse without touching the book.
         let reserve = match (req.side, req.price) {
             (Side::Sell, _) => req.quantity,

@@ -7,10 +7,6 @@ use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
 use crate::engine::SymbolSpec;
-use crate::notation::Notation;
-
-/// exchangeInfo is spot's.
-const SPOT: Notation = Notation::Spot;
 
 /// Read the symbols of an `exchangeInfo` answer from a file: plain JSON, or a
 /// capture line (`URL -> TIME: BODY`, as in `shared/captures/BINANCE.0`).
@@ -88,10 +84,7 @@ pub fn entry(spec: &SymbolSpec) -> Value {
         "quoteOrderQtyMarketAllowed": false,
         "isSpotTradingAllowed": true,
         "isMarginTradingAllowed": false,
-        "filters": [
-            {"filterType": "PRICE_FILTER", "minPrice": SPOT.text(spec.min_price), "maxPrice": SPOT.text(spec.max_price), "tickSize": SPOT.text(spec.tick_size)},
-            {"filterType": "LOT_SIZE", "minQty": SPOT.text(spec.min_qty), "maxQty": "9000000.00000000", "stepSize": SPOT.text(spec.step_size)},
-        ],
+        "filters": crate::filters::builtin(spec),
         "permissions": ["SPOT"],
     })
 }

@@ -288,7 +288,7 @@ mod tests {
         assert!(matches!(stream_path("/ws/nope@trade"), Some(Err(_))));
         let (status, body) = rest(
             "POST",
-            "/api/v3/order?symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.001&price=1000.00",
+            "/api/v3/order?symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.001&price=40000.00",
             Some(API_KEY),
             "",
             true,
@@ -298,7 +298,7 @@ mod tests {
         let (status, _) = rest("GET", "/api/v3/account", Some(API_KEY), "", false).unwrap();
         assert_eq!(status, 400, "unsigned");
         let out = ws_api(
-            r#"{"id":1,"method":"v3/order.place","params":{"symbol":"BTCUSDT","side":"SELL","type":"LIMIT","timeInForce":"GTC","quantity":"0.001","price":"900000.00"}}"#,
+            r#"{"id":1,"method":"v3/order.place","params":{"symbol":"BTCUSDT","side":"SELL","type":"LIMIT","timeInForce":"GTC","quantity":"0.001","price":"200000.00"}}"#,
             true,
         )
         .unwrap();

@@ -21,6 +21,7 @@ pub mod cli;
 pub mod engine;
 pub mod exchange_info;
 pub mod faults;
+pub mod filters;
 mod flood;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -241,7 +241,7 @@ async fn execution_reports_have_binances_shape() {
         signed(json!({}), SECRET),
     )
     .await;
-    let params = json!({"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "price": "100.00", "quantity": "0.01000"});
+    let params = json!({"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "price": "20000.00", "quantity": "0.01000"});
     let placed = call(&mut ws, 2, "order.place", signed(params, SECRET)).await;
     let vector = any_vector("wsapi/response_success.json");
     let mut expected = shape(&vector["result"]);
@@ -253,7 +253,7 @@ async fn execution_reports_have_binances_shape() {
     want["event"].as_object_mut().unwrap().remove("v");
     assert_eq!(shape(&report), want, "{report}");
     assert_eq!(report["event"]["x"], "NEW");
-    // Money locked: 100 × 0.01.
+    // Money locked: 20000 × 0.01.
     let position = next_json(&mut ws).await;
     let usdt = position["event"]["B"]
         .as_array()
@@ -264,7 +264,7 @@ async fn execution_reports_have_binances_shape() {
         .clone();
     assert_eq!(
         (usdt["f"].clone(), usdt["l"].clone()),
-        (json!("49999.00000000"), json!("1.00000000"))
+        (json!("49800.00000000"), json!("200.00000000"))
     );
     // Unknown order.
     let reply = call(
@@ -415,7 +415,7 @@ async fn order_counts_and_the_margin_isolated_flag() {
         format!("{}{path}?{query}&signature={signature}", sim.rest_url())
     };
     let key = [("X-MBX-APIKEY", KEY)];
-    let order = "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&price=1000&quantity=0.001";
+    let order = "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&price=40000&quantity=0.001";
     for n in ["1", "2"] {
         let (status, headers, body) = http_with("POST", &url("/api/v3/order", order), &key).await;
         assert_eq!(status, 200, "{body}");
@@ -473,7 +473,7 @@ async fn order_and_trade_queries_answer_in_binances_layout() {
             serde_json::from_str::<Value>(&body).unwrap()
         }
     };
-    let resting = "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&price=1000&quantity=0.001";
+    let resting = "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&price=40000&quantity=0.001";
     let placed = call("POST", "/api/v3/order", resting).await;
     let id = placed["orderId"].as_u64().unwrap();
     call(
@@ -492,7 +492,7 @@ async fn order_and_trade_queries_answer_in_binances_layout() {
     assert_eq!(shape(&order), shape(&support::rest_vector("order.json")));
     assert_eq!(
         (order["status"].as_str(), order["price"].as_str()),
-        (Some("NEW"), Some("1000.00000000"))
+        (Some("NEW"), Some("40000.00000000"))
     );
     let open = call("GET", "/api/v3/openOrders", "symbol=BTCUSDT").await;
     assert_eq!(open.as_array().unwrap().len(), 1, "{open}");
@@ -600,7 +600,7 @@ async fn ws_api_market_data_and_account_methods() {
 
     // Account methods: a resting order, a market order, then the queries.
     let resting = json!({"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT",
-        "timeInForce": "GTC", "price": "1000", "quantity": "0.001"});
+        "timeInForce": "GTC", "price": "40000", "quantity": "0.001"});
     let placed = call(&mut ws, 30, "order.place", signed(resting.clone(), SECRET)).await;
     let id = placed["result"]["orderId"].as_u64().unwrap();
     let market = json!({"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"});
