@@ -37,7 +37,7 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/api/v3/account", get(route(20, account)))
         .route(
             "/sapi/v1/margin/order",
-            post(route(6, margin_place)).delete(route(10, cancel)),
+            post(route(6, margin_place)).delete(route(10, margin_cancel)),
         )
         .route("/sapi/v1/userListenToken", post(route(1, listen_token)))
 }
@@ -225,6 +225,19 @@ fn cancel_all(s: &Shared, a: Authed) -> Result<Value, ApiErr> {
 fn cancel_replace(s: &Shared, a: Authed) -> Result<Value, ApiErr> {
     s.accounts
         .cancel_replace(&s.market, &s.hub, a.account, &|k| a.get(k))
+}
+
+/// A margin cancel: the spot cancel's facts in the margin page's layout.
+fn margin_cancel(s: &Shared, a: Authed) -> Result<Value, ApiErr> {
+    let isolated = matches!(a.margin_wallet()?, Wallet::Isolated(_));
+    let c = cancel_in(s, &a)?;
+    Ok(serde_json::json!({
+        "symbol": c["symbol"], "isIsolated": isolated, "orderId": c["orderId"],
+        "origClientOrderId": c["origClientOrderId"], "clientOrderId": c["clientOrderId"],
+        "price": c["price"], "origQty": c["origQty"], "executedQty": c["executedQty"],
+        "cummulativeQuoteQty": c["cummulativeQuoteQty"], "status": c["status"],
+        "timeInForce": c["timeInForce"], "type": c["type"], "side": c["side"],
+    }))
 }
 
 fn account(s: &Shared, a: Authed) -> Result<Value, ApiErr> {
