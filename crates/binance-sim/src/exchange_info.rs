@@ -89,6 +89,11 @@ pub fn entry(spec: &SymbolSpec) -> Value {
     })
 }
 
+/// The `ORDERS` limit per ten seconds an account is told of.
+pub const ORDERS_PER_10S: u32 = 100;
+/// The `ORDERS` limit per day an account is told of.
+pub const ORDERS_PER_DAY: u32 = 200_000;
+
 /// The whole `exchangeInfo` answer.
 pub fn document(
     entries: &BTreeMap<String, Value>,
@@ -100,8 +105,8 @@ pub fn document(
         "serverTime": server_time,
         "rateLimits": [
             {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": weight_per_minute},
-            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
-            {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": ORDERS_PER_10S},
+            {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": ORDERS_PER_DAY},
             {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 61000},
         ],
         "exchangeFilters": [],

@@ -59,6 +59,9 @@ struct Session {
     events: mpsc::UnboundedSender<String>,
     /// The REST endpoints, which answer the market-data methods.
     rest: axum::Router,
+    /// The account's order counts (ten seconds, day) after a request that
+    /// placed an order, for its `rateLimits`.
+    order_counts: Option<(usize, u32)>,
 }
 
 async fn connection(socket: WebSocket, s: Shared, meta: ConnMeta, rate_limits: bool, micros: bool) {
@@ -78,6 +81,7 @@ async fn connection(socket: WebSocket, s: Shared, meta: ConnMeta, rate_limits: b
         rest: crate::rest::routes()
             .with_state(s.clone())
             .layer(Extension(meta.clone())),
+        order_counts: None,
     };
     let limits = s.limits.clone();
     let (mut tx, mut rx) = socket.split();
@@ -292,15 +296,33 @@ async fn answer(s: &Shared, meta: &ConnMeta, session: &mut Session, text: &str) 
     if let Value::Object(body) = body {
         reply.extend(body);
     }
+    let order_counts = session.order_counts.take();
     if want_limits {
         let used = s.weights.used(meta.peer.ip());
-        let limits = vec![RateLimit {
-            rate_limit_type: "REQUEST_WEIGHT".into(),
-            interval: "MINUTE".into(),
-            interval_num: 1,
-            limit: limit.into(),
-            count: Some(used.into()),
-        }];
+        // An order's answer leads with the account's order counts, as Binance's does.
+        let orders = order_counts.into_iter().flat_map(|(ten_seconds, day)| {
+            use crate::exchange_info::{ORDERS_PER_10S, ORDERS_PER_DAY};
+            [
+                ("SECOND", 10, ORDERS_PER_10S, ten_seconds as u64),
+                ("DAY", 1, ORDERS_PER_DAY, u64::from(day)),
+            ]
+            .map(|(interval, num, limit, count)| RateLimit {
+                rate_limit_type: "ORDERS".into(),
+                interval: interval.into(),
+                interval_num: num,
+                limit: limit.into(),
+                count: Some(count),
+            })
+        });
+        let limits: Vec<RateLimit> = orders
+            .chain([RateLimit {
+                rate_limit_type: "REQUEST_WEIGHT".into(),
+                interval: "MINUTE".into(),
+                interval_num: 1,
+                limit: limit.into(),
+                count: Some(used.into()),
+            }])
+            .collect();
         reply.insert(
             "rateLimits".into(),
             serde_json::to_value(limits).expect("serialises"),
@@ -384,6 +406,7 @@ fn dispatch(
         )),
         "order.place" => {
             let account = account(s, session, params)?;
+            session.order_counts = Some(s.accounts.count_order(account, now_ms()));
             let get = |k: &str| text(k);
             let req = OrderRequest::parse(&get)?;
             s.accounts.place(&s.market, &s.hub, account, Wallet::Spot, req)
@@ -409,6 +432,7 @@ fn dispatch(
         }
         "order.cancelReplace" => {
             let account = account(s, session, params)?;
+            session.order_counts = Some(s.accounts.count_order(account, now_ms()));
             s.accounts.cancel_replace(&s.market, &s.hub, account, &text)
         }
         "userDataStream.start" | "userDataStream.ping" | "userDataStream.stop" => Err(ApiErr::new(

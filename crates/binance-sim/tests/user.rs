@@ -670,3 +670,37 @@ async fn ws_api_market_data_and_account_methods() {
     );
     assert_eq!(canceled["result"][0]["status"], "CANCELED");
 }
+
+/// An order placed through the WebSocket API is answered with the account's
+/// order counts in `rateLimits`, laid out as Binance's example.
+#[tokio::test]
+async fn ws_api_orders_report_order_counts() {
+    let sim = sim(Duration::from_secs(60)).await;
+    let mut ws = connect(&sim.ws_api_url()).await;
+    let order = json!({"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT",
+        "timeInForce": "GTC", "price": "40000", "quantity": "0.001"});
+    let kinds = |v: &Value| -> Vec<(Value, Value, Value)> {
+        v["rateLimits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["rateLimitType"].clone(),
+                    l["interval"].clone(),
+                    l["intervalNum"].clone(),
+                )
+            })
+            .collect()
+    };
+    let example = any_vector("wsapi/response_success.json");
+    for n in 1..=2u64 {
+        let reply = call(&mut ws, n, "order.place", signed(order.clone(), SECRET)).await;
+        assert_eq!(kinds(&reply), kinds(&example), "{reply}");
+        assert_eq!(reply["rateLimits"][0]["count"], n, "{reply}");
+        assert_eq!(reply["rateLimits"][1]["count"], n, "{reply}");
+    }
+    // Other requests carry the request weight only.
+    let reply = call(&mut ws, 9, "time", json!({})).await;
+    assert_eq!(reply["rateLimits"].as_array().unwrap().len(), 1, "{reply}");
+}
