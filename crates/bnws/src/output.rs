@@ -4,9 +4,8 @@
 //! `--max-stall` the library drops messages and says how many.
 
 use std::io::Write;
-use std::thread::JoinHandle;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// Bytes written before they are handed to the writer thread at the latest.
 const BUFFER: usize = 64 * 1024;
@@ -17,7 +16,9 @@ pub(crate) struct Stdout {
     full: Option<mpsc::Sender<Vec<u8>>>,
     /// Buffers the writer is done with, to reuse.
     empty: std::sync::mpsc::Receiver<Vec<u8>>,
-    writer: Option<JoinHandle<std::io::Result<()>>>,
+    /// How the writer thread ended (never joined: a thread stuck on a pipe
+    /// must not keep the process from exiting).
+    ended: Option<oneshot::Receiver<std::io::Result<()>>>,
 }
 
 impl Stdout {
@@ -25,22 +26,26 @@ impl Stdout {
         // Two buffers may wait while a third is being filled.
         let (full, mut to_write) = mpsc::channel::<Vec<u8>>(2);
         let (done, empty) = std::sync::mpsc::channel();
-        let writer = std::thread::spawn(move || {
+        let (end, ended) = oneshot::channel();
+        std::thread::spawn(move || {
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
-            while let Some(mut bytes) = to_write.blocking_recv() {
-                out.write_all(&bytes)?;
-                out.flush()?;
-                bytes.clear();
-                let _ = done.send(bytes);
-            }
-            Ok(())
+            let result = (|| {
+                while let Some(mut bytes) = to_write.blocking_recv() {
+                    out.write_all(&bytes)?;
+                    out.flush()?;
+                    bytes.clear();
+                    let _ = done.send(bytes);
+                }
+                Ok(())
+            })();
+            let _ = end.send(result);
         });
         Stdout {
             buffer: Vec::with_capacity(BUFFER),
             full: Some(full),
             empty,
-            writer: Some(writer),
+            ended: Some(ended),
         }
     }
 
@@ -71,11 +76,11 @@ impl Stdout {
         let finish = async {
             self.send().await?;
             self.full = None;
-            match self.writer.take() {
-                Some(writer) => match tokio::task::spawn_blocking(move || writer.join()).await {
-                    Ok(Ok(Ok(()))) => Ok(()),
-                    Ok(Ok(Err(e))) => Err(format!("stdout: {e}")),
-                    _ => Err("stdout: the writer thread failed".into()),
+            match self.ended.take() {
+                Some(ended) => match ended.await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(format!("stdout: {e}")),
+                    Err(_) => Err("stdout: the writer thread failed".into()),
                 },
                 None => Ok(()),
             }
@@ -91,9 +96,9 @@ impl Stdout {
     /// Why the writer thread stopped.
     async fn failure(&mut self) -> String {
         self.full = None;
-        match self.writer.take() {
-            Some(writer) => match tokio::task::spawn_blocking(move || writer.join()).await {
-                Ok(Ok(Err(e))) => format!("stdout: {e}"),
+        match self.ended.take() {
+            Some(ended) => match ended.await {
+                Ok(Err(e)) => format!("stdout: {e}"),
                 _ => "stdout: closed".into(),
             },
             None => "stdout: closed".into(),

@@ -190,3 +190,44 @@ async fn a_stuck_pipe_is_a_counted_loss_never_a_silent_one() {
         "every message printed or counted"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_ends_a_run_whose_pipe_is_stuck() {
+    let total = 100_000;
+    let server = FloodServer::start(total, total, vec![], Chaos::fast()).await;
+    let mut child = bnws()
+        .args(["--endpoint", &server.url(), "stream", "btcusdt@trade"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Nobody reads stdout: once everything is sent, bnws is stuck on it.
+    while server.sent.load(std::sync::atomic::Ordering::SeqCst) < total {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    // Waited for on a thread of its own, so a bnws that hangs fails the
+    // test instead of hanging it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        let _ = tx.send((child.wait().unwrap(), stderr));
+    });
+    let waited = rx.recv_timeout(Duration::from_secs(15));
+    if waited.is_err() {
+        Command::new("kill").args(["-KILL", &pid]).status().unwrap();
+    }
+    let (status, stderr) = waited.expect("Ctrl-C is obeyed with stdout stuck");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("stdout: stuck"),
+        "the unwritten output is said: {stderr}"
+    );
+}
