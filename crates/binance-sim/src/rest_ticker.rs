@@ -72,6 +72,58 @@ fn chosen<'a>(s: &'a Shared, q: &HashMap<String, String>) -> Result<Chosen<'a>, 
     Ok((markets, Some(names.len())))
 }
 
+/// Answer with one item per chosen market (one object for `symbol`, an
+/// array otherwise), weighed by how many were asked for.
+async fn per_market(
+    s: &Shared,
+    m: &ConnMeta,
+    q: &HashMap<String, String>,
+    weight: impl Fn(Option<usize>) -> u32,
+    item: impl Fn(&SymbolMarket) -> Value,
+) -> Response {
+    let (markets, asked) = match chosen(s, q) {
+        Ok(c) => c,
+        Err(e) => return *e,
+    };
+    let items = markets
+        .iter()
+        .map(|market| item(&market.lock().unwrap()))
+        .collect();
+    weighed(s, m, weight(asked), async { answer(q, items) }).await
+}
+
+/// The best bid and ask (price, quantity), zeros on an empty side.
+fn top(market: &SymbolMarket) -> ((Decimal, Decimal), (Decimal, Decimal)) {
+    let engine = market.engine();
+    let none = (Decimal::ZERO, Decimal::ZERO);
+    (
+        engine.best_bid().unwrap_or(none),
+        engine.best_ask().unwrap_or(none),
+    )
+}
+
+/// A [`Window`] from the statistics of a 24-hour or a rolling ticker (two
+/// types with the same fields).
+macro_rules! window_of {
+    ($t:expr) => {{
+        let t = $t;
+        Window {
+            price_change: t.price_change,
+            percent: t.price_change_percent,
+            weighted: t.weighted_avg_price,
+            open: t.open,
+            high: t.high,
+            low: t.low,
+            last: t.last_price,
+            volume: t.volume,
+            quote_volume: t.quote_volume,
+            times: (t.open_time.get(), t.close_time.get()),
+            ids: (t.first_trade_id, t.last_trade_id),
+            count: t.trade_count,
+        }
+    }};
+}
+
 /// One object for `symbol`, an array otherwise.
 fn answer(q: &HashMap<String, String>, mut items: Vec<Value>) -> Response {
     match (q.contains_key("symbol"), items.len()) {
@@ -185,59 +237,32 @@ async fn day(
         Ok(mini) => mini,
         Err(e) => return *e,
     };
-    let (markets, asked) = match chosen(&s, &q) {
-        Ok(c) => c,
-        Err(e) => return *e,
-    };
     let now = now_ms();
-    let items = markets
-        .iter()
-        .map(|market| {
-            let market = market.lock().unwrap();
-            let engine = market.engine();
-            let none = (Decimal::ZERO, Decimal::ZERO);
-            let (bid, ask) = (
-                engine.best_bid().unwrap_or(none),
-                engine.best_ask().unwrap_or(none),
-            );
-            let symbol = &engine.spec().symbol;
-            let Some(t) = market.stats().ticker(now, bid, ask) else {
-                let extra = DAY_EXTRA.map(|k| (k, Decimal::ZERO));
-                return Window::idle(now).json(symbol, mini, &extra);
-            };
-            let window = Window {
-                price_change: t.price_change,
-                percent: t.price_change_percent,
-                weighted: t.weighted_avg_price,
-                open: t.open,
-                high: t.high,
-                low: t.low,
-                last: t.last_price,
-                volume: t.volume,
-                quote_volume: t.quote_volume,
-                times: (t.open_time.get(), t.close_time.get()),
-                ids: (t.first_trade_id, t.last_trade_id),
-                count: t.trade_count,
-            };
-            let values = [
-                t.prev_close,
-                t.last_price,
-                t.last_quantity,
-                t.best_bid,
-                t.best_bid_qty,
-                t.best_ask,
-                t.best_ask_qty,
-            ];
-            let extra: Vec<(&str, Decimal)> = DAY_EXTRA.into_iter().zip(values).collect();
-            window.json(symbol, mini, &extra)
-        })
-        .collect();
-    let weight = match asked {
+    let item = |market: &SymbolMarket| {
+        let (bid, ask) = top(market);
+        let symbol = &market.engine().spec().symbol;
+        let Some(t) = market.stats().ticker(now, bid, ask) else {
+            let extra = DAY_EXTRA.map(|k| (k, Decimal::ZERO));
+            return Window::idle(now).json(symbol, mini, &extra);
+        };
+        let values = [
+            t.prev_close,
+            t.last_price,
+            t.last_quantity,
+            t.best_bid,
+            t.best_bid_qty,
+            t.best_ask,
+            t.best_ask_qty,
+        ];
+        let extra: Vec<(&str, Decimal)> = DAY_EXTRA.into_iter().zip(values).collect();
+        window_of!(&t).json(symbol, mini, &extra)
+    };
+    let weight = |asked: Option<usize>| match asked {
         Some(1..=20) => 2,
         Some(21..=100) => 40,
         _ => 80,
     };
-    weighed(&s, &m, weight, async { answer(&q, items) }).await
+    per_market(&s, &m, &q, weight, item).await
 }
 
 /// `GET /api/v3/ticker`: a rolling window (`windowSize` 1h, 4h or 1d, the
@@ -270,38 +295,16 @@ async fn rolling(
             "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.",
         );
     }
-    let (markets, asked) = match chosen(&s, &q) {
-        Ok(c) => c,
-        Err(e) => return *e,
-    };
     let now = now_ms();
-    let items = markets
-        .iter()
-        .map(|market| {
-            let market = market.lock().unwrap();
-            let symbol = &market.engine().spec().symbol;
-            let Some(t) = market.stats().rolling(window, now) else {
-                return Window::idle(now).json(symbol, mini, &[]);
-            };
-            Window {
-                price_change: t.price_change,
-                percent: t.price_change_percent,
-                weighted: t.weighted_avg_price,
-                open: t.open,
-                high: t.high,
-                low: t.low,
-                last: t.last_price,
-                volume: t.volume,
-                quote_volume: t.quote_volume,
-                times: (t.open_time.get(), t.close_time.get()),
-                ids: (t.first_trade_id, t.last_trade_id),
-                count: t.trade_count,
-            }
-            .json(symbol, mini, &[])
-        })
-        .collect();
-    let weight = (4 * asked.unwrap_or(1)).min(200) as u32;
-    weighed(&s, &m, weight, async { answer(&q, items) }).await
+    let item = |market: &SymbolMarket| {
+        let symbol = &market.engine().spec().symbol;
+        match market.stats().rolling(window, now) {
+            Some(t) => window_of!(&t).json(symbol, mini, &[]),
+            None => Window::idle(now).json(symbol, mini, &[]),
+        }
+    };
+    let weight = |asked: Option<usize>| (4 * asked.unwrap_or(1)).min(200) as u32;
+    per_market(&s, &m, &q, weight, item).await
 }
 
 /// `GET /api/v3/ticker/price`: the last trade price.
@@ -310,21 +313,12 @@ async fn price(
     Extension(m): Extension<ConnMeta>,
     Query(q): Params,
 ) -> Response {
-    let (markets, asked) = match chosen(&s, &q) {
-        Ok(c) => c,
-        Err(e) => return *e,
+    let item = |market: &SymbolMarket| {
+        let engine = market.engine();
+        let last = engine.trades().last().map_or(Decimal::ZERO, |f| f.price);
+        json!({"symbol": engine.spec().symbol, "price": SPOT.text(last)})
     };
-    let items = markets
-        .iter()
-        .map(|market| {
-            let market = market.lock().unwrap();
-            let engine = market.engine();
-            let last = engine.trades().last().map_or(Decimal::ZERO, |f| f.price);
-            json!({"symbol": engine.spec().symbol, "price": SPOT.text(last)})
-        })
-        .collect();
-    let weight = if asked == Some(1) { 2 } else { 4 };
-    weighed(&s, &m, weight, async { answer(&q, items) }).await
+    per_market(&s, &m, &q, one_or_more, item).await
 }
 
 /// `GET /api/v3/ticker/bookTicker`: the best bid and ask.
@@ -333,29 +327,25 @@ async fn book(
     Extension(m): Extension<ConnMeta>,
     Query(q): Params,
 ) -> Response {
-    let (markets, asked) = match chosen(&s, &q) {
-        Ok(c) => c,
-        Err(e) => return *e,
-    };
-    let items = markets
-        .iter()
-        .map(|market| {
-            let market = market.lock().unwrap();
-            let engine = market.engine();
-            let none = (Decimal::ZERO, Decimal::ZERO);
-            let (bid, ask) = (
-                engine.best_bid().unwrap_or(none),
-                engine.best_ask().unwrap_or(none),
-            );
-            json!({
-                "symbol": engine.spec().symbol,
-                "bidPrice": SPOT.text(bid.0), "bidQty": SPOT.text(bid.1),
-                "askPrice": SPOT.text(ask.0), "askQty": SPOT.text(ask.1),
-            })
+    let item = |market: &SymbolMarket| {
+        let (bid, ask) = top(market);
+        json!({
+            "symbol": market.engine().spec().symbol,
+            "bidPrice": SPOT.text(bid.0), "bidQty": SPOT.text(bid.1),
+            "askPrice": SPOT.text(ask.0), "askQty": SPOT.text(ask.1),
         })
-        .collect();
-    let weight = if asked == Some(1) { 2 } else { 4 };
-    weighed(&s, &m, weight, async { answer(&q, items) }).await
+    };
+    per_market(&s, &m, &q, one_or_more, item).await
+}
+
+/// The weight of `ticker/price` and `ticker/bookTicker`: 2 for one symbol,
+/// 4 for several or all.
+fn one_or_more(asked: Option<usize>) -> u32 {
+    if asked == Some(1) {
+        2
+    } else {
+        4
+    }
 }
 
 /// `GET /api/v3/avgPrice`: the five-minute average, as the `avgPrice` stream.
