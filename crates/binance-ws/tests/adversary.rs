@@ -49,6 +49,33 @@ async fn expect_ids(
     statuses
 }
 
+/// Reads trades until id `total` (ids only growing), counting those
+/// delivered and those the socket says it dropped; `pace` runs after the
+/// n-th delivered.
+async fn delivered_and_dropped(
+    socket: &mut Socket,
+    total: u64,
+    mut pace: impl AsyncFnMut(u64),
+) -> (u64, u64) {
+    let (mut delivered, mut dropped, mut last) = (0u64, 0u64, 0u64);
+    while last < total {
+        match next(socket).await.unwrap() {
+            Message::Event(StreamEvent {
+                event: Event::Trade(t),
+                ..
+            }) => {
+                assert!(t.trade_id > last, "in order, never twice");
+                last = t.trade_id;
+                delivered += 1;
+                pace(delivered).await;
+            }
+            Message::Status(Status::Lagged { dropped: n }) => dropped += n,
+            _ => {}
+        }
+    }
+    (delivered, dropped)
+}
+
 fn reconnects(statuses: &[Status]) -> usize {
     statuses
         .iter()
@@ -120,21 +147,7 @@ async fn a_reader_that_stays_behind_is_told_exactly_what_it_lost() {
     socket.connect().await.unwrap();
     // Stays behind for much longer than its max_stall.
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let (mut delivered, mut dropped, mut last) = (0u64, 0u64, 0u64);
-    while last < total {
-        match next(&mut socket).await.unwrap() {
-            Message::Event(StreamEvent {
-                event: Event::Trade(t),
-                ..
-            }) => {
-                assert!(t.trade_id > last, "in order, never twice");
-                last = t.trade_id;
-                delivered += 1;
-            }
-            Message::Status(Status::Lagged { dropped: n }) => dropped += n,
-            _ => {}
-        }
-    }
+    let (delivered, dropped) = delivered_and_dropped(&mut socket, total, async |_| {}).await;
     assert!(dropped > 0, "it fell behind");
     assert_eq!(
         delivered + dropped,
@@ -319,25 +332,13 @@ async fn a_reader_that_keeps_reading_but_too_slowly_is_shed_and_told() {
         .unwrap()
         .queue(500, Overflow::DropOldest)
         .max_stall(Duration::from_millis(300));
-    let (mut delivered, mut dropped, mut last) = (0u64, 0u64, 0u64);
-    while last < total {
-        match next(&mut socket).await.unwrap() {
-            Message::Event(StreamEvent {
-                event: Event::Trade(t),
-                ..
-            }) => {
-                assert!(t.trade_id > last, "in order, never twice");
-                last = t.trade_id;
-                delivered += 1;
-                // Never stops, but reads far slower than the burst comes.
-                if delivered % 5 == 0 {
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
-            }
-            Message::Status(Status::Lagged { dropped: n }) => dropped += n,
-            _ => {}
+    // Never stops, but reads far slower than the burst comes.
+    let (delivered, dropped) = delivered_and_dropped(&mut socket, total, async |n| {
+        if n % 5 == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
-    }
+    })
+    .await;
     assert!(dropped > 0, "held back for max_stall, then shed");
     assert_eq!(
         delivered + dropped,

@@ -24,6 +24,23 @@ async fn run(mut command: Command) -> Output {
         .unwrap()
 }
 
+/// `bnws stream btcusdt@trade` on `server` with stdout piped and never read,
+/// once the server has sent all `total` frames.
+async fn stuck_bnws(server: &FloodServer, total: u64, options: &[&str]) -> std::process::Child {
+    let child = bnws()
+        .args(["--endpoint", &server.url()])
+        .args(options)
+        .args(["stream", "btcusdt@trade"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while server.sent.load(std::sync::atomic::Ordering::SeqCst) < total {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    child
+}
+
 fn trade_id(line: &Value) -> Option<u64> {
     (line["e"] == "trade").then(|| line["t"].as_u64().expect("t"))
 }
@@ -124,24 +141,9 @@ async fn a_quiet_message_reaches_the_pipe_at_once() {
 async fn a_stuck_pipe_is_a_counted_loss_never_a_silent_one() {
     let total = 100_000;
     let server = FloodServer::start(total, total, vec![], Chaos::fast()).await;
-    let mut child = bnws()
-        .args([
-            "--endpoint",
-            &server.url(),
-            "--max-stall",
-            "0.2",
-            "stream",
-            "btcusdt@trade",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = stuck_bnws(&server, total, &["--max-stall", "0.2"]).await;
     // The scenario: nobody reads stdout for a second after everything was
     // sent, five times bnws's --max-stall.
-    while server.sent.load(std::sync::atomic::Ordering::SeqCst) < total {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
     tokio::time::sleep(Duration::from_secs(1)).await;
     let stdout = child.stdout.take().unwrap();
     let reader = tokio::task::spawn_blocking(move || {
@@ -195,16 +197,7 @@ async fn a_stuck_pipe_is_a_counted_loss_never_a_silent_one() {
 async fn ctrl_c_ends_a_run_whose_pipe_is_stuck() {
     let total = 100_000;
     let server = FloodServer::start(total, total, vec![], Chaos::fast()).await;
-    let mut child = bnws()
-        .args(["--endpoint", &server.url(), "stream", "btcusdt@trade"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Nobody reads stdout: once everything is sent, bnws is stuck on it.
-    while server.sent.load(std::sync::atomic::Ordering::SeqCst) < total {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let mut child = stuck_bnws(&server, total, &[]).await;
     let pid = child.id().to_string();
     Command::new("kill").args(["-INT", &pid]).status().unwrap();
     // Waited for on a thread of its own, so a bnws that hangs fails the
