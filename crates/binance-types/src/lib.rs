@@ -7,6 +7,8 @@
 //!   type says whether they are milliseconds or microseconds.
 //! - [`control`], [`wsapi`]: live-subscription control messages and the
 //!   WebSocket API request/response envelope.
+//! - [`peek`]: what a frame is (data of which stream, an answer, a user
+//!   event, `serverShutdown`) and its order key, without decoding it.
 //! - [`frame`]: decode a raw or combined frame into a [`Frame`] in one pass,
 //!   and encode it back to the JSON Binance sends.
 //! - [`book`]: a price-level order book.
@@ -26,6 +28,7 @@ pub mod control;
 pub mod decimal;
 pub mod frame;
 pub mod market;
+pub mod peek;
 mod quick;
 mod redact;
 pub mod sign;

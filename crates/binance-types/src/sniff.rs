@@ -12,7 +12,7 @@ pub(crate) fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
 
 /// A JSON string without escapes starting at `pos` (at its opening quote):
 /// its contents and the position after the closing quote.
-fn plain_string(bytes: &[u8], pos: usize) -> Option<(&str, usize)> {
+pub(crate) fn plain_string(bytes: &[u8], pos: usize) -> Option<(&str, usize)> {
     if bytes.get(pos) != Some(&b'"') {
         return None;
     }

@@ -1,0 +1,398 @@
+//! What a frame is, from its first bytes, without decoding it.
+//!
+//! Every read loop asks this once per frame: a market connection to tell
+//! data from control answers and `serverShutdown`, a WebSocket API
+//! connection to tell responses from user-data events. Binance writes the
+//! key that says what a frame is first (`"stream"`, `"subscriptionId"`,
+//! `"event"`, `"e"`, `"result"`, `"id"`); a frame laid out otherwise is read
+//! once as a JSON tree to place it, never guessed.
+//!
+//! ```
+//! use binance_types::peek::{peek, order_key, Peek};
+//! let frame = br#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":42,"p":"1","q":"1","T":1,"m":true,"M":true}}"#;
+//! assert_eq!(peek(frame), Peek::Data { stream: Some("btcusdt@trade") });
+//! assert_eq!(order_key(frame), Some(42));
+//! assert_eq!(peek(br#"{"result":null,"id":1}"#), Peek::Answer);
+//! assert_eq!(peek(br#"{"e":"serverShutdown","E":1}"#), Peek::ServerShutdown);
+//! ```
+
+use serde::Deserialize;
+
+use crate::sniff::{self, skip_ws, Value};
+
+/// What a frame is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peek<'a> {
+    /// Market data: a combined frame (`{"stream":…,"data":…}`) with its
+    /// stream name, or a raw (`/ws`) payload (`stream: None`).
+    Data {
+        /// The stream name of a combined frame.
+        stream: Option<&'a str>,
+    },
+    /// A WebSocket API user-data event (`{"subscriptionId":N,"event":…}`).
+    UserEvent {
+        /// The subscription it belongs to.
+        subscription_id: u64,
+    },
+    /// `serverShutdown` in any envelope (raw, combined, WebSocket API): the
+    /// server will close this connection soon.
+    ServerShutdown,
+    /// An answer to a request: a live-subscription control answer
+    /// (`{"result":…,"id":…}`, `{"error":…}`) or a WebSocket API response
+    /// (`{"id":…,"status":…}`).
+    Answer,
+    /// A WebSocket API event for the whole connection (no subscription),
+    /// other than `serverShutdown`.
+    ConnectionEvent,
+    /// Not a frame this can place (not JSON, or not an object or array):
+    /// decode it for the error.
+    Unknown,
+}
+
+/// What `bytes` is (see [`Peek`]).
+pub fn peek(bytes: &[u8]) -> Peek<'_> {
+    let pos = skip_ws(bytes, 0);
+    match bytes.get(pos) {
+        Some(b'{') => {}
+        Some(b'[') => return Peek::Data { stream: None },
+        _ => return Peek::Unknown,
+    }
+    let Some((key, value)) = sniff::first_member(bytes, pos) else {
+        return slow(bytes);
+    };
+    match (key, value) {
+        ("stream", Value::Str(stream, end)) => {
+            let Some(data) = sniff::next_member(bytes, end, "data") else {
+                return slow(bytes);
+            };
+            match event_type(bytes, data) {
+                Some("serverShutdown") => Peek::ServerShutdown,
+                _ => Peek::Data {
+                    stream: Some(stream),
+                },
+            }
+        }
+        ("subscriptionId", Value::Other(at)) => match sniff::unsigned(bytes, at) {
+            Some((subscription_id, _)) => Peek::UserEvent { subscription_id },
+            None => slow(bytes),
+        },
+        // A subscription id may follow the event: only the tree says.
+        ("event", Value::Other(at)) => match event_type(bytes, at) {
+            Some("serverShutdown") => Peek::ServerShutdown,
+            _ => slow(bytes),
+        },
+        ("e", Value::Str("serverShutdown", _)) => Peek::ServerShutdown,
+        ("e" | "u" | "lastUpdateId", _) => Peek::Data { stream: None },
+        ("result" | "error" | "id" | "code" | "status", _) => Peek::Answer,
+        _ => slow(bytes),
+    }
+}
+
+/// The `"e"` of the object at `pos`, when it comes first.
+fn event_type(bytes: &[u8], pos: usize) -> Option<&str> {
+    match sniff::first_member(bytes, pos)? {
+        ("e", Value::Str(e, _)) => Some(e),
+        _ => None,
+    }
+}
+
+/// A frame whose head does not say what it is: read its top level once.
+fn slow(bytes: &[u8]) -> Peek<'_> {
+    #[derive(Deserialize)]
+    struct Head<'a> {
+        #[serde(borrow)]
+        stream: Option<&'a str>,
+        data: Option<Inner<'a>>,
+        event: Option<Inner<'a>>,
+        #[serde(rename = "subscriptionId")]
+        subscription_id: Option<u64>,
+        e: Option<&'a str>,
+        id: Option<serde::de::IgnoredAny>,
+        result: Option<serde::de::IgnoredAny>,
+        error: Option<serde::de::IgnoredAny>,
+    }
+    #[derive(Deserialize)]
+    struct Inner<'a> {
+        #[serde(borrow)]
+        e: Option<&'a str>,
+    }
+    let Ok(head) = serde_json::from_slice::<Head<'_>>(bytes) else {
+        return Peek::Unknown;
+    };
+    let shutdown = |inner: &Option<Inner<'_>>| {
+        inner
+            .as_ref()
+            .is_some_and(|i| i.e == Some("serverShutdown"))
+    };
+    if let (Some(stream), Some(_)) = (head.stream, &head.data) {
+        return match shutdown(&head.data) {
+            true => Peek::ServerShutdown,
+            false => Peek::Data {
+                stream: Some(stream),
+            },
+        };
+    }
+    if head.event.is_some() {
+        return match (shutdown(&head.event), head.subscription_id) {
+            (true, _) => Peek::ServerShutdown,
+            (false, Some(subscription_id)) => Peek::UserEvent { subscription_id },
+            (false, None) => Peek::ConnectionEvent,
+        };
+    }
+    match head.e {
+        Some("serverShutdown") => Peek::ServerShutdown,
+        Some(_) => Peek::Data { stream: None },
+        None if head.id.is_some() || head.result.is_some() || head.error.is_some() => Peek::Answer,
+        None => Peek::Data { stream: None },
+    }
+}
+
+/// A market frame's per-stream increasing key, read without decoding it:
+/// the id where Binance numbers the stream (trade `t`, aggTrade `a`, diff
+/// depth and bookTicker `u`, partial depth `lastUpdateId`), the event time
+/// `E` for streams pushed on a clock (klines, tickers, `avgPrice`; the
+/// latest of an array's). `None` for anything else.
+///
+/// Two frames of one stream with the same key carry the same event, so a
+/// reader fed by two connections passes a frame only if its key is newer.
+pub fn order_key(bytes: &[u8]) -> Option<u64> {
+    let pos = skip_ws(bytes, 0);
+    let payload = match sniff::first_member(bytes, pos) {
+        Some(("stream", Value::Str(_, end))) => sniff::next_member(bytes, end, "data")?,
+        Some(_) => pos,
+        None if bytes.get(pos) == Some(&b'[') => pos,
+        None => return None,
+    };
+    match bytes.get(payload)? {
+        b'[' => {
+            let mut latest = None;
+            let mut at = skip_ws(bytes, payload + 1);
+            if bytes.get(at) == Some(&b']') {
+                return None;
+            }
+            loop {
+                let (key, end) = object_key(bytes, at)?;
+                if !key.clocked {
+                    return None;
+                }
+                latest = latest.max(Some(key.value));
+                at = skip_ws(bytes, end);
+                match bytes.get(at)? {
+                    b',' => at = skip_ws(bytes, at + 1),
+                    b']' => return latest,
+                    _ => return None,
+                }
+            }
+        }
+        b'{' => object_key(bytes, payload).map(|(key, _)| key.value),
+        _ => None,
+    }
+}
+
+/// An object's order key, and whether it is an event time.
+struct Key {
+    value: u64,
+    clocked: bool,
+}
+
+/// The order key of the object at `pos` and the position after it.
+fn object_key(bytes: &[u8], pos: usize) -> Option<(Key, usize)> {
+    if bytes.get(pos) != Some(&b'{') {
+        return None;
+    }
+    let mut e: Option<&str> = None;
+    let (mut big_e, mut t, mut a, mut u, mut last) = (None, None, None, None, None);
+    let mut at = skip_ws(bytes, pos + 1);
+    if bytes.get(at) == Some(&b'}') {
+        return None;
+    }
+    loop {
+        let (name, value) = member_key(bytes, at)?;
+        let slot = match name {
+            "E" => Some(&mut big_e),
+            "t" => Some(&mut t),
+            "a" => Some(&mut a),
+            "u" => Some(&mut u),
+            "lastUpdateId" => Some(&mut last),
+            _ => None,
+        };
+        let end = match (name, slot) {
+            ("e", _) => {
+                let (text, end) = string(bytes, value)?;
+                e = Some(text);
+                end
+            }
+            (_, Some(slot)) => match sniff::unsigned(bytes, value) {
+                Some((n, end)) if end > value => {
+                    *slot = Some(n);
+                    end
+                }
+                _ => skip_value(bytes, value)?,
+            },
+            _ => skip_value(bytes, value)?,
+        };
+        at = skip_ws(bytes, end);
+        match bytes.get(at)? {
+            b',' => at = skip_ws(bytes, at + 1),
+            b'}' => break,
+            _ => return None,
+        }
+    }
+    let id = |value: Option<u64>| {
+        value.map(|value| Key {
+            value,
+            clocked: false,
+        })
+    };
+    let clock = |value: Option<u64>| {
+        value.map(|value| Key {
+            value,
+            clocked: true,
+        })
+    };
+    let key = match e {
+        Some("trade") => id(t),
+        Some("aggTrade") => id(a),
+        Some("depthUpdate" | "bookTicker") => id(u),
+        Some(
+            "kline" | "24hrMiniTicker" | "24hrTicker" | "1hTicker" | "4hTicker" | "1dTicker"
+            | "avgPrice",
+        ) => clock(big_e),
+        Some(_) => None,
+        None => id(u.or(last)),
+    }?;
+    Some((key, at + 1))
+}
+
+/// `"name":` at `pos`: the name and the position of its value.
+fn member_key(bytes: &[u8], pos: usize) -> Option<(&str, usize)> {
+    let (name, end) = string(bytes, pos)?;
+    let colon = skip_ws(bytes, end);
+    (bytes.get(colon) == Some(&b':')).then(|| (name, skip_ws(bytes, colon + 1)))
+}
+
+/// A string without escapes at `pos` and the position after it.
+fn string(bytes: &[u8], pos: usize) -> Option<(&str, usize)> {
+    sniff::plain_string(bytes, pos)
+}
+
+/// Where the JSON value at `pos` ends: the `,`, `}` or `]` after it (not
+/// validated, only skipped: strings with their escapes, nested objects and
+/// arrays).
+fn skip_value(bytes: &[u8], pos: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut at = pos;
+    loop {
+        match *bytes.get(at)? {
+            b'"' => {
+                at += 1;
+                loop {
+                    match *bytes.get(at)? {
+                        b'\\' => at += 2,
+                        b'"' => break,
+                        _ => at += 1,
+                    }
+                }
+                at += 1;
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                at += 1;
+            }
+            b'}' | b']' => {
+                if depth == 0 {
+                    return Some(at);
+                }
+                depth -= 1;
+                at += 1;
+            }
+            b',' if depth == 0 => return Some(at),
+            _ => at += 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn places_every_envelope() {
+        let cases: &[(&str, Peek<'_>)] = &[
+            (
+                r#"{"stream":"btcusdt@depth","data":{"e":"depthUpdate","u":5}}"#,
+                Peek::Data {
+                    stream: Some("btcusdt@depth"),
+                },
+            ),
+            (r#"{"e":"trade","t":1}"#, Peek::Data { stream: None }),
+            (r#"{"u":1,"s":"X"}"#, Peek::Data { stream: None }),
+            (r#"[{"e":"24hrMiniTicker"}]"#, Peek::Data { stream: None }),
+            (r#"{"result":null,"id":3}"#, Peek::Answer),
+            (r#"{"error":{"code":2,"msg":"x"},"id":3}"#, Peek::Answer),
+            (r#"{"id":"a","status":200,"result":{}}"#, Peek::Answer),
+            (
+                r#"{"subscriptionId":7,"event":{"e":"executionReport"}}"#,
+                Peek::UserEvent { subscription_id: 7 },
+            ),
+            (
+                r#"{"event":{"e":"serverShutdown","E":1}}"#,
+                Peek::ServerShutdown,
+            ),
+            (r#"{"e":"serverShutdown","E":1}"#, Peek::ServerShutdown),
+            (
+                r#"{"stream":"!serverShutdown","data":{"e":"serverShutdown","E":1}}"#,
+                Peek::ServerShutdown,
+            ),
+            (r#"{"event":{"e":"other"}}"#, Peek::ConnectionEvent),
+            // Other layouts are read as a tree.
+            (
+                r#"{"data":{"e":"serverShutdown"},"stream":"!serverShutdown"}"#,
+                Peek::ServerShutdown,
+            ),
+            (
+                r#"{"data":{"e":"trade"},"stream":"a@trade"}"#,
+                Peek::Data {
+                    stream: Some("a@trade"),
+                },
+            ),
+            (
+                r#"{"event":{"e":"x"},"subscriptionId":2}"#,
+                Peek::UserEvent { subscription_id: 2 },
+            ),
+            (r#" {"E":1,"e":"serverShutdown"}"#, Peek::ServerShutdown),
+            (r#"{"x":1,"id":4,"result":null}"#, Peek::Answer),
+            ("not json", Peek::Unknown),
+            (r#"{"stream":"cut"#, Peek::Unknown),
+        ];
+        for (text, want) in cases {
+            assert_eq!(peek(text.as_bytes()), *want, "{text}");
+        }
+    }
+
+    #[test]
+    fn order_keys() {
+        let cases: &[(&str, Option<u64>)] = &[
+            (r#"{"e":"trade","E":9,"t":4,"p":"1"}"#, Some(4)),
+            (r#"{"e":"aggTrade","E":9,"a":5,"s":"A\"}"}"#, Some(5)),
+            (
+                r#"{"stream":"x","data":{"e":"depthUpdate","E":9,"U":2,"u":6,"b":[["1","2"]]}}"#,
+                Some(6),
+            ),
+            (r#"{"u":7,"s":"X","b":"1"}"#, Some(7)),
+            (r#"{"lastUpdateId":8,"bids":[],"asks":[]}"#, Some(8)),
+            (r#"{"e":"kline","E":10,"k":{"t":1,"T":2}}"#, Some(10)),
+            (
+                r#"[{"e":"24hrMiniTicker","E":3},{"e":"24hrMiniTicker","E":11}]"#,
+                Some(11),
+            ),
+            (r#"{"e":"blockTrade","E":1}"#, None),
+            (r#"[]"#, None),
+            (r#"{"e":"trade","t":"x"}"#, None),
+            ("nope", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(order_key(text.as_bytes()), *want, "{text}");
+        }
+    }
+}
