@@ -36,11 +36,12 @@
 
 mod auth;
 mod config;
-mod connection;
 mod depth;
 mod error;
 mod limiter;
+mod link;
 mod manager;
+mod market;
 mod message;
 mod queue;
 mod rest;

@@ -13,9 +13,10 @@ use binance_types::{Micros, Millis, StreamName, Symbol, TimeUnit};
 
 use crate::auth::{Clock, Credentials};
 use crate::config::{Endpoint, Overflow, Proxy, Reconnect, Retries};
-use crate::connection::{self, Handle, Plan};
 use crate::error::{Error, ErrorKind};
 use crate::limiter::Window;
+use crate::link::LinkEnv;
+use crate::market::{self, Handle, Plan};
 use crate::socket::{canonical, Socket};
 use crate::transport::{Network, ProxySetting};
 use crate::user::{UserSetup, UserSocket, UserStream};
@@ -101,7 +102,7 @@ pub(crate) struct Inner<U: TimeUnit> {
     endpoint: Endpoint,
     credentials: Option<Credentials>,
     clock: Arc<Clock>,
-    pub shared: Arc<connection::Shared>,
+    pub shared: Arc<LinkEnv>,
     registry: Arc<Registry<U>>,
     next_id: AtomicU64,
 }
@@ -142,7 +143,7 @@ impl<U: TimeUnit> Inner<U> {
                 }
             }
         });
-        let handle = connection::spawn(self.shared.clone(), plan.clone(), on_exit);
+        let handle = market::spawn(self.shared.clone(), plan.clone(), on_exit);
         registry.insert(key, (id, handle.clone()));
         handle
     }
@@ -305,7 +306,7 @@ impl<U: TimeUnit> Builder<U> {
         }
         let net = Network::new(&self.extra_roots, self.proxy, self.options.connect_timeout)?;
         let (max, window) = self.options.connection_attempts;
-        let shared = connection::Shared {
+        let shared = LinkEnv {
             net,
             attempts: Window::new(max, window),
             options: self.options,

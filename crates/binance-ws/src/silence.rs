@@ -156,29 +156,12 @@ impl Watch {
     }
 }
 
-/// The stream of a combined frame (`{"stream":"<name>","data":…}`), read
-/// without decoding it.
-pub(crate) fn combined_stream(text: &str) -> Option<&str> {
-    let rest = text.trim_start().strip_prefix("{\"stream\":\"")?;
-    rest.find('"').map(|end| &rest[..end])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn names(list: &[&str]) -> BTreeSet<String> {
         list.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn the_stream_of_a_combined_frame() {
-        assert_eq!(
-            combined_stream(r#"{"stream":"btcusdt@trade","data":{}}"#),
-            Some("btcusdt@trade")
-        );
-        assert_eq!(combined_stream(r#"{"e":"trade"}"#), None);
-        assert_eq!(combined_stream(r#"{"stream":"cut"#), None);
     }
 
     #[test]

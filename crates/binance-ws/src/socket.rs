@@ -10,9 +10,9 @@ use binance_types::{Millis, StreamName, TimeUnit};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use crate::connection::{Command, Control, Handle, Plan};
 use crate::error::Error;
 use crate::manager::Inner;
+use crate::market::{Command, Control, Handle, Plan};
 use crate::message::Message;
 use crate::message::{Status, StreamEvent};
 use crate::queue::{Entry, Pop, Queue};
@@ -121,7 +121,7 @@ impl<U: TimeUnit> Socket<U> {
         }
         self.attach();
         for handle in &self.handles {
-            crate::connection::wait_open(handle.state.clone()).await?;
+            crate::link::wait_open(handle.state.clone()).await?;
         }
         Ok(())
     }

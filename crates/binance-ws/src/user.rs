@@ -27,8 +27,8 @@ use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::auth::{sign_query, KeyType};
-use crate::connection::{Shared, State};
 use crate::error::{Error, ErrorKind};
+use crate::link::{LinkEnv, State};
 use crate::message::{Message, Status, StreamEvent};
 use crate::queue::{Pop, Queue};
 use crate::wsapi::{ApiEvent, Signer, WsApi};
@@ -49,7 +49,7 @@ pub(crate) struct UserSetup {
     pub stream: UserStream,
     pub ws_api_url: String,
     pub rest_url: String,
-    pub shared: Arc<Shared>,
+    pub shared: Arc<LinkEnv>,
     pub signer: Arc<Signer>,
 }
 
@@ -192,7 +192,7 @@ impl<U: TimeUnit> UserSocket<U> {
     /// Credentials Binance refuses end here with [`ErrorKind::Auth`].
     pub async fn connect(&mut self) -> Result<(), Error> {
         let state = self.start()?;
-        crate::connection::wait_open(state).await
+        crate::link::wait_open(state).await
     }
 
     /// The next message, connecting first if needed.

@@ -4,21 +4,25 @@
 //! may not have been executed), and a late or unknown response is logged
 //! and ignored.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use binance_types::wsapi::{RateLimit, WsApiResponse};
-use futures_util::{SinkExt, StreamExt};
+use binance_types::control::RequestId;
+use binance_types::peek::{peek, Peek};
+use binance_types::wsapi::{RateLimit, WsApiRequest, WsApiResponse};
+use futures_util::StreamExt;
 use serde_json::{Map, Value};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_tungstenite::tungstenite::{self, Utf8Bytes};
 
 use crate::auth::{sign_params, Clock, Credentials};
-use crate::connection::{Shared, State};
 use crate::error::{Error, ErrorKind};
+use crate::link::{
+    self, close_quietly, After, Flow, LinkEnv, LinkEvent, Phase, Protocol, Settings, State, Which,
+};
 use crate::message::Status;
-use crate::transport::{self, Ws};
+use crate::transport::Ws;
 
 /// What a connection tells its owner (user sockets).
 #[derive(Debug)]
@@ -95,29 +99,38 @@ impl std::fmt::Debug for WsApi {
 }
 
 impl WsApi {
-    /// Start a connection to `url`; `events` gets what the owner must know.
+    /// Start a connection to `url`; `events` gets what the owner must know
+    /// (a connection with an owner does not rotate by itself: the owner
+    /// replaces it).
     pub(crate) fn spawn(
         url: String,
-        shared: Arc<Shared>,
+        env: Arc<LinkEnv>,
         signer: Option<Arc<Signer>>,
         events: Option<Events>,
     ) -> WsApi {
-        let (commands, rx) = mpsc::unbounded_channel();
-        let (state_tx, state) = watch::channel(State::Connecting);
+        let options = &env.options;
+        let rotates = events.is_none();
+        let settings = Settings {
+            rotate_after: rotates.then_some(options.rotate_after),
+            // Requests go on the new connection as soon as it is open; the
+            // old one stays until those sent on it are answered.
+            overlap: Duration::ZERO,
+            pace: None,
+            send_timeout: options.request_timeout,
+        };
         let rate_limits = Arc::new(Mutex::new(Vec::new()));
-        let task = Task {
+        let api = Api {
             url,
-            shared,
-            commands: rx,
-            state: state_tx,
             rate_limits: rate_limits.clone(),
             events,
             pending: HashMap::new(),
+            outbox: VecDeque::new(),
             next_id: 1,
             opened: 0,
-            heard_any: false,
+            request_timeout: options.request_timeout,
+            rotates,
         };
-        tokio::spawn(task.run());
+        let (commands, state) = link::spawn(env, settings, api, Box::new(|| {}));
         WsApi {
             inner: Arc::new(Inner {
                 commands,
@@ -130,7 +143,7 @@ impl WsApi {
 
     /// Wait until the connection is open (the first time, or again).
     pub async fn connected(&self) -> Result<(), Error> {
-        crate::connection::wait_open(self.inner.state.clone()).await
+        crate::link::wait_open(self.inner.state.clone()).await
     }
 
     /// Send a request and wait for its result (`result` of the response).
@@ -258,22 +271,193 @@ struct Pending {
     deadline: Instant,
 }
 
-struct Task {
+/// Requests over a [`link`](crate::link): ids, deadlines, rate limits, and
+/// the owner's events.
+struct Api {
     url: String,
-    shared: Arc<Shared>,
-    commands: mpsc::UnboundedReceiver<Command>,
-    state: watch::Sender<State>,
     rate_limits: Arc<Mutex<Vec<RateLimit>>>,
     events: Option<Events>,
+    /// Sent (or queued), not yet answered.
     pending: HashMap<u64, Pending>,
+    /// Queued, not yet sent.
+    outbox: VecDeque<(u64, String)>,
     next_id: u64,
     /// Connections opened so far (the current one's number).
     opened: u64,
-    /// The current session has received a frame (silence is not stability).
-    heard_any: bool,
+    request_timeout: Duration,
+    /// A connection of its own (no owner managing it) moves to a fresh one
+    /// before Binance's 24-hour cut and on `serverShutdown`.
+    rotates: bool,
 }
 
-type Connecting = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Ws, Error>> + Send>>;
+impl Protocol for Api {
+    type Command = Command;
+
+    fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    fn on_link(&mut self, event: LinkEvent) {
+        match event {
+            LinkEvent::Opened { .. } => {
+                self.opened += 1;
+                self.tell(ApiEvent::Up);
+            }
+            LinkEvent::Dropped(reason) => {
+                self.fail_pending(&reason);
+                self.tell(ApiEvent::Down(reason));
+            }
+            LinkEvent::ConnectFailed(reason) => {
+                self.tell(ApiEvent::Status(Status::ConnectFailed { reason }))
+            }
+            LinkEvent::Reconnecting { attempt, delay } => {
+                self.tell(ApiEvent::Status(Status::Reconnecting { attempt, delay }))
+            }
+            LinkEvent::Rotated => {}
+            LinkEvent::Ended(error) => {
+                self.fail_pending("the connection was closed");
+                self.tell(ApiEvent::Ended(error));
+            }
+        }
+    }
+
+    fn on_command(&mut self, command: Command, open: bool) -> Flow {
+        let (method, params, on, reply) = match command {
+            Command::Close => return Flow::Close,
+            Command::Request {
+                method,
+                params,
+                on,
+                reply,
+            } => (method, params, on, reply),
+        };
+        if !open {
+            // Requests fail fast while the connection is down.
+            let _ = reply.send(Err(Error::new(
+                ErrorKind::Disconnected,
+                format!("{method}: the WebSocket API connection is down (reconnecting)"),
+            )));
+            return Flow::Continue;
+        }
+        if on.is_some_and(|on| on != self.opened) {
+            let _ = reply.send(Err(Error::new(
+                ErrorKind::Disconnected,
+                format!("{method}: the connection it was meant for has dropped"),
+            )));
+            return Flow::Continue;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let text = serde_json::to_string(&WsApiRequest {
+            id: RequestId::Int(id as i64),
+            method: method.clone(),
+            params,
+        })
+        .expect("requests serialise");
+        let deadline = Instant::now() + self.request_timeout;
+        self.pending.insert(
+            id,
+            Pending {
+                method,
+                reply,
+                deadline,
+            },
+        );
+        self.outbox.push_back((id, text));
+        Flow::Continue
+    }
+
+    /// A response, a user-data event, or a connection event.
+    fn on_frame(&mut self, text: Utf8Bytes, _from: Which) -> After {
+        match peek(text.as_bytes()) {
+            Peek::UserEvent { .. } => self.tell(ApiEvent::Event(text)),
+            Peek::ServerShutdown => {
+                tracing::info!("WebSocket API: serverShutdown announced");
+                self.tell(ApiEvent::Shutdown);
+                if self.rotates {
+                    return After::Rotate;
+                }
+            }
+            Peek::ConnectionEvent => {}
+            _ => answer(&mut self.pending, &self.rate_limits, &text),
+        }
+        After::Nothing
+    }
+
+    fn on_rotation(&mut self, phase: Phase) {
+        if phase == Phase::Switched {
+            self.opened += 1;
+        }
+    }
+
+    fn has_outgoing(&self) -> bool {
+        !self.outbox.is_empty()
+    }
+
+    fn outgoing(&mut self) -> Option<String> {
+        self.outbox.pop_front().map(|(_, text)| text)
+    }
+
+    fn tick(&mut self, _now: tokio::time::Instant, _held: bool, _rotating: bool) -> After {
+        let now = Instant::now();
+        let late: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.deadline <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in late {
+            let p = self.pending.remove(&id).expect("listed");
+            self.outbox.retain(|(queued, _)| *queued != id);
+            let _ = p.reply.send(Err(Error::new(
+                ErrorKind::NoResponse,
+                format!(
+                    "{}: no answer within {} ms; it may or may not have been executed",
+                    p.method,
+                    self.request_timeout.as_millis()
+                ),
+            )));
+        }
+        After::Nothing
+    }
+
+    /// The old connection stays until the requests sent on it are answered.
+    fn retire(&mut self, old: Ws) {
+        let queued: HashSet<u64> = self.outbox.iter().map(|(id, _)| *id).collect();
+        let sent: Vec<u64> = self
+            .pending
+            .keys()
+            .filter(|id| !queued.contains(id))
+            .copied()
+            .collect();
+        let on_old = sent
+            .into_iter()
+            .filter_map(|id| self.pending.remove_entry(&id))
+            .collect();
+        tokio::spawn(drain(old, on_old, self.rate_limits.clone()));
+    }
+}
+
+impl Api {
+    fn tell(&self, event: ApiEvent) {
+        if let Some((tag, events)) = &self.events {
+            let _ = events.send((*tag, event));
+        }
+    }
+
+    fn fail_pending(&mut self, reason: &str) {
+        self.outbox.clear();
+        for (_, p) in self.pending.drain() {
+            let _ = p.reply.send(Err(Error::new(
+                ErrorKind::Disconnected,
+                format!(
+                    "{}: connection dropped before the answer ({reason}); the request may or may not have been executed",
+                    p.method
+                ),
+            )));
+        }
+    }
+}
 
 /// Read a replaced connection until its requests are answered (or their
 /// time is up), then close it.
@@ -303,261 +487,7 @@ async fn drain(
             format!("{}: no answer before the old connection closed; it may or may not have been executed", p.method),
         )));
     }
-    let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
-}
-
-/// How a session ended.
-enum End {
-    Closed,
-    Dropped(String),
-}
-
-impl Task {
-    fn tell(&self, event: ApiEvent) {
-        if let Some((tag, events)) = &self.events {
-            let _ = events.send((*tag, event));
-        }
-    }
-
-    /// A command while not connected: requests fail fast.
-    fn refuse(&mut self, command: Option<Command>) -> bool {
-        match command {
-            Some(Command::Request { method, reply, .. }) => {
-                let _ = reply.send(Err(Error::new(
-                    ErrorKind::Disconnected,
-                    format!("{method}: the WebSocket API connection is down (reconnecting)"),
-                )));
-                true
-            }
-            Some(Command::Close) | None => false,
-        }
-    }
-
-    fn end(&mut self, error: Error) {
-        self.fail_pending("the connection was closed");
-        let _ = self.state.send(State::Ended(error.clone()));
-        self.tell(ApiEvent::Ended(error));
-    }
-
-    async fn run(mut self) {
-        let options = self.shared.options.clone();
-        let mut attempt: u32 = 0;
-        loop {
-            let shared = self.shared.clone();
-            let url = self.url.clone();
-            let connecting = async move {
-                shared.attempts.acquire().await;
-                transport::connect(&url, &shared.net).await
-            };
-            tokio::pin!(connecting);
-            let result = loop {
-                tokio::select! {
-                    result = &mut connecting => break result,
-                    command = self.commands.recv() => {
-                        if !self.refuse(command) {
-                            return self.end(Error::closed());
-                        }
-                    }
-                }
-            };
-            let error = match result {
-                Ok(ws) => {
-                    self.opened += 1;
-                    let _ = self.state.send(State::Open);
-                    self.tell(ApiEvent::Up);
-                    let opened = Instant::now();
-                    self.heard_any = false;
-                    match self.session(ws).await {
-                        End::Closed => return self.end(Error::closed()),
-                        End::Dropped(reason) => {
-                            if self.heard_any && opened.elapsed() >= options.reconnect.stable_after
-                            {
-                                attempt = 0;
-                            }
-                            self.fail_pending(&reason);
-                            self.tell(ApiEvent::Down(reason));
-                            None
-                        }
-                    }
-                }
-                Err(e) => Some(e),
-            };
-            let _ = self.state.send(State::Connecting);
-            attempt += 1;
-            if let Some(e) = &error {
-                self.tell(ApiEvent::Status(Status::ConnectFailed {
-                    reason: e.to_string(),
-                }));
-            }
-            if !options.reconnect.allows(attempt) {
-                return self.end(Error::max_reconnects());
-            }
-            let mut delay = options.reconnect.delay(attempt);
-            if let Some(wait) = error.as_ref().and_then(Error::retry_after) {
-                delay = delay.max(wait);
-            }
-            self.tell(ApiEvent::Status(Status::Reconnecting { attempt, delay }));
-            let wake = tokio::time::sleep(delay);
-            tokio::pin!(wake);
-            loop {
-                tokio::select! {
-                    _ = &mut wake => break,
-                    command = self.commands.recv() => {
-                        if !self.refuse(command) {
-                            return self.end(Error::closed());
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Start opening another connection to the same URL.
-    fn open(&self) -> Connecting {
-        let shared = self.shared.clone();
-        let url = self.url.clone();
-        Box::pin(async move {
-            shared.attempts.acquire().await;
-            transport::connect(&url, &shared.net).await
-        })
-    }
-
-    fn fail_pending(&mut self, reason: &str) {
-        for (_, p) in self.pending.drain() {
-            let _ = p.reply.send(Err(Error::new(
-                ErrorKind::Disconnected,
-                format!(
-                    "{}: connection dropped before the answer ({reason}); the request may or may not have been executed",
-                    p.method
-                ),
-            )));
-        }
-    }
-
-    async fn session(&mut self, mut ws: Ws) -> End {
-        let watchdog = self.shared.options.watchdog;
-        let mut last_frame = Instant::now();
-        let mut check = tokio::time::interval(Duration::from_millis(
-            (watchdog.as_millis() as u64 / 4).clamp(5, 250),
-        ));
-        // A connection of its own (no owner managing it) moves to a fresh
-        // one before Binance's 24-hour cut and on `serverShutdown`; the old
-        // one stays until its requests are answered.
-        let rotates = self.events.is_none();
-        let rotate_after = self.shared.options.rotate_after;
-        let rotate_timer = tokio::time::sleep(rotate_after);
-        tokio::pin!(rotate_timer);
-        let mut next: Option<Connecting> = None;
-        loop {
-            tokio::select! {
-                _ = &mut rotate_timer, if rotates && next.is_none() => {
-                    tracing::info!("WebSocket API connection near its lifetime: opening a fresh one");
-                    next = Some(self.open());
-                }
-                opened = async { next.as_mut().expect("guarded").await }, if next.is_some() => {
-                    next = None;
-                    match opened {
-                        Ok(fresh) => {
-                            let old = std::mem::replace(&mut ws, fresh);
-                            let pending = std::mem::take(&mut self.pending);
-                            tokio::spawn(drain(old, pending, self.rate_limits.clone()));
-                            self.opened += 1;
-                            last_frame = Instant::now();
-                            rotate_timer.as_mut().reset((Instant::now() + rotate_after).into());
-                        }
-                        Err(e) => {
-                            tracing::info!("WebSocket API rotation: {e}; trying again in 5 s");
-                            rotate_timer.as_mut().reset((Instant::now() + Duration::from_secs(5)).into());
-                        }
-                    }
-                }
-                command = self.commands.recv() => match command {
-                    Some(Command::Request { method, reply, on: Some(on), .. }) if on != self.opened => {
-                        let _ = reply.send(Err(Error::new(
-                            ErrorKind::Disconnected,
-                            format!("{method}: the connection it was meant for has dropped"),
-                        )));
-                    }
-                    Some(Command::Request { method, params, reply, .. }) => {
-                        let id = self.next_id;
-                        self.next_id += 1;
-                        let mut request = Map::new();
-                        request.insert("id".into(), id.into());
-                        request.insert("method".into(), method.clone().into());
-                        if let Some(params) = params {
-                            request.insert("params".into(), Value::Object(params));
-                        }
-                        let text = Value::Object(request).to_string();
-                        let deadline = Instant::now() + self.shared.options.request_timeout;
-                        self.pending.insert(id, Pending { method, reply, deadline });
-                        // A peer that stops reading must not block the loop (and its deadlines).
-                        let limit = self.shared.options.request_timeout;
-                        match tokio::time::timeout(limit, ws.send(tungstenite::Message::Text(text.into()))).await {
-                            Ok(Ok(())) => {}
-                            Ok(Err(e)) => return End::Dropped(e.to_string()),
-                            Err(_) => return End::Dropped(format!("could not send within {} ms", limit.as_millis())),
-                        }
-                    }
-                    Some(Command::Close) | None => {
-                        let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
-                        return End::Closed;
-                    }
-                },
-                _ = check.tick() => {
-                    let now = Instant::now();
-                    if now.duration_since(last_frame) >= watchdog {
-                        return End::Dropped(format!("no frame for {} ms", now.duration_since(last_frame).as_millis()));
-                    }
-                    let late: Vec<u64> = self.pending.iter().filter(|(_, p)| p.deadline <= now).map(|(id, _)| *id).collect();
-                    for id in late {
-                        let p = self.pending.remove(&id).expect("listed");
-                        let _ = p.reply.send(Err(Error::new(
-                            ErrorKind::NoResponse,
-                            format!("{}: no answer within {} ms; it may or may not have been executed", p.method, self.shared.options.request_timeout.as_millis()),
-                        )));
-                    }
-                }
-                frame = ws.next() => {
-                    last_frame = Instant::now();
-                    self.heard_any = true;
-                    match frame {
-                        Some(Ok(tungstenite::Message::Text(text))) => {
-                            if self.frame(text) && rotates && next.is_none() {
-                                next = Some(self.open());
-                            }
-                        }
-                        Some(Ok(tungstenite::Message::Close(frame))) => {
-                            return End::Dropped(frame.map_or("closed by the server".to_owned(), |f| format!("close {}: {}", u16::from(f.code), f.reason)));
-                        }
-                        Some(Ok(_)) => {}
-                        Some(Err(e)) => return End::Dropped(e.to_string()),
-                        None => return End::Dropped("connection closed".into()),
-                    }
-                }
-            }
-        }
-    }
-
-    /// One text frame: a response, a user-data event, or a connection
-    /// event; true when the server announced its shutdown.
-    fn frame(&mut self, text: Utf8Bytes) -> bool {
-        let head = &text.as_bytes()[..text.len().min(32)];
-        let has = |needle: &[u8]| head.windows(needle.len()).any(|w| w == needle);
-        if has(b"\"subscriptionId\"") {
-            self.tell(ApiEvent::Event(text));
-            return false;
-        }
-        if has(b"\"event\"") {
-            let shutdown = text.as_str().contains("\"serverShutdown\"");
-            if shutdown {
-                tracing::info!("WebSocket API: serverShutdown announced");
-                self.tell(ApiEvent::Shutdown);
-            }
-            return shutdown;
-        }
-        answer(&mut self.pending, &self.rate_limits, &text);
-        false
-    }
+    close_quietly(ws).await;
 }
 
 /// A response: to its pending request (typed), rate limits kept; an

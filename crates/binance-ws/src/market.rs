@@ -1,0 +1,698 @@
+//! Market streams over a [`link`](crate::link): the readers attached to a
+//! connection and their queues (with backpressure), live SUBSCRIBE /
+//! UNSUBSCRIBE / LIST_SUBSCRIPTIONS paced under Binance's limit and sent
+//! again after a reconnect, deduplication while a rotation's two
+//! connections both deliver, and per-stream silence.
+//!
+//! Frames go to the readers undecoded; each decodes in its own `recv()`,
+//! so decoding costs the reader's time, not the read loop's.
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use binance_types::control::{ControlRequest, ControlResponse, RequestId};
+use binance_types::peek::{order_key, peek, Peek};
+use binance_types::{frame, Event, TimeUnit};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use crate::error::Error;
+use crate::limiter::Window;
+use crate::link::{
+    self, After, Flow, LinkEnv, LinkEvent, Phase, Protocol, Room, Settings, State, Stop, Which,
+    DRAIN_BATCH,
+};
+use crate::message::{RawFrame, Status};
+use crate::queue::{Entry, Queue};
+use crate::silence::Silence;
+
+/// What a connection connects to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Plan {
+    /// Endpoint base URL.
+    pub base: String,
+    /// Streams, canonical names.
+    pub streams: Vec<String>,
+    /// `/stream` (combined envelope) rather than `/ws`.
+    pub combined: bool,
+    /// `timeUnit=MICROSECOND`.
+    pub micros: bool,
+    /// Non-zero for a connection no other socket may join (live sockets,
+    /// whose subscriptions are their own).
+    pub private: u64,
+}
+
+/// Above this many streams, connect bare and SUBSCRIBE rather than put the
+/// names in the URL (URLs have length limits along the way).
+const URL_STREAMS_MAX: usize = 100;
+/// The longest a switch keeps filtering repeats of a stream that stays
+/// quiet on the new connection.
+const DEDUPE_MAX: Duration = Duration::from_secs(60);
+/// Streams per SUBSCRIBE request when subscribing after connect.
+const SUBSCRIBE_BATCH: usize = 300;
+
+impl Plan {
+    /// The URL a connection opens for `streams`.
+    fn url(&self, streams: &BTreeSet<String>) -> String {
+        let unit = if self.micros {
+            "timeUnit=MICROSECOND"
+        } else {
+            ""
+        };
+        let (path, mut query) = if streams.len() > URL_STREAMS_MAX || streams.is_empty() {
+            (
+                if self.combined { "/stream" } else { "/ws" }.to_owned(),
+                String::new(),
+            )
+        } else if self.combined {
+            let names: Vec<&str> = streams.iter().map(String::as_str).collect();
+            ("/stream".to_owned(), format!("streams={}", names.join("/")))
+        } else {
+            let names: Vec<&str> = streams.iter().map(String::as_str).collect();
+            (format!("/ws/{}", names.join("/")), String::new())
+        };
+        if !unit.is_empty() {
+            if !query.is_empty() {
+                query.push('&');
+            }
+            query.push_str(unit);
+        }
+        match query.is_empty() {
+            true => format!("{}{path}", self.base),
+            false => format!("{}{path}?{query}", self.base),
+        }
+    }
+
+    /// The URL for the plan's own streams.
+    pub fn initial_url(&self) -> String {
+        self.url(&self.streams.iter().cloned().collect())
+    }
+
+    /// Its identity for sharing: the venue, the full URL, and the streams
+    /// (which a long list keeps out of the URL).
+    pub fn key(&self) -> String {
+        format!(
+            "{}#{}#{}",
+            self.initial_url(),
+            self.streams.join("/"),
+            self.private
+        )
+    }
+
+    /// Streams that must be subscribed after connecting to `url(streams)`.
+    fn to_subscribe(&self, streams: &BTreeSet<String>) -> Vec<String> {
+        if streams.len() > URL_STREAMS_MAX {
+            streams.iter().cloned().collect()
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// A live subscription request.
+pub(crate) enum Control {
+    Subscribe(Vec<String>),
+    Unsubscribe(Vec<String>),
+    List,
+}
+
+pub(crate) enum Command<U: TimeUnit> {
+    Attach {
+        id: u64,
+        queue: Arc<Queue<Entry<U>>>,
+        /// Stamp frames with the time they were read.
+        stamp: bool,
+        /// How long the connection may stop reading for this reader's full
+        /// queue before its overflow policy applies.
+        max_stall: Duration,
+    },
+    Detach {
+        id: u64,
+    },
+    Control {
+        control: Control,
+        reply: oneshot::Sender<Result<Value, Error>>,
+    },
+}
+
+/// A cheap handle on a running market connection.
+#[derive(Clone)]
+pub(crate) struct Handle<U: TimeUnit> {
+    commands: mpsc::UnboundedSender<Command<U>>,
+    pub state: watch::Receiver<State>,
+}
+
+impl<U: TimeUnit> Handle<U> {
+    pub fn send(&self, command: Command<U>) -> bool {
+        self.commands.send(command).is_ok()
+    }
+
+    pub fn is_alive(&self) -> bool {
+        !self.commands.is_closed()
+    }
+}
+
+/// Start a market connection; `on_exit` runs when it ends.
+pub(crate) fn spawn<U: TimeUnit>(
+    env: Arc<LinkEnv>,
+    plan: Plan,
+    on_exit: Box<dyn FnOnce() + Send>,
+) -> Handle<U> {
+    let options = &env.options;
+    let settings = Settings {
+        rotate_after: Some(options.rotate_after),
+        overlap: options.rotation_overlap,
+        // Binance takes 5 control messages a second per connection.
+        pace: Some(Window::new(4, Duration::from_secs(1))),
+        send_timeout: options.request_timeout,
+    };
+    let market = Market::<U> {
+        silence: options.stream_watchdog.map(Silence::new),
+        desired: plan.streams.iter().cloned().collect(),
+        plan,
+        open: false,
+        readers: Vec::new(),
+        next_id: 1,
+        pending: HashMap::new(),
+        outbox: VecDeque::new(),
+        batch: Vec::with_capacity(DRAIN_BATCH),
+        held_since: None,
+        rotating: false,
+        dedupe: None,
+    };
+    let (commands, state) = link::spawn(env, settings, market, on_exit);
+    Handle { commands, state }
+}
+
+struct Reader<U: TimeUnit> {
+    id: u64,
+    queue: Arc<Queue<Entry<U>>>,
+    stamp: bool,
+    max_stall: Duration,
+    /// It held the connection back for `max_stall`: its overflow policy
+    /// applies until the connection has caught up and it has read half its
+    /// queue.
+    shedding: bool,
+}
+
+/// What to do with a control response.
+enum Pending {
+    /// A request from a socket, with the change to make on success.
+    User {
+        reply: oneshot::Sender<Result<Value, Error>>,
+        control: Control,
+        /// The request as sent, to send again if the connection drops
+        /// before the answer.
+        text: String,
+    },
+    /// A resubscription after (re)connecting.
+    Internal,
+}
+
+struct Market<U: TimeUnit> {
+    plan: Plan,
+    /// The streams this connection should carry now (URL plus live changes).
+    desired: BTreeSet<String>,
+    /// A connection is up.
+    open: bool,
+    readers: Vec<Reader<U>>,
+    next_id: i64,
+    pending: HashMap<i64, Pending>,
+    outbox: VecDeque<(i64, String)>,
+    /// Frames read and not yet handed to the readers.
+    batch: Vec<RawFrame>,
+    /// Per-stream silence (off when `Options::stream_watchdog` is `None`).
+    silence: Option<Silence>,
+    /// Since when the readers have held the connection back: it stopped, or
+    /// read less than was there because of their room, and has not caught
+    /// up with the network since. One clock for the connection, so readers
+    /// that hold it back in turn do not add up past Binance's pong deadline.
+    held_since: Option<Instant>,
+    /// A rotation is under way: nothing is sent (the new connection's
+    /// subscriptions were fixed when it opened).
+    rotating: bool,
+    /// Repeats filtered while two connections deliver, and after a switch
+    /// until the new one has passed what the old one delivered.
+    dedupe: Option<Dedupe>,
+}
+
+impl<U: TimeUnit> Protocol for Market<U> {
+    type Command = Command<U>;
+
+    fn url(&self) -> String {
+        self.plan.url(&self.desired)
+    }
+
+    fn on_link(&mut self, event: LinkEvent) {
+        match event {
+            LinkEvent::Opened { again } => {
+                self.open = true;
+                self.broadcast(match again {
+                    true => Status::Reconnected,
+                    false => Status::Connected,
+                });
+                self.held_since = None;
+                self.rotating = false;
+                if let Some(silence) = &mut self.silence {
+                    silence.restart(Instant::now());
+                }
+                // Subscribe what the URL could not carry.
+                self.pending
+                    .retain(|_, p| matches!(p, Pending::User { .. }));
+                self.resubscribe();
+            }
+            LinkEvent::Dropped(reason) => {
+                self.open = false;
+                self.broadcast(Status::Disconnected { reason });
+            }
+            LinkEvent::ConnectFailed(reason) => self.broadcast(Status::ConnectFailed { reason }),
+            LinkEvent::Reconnecting { attempt, delay } => {
+                self.broadcast(Status::Reconnecting { attempt, delay })
+            }
+            LinkEvent::Rotated => self.broadcast(Status::Rotated),
+            LinkEvent::Ended(error) => {
+                for r in self.readers.drain(..) {
+                    r.queue.end(error.clone());
+                }
+            }
+        }
+    }
+
+    fn on_command(&mut self, command: Command<U>, open: bool) -> Flow {
+        match command {
+            Command::Attach {
+                id,
+                queue,
+                stamp,
+                max_stall,
+            } => {
+                if open {
+                    queue.push_over(Entry::status(Status::Connected));
+                }
+                self.readers.push(Reader {
+                    id,
+                    queue,
+                    stamp,
+                    max_stall,
+                    shedding: false,
+                });
+            }
+            Command::Detach { id } => self.readers.retain(|r| r.id != id),
+            Command::Control { control, reply } => {
+                let request = match &control {
+                    Control::Subscribe(streams) => ControlRequest::Subscribe {
+                        streams: streams.clone(),
+                        id: RequestId::Null,
+                    },
+                    Control::Unsubscribe(streams) => ControlRequest::Unsubscribe {
+                        streams: streams.clone(),
+                        id: RequestId::Null,
+                    },
+                    Control::List => ControlRequest::ListSubscriptions {
+                        id: RequestId::Null,
+                    },
+                };
+                let (id, text) = self.queue_control(request);
+                self.pending.insert(
+                    id,
+                    Pending::User {
+                        reply,
+                        control,
+                        text,
+                    },
+                );
+            }
+        }
+        match self.readers.is_empty() {
+            true => Flow::Idle,
+            false => Flow::Continue,
+        }
+    }
+
+    /// Both connections of a rotation deliver through the same filter.
+    fn on_frame(&mut self, text: Utf8Bytes, _from: Which) -> After {
+        // Control answers and shutdown notices are for this task; everything
+        // else goes to the readers.
+        let stream = match peek(text.as_bytes()) {
+            Peek::Answer => {
+                if let Ok(frame) = frame::decode_as::<U>(text.as_bytes()) {
+                    if let Event::ControlResponse(response) = frame.event {
+                        self.answer(response);
+                        return After::Nothing;
+                    }
+                }
+                None
+            }
+            Peek::ServerShutdown => return After::Rotate,
+            Peek::Data { stream } => stream,
+            _ => None,
+        };
+        if let Some(dedupe) = &mut self.dedupe {
+            // During a rotation both connections deliver: pass what is new.
+            // A raw (`/ws`) connection carries one stream (more, live
+            // subscribed, share one key: left as it was).
+            let name = match (stream, self.plan.combined) {
+                (Some(stream), _) => stream,
+                (None, false) if self.desired.len() == 1 => {
+                    self.desired.first().map_or("", String::as_str)
+                }
+                (None, _) => "",
+            };
+            if let Some(key) = order_key(text.as_bytes()) {
+                if !dedupe.fresh(name, key) {
+                    return After::Nothing;
+                }
+            }
+        }
+        if let Some(silence) = &mut self.silence {
+            match stream {
+                Some(stream) => silence.saw(stream),
+                // A raw (`/ws`) connection carries one stream.
+                None if !self.plan.combined => silence.saw_the_one(),
+                None => {}
+            }
+        }
+        // Only recorders need the receive time.
+        let received_at = match self.readers.iter().any(|r| r.stamp) {
+            true => Some(SystemTime::now()),
+            false => None,
+        };
+        self.batch.push(RawFrame { text, received_at });
+        if self.batch.len() >= DRAIN_BATCH {
+            self.flush();
+        }
+        After::Nothing
+    }
+
+    /// Hand the frames read so far to every reader (one lock per reader).
+    fn flush(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        // A reader's room was counted before reading; a second connection
+        // feeding the same queue may have used some of it meanwhile, which
+        // must not drop anything: only a shedding reader's policy applies.
+        let push = |r: &Reader<U>, frames: &mut dyn Iterator<Item = Entry<U>>| match r.shedding {
+            false => r.queue.push_many_over(frames),
+            true => r.queue.push_many(frames),
+        };
+        if let Some((last, rest)) = self.readers.split_last() {
+            for r in rest {
+                push(r, &mut self.batch.iter().cloned().map(Entry::Frame));
+            }
+            push(last, &mut self.batch.drain(..).map(Entry::Frame));
+        }
+        self.batch.clear();
+    }
+
+    /// Backpressure: how many frames the readers' queues take now, or which
+    /// full queue to wait for. Once the connection has been held back for a
+    /// reader's `max_stall`, that reader no longer limits it (its overflow
+    /// policy applies) until the connection has caught up and the reader
+    /// has read half its queue: a reader that stays behind, stopped or only
+    /// slow, loses messages and is told how many, and pongs are never held
+    /// back for long. While a socket's own control request is unanswered
+    /// nothing is held back: its answer is behind the unread frames.
+    fn room(&mut self) -> Room {
+        let now = Instant::now();
+        let control_pending = self
+            .pending
+            .values()
+            .any(|p| matches!(p, Pending::User { .. }));
+        let mut room = DRAIN_BATCH;
+        // The reader to wait for (by index), and its deadline.
+        let mut wait: Option<(usize, Option<Instant>)> = None;
+        for (i, r) in self.readers.iter_mut().enumerate() {
+            let space = r.queue.space();
+            if r.shedding {
+                if self.held_since.is_some() || space < r.queue.capacity() / 2 {
+                    continue;
+                }
+                r.shedding = false;
+            }
+            if control_pending || space >= DRAIN_BATCH {
+                continue;
+            }
+            if space == 0 {
+                self.held_since.get_or_insert(now);
+            }
+            let deadline = self
+                .held_since
+                .and_then(|since| since.checked_add(r.max_stall));
+            if deadline.is_some_and(|d| d <= now) {
+                if !r.max_stall.is_zero() {
+                    tracing::warn!(
+                        "a reader held the connection back for {} ms: its overflow policy applies",
+                        r.max_stall.as_millis()
+                    );
+                }
+                r.shedding = true;
+                continue;
+            }
+            let sooner = |d: Option<Instant>| match (deadline, d) {
+                (Some(mine), Some(theirs)) => mine < theirs,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if space == 0 && wait.is_none_or(|(_, d)| sooner(d)) {
+                wait = Some((i, deadline));
+            }
+            room = room.min(space);
+        }
+        let Some((i, deadline)) = wait else {
+            return Room::Read(room);
+        };
+        let queue = self.readers[i].queue.clone();
+        Room::Wait(Box::pin(async move {
+            match deadline {
+                Some(deadline) => {
+                    let _ = tokio::time::timeout_at(deadline, queue.room()).await;
+                }
+                None => queue.room().await,
+            }
+        }))
+    }
+
+    fn read_stopped(&mut self, why: Stop) {
+        match why {
+            Stop::CaughtUp => self.held_since = None,
+            Stop::Limited => {
+                self.held_since.get_or_insert_with(Instant::now);
+            }
+        }
+    }
+
+    fn on_rotation(&mut self, phase: Phase) {
+        match phase {
+            Phase::Opening => {
+                self.rotating = true;
+                // A previous switch's filtering (if still on) goes on.
+                self.dedupe.get_or_insert_with(Dedupe::default);
+            }
+            Phase::Failed => {
+                self.rotating = false;
+                // Filtering a previous switch's repeats goes on.
+                if self.dedupe.as_ref().is_some_and(|d| d.until.is_none()) {
+                    self.dedupe = None;
+                }
+            }
+            Phase::Switched => {
+                self.rotating = false;
+                // What the new connection buffered during the overlap may
+                // repeat what the old one delivered: keep filtering until
+                // each stream has passed it.
+                if let Some(d) = &mut self.dedupe {
+                    d.behind = d.last.keys().cloned().collect();
+                    d.until = Some(Instant::now() + DEDUPE_MAX);
+                }
+                if let Some(silence) = &mut self.silence {
+                    silence.restart(Instant::now());
+                }
+            }
+        }
+    }
+
+    /// SUBSCRIBE requests for streams the URL does not carry.
+    fn next_opened(&mut self) -> Vec<String> {
+        let requests = self.subscribe_requests();
+        for (id, _) in &requests {
+            self.pending.insert(*id, Pending::Internal);
+        }
+        requests.into_iter().map(|(_, text)| text).collect()
+    }
+
+    fn has_outgoing(&self) -> bool {
+        !self.rotating && !self.outbox.is_empty()
+    }
+
+    fn outgoing(&mut self) -> Option<String> {
+        self.outbox.pop_front().map(|(_, text)| text)
+    }
+
+    fn tick(&mut self, now: Instant, held: bool, rotating: bool) -> After {
+        // Filtering ends once every stream's new connection has passed what
+        // the old one delivered (or, for a stream that stays quiet, after a
+        // long while).
+        if let Some(d) = &self.dedupe {
+            if let (Some(until), false) = (d.until, rotating) {
+                if d.behind.is_empty() || now >= until {
+                    self.dedupe = None;
+                }
+            }
+        }
+        // A stream gone quiet while others flow: report it, and move
+        // everything to a fresh connection (make-before-break).
+        let mut after = After::Nothing;
+        for (stream, silent_for) in self.silent_streams(now, held) {
+            tracing::warn!(
+                "{stream}: no frame for {} ms; moving to a fresh connection",
+                silent_for.as_millis()
+            );
+            self.broadcast(Status::StreamSilent { stream, silent_for });
+            after = After::Rotate;
+        }
+        after
+    }
+}
+
+impl<U: TimeUnit> Market<U> {
+    fn broadcast(&mut self, status: Status) {
+        // Frames read before the change come before it.
+        self.flush();
+        for r in &self.readers {
+            r.queue.push_over(Entry::status(status.clone()));
+        }
+    }
+
+    /// Queue a control request (sent paced); returns its id and text.
+    fn queue_control(&mut self, request: ControlRequest) -> (i64, String) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut value = serde_json::to_value(&request).expect("requests serialise");
+        value["id"] = id.into();
+        let text = value.to_string();
+        self.outbox.push_back((id, text.clone()));
+        (id, text)
+    }
+
+    /// SUBSCRIBE requests for streams the URL does not carry.
+    fn subscribe_requests(&mut self) -> Vec<(i64, String)> {
+        let streams = self.plan.to_subscribe(&self.desired);
+        streams
+            .chunks(SUBSCRIBE_BATCH)
+            .map(|chunk| {
+                let id = self.next_id;
+                self.next_id += 1;
+                let request = ControlRequest::Subscribe {
+                    streams: chunk.to_vec(),
+                    id: RequestId::Int(id),
+                };
+                let text = serde_json::to_string(&request).expect("requests serialise");
+                (id, text)
+            })
+            .collect()
+    }
+
+    fn resubscribe(&mut self) {
+        let mut requests = self.subscribe_requests();
+        for (id, _) in &requests {
+            self.pending.insert(*id, Pending::Internal);
+        }
+        // A socket's request sent on the old connection and never answered
+        // goes again (same id), then what was still queued.
+        let queued: HashSet<i64> = self.outbox.iter().map(|(id, _)| *id).collect();
+        let mut unanswered: Vec<(i64, String)> = self
+            .pending
+            .iter()
+            .filter_map(|(id, p)| match p {
+                Pending::User { text, .. } if !queued.contains(id) => Some((*id, text.clone())),
+                _ => None,
+            })
+            .collect();
+        unanswered.sort_by_key(|(id, _)| *id);
+        requests.extend(unanswered);
+        requests.extend(self.outbox.drain(..));
+        self.outbox = requests.into();
+    }
+
+    /// Streams silent past their limit (none while the readers hold the
+    /// connection back: not reading is not the server's silence).
+    fn silent_streams(&mut self, now: Instant, held: bool) -> Vec<(String, Duration)> {
+        let Some(silence) = &mut self.silence else {
+            return Vec::new();
+        };
+        // A raw connection's frames do not say their stream: with more than
+        // one (live-subscribed), silence cannot be told apart.
+        if !self.plan.combined && self.desired.len() > 1 {
+            return Vec::new();
+        }
+        silence.watch(&self.desired, now);
+        if held {
+            silence.restart(now);
+            return Vec::new();
+        }
+        silence.check(now)
+    }
+
+    fn answer(&mut self, response: ControlResponse) {
+        let RequestId::Int(id) = response.id else {
+            return;
+        };
+        match self.pending.remove(&id) {
+            Some(Pending::User { reply, control, .. }) => {
+                if response.result.is_ok() {
+                    match &control {
+                        Control::Subscribe(streams) => self.desired.extend(streams.iter().cloned()),
+                        Control::Unsubscribe(streams) => streams.iter().for_each(|n| {
+                            self.desired.remove(n);
+                        }),
+                        Control::List => {}
+                    }
+                }
+                let _ = reply.send(response.result.map_err(Error::from));
+            }
+            Some(Pending::Internal) => {
+                if let Err(e) = response.result {
+                    tracing::warn!("resubscribe refused: {e}");
+                }
+            }
+            None => {}
+        }
+    }
+}
+
+/// While two connections deliver, and after a switch until the new one has
+/// caught up: each stream's frames pass only if their order key is newer
+/// than the last one delivered.
+#[derive(Default)]
+struct Dedupe {
+    last: HashMap<String, u64>,
+    /// After the switch: streams whose new connection has not yet passed
+    /// the old one's last key (its backlog may still repeat).
+    behind: HashSet<String>,
+    /// After the switch: filtering ends by then even for a stream that
+    /// stays quiet.
+    until: Option<Instant>,
+}
+
+impl Dedupe {
+    fn fresh(&mut self, stream: &str, key: u64) -> bool {
+        match self.last.get_mut(stream) {
+            Some(last) if key <= *last => false,
+            Some(last) => {
+                *last = key;
+                // One connection's keys only grow: the rest of this
+                // stream on it is new.
+                self.behind.remove(stream);
+                true
+            }
+            None => {
+                self.last.insert(stream.to_owned(), key);
+                true
+            }
+        }
+    }
+}
