@@ -258,33 +258,68 @@ impl<U: TimeUnit> futures_util::Stream for UserSocket<U> {
 /// One connection carrying the subscription.
 struct Leg {
     api: WsApi,
+    /// Its number among the socket's connections, for messages.
     number: u64,
-    up: bool,
     /// Counts the leg's connections, so an answer from an earlier one is ignored.
     generation: u64,
-    /// The listen token the live subscription was made with.
-    token: Option<Arc<str>>,
-    sub: Option<u64>,
-    subscribing: bool,
-    /// Waiting for a listen token to subscribe with.
-    wants_token: bool,
+    /// Where its subscription stands.
+    sub: Sub,
+    /// Its part in a replacement.
+    role: Role,
+    /// The leg this one takes over from, once subscribed.
+    takes_over: Option<u64>,
+    /// Refusals in a row, for the backoff.
     failures: u32,
-    retry_at: Option<Instant>,
     /// When to move to a fresh connection (before Binance's 24-hour cut).
     rotate_at: Instant,
-    /// The leg this one takes over from, once subscribed.
-    replaces: Option<u64>,
-    /// A replacement is on its way.
-    replaced: bool,
-    /// Closing: its events still count until it ends.
-    retiring: bool,
-    /// Retiring: closed at this time if its `eventStreamTerminated` never comes.
-    retire_by: Option<Instant>,
-    /// Frames that came while the subscription's answer was on its way.
-    early: Vec<Utf8Bytes>,
     /// The server may hold a subscription this leg does not know (an
     /// unanswered or stale request): end them all before subscribing.
     clear_first: bool,
+}
+
+/// Where a leg's subscription stands.
+enum Sub {
+    /// The connection is down (or not open yet); after a refusal, the next
+    /// try waits until `retry_at`.
+    Down { retry_at: Option<Instant> },
+    /// Up, not subscribed, nothing on its way.
+    Up,
+    /// Up, waiting for a listen token to subscribe with.
+    WantsToken,
+    /// Up, the request on its way; frames that come meanwhile wait here.
+    Subscribing { early: Vec<Utf8Bytes> },
+    /// Up and subscribed (margin: with this listen token).
+    Live { id: u64, token: Option<Arc<str>> },
+    /// Up; the last try was refused: the next waits until `until`.
+    BackingOff { until: Instant },
+}
+
+impl Sub {
+    fn live(&self) -> Option<u64> {
+        match self {
+            Sub::Live { id, .. } => Some(*id),
+            _ => None,
+        }
+    }
+}
+
+/// A leg's part in a replacement (before the 24-hour cut, on
+/// `serverShutdown`, on a renewed listen token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Carries the subscription.
+    Serving,
+    /// Carries it while a replacement is on its way.
+    Replaced,
+    /// Replaced: its events still count until its subscription ends (its
+    /// `eventStreamTerminated`), or until `by`.
+    Retiring { by: Option<Instant> },
+}
+
+impl Leg {
+    fn retiring(&self) -> bool {
+        matches!(self.role, Role::Retiring { .. })
+    }
 }
 
 struct Token {
@@ -405,7 +440,7 @@ struct Task<U: TimeUnit> {
 }
 
 impl<U: TimeUnit> Task<U> {
-    fn add_leg(&mut self, replaces: Option<u64>) -> u64 {
+    fn add_leg(&mut self, takes_over: Option<u64>) -> u64 {
         let id = self.next_leg;
         self.next_leg += 1;
         let api = WsApi::spawn(
@@ -414,26 +449,18 @@ impl<U: TimeUnit> Task<U> {
             Some(self.setup.signer.clone()),
             Some((id, self.events_tx.clone())),
         );
-        let number = self.legs.values().filter(|l| !l.retiring).count() as u64 + 1;
+        let number = self.legs.values().filter(|l| !l.retiring()).count() as u64 + 1;
         self.legs.insert(
             id,
             Leg {
                 api,
                 number,
-                up: false,
                 generation: 0,
-                token: None,
-                sub: None,
-                subscribing: false,
-                wants_token: false,
+                sub: Sub::Down { retry_at: None },
+                role: Role::Serving,
+                takes_over,
                 failures: 0,
-                retry_at: None,
                 rotate_at: Instant::now() + self.setup.shared.options.rotate_after,
-                replaces,
-                replaced: false,
-                retiring: false,
-                retire_by: None,
-                early: Vec::new(),
                 clear_first: false,
             },
         );
@@ -489,7 +516,7 @@ impl<U: TimeUnit> Task<U> {
     /// Best effort: tell the server the subscriptions end.
     async fn unsubscribe_all(&mut self) {
         let calls = self.legs.values().filter_map(|leg| {
-            let sub = leg.sub?;
+            let sub = leg.sub.live()?;
             let api = leg.api.clone();
             let mut params = Map::new();
             params.insert("subscriptionId".into(), sub.into());
@@ -503,15 +530,13 @@ impl<U: TimeUnit> Task<U> {
         let mut at: Option<Instant> = None;
         let mut consider = |t: Instant| at = Some(at.map_or(t, |a| a.min(t)));
         for leg in self.legs.values() {
-            if let Some(t) = leg.retire_by {
-                consider(t);
+            match (&leg.role, &leg.sub) {
+                (Role::Retiring { by: Some(t) }, _) => consider(*t),
+                (Role::Retiring { .. }, _) => {}
+                (_, Sub::Down { retry_at: Some(t) } | Sub::BackingOff { until: t }) => consider(*t),
+                _ => {}
             }
-        }
-        for leg in self.legs.values().filter(|l| !l.retiring) {
-            if let Some(t) = leg.retry_at {
-                consider(t);
-            }
-            if !leg.replaced {
+            if leg.role == Role::Serving {
                 consider(leg.rotate_at);
             }
         }
@@ -527,28 +552,32 @@ impl<U: TimeUnit> Task<U> {
 
     fn on_timer(&mut self) {
         let now = Instant::now();
-        for leg in self.legs.values_mut() {
-            if leg.retire_by.is_some_and(|t| t <= now) {
-                leg.retire_by = None;
-                leg.api.close();
+        let mut due = Vec::new();
+        for (id, leg) in &mut self.legs {
+            match (&mut leg.role, &leg.sub) {
+                (Role::Retiring { by }, _) => {
+                    if by.is_some_and(|t| t <= now) {
+                        *by = None;
+                        leg.api.close();
+                    }
+                }
+                (_, Sub::Down { retry_at: Some(t) }) if *t <= now => {
+                    leg.sub = Sub::Down { retry_at: None };
+                }
+                (_, Sub::BackingOff { until }) if *until <= now => {
+                    leg.sub = Sub::Up;
+                    due.push(*id);
+                }
+                _ => {}
             }
         }
-        let due: Vec<u64> = self
-            .legs
-            .iter()
-            .filter(|(_, l)| !l.retiring && l.retry_at.is_some_and(|t| t <= now))
-            .map(|(id, _)| *id)
-            .collect();
         for id in due {
-            if let Some(leg) = self.legs.get_mut(&id) {
-                leg.retry_at = None;
-            }
             self.subscribe(id);
         }
         let old: Vec<u64> = self
             .legs
             .iter()
-            .filter(|(_, l)| !l.retiring && !l.replaced && l.rotate_at <= now)
+            .filter(|(_, l)| l.role == Role::Serving && l.rotate_at <= now)
             .map(|(id, _)| *id)
             .collect();
         for id in old {
@@ -575,13 +604,15 @@ impl<U: TimeUnit> Task<U> {
         let Some(old) = self.legs.get_mut(&leg) else {
             return;
         };
-        old.retiring = true;
         self.rotated_pending = true;
-        let Some(sub) = old.sub else {
+        let Some(sub) = old.sub.live() else {
+            old.role = Role::Retiring { by: None };
             old.api.close();
             return;
         };
-        old.retire_by = Some(Instant::now() + Duration::from_secs(5));
+        old.role = Role::Retiring {
+            by: Some(Instant::now() + Duration::from_secs(5)),
+        };
         let api = old.api.clone();
         tokio::spawn(async move {
             let mut params = Map::new();
@@ -601,10 +632,10 @@ impl<U: TimeUnit> Task<U> {
         let Some(old) = self.legs.get_mut(&leg) else {
             return;
         };
-        if old.replaced || old.retiring {
+        if old.role != Role::Serving {
             return;
         }
-        old.replaced = true;
+        old.role = Role::Replaced;
         self.add_leg(Some(leg));
     }
 
@@ -615,17 +646,22 @@ impl<U: TimeUnit> Task<U> {
         let label = format!("user-data connection {}", l.number);
         match event {
             ApiEvent::Up => {
-                l.up = true;
                 l.generation += 1;
-                l.subscribing = false;
-                l.early.clear();
+                l.sub = match l.sub {
+                    Sub::Down {
+                        retry_at: Some(until),
+                    } if until > Instant::now() => Sub::BackingOff { until },
+                    _ => Sub::Up,
+                };
                 self.subscribe(leg);
             }
             ApiEvent::Down(reason) => {
-                l.up = false;
-                l.sub = None;
-                let retiring = l.retiring;
-                if !retiring {
+                let retry_at = match l.sub {
+                    Sub::BackingOff { until } => Some(until),
+                    _ => None,
+                };
+                l.sub = Sub::Down { retry_at };
+                if !l.retiring() {
                     self.push(Status::Disconnected {
                         reason: format!("{label}: {reason}"),
                     });
@@ -633,7 +669,7 @@ impl<U: TimeUnit> Task<U> {
                 self.coverage();
             }
             ApiEvent::Status(status) => {
-                if !l.retiring {
+                if !l.retiring() {
                     self.push(match status {
                         Status::ConnectFailed { reason } => Status::ConnectFailed {
                             reason: format!("{label}: {reason}"),
@@ -649,17 +685,19 @@ impl<U: TimeUnit> Task<U> {
             }
             ApiEvent::Ended(error) => {
                 let was = self.legs.remove(&leg).expect("looked up above");
-                if let Some(new) = self.legs.values_mut().find(|l| l.replaces == Some(leg)) {
-                    new.replaces = None;
+                if let Some(new) = self.legs.values_mut().find(|l| l.takes_over == Some(leg)) {
+                    new.takes_over = None;
                 }
                 // A replacement that never made it: the old leg carries on, and
                 // tries again a little later.
-                if let Some(old) = was.replaces.and_then(|old| self.legs.get_mut(&old)) {
-                    old.replaced = false;
+                if let Some(old) = was.takes_over.and_then(|old| self.legs.get_mut(&old)) {
+                    if old.role == Role::Replaced {
+                        old.role = Role::Serving;
+                    }
                     old.rotate_at = Instant::now() + Duration::from_secs(30);
                 }
-                if !was.retiring {
-                    if !self.legs.values().any(|l| !l.retiring) {
+                if !was.retiring() {
+                    if !self.legs.values().any(|l| !l.retiring()) {
                         self.end(error);
                         return false;
                     }
@@ -680,19 +718,21 @@ impl<U: TimeUnit> Task<U> {
             }
         };
         let l = self.legs.get_mut(&leg).expect("caller checked");
-        if subscription.is_none() || l.sub != subscription {
-            if l.sub.is_none() && l.subscribing && l.early.len() < 100_000 {
+        if subscription.is_none() || l.sub.live() != subscription {
+            match &mut l.sub {
                 // The subscription's answer is still on its way to this task.
-                l.early.push(text);
+                Sub::Subscribing { early } if early.len() < 100_000 => early.push(text),
+                // Otherwise: a subscription this leg no longer has.
+                _ => {}
             }
-            // Otherwise: a subscription this leg no longer has.
             return;
         }
         if let Event::EventStreamTerminated(_) = event {
-            l.sub = None;
-            let retiring = l.retiring;
-            let used = l.token.take();
-            if retiring {
+            let used = match std::mem::replace(&mut l.sub, Sub::Up) {
+                Sub::Live { token, .. } => token,
+                _ => None,
+            };
+            if l.retiring() {
                 // Everything it carried has arrived: now it can go.
                 l.api.close();
             } else {
@@ -723,12 +763,7 @@ impl<U: TimeUnit> Task<U> {
     /// Make the subscription on a leg that is up.
     fn subscribe(&mut self, leg: u64) {
         match self.legs.get(&leg) {
-            Some(l)
-                if l.up
-                    && !l.retiring
-                    && l.retry_at.is_none()
-                    && !l.subscribing
-                    && l.sub.is_none() => {}
+            Some(l) if !l.retiring() && matches!(l.sub, Sub::Up | Sub::WantsToken) => {}
             _ => return,
         }
         let stream = self.setup.stream.clone();
@@ -740,7 +775,7 @@ impl<U: TimeUnit> Task<U> {
                 }
                 _ => {
                     if let Some(l) = self.legs.get_mut(&leg) {
-                        l.wants_token = true;
+                        l.sub = Sub::WantsToken;
                     }
                     self.fetch_token();
                     return;
@@ -750,11 +785,7 @@ impl<U: TimeUnit> Task<U> {
         let Some(l) = self.legs.get_mut(&leg) else {
             return;
         };
-        if !l.up || l.subscribing || l.sub.is_some() || l.retiring {
-            return;
-        }
-        l.subscribing = true;
-        l.wants_token = false;
+        l.sub = Sub::Subscribing { early: Vec::new() };
         let clear_first = std::mem::take(&mut l.clear_first);
         let api = l.api.clone();
         let generation = l.generation;
@@ -837,22 +868,28 @@ impl<U: TimeUnit> Task<U> {
                     // Answered on a connection that has since dropped.
                     return true;
                 }
-                l.subscribing = false;
-                if !l.up {
-                    return true;
-                }
+                let early = match std::mem::replace(&mut l.sub, Sub::Up) {
+                    Sub::Subscribing { early } => early,
+                    other => {
+                        // Not waiting for this answer (the connection dropped meanwhile).
+                        l.sub = other;
+                        return true;
+                    }
+                };
                 match result {
                     Ok(id) => {
-                        l.sub = Some(id);
                         l.failures = 0;
-                        let early = std::mem::take(&mut l.early);
                         // Ended before we knew it began: the old leg keeps its job.
                         let ended_early = early.iter().any(|t| terminates::<U>(t, id));
-                        let takes_over = if ended_early { None } else { l.replaces.take() };
+                        let takes_over = if ended_early {
+                            None
+                        } else {
+                            l.takes_over.take()
+                        };
                         // Subscribed with a token that was renewed meanwhile: move on.
                         let stale = token.is_some()
                             && self.token.as_ref().map(|t| &t.value) != token.as_ref();
-                        l.token = token;
+                        l.sub = Sub::Live { id, token };
                         if let Some(old) = takes_over {
                             self.retire(old);
                         }
@@ -892,14 +929,12 @@ impl<U: TimeUnit> Task<U> {
                         let ids: Vec<u64> = self.legs.keys().copied().collect();
                         for id in ids {
                             let l = &self.legs[&id];
-                            if l.retiring {
-                                continue;
-                            }
-                            if l.sub.is_some() && renewing && !l.replaced {
+                            match (&l.sub, l.role) {
+                                (_, Role::Retiring { .. }) => {}
                                 // Subscribed with the old token: a new connection takes over.
-                                self.replace(id);
-                            } else if l.wants_token || (l.up && l.sub.is_none()) {
-                                self.subscribe(id);
+                                (Sub::Live { .. }, Role::Serving) if renewing => self.replace(id),
+                                (Sub::Up | Sub::WantsToken, _) => self.subscribe(id),
+                                _ => {}
                             }
                         }
                     }
@@ -976,7 +1011,9 @@ impl<U: TimeUnit> Task<U> {
             delay = delay.max(wait);
         }
         tracing::warn!("user data subscription: {e}; trying again in {delay:?}");
-        l.retry_at = Some(Instant::now() + delay);
+        l.sub = Sub::BackingOff {
+            until: Instant::now() + delay,
+        };
         let number = l.number;
         self.push(Status::ConnectFailed {
             reason: format!("user-data connection {number}: subscription refused: {e}"),
@@ -986,7 +1023,7 @@ impl<U: TimeUnit> Task<U> {
 
     /// Statuses when coverage (any live subscription) starts, stops, resumes.
     fn coverage(&mut self) {
-        let covered = self.legs.values().any(|l| l.sub.is_some());
+        let covered = self.legs.values().any(|l| l.sub.live().is_some());
         match (self.covered, covered) {
             (false, true) => {
                 if self.ever_covered {
@@ -1023,7 +1060,7 @@ impl<U: TimeUnit> Task<U> {
             let active = self
                 .legs
                 .values()
-                .filter(|l| !l.retiring && l.replaces.is_none())
+                .filter(|l| !l.retiring() && l.takes_over.is_none())
                 .count();
             for _ in active..self.settings.connections {
                 self.add_leg(None);
