@@ -555,12 +555,11 @@ impl<U: TimeUnit> Task<U> {
         let mut due = Vec::new();
         for (id, leg) in &mut self.legs {
             match (&mut leg.role, &leg.sub) {
-                (Role::Retiring { by }, _) => {
-                    if by.is_some_and(|t| t <= now) {
-                        *by = None;
-                        leg.api.close();
-                    }
+                (Role::Retiring { by }, _) if by.is_some_and(|t| t <= now) => {
+                    *by = None;
+                    leg.api.close();
                 }
+                (Role::Retiring { .. }, _) => {}
                 (_, Sub::Down { retry_at: Some(t) }) if *t <= now => {
                     leg.sub = Sub::Down { retry_at: None };
                 }
