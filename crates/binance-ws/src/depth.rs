@@ -159,7 +159,9 @@ pub struct DepthCache {
     symbol: Symbol,
     shared: Arc<RwLock<Shared>>,
     queue: Arc<Queue<DepthEvent>>,
-    commands: mpsc::UnboundedSender<Command>,
+    /// To the task; `None` once closed (the task ends when no cache and no
+    /// [`DepthCaches`] holds one).
+    commands: Option<mpsc::UnboundedSender<Command>>,
     max_depth: Option<usize>,
     pending: Option<PendingEvent>,
     done: bool,
@@ -221,15 +223,23 @@ impl DepthCache {
         })
     }
 
-    /// Stop the cache (its stream is unsubscribed).
-    pub async fn close(self) {
-        drop(self);
+    /// Stop: `recv()` answers [`ErrorKind::Closed`](crate::ErrorKind) from
+    /// now on and the symbol's stream is unsubscribed, as on every socket
+    /// type (dropping the cache does the same, without waiting).
+    pub async fn close(&mut self) {
+        if let Some(commands) = self.commands.take() {
+            self.pending = None;
+            self.queue.close(Error::closed());
+            let _ = commands.send(Command::Remove(self.symbol.clone()));
+        }
     }
 }
 
 impl Drop for DepthCache {
     fn drop(&mut self) {
-        let _ = self.commands.send(Command::Remove(self.symbol.clone()));
+        if let Some(commands) = self.commands.take() {
+            let _ = commands.send(Command::Remove(self.symbol.clone()));
+        }
     }
 }
 
@@ -294,7 +304,7 @@ impl DepthCaches {
             snapshots: Arc::new(Window::new(per_minute, Duration::from_secs(60))),
             options,
             commands: rx,
-            self_commands: commands.clone(),
+            self_commands: commands.downgrade(),
             books: HashMap::new(),
         };
         tokio::spawn(task.run());
@@ -350,7 +360,9 @@ struct Task<U: TimeUnit> {
     snapshots: Arc<Window>,
     options: DepthCacheOptions,
     commands: mpsc::UnboundedReceiver<Command>,
-    self_commands: mpsc::UnboundedSender<Command>,
+    /// For new caches; weak, so the task ends (and its connection closes)
+    /// once no cache and no `DepthCaches` is left.
+    self_commands: mpsc::WeakUnboundedSender<Command>,
     /// By stream name.
     books: HashMap<String, Book<U>>,
 }
@@ -460,7 +472,7 @@ impl<U: TimeUnit> Task<U> {
                 symbol,
                 shared,
                 queue,
-                commands: self.self_commands.clone(),
+                commands: self.self_commands.upgrade(),
                 max_depth: self.options.max_depth,
                 pending: None,
                 done: false,

@@ -74,6 +74,22 @@ pub(crate) async fn wait_open(mut state: watch::Receiver<State>) -> Result<(), E
     }
 }
 
+/// How long `close()` waits for a handle's connections to say goodbye.
+pub(crate) const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+/// Wait (at most [`CLOSE_WAIT`]) until a link (or a user socket's task) has
+/// ended: what `close()` on every handle waits for.
+pub(crate) async fn wait_ended(mut state: watch::Receiver<State>) {
+    let _ = tokio::time::timeout(CLOSE_WAIT, async {
+        while !matches!(*state.borrow_and_update(), State::Ended(_)) {
+            if state.changed().await.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
 /// How one link behaves beyond the options every link shares.
 pub(crate) struct Settings {
     /// Move to a fresh connection this long after one opens (`None`: never;

@@ -131,6 +131,8 @@ pub(crate) enum Command<U: TimeUnit> {
     },
     Detach {
         id: u64,
+        /// Told whether no reader is left.
+        last: Option<oneshot::Sender<bool>>,
     },
     Control {
         control: Control,
@@ -236,7 +238,7 @@ struct Market<U: TimeUnit> {
     rotating: bool,
     /// Repeats filtered while two connections deliver, and after a switch
     /// until the new one has passed what the old one delivered.
-    dedupe: Option<Dedupe>,
+    dedupe: Option<Repeats>,
 }
 
 impl<U: TimeUnit> Protocol for Market<U> {
@@ -300,7 +302,12 @@ impl<U: TimeUnit> Protocol for Market<U> {
                     shedding: false,
                 });
             }
-            Command::Detach { id } => self.readers.retain(|r| r.id != id),
+            Command::Detach { id, last } => {
+                self.readers.retain(|r| r.id != id);
+                if let Some(last) = last {
+                    let _ = last.send(self.readers.is_empty());
+                }
+            }
             Command::Control { control, reply } => {
                 let request = match &control {
                     Control::Subscribe(streams) => ControlRequest::Subscribe {
@@ -490,7 +497,7 @@ impl<U: TimeUnit> Protocol for Market<U> {
             Phase::Opening => {
                 self.rotating = true;
                 // A previous switch's filtering (if still on) goes on.
-                self.dedupe.get_or_insert_with(Dedupe::default);
+                self.dedupe.get_or_insert_with(Repeats::default);
             }
             Phase::Failed => {
                 self.rotating = false;
@@ -668,7 +675,7 @@ impl<U: TimeUnit> Market<U> {
 /// caught up: each stream's frames pass only if their order key is newer
 /// than the last one delivered.
 #[derive(Default)]
-struct Dedupe {
+struct Repeats {
     last: HashMap<String, u64>,
     /// After the switch: streams whose new connection has not yet passed
     /// the old one's last key (its backlog may still repeat).
@@ -678,7 +685,7 @@ struct Dedupe {
     until: Option<Instant>,
 }
 
-impl Dedupe {
+impl Repeats {
     fn fresh(&mut self, stream: &str, key: u64) -> bool {
         match self.last.get_mut(stream) {
             Some(last) if key <= *last => false,

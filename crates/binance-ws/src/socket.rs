@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use binance_types::{Millis, StreamName, TimeUnit};
 use serde_json::Value;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use crate::error::Error;
+use crate::link::State;
 use crate::manager::Inner;
 use crate::market::{Command, Control, Handle, Plan};
 use crate::message::Message;
@@ -277,21 +278,38 @@ impl<U: TimeUnit> Socket<U> {
         Ok(all)
     }
 
-    /// Stop reading: the socket ends, and a connection no other socket uses
-    /// closes. Works in every state, including during a reconnect wait.
+    /// Stop: `recv()` answers [`ErrorKind::Closed`](crate::ErrorKind) from
+    /// now on, and a connection no other socket uses closes; `close`
+    /// returns once it has (waiting at most about two seconds), as on every
+    /// socket type. Works in every state, including during a reconnect wait.
     pub async fn close(&mut self) {
-        self.detach();
+        let closing = self.detach(true);
+        futures_util::future::join_all(closing.into_iter().map(|(last, state)| async move {
+            if last.await == Ok(true) {
+                crate::link::wait_ended(state).await;
+            }
+        }))
+        .await;
     }
 
-    fn detach(&mut self) {
+    /// Leave every connection; with `ask`, each says whether this socket
+    /// was its last reader (and its state, to wait for its end).
+    fn detach(&mut self, ask: bool) -> Vec<(oneshot::Receiver<bool>, watch::Receiver<State>)> {
+        let mut closing = Vec::new();
         if self.closed {
-            return;
+            return closing;
         }
         self.closed = true;
         for handle in self.handles.drain(..) {
-            handle.send(Command::Detach { id: self.id });
+            let last = ask.then(|| {
+                let (tx, rx) = oneshot::channel();
+                closing.push((rx, handle.state.clone()));
+                tx
+            });
+            handle.send(Command::Detach { id: self.id, last });
         }
         self.queue.close(Error::closed());
+        closing
     }
 }
 
@@ -317,7 +335,7 @@ pub(crate) fn canonical(streams: &[&str]) -> Result<Vec<String>, Error> {
 
 impl<U: TimeUnit> Drop for Socket<U> {
     fn drop(&mut self) {
-        self.detach();
+        self.detach(false);
     }
 }
 

@@ -155,7 +155,7 @@ impl<U: TimeUnit> UserSocket<U> {
         let (close_tx, close_rx) = mpsc::unbounded_channel();
         let (events_tx, events) = mpsc::unbounded_channel();
         let (internal_tx, internal) = mpsc::unbounded_channel();
-        let mut task = Task::<U> {
+        let mut task = UserTask::<U> {
             setup: self.setup.clone(),
             settings: self.settings.clone(),
             queue: self.queue.clone(),
@@ -164,7 +164,7 @@ impl<U: TimeUnit> UserSocket<U> {
             internal_tx,
             legs: BTreeMap::new(),
             next_leg: 1,
-            dedupe: Dedupe::default(),
+            dedupe: EventDedupe::default(),
             token: None,
             fetching_token: false,
             token_failures: 0,
@@ -203,23 +203,18 @@ impl<U: TimeUnit> UserSocket<U> {
         self.queue.next(&mut self.pending, self.user_timeout).await
     }
 
-    /// Unsubscribe and close the connections. Later calls get a `Closed` error.
+    /// Stop: `recv()` answers [`ErrorKind::Closed`] from now on; the
+    /// subscriptions end and the connections close, and `close` returns
+    /// once they have (waiting at most about two seconds), as on every
+    /// socket type.
     pub async fn close(&mut self) {
         self.closed = true;
         if let Some(close) = self.close.take() {
             let _ = close.send(());
         }
         self.queue.close(Error::closed());
-        if let Some(mut state) = self.state.take() {
-            // Wait for the task to unsubscribe and close, briefly.
-            let _ = tokio::time::timeout(Duration::from_secs(2), async {
-                while !matches!(*state.borrow_and_update(), State::Ended(_)) {
-                    if state.changed().await.is_err() {
-                        break;
-                    }
-                }
-            })
-            .await;
+        if let Some(state) = self.state.take() {
+            crate::link::wait_ended(state).await;
         }
     }
 }
@@ -345,13 +340,13 @@ enum Internal {
 /// delivered n of them yet. Two real events that look the same (the same
 /// deposit twice in one millisecond) both get through.
 #[derive(Default)]
-struct Dedupe {
+struct EventDedupe {
     /// Key → (how many delivered, how many each leg brought).
     seen: HashMap<String, (u32, HashMap<u64, u32>)>,
     order: VecDeque<String>,
 }
 
-impl Dedupe {
+impl EventDedupe {
     const KEEP: usize = 4096;
 
     fn fresh(&mut self, leg: u64, key: String) -> bool {
@@ -415,7 +410,7 @@ fn is_fatal(code: i64) -> bool {
     )
 }
 
-struct Task<U: TimeUnit> {
+struct UserTask<U: TimeUnit> {
     setup: Arc<UserSetup>,
     settings: Settings,
     queue: Arc<Queue<Message<U>>>,
@@ -424,7 +419,7 @@ struct Task<U: TimeUnit> {
     internal_tx: mpsc::UnboundedSender<Internal>,
     legs: BTreeMap<u64, Leg>,
     next_leg: u64,
-    dedupe: Dedupe,
+    dedupe: EventDedupe,
     token: Option<Token>,
     fetching_token: bool,
     token_failures: u32,
@@ -439,7 +434,7 @@ struct Task<U: TimeUnit> {
     _unit: std::marker::PhantomData<U>,
 }
 
-impl<U: TimeUnit> Task<U> {
+impl<U: TimeUnit> UserTask<U> {
     fn add_leg(&mut self, takes_over: Option<u64>) -> u64 {
         let id = self.next_leg;
         self.next_leg += 1;
@@ -473,7 +468,7 @@ impl<U: TimeUnit> Task<U> {
 
     fn end(&mut self, error: Error) {
         for leg in self.legs.values() {
-            leg.api.close();
+            leg.api.shut();
         }
         self.queue.end(error.clone());
         let _ = self.state.send(State::Ended(error));
@@ -557,7 +552,7 @@ impl<U: TimeUnit> Task<U> {
             match (&mut leg.role, &leg.sub) {
                 (Role::Retiring { by }, _) if by.is_some_and(|t| t <= now) => {
                     *by = None;
-                    leg.api.close();
+                    leg.api.shut();
                 }
                 (Role::Retiring { .. }, _) => {}
                 (_, Sub::Down { retry_at: Some(t) }) if *t <= now => {
@@ -606,7 +601,7 @@ impl<U: TimeUnit> Task<U> {
         self.rotated_pending = true;
         let Some(sub) = old.sub.live() else {
             old.role = Role::Retiring { by: None };
-            old.api.close();
+            old.api.shut();
             return;
         };
         old.role = Role::Retiring {
@@ -621,7 +616,7 @@ impl<U: TimeUnit> Task<U> {
                 .await
                 .is_err()
             {
-                api.close();
+                api.shut();
             }
         });
     }
@@ -733,7 +728,7 @@ impl<U: TimeUnit> Task<U> {
             };
             if l.retiring() {
                 // Everything it carried has arrived: now it can go.
-                l.api.close();
+                l.api.shut();
             } else {
                 let number = l.number;
                 tracing::info!(

@@ -12,6 +12,7 @@ use binance_types::control::RequestId;
 use binance_types::peek::{peek, Peek};
 use binance_types::wsapi::{RateLimit, WsApiRequest, WsApiResponse};
 use futures_util::StreamExt;
+use serde::Serialize;
 use serde_json::{Map, Value};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_tungstenite::tungstenite::{self, Utf8Bytes};
@@ -149,9 +150,13 @@ impl WsApi {
     /// Send a request and wait for its result (`result` of the response).
     /// Refusals come back as [`ErrorKind::Api`]; a request made while the
     /// connection is down fails at once with [`ErrorKind::Disconnected`].
-    pub async fn request(&self, method: &str, params: Map<String, Value>) -> Result<Value, Error> {
-        let params = (!params.is_empty()).then_some(params);
-        self.send(method, params, None).await
+    ///
+    /// `params` is anything that serialises to a JSON object (a struct, a
+    /// `serde_json::Map`, `json!({…})`), or `()` / `None` for none.
+    pub async fn request(&self, method: &str, params: impl Serialize) -> Result<Value, Error> {
+        let params = params_of(method, params)?;
+        self.send(method, (!params.is_empty()).then_some(params), None)
+            .await
     }
 
     /// [`WsApi::request`], only on the `on`-th connection (its `Up` count):
@@ -172,8 +177,9 @@ impl WsApi {
     pub async fn signed_request(
         &self,
         method: &str,
-        params: Map<String, Value>,
+        params: impl Serialize,
     ) -> Result<Value, Error> {
+        let params = params_of(method, params)?;
         self.signed(method, params, None).await
     }
 
@@ -240,8 +246,17 @@ impl WsApi {
         self.inner.rate_limits.lock().unwrap().clone()
     }
 
-    /// Close the connection (every clone); pending requests fail.
-    pub fn close(&self) {
+    /// Stop: the connection (of every clone) closes, pending requests fail
+    /// and later ones answer [`ErrorKind::Closed`]; `close` returns once the
+    /// connection is closed (waiting at most about two seconds), as on
+    /// every socket type.
+    pub async fn close(&self) {
+        self.shut();
+        crate::link::wait_ended(self.inner.state.clone()).await;
+    }
+
+    /// Close without waiting.
+    pub(crate) fn shut(&self) {
         let _ = self.inner.commands.send(Command::Close);
     }
 
@@ -262,6 +277,29 @@ impl WsApi {
             return Err(Error::closed());
         }
         answer.await.unwrap_or_else(|_| Err(Error::closed()))
+    }
+}
+
+/// Request parameters as a JSON object (empty for `()` / `None`).
+fn params_of(method: &str, params: impl Serialize) -> Result<Map<String, Value>, Error> {
+    match serde_json::to_value(params) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(Value::Null) => Ok(Map::new()),
+        Ok(other) => {
+            let what = match other {
+                Value::Array(_) => "an array",
+                Value::String(_) => "a string",
+                Value::Number(_) => "a number",
+                _ => "a boolean",
+            };
+            Err(Error::config(format!(
+                "{method}: parameters must serialise to a JSON object (a struct, a map, \
+                 json!({{…}})) or to nothing (`()`), not to {what}"
+            )))
+        }
+        Err(e) => Err(Error::config(format!(
+            "{method}: parameters do not serialise: {e}"
+        ))),
     }
 }
 

@@ -899,3 +899,43 @@ async fn a_ws_api_connection_moves_on_at_server_shutdown_without_failing_request
         "the old one closed"
     );
 }
+
+/// `close()` is the same on every socket type: afterwards the handle answers
+/// `Closed`, and the connections only it used are gone from the server.
+#[tokio::test]
+async fn close_means_the_same_on_every_socket_type() {
+    let sim = user_sim(Duration::from_secs(3600)).await;
+    let manager = manager_with(&sim, hmac());
+    let closed = |e: binance_ws::Error| assert_eq!(*e.kind(), ErrorKind::Closed, "{e}");
+    let all_gone = || async {
+        let deadline = Instant::now() + PATIENCE;
+        while !sim.faults().connections().is_empty() {
+            assert!(Instant::now() < deadline, "a connection stayed open");
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+
+    let mut trades = manager.trade_socket("BTCUSDT").unwrap();
+    trades.connect().await.unwrap();
+    trades.close().await;
+    closed(trades.recv().await.unwrap_err());
+    all_gone().await;
+
+    let api = manager.ws_api().await.unwrap();
+    api.request("ping", ()).await.unwrap();
+    api.close().await;
+    closed(api.request("ping", ()).await.unwrap_err());
+    all_gone().await;
+
+    let mut user = manager.user_socket().unwrap();
+    user.connect().await.unwrap();
+    user.close().await;
+    closed(user.recv().await.unwrap_err());
+    all_gone().await;
+
+    let mut book = manager.depth_cache("BTCUSDT").await.unwrap();
+    book.close().await;
+    closed(book.recv().await.unwrap_err());
+    all_gone().await;
+}
