@@ -26,6 +26,7 @@
 pub mod book;
 pub mod control;
 pub mod decimal;
+mod event;
 pub mod frame;
 pub mod market;
 pub mod peek;

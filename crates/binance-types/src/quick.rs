@@ -9,7 +9,7 @@
 use rust_decimal::Decimal;
 
 use crate::book::Level;
-use crate::frame::Event;
+use crate::event::Event;
 use crate::market::{AggTrade, BookTicker, DepthUpdate, PartialDepth, Trade};
 use crate::time::{Time, TimeUnit};
 
