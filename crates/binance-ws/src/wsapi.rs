@@ -154,9 +154,7 @@ impl WsApi {
     /// `params` is anything that serialises to a JSON object (a struct, a
     /// `serde_json::Map`, `json!({…})`), or `()` / `None` for none.
     pub async fn request(&self, method: &str, params: impl Serialize) -> Result<Value, Error> {
-        let params = params_of(method, params)?;
-        self.send(method, (!params.is_empty()).then_some(params), None)
-            .await
+        self.send(method, params_of(method, params)?, None).await
     }
 
     /// [`WsApi::request`], only on the `on`-th connection (its `Up` count):
@@ -167,7 +165,6 @@ impl WsApi {
         method: &str,
         params: Map<String, Value>,
     ) -> Result<Value, Error> {
-        let params = (!params.is_empty()).then_some(params);
         self.send(method, params, Some(on)).await
     }
 
@@ -215,7 +212,7 @@ impl WsApi {
                 signer.recv_window,
                 params.clone(),
             );
-            match self.send(method, Some(signed), on).await {
+            match self.send(method, signed, on).await {
                 Err(e) if e.api_code() == Some(-1021) && !retried => {
                     retried = true;
                     tracing::info!("{method}: timestamp refused; measuring the server time again");
@@ -229,7 +226,7 @@ impl WsApi {
     /// Measure the server-time offset with the `time` method.
     async fn sync_clock(&self, clock: &Clock) -> Result<(), Error> {
         let sent = crate::auth::local_ms();
-        let result = self.send("time", None, None).await?;
+        let result = self.send("time", Map::new(), None).await?;
         let received = crate::auth::local_ms();
         let server = result["serverTime"].as_i64().ok_or_else(|| {
             Error::new(
@@ -263,13 +260,13 @@ impl WsApi {
     async fn send(
         &self,
         method: &str,
-        params: Option<Map<String, Value>>,
+        params: Map<String, Value>,
         on: Option<u64>,
     ) -> Result<Value, Error> {
         let (reply, answer) = oneshot::channel();
         let command = Command::Request {
             method: method.to_owned(),
-            params,
+            params: (!params.is_empty()).then_some(params),
             on,
             reply,
         };
