@@ -140,7 +140,7 @@ impl Item for DepthEvent {
 }
 
 /// The book and its state, shared between the cache task and readers.
-struct Shared {
+struct BookShared {
     book: OrderBook,
     state: CacheState,
 }
@@ -157,7 +157,7 @@ type PendingEvent = Pin<Box<dyn Future<Output = Result<DepthEvent, Error>> + Sen
 /// One symbol's local order book.
 pub struct DepthCache {
     symbol: Symbol,
-    shared: Arc<RwLock<Shared>>,
+    shared: Arc<RwLock<BookShared>>,
     queue: Arc<Queue<DepthEvent>>,
     commands: mpsc::UnboundedSender<Command>,
     max_depth: Option<usize>,
@@ -287,7 +287,7 @@ impl DepthCaches {
             .unwrap_or_else(|| manager.endpoint().rest_url());
         let weight = snapshot_weight(options.snapshot_limit);
         let per_minute = (options.weight_per_minute / weight).max(1) as usize;
-        let task = Task {
+        let task = BookTask {
             socket: manager.live_socket(),
             net,
             rest_url,
@@ -334,7 +334,7 @@ enum Phase<U: TimeUnit> {
 
 struct Book<U: TimeUnit> {
     symbol: Symbol,
-    shared: Arc<RwLock<Shared>>,
+    shared: Arc<RwLock<BookShared>>,
     queue: Arc<Queue<DepthEvent>>,
     phase: Phase<U>,
     fetching: bool,
@@ -343,7 +343,7 @@ struct Book<U: TimeUnit> {
     refresh_at: Option<Instant>,
 }
 
-struct Task<U: TimeUnit> {
+struct BookTask<U: TimeUnit> {
     socket: crate::Socket<U>,
     net: Network,
     rest_url: String,
@@ -355,7 +355,7 @@ struct Task<U: TimeUnit> {
     books: HashMap<String, Book<U>>,
 }
 
-impl<U: TimeUnit> Task<U> {
+impl<U: TimeUnit> BookTask<U> {
     fn stream(&self, symbol: &Symbol) -> String {
         StreamName::Depth {
             symbol: symbol.clone(),
@@ -431,7 +431,7 @@ impl<U: TimeUnit> Task<U> {
         let mut streams = Vec::with_capacity(symbols.len());
         for symbol in symbols {
             let stream = self.stream(&symbol);
-            let shared = Arc::new(RwLock::new(Shared {
+            let shared = Arc::new(RwLock::new(BookShared {
                 book: match self.options.max_depth {
                     // Keep a margin beyond the bound so levels moving into it are known.
                     Some(n) => OrderBook::with_max_depth((n * 4).max(n + 100)),
@@ -554,8 +554,9 @@ impl<U: TimeUnit> Task<U> {
                         format!("depth snapshot: HTTP {}: {body}", response.status),
                     ));
                 }
-                serde_json::from_slice::<DepthSnapshot>(&response.body)
-                    .map_err(|e| Error::new(ErrorKind::Connect, format!("depth snapshot: {e}")))
+                serde_json::from_slice::<DepthSnapshot>(&response.body).map_err(|e| {
+                    Error::new(ErrorKind::Connect, format!("depth snapshot: {e}")).with_source(e)
+                })
             });
             if let Err(e) = &result {
                 // Back off before the next try (Retry-After when given).

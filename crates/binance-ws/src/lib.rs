@@ -59,7 +59,8 @@ pub use depth::{
     snapshot_weight, CacheState, DepthCache, DepthCacheOptions, DepthCaches, DepthEvent,
 };
 pub use error::{Error, ErrorKind};
-pub use manager::{Builder, Options, SocketManager};
+pub(crate) use manager::Options;
+pub use manager::{SocketManager, SocketManagerBuilder};
 pub use message::{Message, RawFrame, Status, StreamEvent};
 pub use socket::Socket;
 pub use user::{UserSocket, UserStream};

@@ -57,7 +57,7 @@ impl<U: TimeUnit> Item for Message<U> {
     }
 }
 
-struct Inner<T> {
+struct QueueState<T> {
     items: VecDeque<T>,
     dropped: u64,
     end: Option<Error>,
@@ -67,7 +67,7 @@ struct Inner<T> {
 
 /// One reader's queue of `T`.
 pub(crate) struct Queue<T> {
-    inner: Mutex<Inner<T>>,
+    inner: Mutex<QueueState<T>>,
     notify: Notify,
     /// Woken when a full queue has drained to half (see [`Queue::room`]).
     room: Notify,
@@ -78,7 +78,7 @@ pub(crate) struct Queue<T> {
 impl<T: Item> Queue<T> {
     pub fn new(capacity: usize, overflow: Overflow) -> Self {
         Queue {
-            inner: Mutex::new(Inner {
+            inner: Mutex::new(QueueState {
                 items: VecDeque::with_capacity(capacity.min(1024)),
                 dropped: 0,
                 end: None,
@@ -159,7 +159,7 @@ impl<T: Item> Queue<T> {
     }
 
     /// Make room for one more item under the overflow policy.
-    fn admit(&self, inner: &mut Inner<T>) {
+    fn admit(&self, inner: &mut QueueState<T>) {
         if inner.end.is_some() || inner.items.len() < self.capacity {
             return;
         }

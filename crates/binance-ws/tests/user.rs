@@ -9,9 +9,7 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use binance_sim::{AccountSpec, DropMode, MarketConfig, Sim, SimConfig, Wallet};
-use binance_ws::{
-    Credentials, ErrorKind, Event, Message, Options, SocketManager, Status, UserSocket,
-};
+use binance_ws::{Credentials, ErrorKind, Event, Message, SocketManager, Status, UserSocket};
 use rust_decimal::Decimal;
 use serde_json::{json, Map, Value};
 use support::{builder, http, PATIENCE};
@@ -557,10 +555,8 @@ async fn ws_api_requests_fail_fast_and_late_answers_are_ignored() {
     let sim = user_sim(Duration::from_secs(3600)).await;
     let manager = builder(&sim)
         .credentials(hmac())
-        .options(Options {
-            request_timeout: Duration::from_millis(300),
-            ..Options::default()
-        })
+        .reconnect(binance_ws::Reconnect::default())
+        .request_timeout(Duration::from_millis(300))
         .build()
         .unwrap();
     let api = manager.ws_api().await.unwrap();
@@ -640,14 +636,11 @@ async fn rotation_and_server_shutdown_lose_nothing() {
     let sim = user_sim(Duration::from_secs(3600)).await;
     let manager = builder(&sim)
         .credentials(hmac())
-        .options(Options {
-            rotate_after: Duration::from_millis(700),
-            reconnect: binance_ws::Reconnect {
-                initial_delay: Duration::from_millis(20),
-                max_delay: Duration::from_millis(200),
-                ..Default::default()
-            },
-            ..Options::default()
+        .rotate_after(Duration::from_millis(700))
+        .reconnect(binance_ws::Reconnect {
+            initial_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(200),
+            ..Default::default()
         })
         .build()
         .unwrap();

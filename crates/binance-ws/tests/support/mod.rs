@@ -8,7 +8,7 @@ use std::time::Duration;
 use binance_sim::{Limits, MarketConfig, Sim, SimConfig};
 use binance_ws::binance_types::{Level, OrderBook};
 use binance_ws::{
-    Builder, DepthCache, Endpoint, Error, Message, Options, Socket, SocketManager, Status,
+    DepthCache, Endpoint, Error, Message, Socket, SocketManager, SocketManagerBuilder, Status,
     StreamEvent,
 };
 
@@ -33,22 +33,19 @@ pub async fn sim_with(limits: Limits) -> Sim {
 }
 
 /// A manager on the simulator, with quick reconnects for tests.
-pub fn builder(sim: &Sim) -> Builder {
+pub fn builder(sim: &Sim) -> SocketManagerBuilder {
     builder_at(sim.ws_url())
 }
 
 /// A manager on any stream server, with quick reconnects for tests.
-pub fn builder_at(url: String) -> Builder {
+pub fn builder_at(url: String) -> SocketManagerBuilder {
     SocketManager::builder()
         .endpoint(Endpoint::Custom(url))
         .no_proxy()
-        .options(Options {
-            reconnect: binance_ws::Reconnect {
-                initial_delay: Duration::from_millis(20),
-                max_delay: Duration::from_millis(200),
-                ..Default::default()
-            },
-            ..Options::default()
+        .reconnect(binance_ws::Reconnect {
+            initial_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(200),
+            ..Default::default()
         })
 }
 
