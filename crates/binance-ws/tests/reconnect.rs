@@ -80,7 +80,11 @@ async fn retries_run_out_with_the_seed_message() {
     assert!(err.is_terminal());
     // Terminal: it stays ended.
     assert_eq!(
-        next(&mut socket).await.unwrap_err().kind(),
+        tokio::time::timeout(PATIENCE, socket.recv())
+            .await
+            .expect("at once")
+            .unwrap_err()
+            .kind(),
         &ErrorKind::MaxReconnects
     );
 }

@@ -2,35 +2,21 @@
 #![allow(dead_code)] // each test binary uses part of this
 
 pub mod adversary;
+#[path = "../../../binance-sim/tests/support/common.rs"]
+mod common;
 
 use std::time::Duration;
 
-use binance_sim::{Limits, MarketConfig, Sim, SimConfig};
-use binance_ws::binance_types::{Level, OrderBook};
+use binance_sim::Sim;
+use binance_ws::binance_types::{Event, Level, OrderBook, TimeUnit};
 use binance_ws::{
-    DepthCache, Endpoint, Error, Message, Socket, SocketManager, SocketManagerBuilder, Status,
-    StreamEvent,
+    DepthCache, Endpoint, Error, Message, SocketManager, SocketManagerBuilder, Status, StreamEvent,
 };
+pub use common::*;
+use futures_util::{Stream, StreamExt};
 
 /// The longest any expected event may take before a test fails.
 pub const PATIENCE: Duration = Duration::from_secs(15);
-
-pub async fn sim() -> Sim {
-    sim_with(Limits::default()).await
-}
-
-pub async fn sim_with(limits: Limits) -> Sim {
-    Sim::start(SimConfig {
-        market: MarketConfig {
-            actions_per_second: 2000,
-            ..MarketConfig::default()
-        },
-        limits,
-        ..SimConfig::default()
-    })
-    .await
-    .expect("sim starts")
-}
 
 /// A manager on the simulator, with quick reconnects for tests.
 pub fn builder(sim: &Sim) -> SocketManagerBuilder {
@@ -53,15 +39,26 @@ pub fn manager(sim: &Sim) -> SocketManager {
     builder(sim).build().expect("manager")
 }
 
-/// The next message, or panic after PATIENCE.
-pub async fn next(socket: &mut Socket) -> Result<Message, Error> {
-    tokio::time::timeout(PATIENCE, socket.recv())
+/// The next message of any socket (`Socket`, `UserSocket`, in either time
+/// unit), or panic after PATIENCE. A socket's stream ends after its terminal
+/// error: asking again past that panics (`recv()` repeats the error).
+pub async fn next<U, S>(socket: &mut S) -> Result<Message<U>, Error>
+where
+    U: TimeUnit,
+    S: Stream<Item = Result<Message<U>, Error>> + Unpin,
+{
+    tokio::time::timeout(PATIENCE, socket.next())
         .await
         .expect("a message in time")
+        .expect("the socket has not ended")
 }
 
 /// The next event, skipping statuses.
-pub async fn next_event(socket: &mut Socket) -> StreamEvent {
+pub async fn next_event<U, S>(socket: &mut S) -> StreamEvent<U>
+where
+    U: TimeUnit,
+    S: Stream<Item = Result<Message<U>, Error>> + Unpin,
+{
     loop {
         match next(socket).await.expect("socket alive") {
             Message::Event(e) => return e,
@@ -70,8 +67,27 @@ pub async fn next_event(socket: &mut Socket) -> StreamEvent {
     }
 }
 
+/// The next event, with the statuses seen before it added to `statuses`.
+pub async fn next_event_noting<U, S>(socket: &mut S, statuses: &mut Vec<Status>) -> Event<U>
+where
+    U: TimeUnit,
+    S: Stream<Item = Result<Message<U>, Error>> + Unpin,
+{
+    loop {
+        match next(socket).await.expect("socket alive") {
+            Message::Event(e) => return e.event,
+            Message::Status(s) => statuses.push(s),
+            _ => {}
+        }
+    }
+}
+
 /// Messages until a status matching `want`; returns the statuses seen.
-pub async fn until_status(socket: &mut Socket, want: impl Fn(&Status) -> bool) -> Vec<Status> {
+pub async fn until_status<U, S>(socket: &mut S, want: impl Fn(&Status) -> bool) -> Vec<Status>
+where
+    U: TimeUnit,
+    S: Stream<Item = Result<Message<U>, Error>> + Unpin,
+{
     let mut seen = Vec::new();
     loop {
         if let Message::Status(s) = next(socket).await.expect("socket alive") {
@@ -177,62 +193,6 @@ pub async fn socks5_proxy() -> (
         }
     });
     (addr, tunnels)
-}
-
-/// A plain HTTP GET: (status, lowercased headers, body).
-pub async fn http_get(url: &str) -> (u16, std::collections::HashMap<String, String>, String) {
-    http("GET", url, &[]).await
-}
-
-/// One HTTP/1.1 request on a fresh connection: status, headers, body.
-pub async fn http(
-    method: &str,
-    url: &str,
-    headers: &[(&str, &str)],
-) -> (u16, std::collections::HashMap<String, String>, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url.strip_prefix("http://").expect("http URL");
-    let (host, path) = rest
-        .split_once('/')
-        .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
-    let mut tcp = tokio::net::TcpStream::connect(host).await.unwrap();
-    let extra: String = headers
-        .iter()
-        .map(|(k, v)| format!("{k}: {v}\r\n"))
-        .collect();
-    tcp.write_all(
-        format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n")
-            .as_bytes(),
-    )
-    .await
-    .unwrap();
-    let mut raw = Vec::new();
-    tcp.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(": "))
-        .map(|(k, v)| (k.to_lowercase(), v.to_owned()))
-        .collect();
-    (status, headers, body.to_owned())
-}
-
-/// `shared/` beside the repository (override with `BINANCE_SHARED_DIR`).
-pub fn shared() -> std::path::PathBuf {
-    std::env::var("BINANCE_SHARED_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| {
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
-        })
 }
 
 /// The first `n` trading symbols of Binance's recorded exchangeInfo.
