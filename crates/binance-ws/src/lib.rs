@@ -33,6 +33,11 @@
 //! }
 //! # }
 //! ```
+//!
+//! The rest of this page is the repository's README; its examples are
+//! compiled (and the simulator's run) as this crate's doc tests.
+#![doc = ""]
+#![doc = include_str!("../../../README.md")]
 
 mod auth;
 mod config;
