@@ -29,7 +29,7 @@ use crate::error::{Error, ErrorKind};
 use crate::limiter::Window;
 use crate::manager::SocketManager;
 use crate::message::{Message, Status};
-use crate::queue::{Item, Queue};
+use crate::queue::{Queue, Queued};
 use crate::rest;
 use crate::transport::Network;
 use crate::Overflow;
@@ -126,7 +126,7 @@ pub enum DepthEvent {
     Status(Status),
 }
 
-impl Item for DepthEvent {
+impl Queued for DepthEvent {
     fn lagged(dropped: u64) -> Self {
         DepthEvent::Lagged { dropped }
     }
@@ -159,7 +159,7 @@ pub struct DepthCache {
     symbol: Symbol,
     shared: Arc<RwLock<BookShared>>,
     queue: Arc<Queue<DepthEvent>>,
-    commands: mpsc::UnboundedSender<Command>,
+    commands: mpsc::UnboundedSender<BookCommand>,
     max_depth: Option<usize>,
     pending: Option<PendingEvent>,
     done: bool,
@@ -229,7 +229,7 @@ impl DepthCache {
 
 impl Drop for DepthCache {
     fn drop(&mut self) {
-        let _ = self.commands.send(Command::Remove(self.symbol.clone()));
+        let _ = self.commands.send(BookCommand::Remove(self.symbol.clone()));
     }
 }
 
@@ -260,7 +260,7 @@ impl futures_util::Stream for DepthCache {
     }
 }
 
-enum Command {
+enum BookCommand {
     Add {
         symbols: Vec<Symbol>,
         reply: oneshot::Sender<Result<Vec<DepthCache>, Error>>,
@@ -271,7 +271,7 @@ enum Command {
 /// Depth caches for many symbols over one shared connection.
 #[derive(Clone)]
 pub struct DepthCaches {
-    commands: mpsc::UnboundedSender<Command>,
+    commands: mpsc::UnboundedSender<BookCommand>,
 }
 
 impl DepthCaches {
@@ -318,7 +318,7 @@ impl DepthCaches {
         }
         let (reply, answer) = oneshot::channel();
         self.commands
-            .send(Command::Add { symbols, reply })
+            .send(BookCommand::Add { symbols, reply })
             .map_err(|_| Error::closed())?;
         answer.await.map_err(|_| Error::closed())?
     }
@@ -349,8 +349,8 @@ struct BookTask<U: TimeUnit> {
     rest_url: String,
     snapshots: Arc<Window>,
     options: DepthCacheOptions,
-    commands: mpsc::UnboundedReceiver<Command>,
-    self_commands: mpsc::UnboundedSender<Command>,
+    commands: mpsc::UnboundedReceiver<BookCommand>,
+    self_commands: mpsc::UnboundedSender<BookCommand>,
     /// By stream name.
     books: HashMap<String, Book<U>>,
 }
@@ -371,10 +371,10 @@ impl<U: TimeUnit> BookTask<U> {
             tokio::select! {
                 command = self.commands.recv() => match command {
                     None => return,
-                    Some(Command::Add { symbols, reply }) => {
+                    Some(BookCommand::Add { symbols, reply }) => {
                         let _ = reply.send(self.add(symbols).await);
                     }
-                    Some(Command::Remove(symbol)) => {
+                    Some(BookCommand::Remove(symbol)) => {
                         let stream = self.stream(&symbol);
                         if self.books.remove(&stream).is_some() {
                             let _ = self.socket.unsubscribe(&[stream.as_str()]).await;

@@ -517,6 +517,7 @@ async fn refused_credentials_are_typed_errors() {
             let err = socket.unwrap().connect().await.unwrap_err();
             assert_eq!(err.kind(), &ErrorKind::Auth { code }, "{name}: {err}");
             assert!(err.is_terminal(), "{name}");
+            assert!(err.is_auth(), "{name}");
             assert!(!err.to_string().contains("not-the-secret"), "{err}");
         }
     }
