@@ -100,45 +100,67 @@ where
     }
 }
 
-/// A tiny HTTP CONNECT proxy on loopback; counts the tunnels it opened.
-pub async fn http_proxy() -> (
+/// A proxy on loopback: `handshake` reads a client's request, connects to
+/// its target and answers; the tunnel then carries bytes both ways. Counts
+/// the tunnels it opened.
+async fn tunnel_proxy<F, Fut>(
+    handshake: F,
+) -> (
     std::net::SocketAddr,
     std::sync::Arc<std::sync::atomic::AtomicUsize>,
-) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+)
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Option<(tokio::net::TcpStream, tokio::net::TcpStream)>>
+        + Send
+        + 'static,
+{
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let tunnels = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let count = tunnels.clone();
     tokio::spawn(async move {
         loop {
-            let Ok((mut client, _)) = listener.accept().await else {
+            let Ok((client, _)) = listener.accept().await else {
                 return;
             };
             let count = count.clone();
+            let opened = handshake(client);
             tokio::spawn(async move {
-                let mut head = Vec::new();
-                while !head.ends_with(b"\r\n\r\n") {
-                    let Ok(b) = client.read_u8().await else {
-                        return;
-                    };
-                    head.push(b);
-                }
-                let text = String::from_utf8_lossy(&head).into_owned();
-                let target = text.split(' ').nth(1).unwrap_or_default().to_owned();
-                let Ok(mut upstream) = tokio::net::TcpStream::connect(&target).await else {
-                    let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n").await;
+                let Some((mut client, mut upstream)) = opened.await else {
                     return;
                 };
                 count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let _ = client
-                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                    .await;
                 let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
             });
         }
     });
     (addr, tunnels)
+}
+
+/// A tiny HTTP CONNECT proxy on loopback; counts the tunnels it opened.
+pub async fn http_proxy() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tunnel_proxy(|mut client| async move {
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            head.push(client.read_u8().await.ok()?);
+        }
+        let text = String::from_utf8_lossy(&head).into_owned();
+        let target = text.split(' ').nth(1).unwrap_or_default().to_owned();
+        let Ok(upstream) = tokio::net::TcpStream::connect(&target).await else {
+            let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n").await;
+            return None;
+        };
+        let _ = client
+            .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            .await;
+        Some((client, upstream))
+    })
+    .await
 }
 
 /// A tiny SOCKS5 proxy (no authentication, IPv4 and domain targets).
@@ -147,52 +169,36 @@ pub async fn socks5_proxy() -> (
     std::sync::Arc<std::sync::atomic::AtomicUsize>,
 ) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let tunnels = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let count = tunnels.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut c, _)) = listener.accept().await else {
-                return;
-            };
-            let count = count.clone();
-            tokio::spawn(async move {
-                let mut hello = [0u8; 2];
-                c.read_exact(&mut hello).await.ok()?;
-                let mut methods = vec![0u8; hello[1] as usize];
-                c.read_exact(&mut methods).await.ok()?;
-                c.write_all(&[5, 0]).await.ok()?;
-                let mut req = [0u8; 4];
-                c.read_exact(&mut req).await.ok()?;
-                let host = match req[3] {
-                    1 => {
-                        let mut ip = [0u8; 4];
-                        c.read_exact(&mut ip).await.ok()?;
-                        std::net::Ipv4Addr::from(ip).to_string()
-                    }
-                    3 => {
-                        let len = c.read_u8().await.ok()?;
-                        let mut name = vec![0u8; len as usize];
-                        c.read_exact(&mut name).await.ok()?;
-                        String::from_utf8(name).ok()?
-                    }
-                    _ => return None,
-                };
-                let port = c.read_u16().await.ok()?;
-                let mut upstream = tokio::net::TcpStream::connect((host.as_str(), port))
-                    .await
-                    .ok()?;
-                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                c.write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0]).await.ok()?;
-                tokio::io::copy_bidirectional(&mut c, &mut upstream)
-                    .await
-                    .ok()?;
-                Some(())
-            });
-        }
-    });
-    (addr, tunnels)
+    tunnel_proxy(|mut c| async move {
+        let mut hello = [0u8; 2];
+        c.read_exact(&mut hello).await.ok()?;
+        let mut methods = vec![0u8; hello[1] as usize];
+        c.read_exact(&mut methods).await.ok()?;
+        c.write_all(&[5, 0]).await.ok()?;
+        let mut req = [0u8; 4];
+        c.read_exact(&mut req).await.ok()?;
+        let host = match req[3] {
+            1 => {
+                let mut ip = [0u8; 4];
+                c.read_exact(&mut ip).await.ok()?;
+                std::net::Ipv4Addr::from(ip).to_string()
+            }
+            3 => {
+                let len = c.read_u8().await.ok()?;
+                let mut name = vec![0u8; len as usize];
+                c.read_exact(&mut name).await.ok()?;
+                String::from_utf8(name).ok()?
+            }
+            _ => return None,
+        };
+        let port = c.read_u16().await.ok()?;
+        let upstream = tokio::net::TcpStream::connect((host.as_str(), port))
+            .await
+            .ok()?;
+        c.write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0]).await.ok()?;
+        Some((c, upstream))
+    })
+    .await
 }
 
 /// The first `n` trading symbols of Binance's recorded exchangeInfo.
