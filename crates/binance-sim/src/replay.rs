@@ -1,10 +1,7 @@
-//! Replaying recorded traffic (the capture format of `shared/captures/`):
-//! a stream server that plays the recorded frames, at recorded or scaled
-//! speed, and a REST server that answers depth requests with the recorded
-//! snapshots.
-//!
-//! Capture lines: the first is `URL <-> UNIX_SECONDS`, then `UNIX_SECONDS: FRAME`;
-//! REST files hold `URL -> UNIX_SECONDS: BODY`.
+//! Replaying recorded traffic (the capture format of `shared/captures/` and
+//! of `bnws record`, in [`binance_types::capture`]): a stream server that
+//! plays the recorded frames, at recorded or scaled speed, and a REST server
+//! that answers depth requests with the recorded snapshots.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -18,69 +15,38 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use binance_types::capture;
 use binance_types::control::{ControlRequest, ControlResponse};
 use futures_util::{SinkExt, StreamExt};
 
-/// One recorded frame and when it was received (seconds since the epoch).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Recorded {
-    /// Receive time, UNIX seconds.
-    pub at: f64,
-    /// The frame text.
-    pub text: String,
-}
+pub use binance_types::capture::Recorded;
 
-/// Read a WebSocket capture: the URL it was recorded from and its frames.
+/// Read a WebSocket capture file (plain or gzip): the URL it was recorded
+/// from and its frames.
 pub fn read_ws_capture(path: &Path) -> Result<(String, Vec<Recorded>), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    parse_ws_capture(&text, path)
+    let capture = std::fs::File::open(path)
+        .map_err(capture::CaptureError::from)
+        .and_then(capture::read_ws)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((capture.url, capture.frames))
 }
 
-/// Parse capture text (`path` only names it in errors).
-pub fn parse_ws_capture(text: &str, path: &Path) -> Result<(String, Vec<Recorded>), String> {
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let head = lines
-        .next()
-        .ok_or_else(|| format!("{}: empty capture", path.display()))?;
-    let url = head
-        .split_once(" <-> ")
-        .map(|(u, _)| u.to_owned())
-        .ok_or_else(|| format!("{}: first line is not `URL <-> TIME`", path.display()))?;
-    let frames = lines
-        .enumerate()
-        .map(|(n, line)| {
-            let (at, frame) = line
-                .split_once(": ")
-                .ok_or_else(|| format!("{} line {}: not `TIME: FRAME`", path.display(), n + 2))?;
-            let at = at
-                .parse()
-                .map_err(|_| format!("{} line {}: bad time `{at}`", path.display(), n + 2))?;
-            Ok(Recorded {
-                at,
-                text: frame.to_owned(),
-            })
-        })
-        .collect::<Result<_, String>>()?;
-    Ok((url, frames))
-}
-
-/// Read a REST capture into `symbol → body` for depth requests.
+/// Read a REST capture file (plain or gzip) into `symbol → body` for depth
+/// requests.
 pub fn read_depth_capture(path: &Path) -> Result<HashMap<String, String>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let answers = std::fs::File::open(path)
+        .map_err(capture::CaptureError::from)
+        .and_then(capture::read_http)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     let mut bodies = HashMap::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let (url, rest) = line
-            .split_once(" -> ")
-            .ok_or_else(|| format!("{}: not `URL -> TIME: BODY`", path.display()))?;
-        let (_, body) = rest
-            .split_once(": ")
-            .ok_or_else(|| format!("{}: not `URL -> TIME: BODY`", path.display()))?;
-        if let Some(symbol) = url
+    for answer in answers {
+        if let Some(symbol) = answer
+            .url
             .split("symbol=")
             .nth(1)
             .map(|s| s.split('&').next().unwrap_or(s))
         {
-            bodies.insert(symbol.to_uppercase(), body.to_owned());
+            bodies.insert(symbol.to_uppercase(), answer.body);
         }
     }
     Ok(bodies)

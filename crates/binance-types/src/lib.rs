@@ -1,4 +1,4 @@
-//! The Binance spot wire model: no I/O, just exact types.
+//! The Binance spot wire model: no network I/O, just exact types.
 //!
 //! - [`stream`]: typed stream names (`btcusdt@trade`, `!miniTicker@arr`, …)
 //!   that render to and parse from Binance's exact spelling.
@@ -13,6 +13,8 @@
 //!   and encode it back to the JSON Binance sends.
 //! - [`book`]: a price-level order book.
 //! - [`sign`]: request signing.
+//! - [`capture`]: the format of recorded traffic, read and written over
+//!   `std::io` (plain or gzip).
 //!
 //! ```
 //! use binance_types::{frame, Event};
@@ -24,6 +26,7 @@
 //! ```
 
 pub mod book;
+pub mod capture;
 pub mod control;
 pub mod decimal;
 mod event;

@@ -1,24 +1,30 @@
 //! Real traffic recorded from Binance decodes, none of it as `Unknown`, and
-//! the recorded depth snapshots load into the book.
+//! the recorded depth snapshots load into the book; both read through
+//! `binance_types::capture`, the format's one reader.
 
 mod support;
 
-use binance_types::{frame, Event, OrderBook};
+use binance_types::{capture, frame, Event, OrderBook};
 
-fn capture_lines(file: &str) -> Vec<String> {
-    let text = std::fs::read_to_string(support::shared().join("captures").join(file)).unwrap();
-    text.lines()
+fn capture_file(file: &str) -> std::fs::File {
+    std::fs::File::open(support::shared().join("captures").join(file)).unwrap()
+}
+
+/// Non-blank lines of a capture file, counted without the format's reader.
+fn line_count(file: &str) -> usize {
+    std::io::read_to_string(capture_file(file))
+        .unwrap()
+        .lines()
         .filter(|l| !l.trim().is_empty())
-        .map(str::to_owned)
-        .collect()
+        .count()
 }
 
 fn check_ws(file: &str) {
-    let lines = capture_lines(file);
-    assert!(lines[0].contains(" <-> "), "first line is the URL");
+    let capture = capture::read_ws(capture_file(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+    assert!(!capture.url.is_empty(), "first line is the URL");
     let mut counts = std::collections::BTreeMap::new();
-    for line in &lines[1..] {
-        let (_, frame_text) = line.split_once(": ").expect("`TS: FRAME`");
+    for recorded in &capture.frames {
+        let frame_text = recorded.text.as_str();
         let frame = frame::decode(frame_text.as_bytes()).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert!(
             frame.stream().is_some(),
@@ -36,7 +42,7 @@ fn check_ws(file: &str) {
         let orig: serde_json::Value = serde_json::from_str(frame_text).unwrap();
         assert_eq!(back, orig, "{file}: re-encoding changed {frame_text}");
     }
-    assert_eq!(counts.values().sum::<usize>(), lines.len() - 1);
+    assert_eq!(counts.values().sum::<usize>(), line_count(file) - 1);
     assert!(counts.len() >= 3, "{file}: {counts:?}");
 }
 
@@ -51,11 +57,10 @@ fn binance_us_frames_decode() {
 }
 
 fn check_snapshots(file: &str) {
-    let lines = capture_lines(file);
-    assert!(!lines.is_empty());
-    for line in lines {
-        let (url, rest) = line.split_once(" -> ").unwrap();
-        let (_, body) = rest.split_once(": ").unwrap();
+    let answers = capture::read_http(capture_file(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+    assert!(!answers.is_empty());
+    assert_eq!(answers.len(), line_count(file));
+    for capture::HttpRecorded { url, body, .. } in answers {
         let Event::PartialDepth(snapshot) = frame::decode(body.as_bytes()).unwrap().event else {
             panic!("{url}: not a depth snapshot");
         };

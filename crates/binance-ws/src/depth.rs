@@ -29,7 +29,7 @@ use crate::error::{Error, ErrorKind};
 use crate::limiter::Window;
 use crate::manager::SocketManager;
 use crate::message::{Message, Status};
-use crate::queue::{Item, Queue};
+use crate::queue::{Queue, Queued};
 use crate::rest;
 use crate::transport::Network;
 use crate::Overflow;
@@ -126,7 +126,7 @@ pub enum DepthEvent {
     Status(Status),
 }
 
-impl Item for DepthEvent {
+impl Queued for DepthEvent {
     fn lagged(dropped: u64) -> Self {
         DepthEvent::Lagged { dropped }
     }
@@ -140,7 +140,7 @@ impl Item for DepthEvent {
 }
 
 /// The book and its state, shared between the cache task and readers.
-struct Shared {
+struct BookShared {
     book: OrderBook,
     state: CacheState,
 }
@@ -157,11 +157,11 @@ type PendingEvent = Pin<Box<dyn Future<Output = Result<DepthEvent, Error>> + Sen
 /// One symbol's local order book.
 pub struct DepthCache {
     symbol: Symbol,
-    shared: Arc<RwLock<Shared>>,
+    shared: Arc<RwLock<BookShared>>,
     queue: Arc<Queue<DepthEvent>>,
     /// To the task; `None` once closed (the task ends when no cache and no
     /// [`DepthCaches`] holds one).
-    commands: Option<mpsc::UnboundedSender<Command>>,
+    commands: Option<mpsc::UnboundedSender<BookCommand>>,
     max_depth: Option<usize>,
     pending: Option<PendingEvent>,
     done: bool,
@@ -230,7 +230,7 @@ impl DepthCache {
         if let Some(commands) = self.commands.take() {
             self.pending = None;
             self.queue.close(Error::closed());
-            let _ = commands.send(Command::Remove(self.symbol.clone()));
+            let _ = commands.send(BookCommand::Remove(self.symbol.clone()));
         }
     }
 }
@@ -238,7 +238,7 @@ impl DepthCache {
 impl Drop for DepthCache {
     fn drop(&mut self) {
         if let Some(commands) = self.commands.take() {
-            let _ = commands.send(Command::Remove(self.symbol.clone()));
+            let _ = commands.send(BookCommand::Remove(self.symbol.clone()));
         }
     }
 }
@@ -270,7 +270,7 @@ impl futures_util::Stream for DepthCache {
     }
 }
 
-enum Command {
+enum BookCommand {
     Add {
         symbols: Vec<Symbol>,
         reply: oneshot::Sender<Result<Vec<DepthCache>, Error>>,
@@ -281,7 +281,7 @@ enum Command {
 /// Depth caches for many symbols over one shared connection.
 #[derive(Clone)]
 pub struct DepthCaches {
-    commands: mpsc::UnboundedSender<Command>,
+    commands: mpsc::UnboundedSender<BookCommand>,
 }
 
 impl DepthCaches {
@@ -297,7 +297,7 @@ impl DepthCaches {
             .unwrap_or_else(|| manager.endpoint().rest_url());
         let weight = snapshot_weight(options.snapshot_limit);
         let per_minute = (options.weight_per_minute / weight).max(1) as usize;
-        let task = Task {
+        let task = BookTask {
             socket: manager.live_socket(),
             net,
             rest_url,
@@ -328,7 +328,7 @@ impl DepthCaches {
         }
         let (reply, answer) = oneshot::channel();
         self.commands
-            .send(Command::Add { symbols, reply })
+            .send(BookCommand::Add { symbols, reply })
             .map_err(|_| Error::closed())?;
         answer.await.map_err(|_| Error::closed())?
     }
@@ -344,7 +344,7 @@ enum Phase<U: TimeUnit> {
 
 struct Book<U: TimeUnit> {
     symbol: Symbol,
-    shared: Arc<RwLock<Shared>>,
+    shared: Arc<RwLock<BookShared>>,
     queue: Arc<Queue<DepthEvent>>,
     phase: Phase<U>,
     fetching: bool,
@@ -353,21 +353,21 @@ struct Book<U: TimeUnit> {
     refresh_at: Option<Instant>,
 }
 
-struct Task<U: TimeUnit> {
+struct BookTask<U: TimeUnit> {
     socket: crate::Socket<U>,
     net: Network,
     rest_url: String,
     snapshots: Arc<Window>,
     options: DepthCacheOptions,
-    commands: mpsc::UnboundedReceiver<Command>,
+    commands: mpsc::UnboundedReceiver<BookCommand>,
     /// For new caches; weak, so the task ends (and its connection closes)
     /// once no cache and no `DepthCaches` is left.
-    self_commands: mpsc::WeakUnboundedSender<Command>,
+    self_commands: mpsc::WeakUnboundedSender<BookCommand>,
     /// By stream name.
     books: HashMap<String, Book<U>>,
 }
 
-impl<U: TimeUnit> Task<U> {
+impl<U: TimeUnit> BookTask<U> {
     fn stream(&self, symbol: &Symbol) -> String {
         StreamName::Depth {
             symbol: symbol.clone(),
@@ -383,10 +383,10 @@ impl<U: TimeUnit> Task<U> {
             tokio::select! {
                 command = self.commands.recv() => match command {
                     None => return,
-                    Some(Command::Add { symbols, reply }) => {
+                    Some(BookCommand::Add { symbols, reply }) => {
                         let _ = reply.send(self.add(symbols).await);
                     }
-                    Some(Command::Remove(symbol)) => {
+                    Some(BookCommand::Remove(symbol)) => {
                         let stream = self.stream(&symbol);
                         if self.books.remove(&stream).is_some() {
                             let _ = self.socket.unsubscribe(&[stream.as_str()]).await;
@@ -443,7 +443,7 @@ impl<U: TimeUnit> Task<U> {
         let mut streams = Vec::with_capacity(symbols.len());
         for symbol in symbols {
             let stream = self.stream(&symbol);
-            let shared = Arc::new(RwLock::new(Shared {
+            let shared = Arc::new(RwLock::new(BookShared {
                 book: match self.options.max_depth {
                     // Keep a margin beyond the bound so levels moving into it are known.
                     Some(n) => OrderBook::with_max_depth((n * 4).max(n + 100)),
@@ -566,8 +566,9 @@ impl<U: TimeUnit> Task<U> {
                         format!("depth snapshot: HTTP {}: {body}", response.status),
                     ));
                 }
-                serde_json::from_slice::<DepthSnapshot>(&response.body)
-                    .map_err(|e| Error::new(ErrorKind::Connect, format!("depth snapshot: {e}")))
+                serde_json::from_slice::<DepthSnapshot>(&response.body).map_err(|e| {
+                    Error::new(ErrorKind::Connect, format!("depth snapshot: {e}")).with_source(e)
+                })
             });
             if let Err(e) = &result {
                 // Back off before the next try (Retry-After when given).

@@ -1,6 +1,7 @@
 //! The one error type of the client: opaque, with questions to ask it.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use binance_types::control::ControlError;
@@ -65,10 +66,14 @@ pub enum ErrorKind {
 }
 
 /// An error from the client. Messages never contain credentials.
-#[derive(Clone, PartialEq, Eq)]
+///
+/// [`source()`](std::error::Error::source) is the underlying io, TLS, HTTP
+/// or WebSocket error where there is one.
+#[derive(Clone)]
 pub struct Error {
     kind: ErrorKind,
     message: String,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 impl Error {
@@ -76,7 +81,18 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            source: None,
         }
+    }
+
+    /// The error that caused this one, kept for
+    /// [`source()`](std::error::Error::source).
+    pub(crate) fn with_source(
+        mut self,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        self.source = Some(Arc::new(source));
+        self
     }
 
     pub(crate) fn max_reconnects() -> Self {
@@ -117,6 +133,20 @@ impl Error {
                 | ErrorKind::Overflow { .. }
                 | ErrorKind::Auth { .. }
         )
+    }
+
+    /// True when Binance refused the credentials: a user socket ended with
+    /// [`ErrorKind::Auth`], or a request was refused for its key, signature,
+    /// timestamp or permissions (`-2014`, `-2015`, `-1022`, `-1021`,
+    /// `-1002`, or HTTP 401).
+    pub fn is_auth(&self) -> bool {
+        match self.kind {
+            ErrorKind::Auth { .. } => true,
+            ErrorKind::Api { status, code, .. } => {
+                status == 401 || matches!(code, -2014 | -2015 | -1022 | -1021 | -1002)
+            }
+            _ => false,
+        }
     }
 
     /// True for failures a reconnect can cure.
@@ -166,14 +196,31 @@ impl fmt::Display for Error {
 
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Error")
-            .field("kind", &self.kind)
-            .field("message", &self.message)
-            .finish()
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.kind).field("message", &self.message);
+        if let Some(source) = &self.source {
+            d.field("source", source);
+        }
+        d.finish()
     }
 }
 
-impl std::error::Error for Error {}
+/// Equal when kind and message are: the source is detail, not identity.
+impl PartialEq for Error {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.message == other.message
+    }
+}
+
+impl Eq for Error {}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 impl From<StreamNameError> for Error {
     fn from(e: StreamNameError) -> Self {
@@ -184,5 +231,42 @@ impl From<StreamNameError> for Error {
 impl From<ControlError> for Error {
     fn from(e: ControlError) -> Self {
         Error::new(ErrorKind::Control { code: e.code }, e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Error, ErrorKind};
+    use std::error::Error as _;
+
+    #[test]
+    fn keeps_its_cause() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let e = Error::new(ErrorKind::Connect, "connect to x:1: refused").with_source(io);
+        let source = e.source().expect("a source");
+        assert_eq!(
+            source.downcast_ref::<std::io::Error>().map(|e| e.kind()),
+            Some(std::io::ErrorKind::ConnectionRefused)
+        );
+        assert!(Error::max_reconnects().source().is_none());
+    }
+
+    #[test]
+    fn auth_refusals() {
+        assert!(Error::new(ErrorKind::Auth { code: -2015 }, "refused").is_auth());
+        let api = |status, code| {
+            Error::new(
+                ErrorKind::Api {
+                    status,
+                    code,
+                    retry_after: None,
+                },
+                "refused",
+            )
+        };
+        assert!(api(400, -1022).is_auth());
+        assert!(api(401, -1).is_auth());
+        assert!(!api(400, -2010).is_auth());
+        assert!(!Error::max_reconnects().is_auth());
     }
 }

@@ -33,6 +33,11 @@
 //! }
 //! # }
 //! ```
+//!
+//! The rest of this page is the repository's README; its examples are
+//! compiled (and the simulator's run) as this crate's doc tests.
+#![doc = ""]
+#![doc = include_str!("../../../README.md")]
 
 mod auth;
 mod config;
@@ -60,7 +65,7 @@ pub use depth::{
     snapshot_weight, CacheState, DepthCache, DepthCacheOptions, DepthCaches, DepthEvent,
 };
 pub use error::{Error, ErrorKind};
-pub use manager::{Builder, Options, SocketManager};
+pub use manager::{SocketManager, SocketManagerBuilder};
 pub use message::{Message, RawFrame, Status, StreamEvent};
 pub use socket::Socket;
 pub use user::{UserSocket, UserStream};

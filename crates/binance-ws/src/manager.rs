@@ -22,9 +22,11 @@ use crate::transport::{Network, ProxySetting};
 use crate::user::{UserSetup, UserSocket, UserStream};
 use crate::wsapi::{Signer, WsApi};
 
-/// Everything a manager's sockets share. Cheap to clone.
+/// Everything a manager's sockets share, set through
+/// [`SocketManagerBuilder`] (the one way to configure, so a new option is
+/// never a breaking change). Cheap to clone.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub(crate) struct Options {
     /// Reconnect policy (default: 5 tries, 250 ms doubling to 60 s, jittered).
     pub reconnect: Reconnect,
     /// Reconnect a connection that sent nothing, not even a ping, this long
@@ -52,7 +54,7 @@ pub struct Options {
     /// Per-stream silence: a stream that goes quiet while its connection
     /// stays up is reported ([`Status::StreamSilent`](crate::Status::StreamSilent))
     /// and its connection replaced, make-before-break. The rule is in
-    /// [`Builder::stream_watchdog`]; this is its floor (default 10 s), `None`
+    /// [`SocketManagerBuilder::stream_watchdog`]; this is its floor (default 10 s), `None`
     /// turns it off.
     pub stream_watchdog: Option<Duration>,
     /// The default `recv()` timeout of new sockets (default none).
@@ -151,7 +153,7 @@ impl<U: TimeUnit> Inner<U> {
 
 /// Builds a [`SocketManager`]; every setter is infallible, `build` checks.
 #[must_use]
-pub struct Builder<U: TimeUnit = Millis> {
+pub struct SocketManagerBuilder<U: TimeUnit = Millis> {
     endpoint: Endpoint,
     credentials: Option<Credentials>,
     options: Options,
@@ -160,7 +162,7 @@ pub struct Builder<U: TimeUnit = Millis> {
     unit: PhantomData<U>,
 }
 
-impl<U: TimeUnit> Builder<U> {
+impl<U: TimeUnit> SocketManagerBuilder<U> {
     /// Where to connect (default [`Endpoint::Production`]).
     pub fn endpoint(mut self, endpoint: Endpoint) -> Self {
         self.endpoint = endpoint;
@@ -214,7 +216,12 @@ impl<U: TimeUnit> Builder<U> {
     }
 
     /// How long a connection stops reading for a full queue before the
-    /// overflow policy applies (see [`Options::max_stall`]).
+    /// overflow policy applies (default 20 s, one Binance ping interval: Binance
+    /// drops a connection whose pong is a minute late, and pings wait behind
+    /// the unread data). A burst is slowed, not lost; only a reader that
+    /// stays behind loses messages, and is told how many. Zero never stops
+    /// reading. Every socket on a shared connection waits while one of them
+    /// is full.
     pub fn max_stall(mut self, stall: Duration) -> Self {
         self.options.max_stall = stall;
         self
@@ -239,9 +246,43 @@ impl<U: TimeUnit> Builder<U> {
         self
     }
 
-    /// All options at once.
-    pub fn options(mut self, options: Options) -> Self {
-        self.options = options;
+    /// Replace each connection with a fresh one after this long, before
+    /// Binance's 24-hour cut (default 23 h 50 min).
+    pub fn rotate_after(mut self, lifetime: Duration) -> Self {
+        self.options.rotate_after = lifetime;
+        self
+    }
+
+    /// How long the old and the new connection overlap during a rotation
+    /// (default 2 s).
+    pub fn rotation_overlap(mut self, overlap: Duration) -> Self {
+        self.options.rotation_overlap = overlap;
+        self
+    }
+
+    /// Limit on TCP + TLS + WebSocket handshake (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.options.connect_timeout = timeout;
+        self
+    }
+
+    /// Streams per connection (default and Binance's limit: 1024); a
+    /// multiplex socket with more is spread over several connections.
+    pub fn max_streams_per_connection(mut self, max: usize) -> Self {
+        self.options.max_streams_per_connection = max;
+        self
+    }
+
+    /// New connections allowed per `window` (Binance: 300 per 5 minutes).
+    pub fn connection_attempts(mut self, max: usize, window: Duration) -> Self {
+        self.options.connection_attempts = (max, window);
+        self
+    }
+
+    /// How long a WebSocket API request waits for its answer (default 10 s,
+    /// Binance's own backend timeout).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.options.request_timeout = timeout;
         self
     }
 
@@ -285,8 +326,8 @@ impl<U: TimeUnit> Builder<U> {
     }
 
     /// Times in microseconds (`timeUnit=MICROSECOND`): events carry `Time<Micros>`.
-    pub fn micros(self) -> Builder<Micros> {
-        Builder {
+    pub fn micros(self) -> SocketManagerBuilder<Micros> {
+        SocketManagerBuilder {
             endpoint: self.endpoint,
             credentials: self.credentials,
             options: self.options,
@@ -348,8 +389,8 @@ impl SocketManager<Millis> {
     }
 
     /// Start configuring a manager.
-    pub fn builder() -> Builder<Millis> {
-        Builder {
+    pub fn builder() -> SocketManagerBuilder<Millis> {
+        SocketManagerBuilder {
             endpoint: Endpoint::Production,
             credentials: None,
             options: Options::default(),
@@ -366,7 +407,7 @@ impl Default for SocketManager<Millis> {
     }
 }
 
-fn symbol(symbol: &str) -> Result<Symbol, Error> {
+fn parse_symbol(symbol: &str) -> Result<Symbol, Error> {
     Symbol::new(symbol).map_err(Error::from)
 }
 
@@ -383,20 +424,20 @@ impl<U: TimeUnit> SocketManager<U> {
     }
 
     /// `<symbol>@trade`: every trade.
-    pub fn trade_socket(&self, s: &str) -> Result<Socket<U>, Error> {
-        Ok(self.socket(StreamName::Trade(symbol(s)?)))
+    pub fn trade_socket(&self, symbol: &str) -> Result<Socket<U>, Error> {
+        Ok(self.socket(StreamName::Trade(parse_symbol(symbol)?)))
     }
 
     /// `<symbol>@aggTrade`: trades aggregated per taker order and price.
-    pub fn aggtrade_socket(&self, s: &str) -> Result<Socket<U>, Error> {
-        Ok(self.socket(StreamName::AggTrade(symbol(s)?)))
+    pub fn aggtrade_socket(&self, symbol: &str) -> Result<Socket<U>, Error> {
+        Ok(self.socket(StreamName::AggTrade(parse_symbol(symbol)?)))
     }
 
     /// `<symbol>@kline_<interval>` (python-binance's default interval is 1m:
     /// `KlineInterval::default()`).
-    pub fn kline_socket(&self, s: &str, interval: KlineInterval) -> Result<Socket<U>, Error> {
+    pub fn kline_socket(&self, symbol: &str, interval: KlineInterval) -> Result<Socket<U>, Error> {
         Ok(self.socket(StreamName::Kline {
-            symbol: symbol(s)?,
+            symbol: parse_symbol(symbol)?,
             interval,
             timezone: KlineTimezone::Utc,
         }))
@@ -406,11 +447,11 @@ impl<U: TimeUnit> SocketManager<U> {
     /// levels; every 1000 ms or 100 ms.
     pub fn depth_socket(
         &self,
-        s: &str,
+        symbol: &str,
         depth: Option<DepthLevels>,
         speed: UpdateSpeed,
     ) -> Result<Socket<U>, Error> {
-        let symbol = symbol(s)?;
+        let symbol = parse_symbol(symbol)?;
         Ok(self.socket(match depth {
             None => StreamName::Depth { symbol, speed },
             Some(levels) => StreamName::PartialDepth {
@@ -422,8 +463,8 @@ impl<U: TimeUnit> SocketManager<U> {
     }
 
     /// `<symbol>@ticker`: 24-hour statistics of one symbol.
-    pub fn symbol_ticker_socket(&self, s: &str) -> Result<Socket<U>, Error> {
-        Ok(self.socket(StreamName::Ticker(symbol(s)?)))
+    pub fn symbol_ticker_socket(&self, symbol: &str) -> Result<Socket<U>, Error> {
+        Ok(self.socket(StreamName::Ticker(parse_symbol(symbol)?)))
     }
 
     /// python-binance's all-market `ticker_socket` used `!ticker@arr`, which
@@ -446,18 +487,18 @@ impl<U: TimeUnit> SocketManager<U> {
     }
 
     /// `<symbol>@miniTicker`.
-    pub fn symbol_miniticker_socket(&self, s: &str) -> Result<Socket<U>, Error> {
-        Ok(self.socket(StreamName::MiniTicker(symbol(s)?)))
+    pub fn symbol_miniticker_socket(&self, symbol: &str) -> Result<Socket<U>, Error> {
+        Ok(self.socket(StreamName::MiniTicker(parse_symbol(symbol)?)))
     }
 
     /// `<symbol>@ticker_<window>`: rolling-window statistics.
     pub fn symbol_rolling_ticker_socket(
         &self,
-        s: &str,
+        symbol: &str,
         window: RollingWindow,
     ) -> Result<Socket<U>, Error> {
         Ok(self.socket(StreamName::RollingTicker {
-            symbol: symbol(s)?,
+            symbol: parse_symbol(symbol)?,
             window,
         }))
     }
@@ -468,13 +509,13 @@ impl<U: TimeUnit> SocketManager<U> {
     }
 
     /// `<symbol>@bookTicker`: best bid and ask in real time.
-    pub fn symbol_book_ticker_socket(&self, s: &str) -> Result<Socket<U>, Error> {
-        Ok(self.socket(StreamName::BookTicker(symbol(s)?)))
+    pub fn symbol_book_ticker_socket(&self, symbol: &str) -> Result<Socket<U>, Error> {
+        Ok(self.socket(StreamName::BookTicker(parse_symbol(symbol)?)))
     }
 
     /// `<symbol>@avgPrice`.
-    pub fn avg_price_socket(&self, s: &str) -> Result<Socket<U>, Error> {
-        Ok(self.socket(StreamName::AvgPrice(symbol(s)?)))
+    pub fn avg_price_socket(&self, symbol: &str) -> Result<Socket<U>, Error> {
+        Ok(self.socket(StreamName::AvgPrice(parse_symbol(symbol)?)))
     }
 
     /// One socket for many streams (combined envelope, `stream` on every
@@ -559,7 +600,7 @@ impl<U: TimeUnit> SocketManager<U> {
 
     /// The isolated-margin account of `symbol`, through a listen token.
     pub fn isolated_margin_socket(&self, symbol: &str) -> Result<UserSocket<U>, Error> {
-        self.user(UserStream::IsolatedMargin(self::symbol(symbol)?))
+        self.user(UserStream::IsolatedMargin(parse_symbol(symbol)?))
     }
 
     /// A WebSocket API connection for requests, open when returned. Signed

@@ -104,7 +104,7 @@ pub enum Status {
         to: SystemTime,
     },
     /// One stream of a connection went quiet while the connection stayed
-    /// up (see [`Builder::stream_watchdog`](crate::Builder::stream_watchdog)):
+    /// up (see [`SocketManagerBuilder::stream_watchdog`](crate::SocketManagerBuilder::stream_watchdog)):
     /// its streams move to a fresh connection, make-before-break, and
     /// `Rotated` follows.
     StreamSilent {

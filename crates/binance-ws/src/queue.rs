@@ -30,14 +30,14 @@ impl<U: TimeUnit> Entry<U> {
 }
 
 /// What a queue holds.
-pub(crate) trait Item: Send {
+pub(crate) trait Queued: Send {
     /// The item that tells the reader how many were dropped.
     fn lagged(dropped: u64) -> Self;
     /// Whether a slow reader may lose it: data may go, statuses never.
     fn droppable(&self) -> bool;
 }
 
-impl<U: TimeUnit> Item for Entry<U> {
+impl<U: TimeUnit> Queued for Entry<U> {
     fn lagged(dropped: u64) -> Self {
         Entry::status(Status::Lagged { dropped })
     }
@@ -47,7 +47,7 @@ impl<U: TimeUnit> Item for Entry<U> {
     }
 }
 
-impl<U: TimeUnit> Item for Message<U> {
+impl<U: TimeUnit> Queued for Message<U> {
     fn lagged(dropped: u64) -> Self {
         Message::lagged(dropped)
     }
@@ -57,7 +57,7 @@ impl<U: TimeUnit> Item for Message<U> {
     }
 }
 
-struct Inner<T> {
+struct QueueState<T> {
     items: VecDeque<T>,
     dropped: u64,
     end: Option<Error>,
@@ -67,7 +67,7 @@ struct Inner<T> {
 
 /// One reader's queue of `T`.
 pub(crate) struct Queue<T> {
-    inner: Mutex<Inner<T>>,
+    inner: Mutex<QueueState<T>>,
     notify: Notify,
     /// Woken when a full queue has drained to half (see [`Queue::room`]).
     room: Notify,
@@ -75,10 +75,10 @@ pub(crate) struct Queue<T> {
     overflow: Overflow,
 }
 
-impl<T: Item> Queue<T> {
+impl<T: Queued> Queue<T> {
     pub fn new(capacity: usize, overflow: Overflow) -> Self {
         Queue {
-            inner: Mutex::new(Inner {
+            inner: Mutex::new(QueueState {
                 items: VecDeque::with_capacity(capacity.min(1024)),
                 dropped: 0,
                 end: None,
@@ -159,7 +159,7 @@ impl<T: Item> Queue<T> {
     }
 
     /// Make room for one more item under the overflow policy.
-    fn admit(&self, inner: &mut Inner<T>) {
+    fn admit(&self, inner: &mut QueueState<T>) {
         if inner.end.is_some() || inner.items.len() < self.capacity {
             return;
         }
@@ -283,7 +283,7 @@ pub(crate) type Pop<T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send>>;
 
 /// The reading side shared by every socket type: `recv()` with an optional
 /// timeout, and the poll behind `futures::Stream`.
-impl<T: Item + 'static> Queue<T> {
+impl<T: Queued + 'static> Queue<T> {
     fn wait(queue: Arc<Self>) -> Pop<T> {
         Box::pin(async move { queue.pop().await })
     }

@@ -37,7 +37,9 @@ pub(crate) async fn send(
         let stream = transport::open(&ws_url, net).await?;
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
-            .map_err(|e| Error::new(ErrorKind::Connect, format!("REST {host}: {e}")))?;
+            .map_err(|e| {
+                Error::new(ErrorKind::Connect, format!("REST {host}: {e}")).with_source(e)
+            })?;
         tokio::spawn(connection);
         let mut request = hyper::Request::builder()
             .method(method)
@@ -53,10 +55,9 @@ pub(crate) async fn send(
             )
             .body(Empty::<Bytes>::new())
             .map_err(|e| Error::config(format!("REST request: {e}")))?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| Error::new(ErrorKind::Connect, format!("REST {host}: {e}")))?;
+        let response = sender.send_request(request).await.map_err(|e| {
+            Error::new(ErrorKind::Connect, format!("REST {host}: {e}")).with_source(e)
+        })?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
@@ -68,7 +69,9 @@ pub(crate) async fn send(
             .into_body()
             .collect()
             .await
-            .map_err(|e| Error::new(ErrorKind::Connect, format!("REST {host}: {e}")))?
+            .map_err(|e| {
+                Error::new(ErrorKind::Connect, format!("REST {host}: {e}")).with_source(e)
+            })?
             .to_bytes();
         Ok(Response {
             status,

@@ -96,7 +96,7 @@ impl<U: TimeUnit> Socket<U> {
 
     /// How long its connections stop reading while this socket's queue is
     /// full before its overflow policy applies (see
-    /// [`Options::max_stall`](crate::Options::max_stall)); zero never holds
+    /// [`SocketManagerBuilder::max_stall`](crate::SocketManagerBuilder::max_stall)); zero never holds
     /// the connection back. Set before connecting.
     pub fn max_stall(mut self, stall: Duration) -> Self {
         self.max_stall = stall;

@@ -64,9 +64,11 @@ impl AsyncWrite for Stream {
     }
 }
 
-/// Which proxy to use.
+/// Which proxy to use: set through
+/// [`SocketManagerBuilder::proxy`](crate::SocketManagerBuilder::proxy) and
+/// [`no_proxy`](crate::SocketManagerBuilder::no_proxy).
 #[derive(Debug, Clone, Default)]
-pub enum ProxySetting {
+pub(crate) enum ProxySetting {
     /// From `HTTPS_PROXY`/`ALL_PROXY`/`NO_PROXY` (default).
     #[default]
     FromEnv,
@@ -152,8 +154,9 @@ fn target(url: &str) -> Result<(bool, String, u16), Error> {
     Ok((tls, host, port))
 }
 
-fn connect_error(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::new(ErrorKind::Connect, format!("{what}: {e}"))
+/// A connect failure that keeps `e` as its source.
+fn connect_error(what: &str, e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::new(ErrorKind::Connect, format!("{what}: {e}")).with_source(e)
 }
 
 /// Open a WebSocket to `url`.
@@ -226,7 +229,7 @@ pub(crate) async fn open(url: &str, net: &Network) -> Result<Stream, Error> {
 }
 
 fn handshake_error(e: tungstenite::Error) -> Error {
-    match e {
+    match &e {
         tungstenite::Error::Http(response) => {
             let status = response.status().as_u16();
             let retry_after = response
@@ -247,8 +250,9 @@ fn handshake_error(e: tungstenite::Error) -> Error {
                 },
                 format!("server answered the upgrade with HTTP {status}: {body}"),
             )
+            .with_source(e)
         }
-        other => connect_error("WebSocket handshake", other),
+        _ => connect_error("WebSocket handshake", e),
     }
 }
 
@@ -282,18 +286,18 @@ async fn http_connect(
             .map_err(|e| connect_error(&format!("HTTP proxy {proxy}"), e))?;
         head.push(byte);
         if head.len() > 8192 {
-            return Err(connect_error(
-                &format!("HTTP proxy {proxy}"),
-                "answer head too long",
+            return Err(Error::new(
+                ErrorKind::Connect,
+                format!("HTTP proxy {proxy}: answer head too long"),
             ));
         }
     }
     let status_line = String::from_utf8_lossy(&head);
     let status_line = status_line.lines().next().unwrap_or_default();
     if status_line.split(' ').nth(1) != Some("200") {
-        return Err(connect_error(
-            &format!("HTTP proxy {proxy} refused CONNECT"),
-            status_line,
+        return Err(Error::new(
+            ErrorKind::Connect,
+            format!("HTTP proxy {proxy} refused CONNECT: {status_line}"),
         ));
     }
     Ok(tcp)
@@ -340,6 +344,28 @@ mod tests {
             443
         );
         assert!(super::target("http://x").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_keeps_the_io_error() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let net = super::Network::new(
+            &[],
+            super::ProxySetting::None,
+            std::time::Duration::from_secs(5),
+        )
+        .unwrap();
+        let Err(e) = super::connect(&format!("ws://127.0.0.1:{port}/ws/x"), &net).await else {
+            panic!("nothing listens");
+        };
+        assert!(e.is_reconnectable());
+        let source = std::error::Error::source(&e).expect("a source");
+        assert!(
+            source.downcast_ref::<std::io::Error>().is_some(),
+            "{source:?}"
+        );
     }
 
     #[test]

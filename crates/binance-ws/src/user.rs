@@ -98,7 +98,7 @@ impl<U: TimeUnit> UserSocket<U> {
     }
 
     /// How many connections carry the subscription (1 to 4; default from
-    /// [`Options::user_connections`](crate::Options), 2). With two, one can
+    /// [`SocketManagerBuilder::user_connections`](crate::SocketManagerBuilder::user_connections), 2). With two, one can
     /// drop and reconnect without losing an event. Set before connecting.
     pub fn connections(mut self, count: usize) -> Self {
         self.settings.connections = count.clamp(1, 4);

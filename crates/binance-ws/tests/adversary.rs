@@ -10,7 +10,7 @@ use std::time::Duration;
 use binance_sim::{AccountSpec, MarketConfig, Sim, SimConfig, Wallet};
 use binance_ws::{
     Credentials, DepthCacheOptions, DepthEvent, Event, Message, Overflow, Socket, Status,
-    StreamEvent, UserSocket,
+    StreamEvent,
 };
 use rust_decimal::Decimal;
 use support::adversary::{Chaos, ChaosProxy, Cut, FloodServer};
@@ -264,13 +264,6 @@ async fn ws_api_requests_through_the_proxy_are_each_answered_once() {
 const KEY: &str = "adversary-key";
 const SECRET: &str = "adversary-secret";
 
-async fn next_user(socket: &mut UserSocket) -> Message {
-    tokio::time::timeout(PATIENCE, socket.recv())
-        .await
-        .expect("a message in time")
-        .expect("socket alive")
-}
-
 #[tokio::test]
 async fn user_events_through_the_proxy_arrive_once_in_order() {
     let account = AccountSpec::hmac(KEY, SECRET).balance(Wallet::Spot, "USDT", Decimal::from(1000));
@@ -297,7 +290,7 @@ async fn user_events_through_the_proxy_arrive_once_in_order() {
     });
     let (mut expected, mut drops) = (1, 0);
     while expected <= 150 {
-        match next_user(&mut user).await {
+        match next(&mut user).await.expect("socket alive") {
             Message::Event(e) => {
                 if let Event::BalanceUpdate(u) = e.event {
                     assert_eq!(u.delta, Decimal::new(expected, 2), "once, in order");

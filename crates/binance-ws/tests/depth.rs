@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use binance_sim::{DropMode, Limits, MarketConfig, Sim, SimConfig};
 use binance_ws::binance_types::Level;
-use binance_ws::{
-    CacheState, DepthCacheOptions, DepthEvent, Endpoint, ErrorKind, Options, SocketManager,
-};
+use binance_ws::{CacheState, DepthCacheOptions, DepthEvent, Endpoint, ErrorKind, SocketManager};
 use rand::{Rng, SeedableRng};
 use support::*;
 
@@ -70,15 +68,11 @@ async fn survive_faults(seed: u64) {
     .unwrap();
     let manager = builder(&sim)
         .watchdog(Duration::from_millis(400))
-        .options(Options {
-            watchdog: Duration::from_millis(400),
-            reconnect: binance_ws::Reconnect {
-                initial_delay: Duration::from_millis(20),
-                max_delay: Duration::from_millis(100),
-                retries: binance_ws::Retries::Unlimited,
-                ..Default::default()
-            },
-            ..Options::default()
+        .reconnect(binance_ws::Reconnect {
+            initial_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(100),
+            retries: binance_ws::Retries::Unlimited,
+            ..Default::default()
         })
         .build()
         .unwrap();

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use binance_sim::{DropMode, Limits};
-use binance_ws::{ErrorKind, Event, Message, Options, Reconnect, Retries, Status};
+use binance_ws::{ErrorKind, Event, Message, Reconnect, Retries, Status};
 use support::*;
 
 fn trade_id(message: &Message) -> Option<u64> {
@@ -80,7 +80,11 @@ async fn retries_run_out_with_the_seed_message() {
     assert!(err.is_terminal());
     // Terminal: it stays ended.
     assert_eq!(
-        next(&mut socket).await.unwrap_err().kind(),
+        tokio::time::timeout(PATIENCE, socket.recv())
+            .await
+            .expect("at once")
+            .unwrap_err()
+            .kind(),
         &ErrorKind::MaxReconnects
     );
 }
@@ -290,11 +294,9 @@ async fn assert_seamless(
 async fn connections_rotate_before_their_lifetime_with_nothing_lost_or_repeated() {
     let sim = sim().await;
     let mut socket = builder(&sim)
-        .options(Options {
-            rotate_after: Duration::from_millis(400),
-            rotation_overlap: Duration::from_millis(150),
-            ..Options::default()
-        })
+        .reconnect(Reconnect::default())
+        .rotate_after(Duration::from_millis(400))
+        .rotation_overlap(Duration::from_millis(150))
         .build()
         .unwrap()
         .trade_socket("BTCUSDT")
@@ -342,16 +344,13 @@ async fn a_server_that_stays_silent_does_not_refill_the_budget() {
     let mut socket = binance_ws::SocketManager::builder()
         .endpoint(binance_ws::Endpoint::Custom(format!("ws://{addr}")))
         .no_proxy()
-        .options(Options {
-            watchdog: Duration::from_millis(200),
-            reconnect: Reconnect {
-                retries: Retries::Limited(3),
-                initial_delay: Duration::from_millis(10),
-                max_delay: Duration::from_millis(20),
-                // Each silent connection lives longer than this before the watchdog.
-                stable_after: Duration::from_millis(50),
-            },
-            ..Options::default()
+        .watchdog(Duration::from_millis(200))
+        .reconnect(Reconnect {
+            retries: Retries::Limited(3),
+            initial_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(20),
+            // Each silent connection lives longer than this before the watchdog.
+            stable_after: Duration::from_millis(50),
         })
         .build()
         .unwrap()
@@ -414,14 +413,11 @@ async fn a_stream_gone_silent_is_reported_and_moved_to_a_fresh_connection() {
 async fn a_rotation_while_the_reader_holds_the_connection_back_loses_nothing() {
     let sim = sim().await;
     let manager = builder(&sim)
-        .options(Options {
-            rotate_after: Duration::from_millis(300),
-            rotation_overlap: Duration::from_millis(200),
-            reconnect: Reconnect {
-                initial_delay: Duration::from_millis(20),
-                ..Reconnect::default()
-            },
-            ..Options::default()
+        .rotate_after(Duration::from_millis(300))
+        .rotation_overlap(Duration::from_millis(200))
+        .reconnect(Reconnect {
+            initial_delay: Duration::from_millis(20),
+            ..Reconnect::default()
         })
         .build()
         .unwrap();

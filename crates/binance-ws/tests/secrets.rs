@@ -12,7 +12,7 @@ use binance_sim::{AccountSpec, MarketConfig, Sim, SimConfig, Wallet};
 use binance_ws::{Credentials, Message};
 use rust_decimal::Decimal;
 use serde_json::{json, Map};
-use support::{builder, PATIENCE};
+use support::{builder, next};
 
 const KEY: &str = "KEYqwertyuiopASDFGHJKL0123456789";
 const SECRET: &str = "SECRETzxcvbnmQWERTYUIOP9876543210";
@@ -106,10 +106,7 @@ async fn no_credential_in_logs_debug_or_errors() {
         sim.accounts()
             .deposit(KEY, &Wallet::Margin, "USDT", Decimal::ONE);
         tokens.extend(sim.accounts().issued_tokens());
-        let message = tokio::time::timeout(PATIENCE, margin.recv())
-            .await
-            .unwrap()
-            .unwrap();
+        let message = next(&mut margin).await.unwrap();
         if matches!(message, Message::Status(binance_ws::Status::Rotated)) {
             renewed += 1;
         }
@@ -119,10 +116,7 @@ async fn no_credential_in_logs_debug_or_errors() {
     assert!(renewed >= 1, "the listen token was renewed during the run");
     sim.accounts()
         .deposit(KEY, &Wallet::Spot, "USDT", Decimal::ONE);
-    shown.push(format!(
-        "{:?}",
-        tokio::time::timeout(PATIENCE, spot.recv()).await.unwrap()
-    ));
+    shown.push(format!("{:?}", next(&mut spot).await));
 
     // Orders and refusals through the WebSocket API.
     let api = manager.ws_api().await.unwrap();

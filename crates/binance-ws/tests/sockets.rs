@@ -246,15 +246,7 @@ async fn microsecond_sockets_carry_microsecond_times() {
         "{:?}",
         socket.urls()
     );
-    let event = loop {
-        if let Message::Event(e) = tokio::time::timeout(PATIENCE, socket.recv())
-            .await
-            .unwrap()
-            .unwrap()
-        {
-            break e;
-        }
-    };
+    let event = next_event(&mut socket).await;
     let Event::Trade(trade) = event.event else {
         panic!()
     };

@@ -9,12 +9,10 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use binance_sim::{AccountSpec, DropMode, MarketConfig, Sim, SimConfig, Wallet};
-use binance_ws::{
-    Credentials, ErrorKind, Event, Message, Options, SocketManager, Status, UserSocket,
-};
+use binance_ws::{Credentials, ErrorKind, Event, Message, SocketManager, Status, UserSocket};
 use rust_decimal::Decimal;
 use serde_json::{json, Map, Value};
-use support::{builder, http, PATIENCE};
+use support::{builder, http_with, next, next_event_noting, PATIENCE};
 
 const HMAC_KEY: &str = "hmac-test-key";
 const HMAC_SECRET: &str = "hmac-test-secret";
@@ -71,24 +69,6 @@ fn manager_with(sim: &Sim, credentials: Credentials) -> SocketManager {
         .expect("manager")
 }
 
-async fn next(socket: &mut UserSocket) -> Message {
-    tokio::time::timeout(PATIENCE, socket.recv())
-        .await
-        .expect("a message in time")
-        .expect("socket alive")
-}
-
-/// The next event, with the statuses seen before it.
-async fn next_event(socket: &mut UserSocket, statuses: &mut Vec<Status>) -> Event {
-    loop {
-        match next(socket).await {
-            Message::Event(e) => return e.event,
-            Message::Status(s) => statuses.push(s),
-            _ => {}
-        }
-    }
-}
-
 /// Wait for a condition the test cannot await directly (server-side state).
 async fn until(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + PATIENCE;
@@ -110,7 +90,7 @@ async fn rest(sim: &Sim, method: &str, path: &str, query: &str) -> (u16, Value) 
     let query = format!("{query}&timestamp={}", now_ms());
     let signature = hmac().sign(query.as_bytes());
     let url = format!("{}{path}?{query}&signature={signature}", sim.rest_url());
-    let (status, _, body) = http(method, &url, &[("X-MBX-APIKEY", HMAC_KEY)]).await;
+    let (status, _, body) = http_with(method, &url, &[("X-MBX-APIKEY", HMAC_KEY)]).await;
     (status, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
 
@@ -140,7 +120,7 @@ async fn rest_and_ws_api_orders_reach_the_user_socket() {
     .await;
     assert_eq!(status, 200, "{body}");
     let resting_id = body["orderId"].as_u64().unwrap();
-    let Event::ExecutionReport(new) = next_event(&mut user, &mut statuses).await else {
+    let Event::ExecutionReport(new) = next_event_noting(&mut user, &mut statuses).await else {
         panic!("executionReport first")
     };
     assert_eq!(
@@ -155,7 +135,8 @@ async fn rest_and_ws_api_orders_reach_the_user_socket() {
         (new.order_id, new.price, new.is_working),
         (resting_id, dec("20000"), true)
     );
-    let Event::OutboundAccountPosition(position) = next_event(&mut user, &mut statuses).await
+    let Event::OutboundAccountPosition(position) =
+        next_event_noting(&mut user, &mut statuses).await
     else {
         panic!("outboundAccountPosition after the order")
     };
@@ -179,7 +160,7 @@ async fn rest_and_ws_api_orders_reach_the_user_socket() {
     let mut filled = Decimal::ZERO;
     let mut trades = 0;
     loop {
-        match next_event(&mut user, &mut statuses).await {
+        match next_event_noting(&mut user, &mut statuses).await {
             Event::ExecutionReport(r) => {
                 assert_eq!(r.client_order_id, "ws-1");
                 if r.execution_type == "TRADE" {
@@ -202,7 +183,8 @@ async fn rest_and_ws_api_orders_reach_the_user_socket() {
         (filled, trades),
         (dec("0.001"), placed["fills"].as_array().unwrap().len())
     );
-    let Event::OutboundAccountPosition(position) = next_event(&mut user, &mut statuses).await
+    let Event::OutboundAccountPosition(position) =
+        next_event_noting(&mut user, &mut statuses).await
     else {
         panic!("position after the fill")
     };
@@ -218,7 +200,7 @@ async fn rest_and_ws_api_orders_reach_the_user_socket() {
         .await
         .expect("canceled");
     assert_eq!(canceled["status"], "CANCELED");
-    let Event::ExecutionReport(report) = next_event(&mut user, &mut statuses).await else {
+    let Event::ExecutionReport(report) = next_event_noting(&mut user, &mut statuses).await else {
         panic!("cancel report")
     };
     assert_eq!(
@@ -229,7 +211,8 @@ async fn rest_and_ws_api_orders_reach_the_user_socket() {
         ),
         ("CANCELED", "rest-1", resting_id)
     );
-    let Event::OutboundAccountPosition(position) = next_event(&mut user, &mut statuses).await
+    let Event::OutboundAccountPosition(position) =
+        next_event_noting(&mut user, &mut statuses).await
     else {
         panic!("position after the cancel")
     };
@@ -299,7 +282,8 @@ async fn every_key_type_subscribes() {
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let delta = Decimal::new(i as i64 + 1, 3);
         sim.accounts().deposit(key, &Wallet::Spot, "BTC", delta);
-        let Event::BalanceUpdate(update) = next_event(&mut user, &mut Vec::new()).await else {
+        let Event::BalanceUpdate(update) = next_event_noting(&mut user, &mut Vec::new()).await
+        else {
             panic!("{name}: balanceUpdate first")
         };
         assert_eq!(
@@ -342,7 +326,7 @@ async fn expect_all(
 ) -> Vec<Status> {
     let mut statuses = Vec::new();
     for i in 1..=count {
-        let event = next_event(user, &mut statuses).await;
+        let event = next_event_noting(user, &mut statuses).await;
         match event {
             Event::BalanceUpdate(u) => assert_eq!(
                 u.delta,
@@ -351,7 +335,7 @@ async fn expect_all(
             ),
             Event::OutboundAccountPosition(_) => {
                 // Every deposit also moves the position; read past it.
-                let Event::BalanceUpdate(u) = next_event(user, &mut statuses).await else {
+                let Event::BalanceUpdate(u) = next_event_noting(user, &mut statuses).await else {
                     panic!("balanceUpdate expected")
                 };
                 assert_eq!(
@@ -415,13 +399,13 @@ async fn one_connection_resubscribes_and_reports_the_gap() {
         .deposit(HMAC_KEY, &Wallet::Spot, "USDT", Decimal::ONE);
     let mut statuses = Vec::new();
     assert!(matches!(
-        next_event(&mut user, &mut statuses).await,
+        next_event_noting(&mut user, &mut statuses).await,
         Event::BalanceUpdate(_)
     ));
     assert_eq!(sim.faults().drop_all(DropMode::Reset), 1);
     // The gap is reported once the new subscription is live.
     loop {
-        match next(&mut user).await {
+        match next(&mut user).await.expect("socket alive") {
             Message::Status(Status::Gap { from, to }) => {
                 assert!(to >= from);
                 break;
@@ -432,12 +416,12 @@ async fn one_connection_resubscribes_and_reports_the_gap() {
         }
     }
     assert!(matches!(
-        next(&mut user).await,
+        next(&mut user).await.expect("socket alive"),
         Message::Status(Status::Reconnected)
     ));
     sim.accounts()
         .deposit(HMAC_KEY, &Wallet::Spot, "USDT", Decimal::TWO);
-    let Event::BalanceUpdate(u) = next_event(&mut user, &mut statuses).await else {
+    let Event::BalanceUpdate(u) = next_event_noting(&mut user, &mut statuses).await else {
         panic!("events after the resubscription")
     };
     assert_eq!(u.delta, Decimal::TWO);
@@ -456,7 +440,7 @@ async fn event_stream_terminated_subscribes_again() {
     sim.accounts()
         .deposit(HMAC_KEY, &Wallet::Spot, "BTC", Decimal::ONE);
     let mut statuses = Vec::new();
-    let Event::BalanceUpdate(u) = next_event(&mut user, &mut statuses).await else {
+    let Event::BalanceUpdate(u) = next_event_noting(&mut user, &mut statuses).await else {
         panic!("balanceUpdate after resubscribing")
     };
     assert_eq!(u.delta, Decimal::ONE);
@@ -506,7 +490,7 @@ async fn isolated_margin_sees_only_its_symbol() {
         "USDT",
         Decimal::TEN,
     );
-    let Event::BalanceUpdate(u) = next_event(&mut user, &mut Vec::new()).await else {
+    let Event::BalanceUpdate(u) = next_event_noting(&mut user, &mut Vec::new()).await else {
         panic!("balanceUpdate")
     };
     assert_eq!(u.delta, Decimal::TEN, "only the isolated wallet's event");
@@ -533,6 +517,7 @@ async fn refused_credentials_are_typed_errors() {
             let err = socket.unwrap().connect().await.unwrap_err();
             assert_eq!(err.kind(), &ErrorKind::Auth { code }, "{name}: {err}");
             assert!(err.is_terminal(), "{name}");
+            assert!(err.is_auth(), "{name}");
             assert!(!err.to_string().contains("not-the-secret"), "{err}");
         }
     }
@@ -557,10 +542,8 @@ async fn ws_api_requests_fail_fast_and_late_answers_are_ignored() {
     let sim = user_sim(Duration::from_secs(3600)).await;
     let manager = builder(&sim)
         .credentials(hmac())
-        .options(Options {
-            request_timeout: Duration::from_millis(300),
-            ..Options::default()
-        })
+        .reconnect(binance_ws::Reconnect::default())
+        .request_timeout(Duration::from_millis(300))
         .build()
         .unwrap();
     let api = manager.ws_api().await.unwrap();
@@ -621,7 +604,7 @@ async fn the_exchange_clock_is_measured_and_followed() {
     sim.accounts().set_clock_skew(45_000);
     assert_eq!(sim.faults().drop_all(DropMode::Reset), 1);
     loop {
-        match next(&mut user).await {
+        match next(&mut user).await.expect("socket alive") {
             Message::Status(Status::Reconnected) => break,
             Message::Status(_) => {}
             other => panic!("{other:?}"),
@@ -629,7 +612,7 @@ async fn the_exchange_clock_is_measured_and_followed() {
     }
     sim.accounts()
         .deposit(HMAC_KEY, &Wallet::Spot, "USDT", Decimal::TEN);
-    let Event::BalanceUpdate(u) = next_event(&mut user, &mut Vec::new()).await else {
+    let Event::BalanceUpdate(u) = next_event_noting(&mut user, &mut Vec::new()).await else {
         panic!("events flow")
     };
     assert_eq!(u.delta, Decimal::TEN);
@@ -640,14 +623,11 @@ async fn rotation_and_server_shutdown_lose_nothing() {
     let sim = user_sim(Duration::from_secs(3600)).await;
     let manager = builder(&sim)
         .credentials(hmac())
-        .options(Options {
-            rotate_after: Duration::from_millis(700),
-            reconnect: binance_ws::Reconnect {
-                initial_delay: Duration::from_millis(20),
-                max_delay: Duration::from_millis(200),
-                ..Default::default()
-            },
-            ..Options::default()
+        .rotate_after(Duration::from_millis(700))
+        .reconnect(binance_ws::Reconnect {
+            initial_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(200),
+            ..Default::default()
         })
         .build()
         .unwrap();
@@ -686,7 +666,7 @@ async fn margin_follows_the_exchange_clock_too() {
         .expect("the listen token request is signed with the exchange's time");
     sim.accounts()
         .deposit(HMAC_KEY, &Wallet::Margin, "USDT", Decimal::TEN);
-    let Event::BalanceUpdate(u) = next_event(&mut user, &mut Vec::new()).await else {
+    let Event::BalanceUpdate(u) = next_event_noting(&mut user, &mut Vec::new()).await else {
         panic!("events flow")
     };
     assert_eq!(u.delta, Decimal::TEN);
@@ -710,7 +690,7 @@ async fn events_before_the_subscription_answer_are_kept() {
     sim.accounts()
         .deposit(HMAC_KEY, &Wallet::Spot, "USDT", Decimal::new(7, 0));
     let mut user = connecting.await.unwrap().expect("subscribed");
-    let Event::BalanceUpdate(u) = next_event(&mut user, &mut Vec::new()).await else {
+    let Event::BalanceUpdate(u) = next_event_noting(&mut user, &mut Vec::new()).await else {
         panic!("the event sent before the answer arrived")
     };
     assert_eq!(u.delta, Decimal::new(7, 0));
@@ -734,7 +714,7 @@ async fn identical_events_on_one_connection_are_both_delivered() {
     let mut deltas = Vec::new();
     let mut statuses = Vec::new();
     while deltas.len() < 3 {
-        if let Event::BalanceUpdate(u) = next_event(&mut user, &mut statuses).await {
+        if let Event::BalanceUpdate(u) = next_event_noting(&mut user, &mut statuses).await {
             deltas.push(u.delta);
         }
     }
@@ -750,11 +730,7 @@ async fn microsecond_managers_get_microsecond_user_events() {
     sim.accounts()
         .deposit(HMAC_KEY, &Wallet::Spot, "USDT", Decimal::ONE);
     let event = loop {
-        match tokio::time::timeout(PATIENCE, user.recv())
-            .await
-            .unwrap()
-            .unwrap()
-        {
+        match next(&mut user).await.unwrap() {
             Message::Event(e) => break e.event,
             _ => continue,
         }
@@ -780,11 +756,12 @@ async fn external_locks_arrive_typed() {
     user.connect().await.unwrap();
     assert!(sim.accounts().external_lock(HMAC_KEY, "BTC", dec("0.25")));
     let mut statuses = Vec::new();
-    let Event::ExternalLockUpdate(lock) = next_event(&mut user, &mut statuses).await else {
+    let Event::ExternalLockUpdate(lock) = next_event_noting(&mut user, &mut statuses).await else {
         panic!("externalLockUpdate")
     };
     assert_eq!((lock.asset.as_str(), lock.delta), ("BTC", dec("0.25")));
-    let Event::OutboundAccountPosition(p) = next_event(&mut user, &mut statuses).await else {
+    let Event::OutboundAccountPosition(p) = next_event_noting(&mut user, &mut statuses).await
+    else {
         panic!("position")
     };
     assert_eq!(
@@ -825,7 +802,7 @@ async fn a_connection_that_gives_up_is_replaced_and_all_giving_up_ends_the_socke
         .deposit(HMAC_KEY, &Wallet::Spot, "USDT", Decimal::ONE);
     let mut statuses = Vec::new();
     assert!(matches!(
-        next_event(&mut user, &mut statuses).await,
+        next_event_noting(&mut user, &mut statuses).await,
         Event::BalanceUpdate(_)
     ));
     assert!(
@@ -843,10 +820,7 @@ async fn a_connection_that_gives_up_is_replaced_and_all_giving_up_ends_the_socke
     sim.faults().refuse_connections(Duration::from_secs(60));
     sim.faults().drop_all(DropMode::Reset);
     let err = loop {
-        match tokio::time::timeout(PATIENCE, user.recv())
-            .await
-            .expect("ends in time")
-        {
+        match next(&mut user).await {
             Ok(_) => {}
             Err(e) => break e,
         }

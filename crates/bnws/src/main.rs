@@ -70,14 +70,12 @@ fn parse_retries(s: &str) -> Result<Retries, String> {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Print messages of streams named as Binance names them, one JSON line each.
+    /// Print frames of streams named as Binance names them, exactly as
+    /// received, one JSON line each.
     Stream {
         /// Stream names, e.g. btcusdt@trade bnbbtc@depth5@100ms !miniTicker@arr.
         #[arg(required = true, value_name = "STREAM")]
         streams: Vec<String>,
-        /// Print frames exactly as received.
-        #[arg(long)]
-        raw: bool,
         /// Also print connection state to stdout as {"e":"status",…} lines.
         #[arg(long)]
         status: bool,
@@ -277,9 +275,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
     let (endpoint, rest, _sim) = target(&cli).await?;
     let manager = manager(&cli, endpoint, _sim.is_some())?;
     match &cli.command {
-        Command::Stream {
-            raw, status, count, ..
-        } => stream(&manager, &names, *raw, *status, *count).await,
+        Command::Stream { status, count, .. } => stream(&manager, &names, *status, *count).await,
         Command::Book {
             symbol,
             depth,
@@ -321,11 +317,6 @@ fn gave_up(out: &mut impl Write) -> ExitCode {
     ExitCode::from(1)
 }
 
-/// A status as a readable line, and as a JSON object.
-pub(crate) fn describe(status: &Status) -> (String, serde_json::Value) {
-    (status.to_string(), status.to_json())
-}
-
 /// Messages taken from a socket at once: under load the output is written
 /// a batch at a time; when quiet, each message at once.
 const BATCH: usize = 1024;
@@ -364,10 +355,9 @@ impl Losses {
         if let Status::Lagged { dropped } = status {
             self.dropped += dropped;
         }
-        let (text, value) = describe(status);
-        say!("{text}");
+        say!("{status}");
         match json {
-            Some(out) => writeln!(out, "{value}"),
+            Some(out) => writeln!(out, "{}", status.to_json()),
             None => Ok(()),
         }
     }
@@ -397,7 +387,6 @@ pub(crate) fn is_json(text: &str) -> bool {
 async fn stream(
     manager: &SocketManager,
     names: &[String],
-    raw: bool,
     status: bool,
     count: Option<u64>,
 ) -> Result<ExitCode, String> {
@@ -412,8 +401,7 @@ async fn stream(
     } else {
         manager.multiplex_socket(&refs).map_err(|e| e.to_string())?
     };
-    // Frames are printed as received; `--raw` documents that nothing is re-encoded.
-    let _ = raw;
+    // Frames are printed as received: nothing is re-encoded.
     let mut socket = socket.raw();
     let mut out = output::Stdout::new();
     let mut batch = Vec::with_capacity(BATCH);
@@ -568,7 +556,7 @@ async fn book(
                 printed += 1;
             }
             Ok(DepthEvent::Resyncing { reason }) => say!("resyncing: {reason}"),
-            Ok(DepthEvent::Status(s)) => say!("{}", describe(&s).0),
+            Ok(DepthEvent::Status(s)) => say!("{s}"),
             Ok(_) => {}
             Err(e) if e.kind() == &ErrorKind::MaxReconnects => {
                 let code = gave_up(&mut out);

@@ -1,36 +1,35 @@
 //! `bnws record` and `bnws replay`: the capture format of `shared/captures/`
-//! (`URL <-> TIME` then `TIME: FRAME` lines), gzip-compressed in rotating files.
+//! ([`binance_types::capture`]), gzip-compressed in rotating files.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
+use binance_types::capture::{unix_seconds, CaptureWriter};
 use binance_ws::{ErrorKind, Message, SocketManager, Status};
-use flate2::write::GzEncoder;
-use flate2::Compression;
-
-fn seconds(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
 
 /// One recording file being written.
 struct Writer {
-    file: GzEncoder<File>,
+    file: CaptureWriter<File>,
     path: PathBuf,
 }
 
 impl Writer {
     fn open(dir: &Path, seq: u32, url: &str) -> Result<Writer, String> {
-        let stamp = seconds(SystemTime::now()) as u64;
-        let path = dir.join(format!("bnws-{stamp}-{seq:04}.gz"));
-        let file = File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let mut file = GzEncoder::new(file, Compression::fast());
-        writeln!(file, "{url} <-> {}", seconds(SystemTime::now()))
+        let now = unix_seconds(SystemTime::now());
+        let path = dir.join(format!("bnws-{}-{seq:04}.gz", now as u64));
+        let file = File::create(&path)
+            .and_then(|file| CaptureWriter::gzip(file, url, now))
             .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(Writer { file, path })
+    }
+
+    fn frame(&mut self, at: f64, text: &str) -> Result<(), String> {
+        self.file
+            .frame(at, text)
+            .map_err(|e| format!("{}: {e}", self.path.display()))
     }
 
     fn finish(self) -> Result<PathBuf, String> {
@@ -85,11 +84,8 @@ pub(crate) async fn record(
         for message in batch.drain(..) {
             match message {
                 Message::Raw(frame) if crate::is_json(frame.text()) => {
-                    let at = frame
-                        .received_at
-                        .map_or_else(|| seconds(SystemTime::now()), seconds);
-                    writeln!(writer.file, "{at}: {}", frame.text())
-                        .map_err(|e| format!("{}: {e}", writer.path.display()))?;
+                    let at = unix_seconds(frame.received_at.unwrap_or_else(SystemTime::now));
+                    writer.frame(at, frame.text())?;
                     frames += 1;
                     in_file += 1;
                     bytes += frame.text().len() as u64;
@@ -133,31 +129,13 @@ pub(crate) async fn record(
     Ok(losses.finish(code))
 }
 
-/// A recording's text, gunzipped when it is gzip.
-fn read_text(path: &Path) -> Result<String, String> {
-    let mut raw = Vec::new();
-    File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut raw))
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut text = String::new();
-        flate2::read::MultiGzDecoder::new(&raw[..])
-            .read_to_string(&mut text)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(text)
-    } else {
-        String::from_utf8(raw).map_err(|e| format!("{}: {e}", path.display()))
-    }
-}
-
 pub(crate) async fn replay(
     file: &Path,
     serve: Option<u16>,
     speed: f64,
     snapshots: Option<&Path>,
 ) -> Result<ExitCode, String> {
-    let text = read_text(file)?;
-    let (url, frames) = binance_sim::replay::parse_ws_capture(&text, file)?;
+    let (url, frames) = binance_sim::replay::read_ws_capture(file)?;
     let Some(port) = serve else {
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());
@@ -184,4 +162,31 @@ pub(crate) async fn replay(
     );
     let _ = tokio::signal::ctrl_c().await;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    /// What the recorder writes (gzip, rotated by the caller) is what the
+    /// replay reads, frame for frame and time for time.
+    #[test]
+    fn the_replay_reads_what_the_recorder_writes() {
+        let dir = std::env::temp_dir().join(format!("bnws-capture-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut writer = super::Writer::open(&dir, 0, "ws://127.0.0.1:1/stream").unwrap();
+        let frames = [
+            (1_700_000_000.125, r#"{"stream":"a@trade","data":{"t":1}}"#),
+            (1_700_000_000.5, r#"{"stream":"a@trade","data":{"t":2}}"#),
+        ];
+        for (at, text) in frames {
+            writer.frame(at, text).unwrap();
+        }
+        let path = writer.finish().unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(bytes.starts_with(&[0x1f, 0x8b]), "gzip");
+        let (url, read) = binance_sim::replay::read_ws_capture(&path).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(url, "ws://127.0.0.1:1/stream");
+        let read: Vec<(f64, &str)> = read.iter().map(|r| (r.at, r.text.as_str())).collect();
+        assert_eq!(read, frames);
+    }
 }

@@ -2,10 +2,12 @@
 //! HTTP/1.1 GET, against an in-process simulator on loopback.
 #![allow(dead_code)] // each test binary uses part of this
 
+mod common;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
-use binance_sim::{Limits, MarketConfig, Sim, SimConfig};
+pub use common::*;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -16,23 +18,6 @@ pub type Ws =
 
 /// How long any single expected event may take before the test fails.
 pub const PATIENCE: Duration = Duration::from_secs(10);
-
-pub async fn sim() -> Sim {
-    sim_with(Limits::default()).await
-}
-
-pub async fn sim_with(limits: Limits) -> Sim {
-    Sim::start(SimConfig {
-        market: MarketConfig {
-            actions_per_second: 2000,
-            ..MarketConfig::default()
-        },
-        limits,
-        ..SimConfig::default()
-    })
-    .await
-    .expect("sim starts")
-}
 
 pub async fn connect(url: &str) -> Ws {
     tokio_tungstenite::connect_async(url)
@@ -95,50 +80,10 @@ pub async fn ending(ws: &mut Ws) -> Result<(u16, String), String> {
     }
 }
 
-/// A plain HTTP/1.1 request: (status, headers lowercased, body).
-pub async fn http(method: &str, url: &str) -> (u16, Vec<(String, String)>, String) {
-    http_with(method, url, &[]).await
-}
-
-/// [`http`] with extra request headers.
-pub async fn http_with(
-    method: &str,
-    url: &str,
-    headers: &[(&str, &str)],
-) -> (u16, Vec<(String, String)>, String) {
-    let rest = url.strip_prefix("http://").expect("http URL");
-    let (host, path) = rest
-        .split_once('/')
-        .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
-    let mut tcp = tokio::net::TcpStream::connect(host).await.expect("connect");
-    let extra: String = headers
-        .iter()
-        .map(|(k, v)| format!("{k}: {v}\r\n"))
-        .collect();
-    let req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\nContent-Length: 0\r\n\r\n");
-    tcp.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut raw))
-        .await
-        .expect("response in time")
-        .unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").expect("HTTP response");
-    let (status, headers) = parse_head(head);
-    (status, headers, body.to_owned())
-}
-
 pub async fn get_json(url: &str) -> Value {
     let (status, _, body) = http("GET", url).await;
     assert_eq!(status, 200, "{url}: {body}");
     serde_json::from_str(&body).unwrap()
-}
-
-/// `shared/` beside the repository (override with `BINANCE_SHARED_DIR`).
-pub fn shared() -> PathBuf {
-    std::env::var("BINANCE_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
 }
 
 pub fn vector(name: &str) -> Value {
@@ -204,24 +149,6 @@ pub async fn upgrade(
     let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
     buf.drain(..head_end);
     (tcp, head, buf)
-}
-
-/// Status and lowercased headers of an HTTP answer head.
-pub fn parse_head(head: &str) -> (u16, Vec<(String, String)>) {
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(": "))
-        .map(|(k, v)| (k.to_lowercase(), v.to_owned()))
-        .collect();
-    (status, headers)
 }
 
 /// A WebSocket client that does the handshake and then only reads raw

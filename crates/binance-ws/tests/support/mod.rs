@@ -2,53 +2,36 @@
 #![allow(dead_code)] // each test binary uses part of this
 
 pub mod adversary;
+#[path = "../../../binance-sim/tests/support/common.rs"]
+mod common;
 
 use std::time::Duration;
 
-use binance_sim::{Limits, MarketConfig, Sim, SimConfig};
-use binance_ws::binance_types::{Level, OrderBook};
+use binance_sim::Sim;
+use binance_ws::binance_types::{Event, Level, OrderBook, TimeUnit};
 use binance_ws::{
-    Builder, DepthCache, Endpoint, Error, Message, Options, Socket, SocketManager, Status,
-    StreamEvent,
+    DepthCache, Endpoint, Error, Message, SocketManager, SocketManagerBuilder, Status, StreamEvent,
 };
+pub use common::*;
+use futures_util::{Stream, StreamExt};
 
 /// The longest any expected event may take before a test fails.
 pub const PATIENCE: Duration = Duration::from_secs(15);
 
-pub async fn sim() -> Sim {
-    sim_with(Limits::default()).await
-}
-
-pub async fn sim_with(limits: Limits) -> Sim {
-    Sim::start(SimConfig {
-        market: MarketConfig {
-            actions_per_second: 2000,
-            ..MarketConfig::default()
-        },
-        limits,
-        ..SimConfig::default()
-    })
-    .await
-    .expect("sim starts")
-}
-
 /// A manager on the simulator, with quick reconnects for tests.
-pub fn builder(sim: &Sim) -> Builder {
+pub fn builder(sim: &Sim) -> SocketManagerBuilder {
     builder_at(sim.ws_url())
 }
 
 /// A manager on any stream server, with quick reconnects for tests.
-pub fn builder_at(url: String) -> Builder {
+pub fn builder_at(url: String) -> SocketManagerBuilder {
     SocketManager::builder()
         .endpoint(Endpoint::Custom(url))
         .no_proxy()
-        .options(Options {
-            reconnect: binance_ws::Reconnect {
-                initial_delay: Duration::from_millis(20),
-                max_delay: Duration::from_millis(200),
-                ..Default::default()
-            },
-            ..Options::default()
+        .reconnect(binance_ws::Reconnect {
+            initial_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(200),
+            ..Default::default()
         })
 }
 
@@ -56,15 +39,26 @@ pub fn manager(sim: &Sim) -> SocketManager {
     builder(sim).build().expect("manager")
 }
 
-/// The next message, or panic after PATIENCE.
-pub async fn next(socket: &mut Socket) -> Result<Message, Error> {
-    tokio::time::timeout(PATIENCE, socket.recv())
+/// The next message of any socket (`Socket`, `UserSocket`, in either time
+/// unit), or panic after PATIENCE. A socket's stream ends after its terminal
+/// error: asking again past that panics (`recv()` repeats the error).
+pub async fn next<U, S>(socket: &mut S) -> Result<Message<U>, Error>
+where
+    U: TimeUnit,
+    S: Stream<Item = Result<Message<U>, Error>> + Unpin,
+{
+    tokio::time::timeout(PATIENCE, socket.next())
         .await
         .expect("a message in time")
+        .expect("the socket has not ended")
 }
 
 /// The next event, skipping statuses.
-pub async fn next_event(socket: &mut Socket) -> StreamEvent {
+pub async fn next_event<U, S>(socket: &mut S) -> StreamEvent<U>
+where
+    U: TimeUnit,
+    S: Stream<Item = Result<Message<U>, Error>> + Unpin,
+{
     loop {
         match next(socket).await.expect("socket alive") {
             Message::Event(e) => return e,
@@ -73,8 +67,27 @@ pub async fn next_event(socket: &mut Socket) -> StreamEvent {
     }
 }
 
+/// The next event, with the statuses seen before it added to `statuses`.
+pub async fn next_event_noting<U, S>(socket: &mut S, statuses: &mut Vec<Status>) -> Event<U>
+where
+    U: TimeUnit,
+    S: Stream<Item = Result<Message<U>, Error>> + Unpin,
+{
+    loop {
+        match next(socket).await.expect("socket alive") {
+            Message::Event(e) => return e.event,
+            Message::Status(s) => statuses.push(s),
+            _ => {}
+        }
+    }
+}
+
 /// Messages until a status matching `want`; returns the statuses seen.
-pub async fn until_status(socket: &mut Socket, want: impl Fn(&Status) -> bool) -> Vec<Status> {
+pub async fn until_status<U, S>(socket: &mut S, want: impl Fn(&Status) -> bool) -> Vec<Status>
+where
+    U: TimeUnit,
+    S: Stream<Item = Result<Message<U>, Error>> + Unpin,
+{
     let mut seen = Vec::new();
     loop {
         if let Message::Status(s) = next(socket).await.expect("socket alive") {
@@ -87,45 +100,67 @@ pub async fn until_status(socket: &mut Socket, want: impl Fn(&Status) -> bool) -
     }
 }
 
-/// A tiny HTTP CONNECT proxy on loopback; counts the tunnels it opened.
-pub async fn http_proxy() -> (
+/// A proxy on loopback: `handshake` reads a client's request, connects to
+/// its target and answers; the tunnel then carries bytes both ways. Counts
+/// the tunnels it opened.
+async fn tunnel_proxy<F, Fut>(
+    handshake: F,
+) -> (
     std::net::SocketAddr,
     std::sync::Arc<std::sync::atomic::AtomicUsize>,
-) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+)
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Option<(tokio::net::TcpStream, tokio::net::TcpStream)>>
+        + Send
+        + 'static,
+{
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let tunnels = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let count = tunnels.clone();
     tokio::spawn(async move {
         loop {
-            let Ok((mut client, _)) = listener.accept().await else {
+            let Ok((client, _)) = listener.accept().await else {
                 return;
             };
             let count = count.clone();
+            let opened = handshake(client);
             tokio::spawn(async move {
-                let mut head = Vec::new();
-                while !head.ends_with(b"\r\n\r\n") {
-                    let Ok(b) = client.read_u8().await else {
-                        return;
-                    };
-                    head.push(b);
-                }
-                let text = String::from_utf8_lossy(&head).into_owned();
-                let target = text.split(' ').nth(1).unwrap_or_default().to_owned();
-                let Ok(mut upstream) = tokio::net::TcpStream::connect(&target).await else {
-                    let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n").await;
+                let Some((mut client, mut upstream)) = opened.await else {
                     return;
                 };
                 count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let _ = client
-                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                    .await;
                 let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
             });
         }
     });
     (addr, tunnels)
+}
+
+/// A tiny HTTP CONNECT proxy on loopback; counts the tunnels it opened.
+pub async fn http_proxy() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tunnel_proxy(|mut client| async move {
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            head.push(client.read_u8().await.ok()?);
+        }
+        let text = String::from_utf8_lossy(&head).into_owned();
+        let target = text.split(' ').nth(1).unwrap_or_default().to_owned();
+        let Ok(upstream) = tokio::net::TcpStream::connect(&target).await else {
+            let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n").await;
+            return None;
+        };
+        let _ = client
+            .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            .await;
+        Some((client, upstream))
+    })
+    .await
 }
 
 /// A tiny SOCKS5 proxy (no authentication, IPv4 and domain targets).
@@ -134,108 +169,36 @@ pub async fn socks5_proxy() -> (
     std::sync::Arc<std::sync::atomic::AtomicUsize>,
 ) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let tunnels = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let count = tunnels.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut c, _)) = listener.accept().await else {
-                return;
-            };
-            let count = count.clone();
-            tokio::spawn(async move {
-                let mut hello = [0u8; 2];
-                c.read_exact(&mut hello).await.ok()?;
-                let mut methods = vec![0u8; hello[1] as usize];
-                c.read_exact(&mut methods).await.ok()?;
-                c.write_all(&[5, 0]).await.ok()?;
-                let mut req = [0u8; 4];
-                c.read_exact(&mut req).await.ok()?;
-                let host = match req[3] {
-                    1 => {
-                        let mut ip = [0u8; 4];
-                        c.read_exact(&mut ip).await.ok()?;
-                        std::net::Ipv4Addr::from(ip).to_string()
-                    }
-                    3 => {
-                        let len = c.read_u8().await.ok()?;
-                        let mut name = vec![0u8; len as usize];
-                        c.read_exact(&mut name).await.ok()?;
-                        String::from_utf8(name).ok()?
-                    }
-                    _ => return None,
-                };
-                let port = c.read_u16().await.ok()?;
-                let mut upstream = tokio::net::TcpStream::connect((host.as_str(), port))
-                    .await
-                    .ok()?;
-                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                c.write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0]).await.ok()?;
-                tokio::io::copy_bidirectional(&mut c, &mut upstream)
-                    .await
-                    .ok()?;
-                Some(())
-            });
-        }
-    });
-    (addr, tunnels)
-}
-
-/// A plain HTTP GET: (status, lowercased headers, body).
-pub async fn http_get(url: &str) -> (u16, std::collections::HashMap<String, String>, String) {
-    http("GET", url, &[]).await
-}
-
-/// One HTTP/1.1 request on a fresh connection: status, headers, body.
-pub async fn http(
-    method: &str,
-    url: &str,
-    headers: &[(&str, &str)],
-) -> (u16, std::collections::HashMap<String, String>, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url.strip_prefix("http://").expect("http URL");
-    let (host, path) = rest
-        .split_once('/')
-        .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
-    let mut tcp = tokio::net::TcpStream::connect(host).await.unwrap();
-    let extra: String = headers
-        .iter()
-        .map(|(k, v)| format!("{k}: {v}\r\n"))
-        .collect();
-    tcp.write_all(
-        format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n")
-            .as_bytes(),
-    )
+    tunnel_proxy(|mut c| async move {
+        let mut hello = [0u8; 2];
+        c.read_exact(&mut hello).await.ok()?;
+        let mut methods = vec![0u8; hello[1] as usize];
+        c.read_exact(&mut methods).await.ok()?;
+        c.write_all(&[5, 0]).await.ok()?;
+        let mut req = [0u8; 4];
+        c.read_exact(&mut req).await.ok()?;
+        let host = match req[3] {
+            1 => {
+                let mut ip = [0u8; 4];
+                c.read_exact(&mut ip).await.ok()?;
+                std::net::Ipv4Addr::from(ip).to_string()
+            }
+            3 => {
+                let len = c.read_u8().await.ok()?;
+                let mut name = vec![0u8; len as usize];
+                c.read_exact(&mut name).await.ok()?;
+                String::from_utf8(name).ok()?
+            }
+            _ => return None,
+        };
+        let port = c.read_u16().await.ok()?;
+        let upstream = tokio::net::TcpStream::connect((host.as_str(), port))
+            .await
+            .ok()?;
+        c.write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0]).await.ok()?;
+        Some((c, upstream))
+    })
     .await
-    .unwrap();
-    let mut raw = Vec::new();
-    tcp.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(": "))
-        .map(|(k, v)| (k.to_lowercase(), v.to_owned()))
-        .collect();
-    (status, headers, body.to_owned())
-}
-
-/// `shared/` beside the repository (override with `BINANCE_SHARED_DIR`).
-pub fn shared() -> std::path::PathBuf {
-    std::env::var("BINANCE_SHARED_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| {
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
-        })
 }
 
 /// The first `n` trading symbols of Binance's recorded exchangeInfo.
