@@ -289,3 +289,78 @@ mod tests {
         assert!(Endpoint::Custom("http://x".into()).validate().is_err());
     }
 }
+
+/// Everything a manager's sockets share, set through
+/// [`SocketManagerBuilder`] (the one way to configure, so a new option is
+/// never a breaking change). Cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    /// Reconnect policy (default: 5 tries, 250 ms doubling to 60 s, jittered).
+    pub reconnect: Reconnect,
+    /// Reconnect a connection that sent nothing, not even a ping, this long
+    /// (default 60 s; Binance pings every 20 s).
+    pub watchdog: Duration,
+    /// Replace a connection with a fresh one after this long, before
+    /// Binance's 24-hour cut (default 23 h 50 min).
+    pub rotate_after: Duration,
+    /// How long old and new connections overlap during a rotation.
+    pub rotation_overlap: Duration,
+    /// Messages a socket holds for a slow reader (default 10 000).
+    pub queue_capacity: usize,
+    /// What happens when that fills (default: drop the oldest, report how
+    /// many), once the reader has stayed behind for `max_stall`.
+    pub overflow: Overflow,
+    /// Backpressure: how long a connection stops reading while a socket's
+    /// queue is full, letting TCP hold the rest, before that socket's
+    /// overflow policy applies (default 20 s, one Binance ping interval:
+    /// Binance drops a connection whose pong is a minute late, and pings
+    /// wait behind the unread data). A burst is slowed, not lost; only a
+    /// reader that stays behind loses messages, and is told how many. Zero
+    /// never stops reading. Every socket on a shared connection waits
+    /// while one of them is full.
+    pub max_stall: Duration,
+    /// Per-stream silence: a stream that goes quiet while its connection
+    /// stays up is reported ([`Status::StreamSilent`](crate::Status::StreamSilent))
+    /// and its connection replaced, make-before-break. The rule is in
+    /// [`SocketManagerBuilder::stream_watchdog`]; this is its floor (default 10 s), `None`
+    /// turns it off.
+    pub stream_watchdog: Option<Duration>,
+    /// The default `recv()` timeout of new sockets (default none).
+    pub user_timeout: Option<Duration>,
+    /// TCP + TLS + WebSocket handshake limit (default 10 s).
+    pub connect_timeout: Duration,
+    /// Streams per connection (Binance: 1024).
+    pub max_streams_per_connection: usize,
+    /// New connections allowed per window (Binance: 300 per 5 minutes).
+    pub connection_attempts: (usize, Duration),
+    /// Connections each user socket keeps subscribed (default 2: one can
+    /// drop without losing an event).
+    pub user_connections: usize,
+    /// `recvWindow` sent with signed requests (default: none, Binance's 5 s).
+    pub recv_window: Option<Duration>,
+    /// How long a WebSocket API request waits for its answer (default 10 s,
+    /// Binance's own backend timeout).
+    pub request_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            reconnect: Reconnect::default(),
+            watchdog: Duration::from_secs(60),
+            rotate_after: Duration::from_secs(23 * 3600 + 50 * 60),
+            rotation_overlap: Duration::from_secs(2),
+            queue_capacity: 10_000,
+            overflow: Overflow::DropOldest,
+            max_stall: Duration::from_secs(20),
+            stream_watchdog: Some(Duration::from_secs(10)),
+            user_timeout: None,
+            connect_timeout: Duration::from_secs(10),
+            max_streams_per_connection: 1024,
+            connection_attempts: (300, Duration::from_secs(300)),
+            user_connections: 2,
+            recv_window: None,
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}

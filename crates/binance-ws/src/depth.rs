@@ -27,7 +27,6 @@ use tokio::time::Instant;
 
 use crate::error::{Error, ErrorKind};
 use crate::limiter::Window;
-use crate::manager::SocketManager;
 use crate::message::{Message, Status};
 use crate::queue::{Queue, Queued};
 use crate::rest;
@@ -285,20 +284,20 @@ pub struct DepthCaches {
 }
 
 impl DepthCaches {
+    /// Books over `socket` (a live socket of its own), snapshots from
+    /// `rest_url` unless the options name another.
     pub(crate) fn start<U: TimeUnit>(
-        manager: &SocketManager<U>,
+        socket: crate::Socket<U>,
+        rest_url: String,
         net: Network,
         options: DepthCacheOptions,
     ) -> Self {
         let (commands, rx) = mpsc::unbounded_channel();
-        let rest_url = options
-            .rest_url
-            .clone()
-            .unwrap_or_else(|| manager.endpoint().rest_url());
+        let rest_url = options.rest_url.clone().unwrap_or(rest_url);
         let weight = snapshot_weight(options.snapshot_limit);
         let per_minute = (options.weight_per_minute / weight).max(1) as usize;
         let task = BookTask {
-            socket: manager.live_socket(),
+            socket,
             net,
             rest_url,
             snapshots: Arc::new(Window::new(per_minute, Duration::from_secs(60))),

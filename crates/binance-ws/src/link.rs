@@ -22,9 +22,9 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{self, Utf8Bytes};
 
+use crate::config::Options;
 use crate::error::Error;
 use crate::limiter::Window;
-use crate::manager::Options;
 use crate::transport::{self, Network, Ws};
 
 /// Frames read in one go before the loop looks at its timers and commands.

@@ -1,9 +1,7 @@
 //! The socket manager: python-binance's `BinanceSocketManager`, in Rust.
 
-use std::collections::HashMap;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use binance_types::stream::{
@@ -12,142 +10,27 @@ use binance_types::stream::{
 use binance_types::{Micros, Millis, StreamName, Symbol, TimeUnit};
 
 use crate::auth::{Clock, Credentials};
-use crate::config::{Endpoint, Overflow, Proxy, Reconnect, Retries};
+use crate::config::{Endpoint, Options, Overflow, Proxy, Reconnect, Retries};
 use crate::error::{Error, ErrorKind};
 use crate::limiter::Window;
 use crate::link::LinkEnv;
-use crate::market::{self, Handle, Plan};
+use crate::market::Connections;
 use crate::socket::{canonical, Socket};
 use crate::transport::{Network, ProxySetting};
 use crate::user::{UserSetup, UserSocket, UserStream};
 use crate::wsapi::{Signer, WsApi};
 
-/// Everything a manager's sockets share, set through
-/// [`SocketManagerBuilder`] (the one way to configure, so a new option is
-/// never a breaking change). Cheap to clone.
-#[derive(Debug, Clone)]
-pub(crate) struct Options {
-    /// Reconnect policy (default: 5 tries, 250 ms doubling to 60 s, jittered).
-    pub reconnect: Reconnect,
-    /// Reconnect a connection that sent nothing, not even a ping, this long
-    /// (default 60 s; Binance pings every 20 s).
-    pub watchdog: Duration,
-    /// Replace a connection with a fresh one after this long, before
-    /// Binance's 24-hour cut (default 23 h 50 min).
-    pub rotate_after: Duration,
-    /// How long old and new connections overlap during a rotation.
-    pub rotation_overlap: Duration,
-    /// Messages a socket holds for a slow reader (default 10 000).
-    pub queue_capacity: usize,
-    /// What happens when that fills (default: drop the oldest, report how
-    /// many), once the reader has stayed behind for `max_stall`.
-    pub overflow: Overflow,
-    /// Backpressure: how long a connection stops reading while a socket's
-    /// queue is full, letting TCP hold the rest, before that socket's
-    /// overflow policy applies (default 20 s, one Binance ping interval:
-    /// Binance drops a connection whose pong is a minute late, and pings
-    /// wait behind the unread data). A burst is slowed, not lost; only a
-    /// reader that stays behind loses messages, and is told how many. Zero
-    /// never stops reading. Every socket on a shared connection waits
-    /// while one of them is full.
-    pub max_stall: Duration,
-    /// Per-stream silence: a stream that goes quiet while its connection
-    /// stays up is reported ([`Status::StreamSilent`](crate::Status::StreamSilent))
-    /// and its connection replaced, make-before-break. The rule is in
-    /// [`SocketManagerBuilder::stream_watchdog`]; this is its floor (default 10 s), `None`
-    /// turns it off.
-    pub stream_watchdog: Option<Duration>,
-    /// The default `recv()` timeout of new sockets (default none).
-    pub user_timeout: Option<Duration>,
-    /// TCP + TLS + WebSocket handshake limit (default 10 s).
-    pub connect_timeout: Duration,
-    /// Streams per connection (Binance: 1024).
-    pub max_streams_per_connection: usize,
-    /// New connections allowed per window (Binance: 300 per 5 minutes).
-    pub connection_attempts: (usize, Duration),
-    /// Connections each user socket keeps subscribed (default 2: one can
-    /// drop without losing an event).
-    pub user_connections: usize,
-    /// `recvWindow` sent with signed requests (default: none, Binance's 5 s).
-    pub recv_window: Option<Duration>,
-    /// How long a WebSocket API request waits for its answer (default 10 s,
-    /// Binance's own backend timeout).
-    pub request_timeout: Duration,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            reconnect: Reconnect::default(),
-            watchdog: Duration::from_secs(60),
-            rotate_after: Duration::from_secs(23 * 3600 + 50 * 60),
-            rotation_overlap: Duration::from_secs(2),
-            queue_capacity: 10_000,
-            overflow: Overflow::DropOldest,
-            max_stall: Duration::from_secs(20),
-            stream_watchdog: Some(Duration::from_secs(10)),
-            user_timeout: None,
-            connect_timeout: Duration::from_secs(10),
-            max_streams_per_connection: 1024,
-            connection_attempts: (300, Duration::from_secs(300)),
-            user_connections: 2,
-            recv_window: None,
-            request_timeout: Duration::from_secs(10),
-        }
-    }
-}
-
-/// Live connections by sharing key, each with the id it was started under.
-type Registry<U> = Mutex<HashMap<String, (u64, Handle<U>)>>;
-
 pub(crate) struct Inner<U: TimeUnit> {
     endpoint: Endpoint,
     credentials: Option<Credentials>,
     clock: Arc<Clock>,
-    pub shared: Arc<LinkEnv>,
-    registry: Arc<Registry<U>>,
-    next_id: AtomicU64,
+    /// The market connections its sockets share.
+    connections: Arc<Connections<U>>,
 }
 
 impl<U: TimeUnit> Inner<U> {
-    pub fn next_reader(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
-    }
-
-    pub fn plan(&self, streams: Vec<String>, combined: bool) -> Plan {
-        Plan {
-            base: self.endpoint.base_url().to_owned(),
-            streams,
-            combined,
-            micros: U::PER_SECOND == Micros::PER_SECOND,
-            private: 0,
-        }
-    }
-
-    /// The live connection for `plan`, started if none is running: one
-    /// connection per venue and URL.
-    pub fn connection(&self, plan: &Plan) -> Handle<U> {
-        let key = plan.key();
-        let mut registry = self.registry.lock().unwrap();
-        if let Some((_, handle)) = registry.get(&key) {
-            if handle.is_alive() {
-                return handle.clone();
-            }
-        }
-        let id = self.next_reader();
-        let weak = Arc::downgrade(&self.registry);
-        let exit_key = key.clone();
-        let on_exit = Box::new(move || {
-            if let Some(registry) = weak.upgrade() {
-                let mut registry = registry.lock().unwrap();
-                if registry.get(&exit_key).is_some_and(|(i, _)| *i == id) {
-                    registry.remove(&exit_key);
-                }
-            }
-        });
-        let handle = market::spawn(self.shared.clone(), plan.clone(), on_exit);
-        registry.insert(key, (id, handle.clone()));
-        handle
+    fn env(&self) -> &Arc<LinkEnv> {
+        &self.connections.env
     }
 }
 
@@ -347,19 +230,18 @@ impl<U: TimeUnit> SocketManagerBuilder<U> {
         }
         let net = Network::new(&self.extra_roots, self.proxy, self.options.connect_timeout)?;
         let (max, window) = self.options.connection_attempts;
-        let shared = LinkEnv {
+        let env = LinkEnv {
             net,
             attempts: Window::new(max, window),
             options: self.options,
         };
+        let base = self.endpoint.base_url().to_owned();
         Ok(SocketManager {
             inner: Arc::new(Inner {
                 endpoint: self.endpoint,
                 credentials: self.credentials,
                 clock: Arc::default(),
-                shared: Arc::new(shared),
-                registry: Arc::default(),
-                next_id: AtomicU64::new(1),
+                connections: Arc::new(Connections::new(base, Arc::new(env))),
             }),
         })
     }
@@ -419,8 +301,8 @@ impl<U: TimeUnit> SocketManager<U> {
 
     /// A socket on one stream (raw `/ws/<name>` frames).
     pub fn socket(&self, stream: StreamName) -> Socket<U> {
-        let plan = self.inner.plan(vec![stream.to_string()], false);
-        Socket::new(self.inner.clone(), vec![(plan, 1)])
+        let plan = self.inner.connections.plan(vec![stream.to_string()], false);
+        Socket::new(self.inner.connections.clone(), vec![(plan, 1)])
     }
 
     /// `<symbol>@trade`: every trade.
@@ -530,18 +412,28 @@ impl<U: TimeUnit> SocketManager<U> {
                 "a multiplex socket needs at least one stream",
             ));
         }
-        let max = self.inner.shared.options.max_streams_per_connection;
+        let max = self.inner.env().options.max_streams_per_connection;
         let plans = names
             .chunks(max)
-            .map(|chunk| (self.inner.plan(chunk.to_vec(), true), chunk.len()))
+            .map(|chunk| {
+                (
+                    self.inner.connections.plan(chunk.to_vec(), true),
+                    chunk.len(),
+                )
+            })
             .collect();
-        Ok(Socket::new(self.inner.clone(), plans))
+        Ok(Socket::new(self.inner.connections.clone(), plans))
     }
 
     /// Depth caches for many symbols over one connection; add symbols with
     /// [`DepthCaches::add`](crate::DepthCaches::add).
     pub fn depth_caches(&self, options: crate::DepthCacheOptions) -> crate::DepthCaches {
-        crate::DepthCaches::start(self, self.inner.shared.net.clone(), options)
+        crate::DepthCaches::start(
+            self.live_socket(),
+            self.inner.endpoint.rest_url(),
+            self.inner.env().net.clone(),
+            options,
+        )
     }
 
     /// A depth cache for one symbol with the default options.
@@ -554,9 +446,9 @@ impl<U: TimeUnit> SocketManager<U> {
     /// A combined socket with no stream yet, for live `subscribe`; its
     /// connection is its own, so its subscriptions are too.
     pub fn live_socket(&self) -> Socket<U> {
-        let mut plan = self.inner.plan(Vec::new(), true);
-        plan.private = self.inner.next_reader();
-        Socket::new(self.inner.clone(), vec![(plan, 0)])
+        let mut plan = self.inner.connections.plan(Vec::new(), true);
+        plan.private = self.inner.connections.next_reader();
+        Socket::new(self.inner.connections.clone(), vec![(plan, 0)])
     }
 
     /// The signer: the builder's credentials, or the environment's.
@@ -568,7 +460,7 @@ impl<U: TimeUnit> SocketManager<U> {
         Ok(Arc::new(Signer {
             credentials,
             clock: self.inner.clock.clone(),
-            recv_window: self.inner.shared.options.recv_window,
+            recv_window: self.inner.env().options.recv_window,
         }))
     }
 
@@ -581,7 +473,7 @@ impl<U: TimeUnit> SocketManager<U> {
             stream,
             ws_api_url,
             rest_url: self.inner.endpoint.rest_url(),
-            shared: self.inner.shared.clone(),
+            shared: self.inner.env().clone(),
             signer: self.signer()?,
         }))
     }
@@ -609,7 +501,7 @@ impl<U: TimeUnit> SocketManager<U> {
     pub async fn ws_api(&self) -> Result<WsApi, Error> {
         let api = WsApi::spawn(
             self.inner.endpoint.ws_api_url()?,
-            self.inner.shared.clone(),
+            self.inner.env().clone(),
             self.signer().ok(),
             None,
         );

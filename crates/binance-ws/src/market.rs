@@ -8,12 +8,13 @@
 //! so decoding costs the reader's time, not the read loop's.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use binance_types::control::{ControlRequest, ControlResponse, RequestId};
 use binance_types::peek::{order_key, peek, Peek};
-use binance_types::{frame, Event, TimeUnit};
+use binance_types::{frame, Event, Micros, TimeUnit};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
@@ -154,6 +155,71 @@ impl<U: TimeUnit> Handle<U> {
 
     pub fn is_alive(&self) -> bool {
         !self.commands.is_closed()
+    }
+}
+
+/// Live connections by sharing key, each with the id it was started under.
+type Registry<U> = Mutex<HashMap<String, (u64, Handle<U>)>>;
+
+/// A manager's market connections, shared by its sockets: one per venue and
+/// URL (a live socket's is its own).
+pub(crate) struct Connections<U: TimeUnit> {
+    base: String,
+    pub env: Arc<LinkEnv>,
+    registry: Arc<Registry<U>>,
+    next_id: AtomicU64,
+}
+
+impl<U: TimeUnit> Connections<U> {
+    /// Connections to the stream host at `base`.
+    pub fn new(base: String, env: Arc<LinkEnv>) -> Self {
+        Connections {
+            base,
+            env,
+            registry: Arc::default(),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    /// A fresh id for a reader (or a private connection).
+    pub fn next_reader(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// What a connection for `streams` opens.
+    pub fn plan(&self, streams: Vec<String>, combined: bool) -> Plan {
+        Plan {
+            base: self.base.clone(),
+            streams,
+            combined,
+            micros: U::PER_SECOND == Micros::PER_SECOND,
+            private: 0,
+        }
+    }
+
+    /// The live connection for `plan`, started if none is running.
+    pub fn connection(&self, plan: &Plan) -> Handle<U> {
+        let key = plan.key();
+        let mut registry = self.registry.lock().unwrap();
+        if let Some((_, handle)) = registry.get(&key) {
+            if handle.is_alive() {
+                return handle.clone();
+            }
+        }
+        let id = self.next_reader();
+        let weak = Arc::downgrade(&self.registry);
+        let exit_key = key.clone();
+        let on_exit = Box::new(move || {
+            if let Some(registry) = weak.upgrade() {
+                let mut registry = registry.lock().unwrap();
+                if registry.get(&exit_key).is_some_and(|(i, _)| *i == id) {
+                    registry.remove(&exit_key);
+                }
+            }
+        });
+        let handle = spawn(self.env.clone(), plan.clone(), on_exit);
+        registry.insert(key, (id, handle.clone()));
+        handle
     }
 }
 

@@ -12,8 +12,7 @@ use tokio::sync::{oneshot, watch};
 
 use crate::error::Error;
 use crate::link::State;
-use crate::manager::Inner;
-use crate::market::{Command, Control, Handle, Plan};
+use crate::market::{Command, Connections, Control, Handle, Plan};
 use crate::message::Message;
 use crate::message::{Status, StreamEvent};
 use crate::queue::{Entry, Pop, Queue};
@@ -28,7 +27,7 @@ const LOCAL_BATCH: usize = 256;
 /// [`Status`](crate::Status) message, and ends only with a terminal error
 /// (retries exhausted, overflow under the `Error` policy, or closed).
 pub struct Socket<U: TimeUnit = Millis> {
-    manager: Arc<Inner<U>>,
+    manager: Arc<Connections<U>>,
     plans: Vec<(Plan, usize)>,
     raw: bool,
     stamp: bool,
@@ -49,8 +48,8 @@ pub struct Socket<U: TimeUnit = Millis> {
 }
 
 impl<U: TimeUnit> Socket<U> {
-    pub(crate) fn new(manager: Arc<Inner<U>>, plans: Vec<(Plan, usize)>) -> Self {
-        let options = &manager.shared.options;
+    pub(crate) fn new(manager: Arc<Connections<U>>, plans: Vec<(Plan, usize)>) -> Self {
+        let options = &manager.env.options;
         let queue = Arc::new(Queue::new(options.queue_capacity, options.overflow));
         Socket {
             id: manager.next_reader(),
@@ -230,7 +229,7 @@ impl<U: TimeUnit> Socket<U> {
     pub async fn subscribe(&mut self, streams: &[&str]) -> Result<(), Error> {
         let names = canonical(streams)?;
         self.connect().await?;
-        let max = self.manager.shared.options.max_streams_per_connection;
+        let max = self.manager.env.options.max_streams_per_connection;
         let mut rest = names.as_slice();
         for i in 0..self.handles.len() {
             let room = max.saturating_sub(self.plans[i].1).min(rest.len());
