@@ -8,8 +8,8 @@ use axum::extract::ws::{Message, WebSocket};
 use binance_types::Symbol;
 use futures_util::SinkExt;
 
-use crate::server::Unit;
-use crate::Flood;
+use crate::config::Flood;
+use crate::shared::Unit;
 
 /// Frames written before each flush.
 const BATCH: usize = 256;

@@ -18,7 +18,6 @@ use binance_types::stream::{
 use binance_types::{Level, Millis, Time};
 use rust_decimal::Decimal;
 
-use crate::accounts::Accounts;
 use crate::engine::recent::Recent;
 use crate::engine::{
     BookSnapshot, CancelResult, Engine, Fill, FlowConfig, LevelChange, NewOrder, OrderError, Side,
@@ -146,12 +145,12 @@ impl SymbolMarket {
         &self.engine.spec().symbol
     }
 
-    /// Run one engine step and publish what it produced; resting user
-    /// orders it filled get their owners' events.
-    fn step(&mut self, now: u64, hub: &Hub, accounts: &Accounts) {
+    /// Run one engine step and publish what it produced; its fills are
+    /// reported to `on_fills` (resting user orders may be among their makers).
+    fn step(&mut self, now: u64, hub: &Hub, on_fills: &mut impl FnMut(&str, &[Fill], u64)) {
         let out = self.engine.step(now);
-        if !out.fills.is_empty() && accounts.has_open_orders() {
-            accounts.on_market_fills(&self.engine.spec().symbol, &out.fills, now);
+        if !out.fills.is_empty() {
+            on_fills(&self.engine.spec().symbol, &out.fills, now);
         }
         self.publish(&out.fills, &out.changes, now, hub);
     }
@@ -436,23 +435,18 @@ pub struct Market {
     symbols: BTreeMap<String, Mutex<SymbolMarket>>,
     exchange_info: BTreeMap<String, serde_json::Value>,
     actions_per_second: u32,
-    accounts: Accounts,
 }
 
 impl Market {
     /// Build the engines, each keeping the history of its last
     /// [`crate::engine::DEFAULT_HISTORY_WINDOW`] update ids.
-    pub fn new(config: &MarketConfig, accounts: Accounts) -> Self {
-        Market::with_history(
-            config,
-            Some(crate::engine::DEFAULT_HISTORY_WINDOW),
-            accounts,
-        )
+    pub fn new(config: &MarketConfig) -> Self {
+        Market::with_history(config, Some(crate::engine::DEFAULT_HISTORY_WINDOW))
     }
 
     /// Build the engines, each keeping the history of its last `history`
     /// update ids (`None`: all; see [`Engine::set_history_window`]).
-    pub fn with_history(config: &MarketConfig, history: Option<u64>, accounts: Accounts) -> Self {
+    pub fn with_history(config: &MarketConfig, history: Option<u64>) -> Self {
         let symbols = config
             .symbols
             .iter()
@@ -486,7 +480,6 @@ impl Market {
             symbols,
             exchange_info,
             actions_per_second: config.actions_per_second,
-            accounts,
         }
     }
 
@@ -519,8 +512,13 @@ impl Market {
     }
 
     /// Drive the market forever: engine steps spread evenly in time, depth
-    /// windows closed every 100 ms and every 1000 ms.
-    pub async fn run(self: Arc<Self>, hub: Arc<Hub>) {
+    /// windows closed every 100 ms and every 1000 ms. Every step's fills are
+    /// reported to `on_fills` (symbol, fills, time).
+    pub async fn run(
+        self: Arc<Self>,
+        hub: Arc<Hub>,
+        mut on_fills: impl FnMut(&str, &[Fill], u64) + Send,
+    ) {
         const TICK: Duration = Duration::from_millis(10);
         let mut ticker = tokio::time::interval(TICK);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -545,7 +543,7 @@ impl Market {
             for market in self.symbols.values() {
                 let mut m = market.lock().unwrap();
                 for _ in 0..steps {
-                    m.step(now, &hub, &self.accounts);
+                    m.step(now, &hub, &mut on_fills);
                 }
                 if tick % 10 == 0 {
                     m.flush(UpdateSpeed::Ms100, now, &hub);

@@ -167,6 +167,15 @@ impl Side {
     }
 }
 
+impl From<Side> for binance_types::user::Side {
+    fn from(side: Side) -> Self {
+        match side {
+            Side::Buy => binance_types::user::Side::Buy,
+            Side::Sell => binance_types::user::Side::Sell,
+        }
+    }
+}
+
 /// Shape of the synthetic order flow driven by [`Engine::step`](super::Engine::step).
 ///
 /// The three `*_probability` fields are relative weights of the action kinds;
@@ -262,6 +271,14 @@ impl OrderType {
             OrderType::Market => "MARKET",
             OrderType::Limit { .. } => "LIMIT",
             OrderType::LimitMaker { .. } => "LIMIT_MAKER",
+        }
+    }
+
+    /// The time in force Binance reports for it (`GTC` but for IOC and FOK limits).
+    pub fn time_in_force(&self) -> TimeInForce {
+        match *self {
+            OrderType::Limit { time_in_force, .. } => time_in_force,
+            OrderType::Market | OrderType::LimitMaker { .. } => TimeInForce::Gtc,
         }
     }
 

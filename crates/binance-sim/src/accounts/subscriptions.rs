@@ -1,0 +1,212 @@
+//! User-data subscriptions on WebSocket API connections, and the listen
+//! tokens that open margin ones: who sees which wallet's events, and
+//! `eventStreamTerminated` when a subscription ends.
+
+use std::collections::HashMap;
+
+use binance_types::user::EventStreamTerminated;
+use binance_types::wsapi::SubscriptionEvent;
+use binance_types::{Millis, Time};
+use serde_json::value::RawValue;
+use tokio::sync::mpsc;
+
+use super::spec::Wallet;
+use crate::api_error::ApiErr;
+
+/// Events made under the accounts' lock, sent after: (account, wallet, the
+/// event's JSON).
+pub(super) type Events = Vec<(usize, Wallet, String)>;
+
+/// A user-data subscription on one WebSocket API connection.
+struct Sub {
+    conn: u64,
+    id: u64,
+    account: usize,
+    wallet: Wallet,
+    /// Ends with `eventStreamTerminated` at this time (listen tokens).
+    expires: Option<u64>,
+    /// From `session.logon` (ended by `session.logout`).
+    logon: bool,
+    out: mpsc::UnboundedSender<String>,
+}
+
+impl Sub {
+    /// Send one event, wrapped as `{"subscriptionId":N,"event":{…}}`.
+    fn send(&self, event: &RawValue) {
+        let frame = SubscriptionEvent {
+            subscription_id: self.id,
+            event,
+        };
+        let _ = self
+            .out
+            .send(serde_json::to_string(&frame).expect("events serialise"));
+    }
+
+    /// End it with `eventStreamTerminated`.
+    fn terminate(&self, now: u64) {
+        let event = EventStreamTerminated::<Millis> {
+            event_time: Time::new(now),
+        };
+        self.send(&raw(&event));
+    }
+}
+
+/// A value's JSON, to embed in frames.
+fn raw<T: serde::Serialize>(value: &T) -> Box<RawValue> {
+    serde_json::value::to_raw_value(value).expect("events serialise")
+}
+
+/// A listen token: which wallet it opens, until when.
+pub(super) struct Token {
+    pub account: usize,
+    pub wallet: Wallet,
+    pub expires: u64,
+}
+
+/// Who a subscription is for.
+pub(crate) enum SubTarget {
+    /// The spot wallet of an authenticated account.
+    Account {
+        /// The account.
+        account: usize,
+        /// Made through `session.logon`.
+        logon: bool,
+    },
+    /// The wallet of a listen token.
+    Token(String),
+}
+
+/// Which subscriptions of a connection to end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unsubscribe {
+    All,
+    Id(u64),
+    Logon,
+    /// The connection closed: no event to send.
+    Silently,
+}
+
+/// Every subscription and listen token.
+#[derive(Default)]
+pub(super) struct Subscriptions {
+    subs: Vec<Sub>,
+    pub tokens: HashMap<String, Token>,
+}
+
+impl Subscriptions {
+    /// Subscribe `conn` (subscription `id`) to a target; `now` is the
+    /// exchange's time. `-1209` for an unknown or expired token, `-2035`
+    /// when the connection already has a subscription for that wallet.
+    pub fn subscribe(
+        &mut self,
+        conn: u64,
+        id: u64,
+        target: SubTarget,
+        now: u64,
+        out: &mpsc::UnboundedSender<String>,
+    ) -> Result<(), ApiErr> {
+        let (account, wallet, expires, logon) = match target {
+            SubTarget::Account { account, logon } => (account, Wallet::Spot, None, logon),
+            SubTarget::Token(token) => {
+                self.tokens.retain(|_, t| t.expires > now);
+                let t = self
+                    .tokens
+                    .get(&token)
+                    .ok_or_else(|| ApiErr::new(400, -1209, "Invalid listenToken."))?;
+                (t.account, t.wallet.clone(), Some(t.expires), false)
+            }
+        };
+        if expires.is_none()
+            && self
+                .subs
+                .iter()
+                .any(|s| s.conn == conn && s.account == account && s.wallet == wallet)
+        {
+            return Err(ApiErr::new(
+                400,
+                -2035,
+                "User Data Stream subscription already active.",
+            ));
+        }
+        self.subs.push(Sub {
+            conn,
+            id,
+            account,
+            wallet,
+            expires,
+            logon,
+            out: out.clone(),
+        });
+        Ok(())
+    }
+
+    /// End subscriptions of a connection (all, one id, or the logon one),
+    /// each with `eventStreamTerminated` unless silently; how many ended.
+    pub fn unsubscribe(&mut self, conn: u64, which: Unsubscribe, now: u64) -> usize {
+        let mut ended = 0;
+        self.subs.retain(|s| {
+            let hit = s.conn == conn
+                && match which {
+                    Unsubscribe::All | Unsubscribe::Silently => true,
+                    Unsubscribe::Id(id) => s.id == id,
+                    Unsubscribe::Logon => s.logon,
+                };
+            if hit {
+                ended += 1;
+                if which != Unsubscribe::Silently {
+                    s.terminate(now);
+                }
+            }
+            !hit
+        });
+        ended
+    }
+
+    /// End the subscriptions whose listen token expired by `now`.
+    pub fn expire(&mut self, now: u64) {
+        self.subs.retain(|s| match s.expires {
+            Some(t) if t <= now => {
+                s.terminate(now);
+                false
+            }
+            _ => true,
+        });
+    }
+
+    /// The connections with a subscription, each once.
+    pub fn connections(&self) -> Vec<u64> {
+        let mut conns: Vec<u64> = self.subs.iter().map(|s| s.conn).collect();
+        conns.sort_unstable();
+        conns.dedup();
+        conns
+    }
+
+    /// Subscription ids of a connection.
+    pub fn ids(&self, conn: u64) -> Vec<u64> {
+        self.subs
+            .iter()
+            .filter(|s| s.conn == conn)
+            .map(|s| s.id)
+            .collect()
+    }
+
+    /// How many subscriptions are live.
+    pub fn len(&self) -> usize {
+        self.subs.len()
+    }
+
+    /// Hand events to their wallets' subscribers (under the accounts' lock,
+    /// so every subscriber sees them in the order they happened).
+    pub fn deliver(&self, events: Events) {
+        for (account, wallet, event) in events {
+            let event = RawValue::from_string(event).expect("events are JSON");
+            for sub in self
+                .subs
+                .iter()
+                .filter(|s| s.account == account && s.wallet == wallet)
+            {
+                sub.send(&event);
+            }
+        }
+    }
+}
