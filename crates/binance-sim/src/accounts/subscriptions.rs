@@ -210,3 +210,28 @@ impl Subscriptions {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminated_has_binances_bytes() {
+        let shared = std::env::var("BINANCE_SHARED_DIR").map_or_else(
+            |_| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
+            std::path::PathBuf::from,
+        );
+        let path = shared.join("vectors/user/wsapi/eventStreamTerminated.json");
+        let want: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut subs = Subscriptions::default();
+        let target = SubTarget::Account {
+            account: 0,
+            logon: false,
+        };
+        subs.subscribe(7, 0, target, 0, &tx).unwrap();
+        assert_eq!(subs.unsubscribe(7, Unsubscribe::All, 1728973001334), 1);
+        assert_eq!(rx.try_recv().unwrap(), want.to_string());
+    }
+}
