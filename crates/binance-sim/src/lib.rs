@@ -51,6 +51,8 @@ pub mod cli;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod replay;
+#[cfg(test)]
+mod vectors;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -12,6 +12,8 @@ use axum::extract::{Extension, FromRequestParts, Query};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use binance_types::{Micros, Retime};
+use serde::Serialize;
 
 use crate::accounts::Accounts;
 use crate::api_error::{retry_after, ApiErr};
@@ -214,12 +216,17 @@ impl Unit {
         }
     }
 
-    /// A time of `ms` milliseconds in this unit.
-    pub(crate) fn time(self, ms: u64) -> u64 {
+    /// An event (in milliseconds) encoded in this unit.
+    pub(crate) fn encode<T>(self, event: T) -> String
+    where
+        T: Serialize + Retime<Micros>,
+        T::Output: Serialize,
+    {
         match self {
-            Unit::Millis => ms,
-            Unit::Micros => ms * 1000,
+            Unit::Millis => serde_json::to_string(&event),
+            Unit::Micros => serde_json::to_string(&event.retime()),
         }
+        .expect("events serialise")
     }
 }
 
@@ -246,5 +253,37 @@ impl FromRequestParts<Shared> for Request {
             meta,
             q,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use binance_types::market::ServerShutdown;
+    use binance_types::{Millis, Time};
+
+    use super::Unit;
+    use crate::hub::Published;
+    use crate::vectors::vector;
+
+    #[test]
+    fn server_shutdown_has_binances_bytes_in_each_unit() {
+        let want = vector("spot/serverShutdown.json");
+        let ms = want["E"].as_u64().unwrap();
+        let event = || ServerShutdown::<Millis> {
+            event_time: Time::new(ms),
+        };
+        assert_eq!(Unit::Millis.encode(event()), want.to_string());
+        let mut micros = want.clone();
+        micros["E"] = (ms * 1000).into();
+        assert_eq!(Unit::Micros.encode(event()), micros.to_string());
+        let combined = vector("spot/serverShutdown_combined.json");
+        let event = ServerShutdown::<Millis> {
+            event_time: Time::new(combined["data"]["E"].as_u64().unwrap()),
+        };
+        let frame = Published {
+            stream: "!serverShutdown".into(),
+            json: Unit::Millis.encode(event),
+        };
+        assert_eq!(frame.frame(true), combined.to_string());
     }
 }

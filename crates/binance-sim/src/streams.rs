@@ -10,14 +10,15 @@ use axum::extract::{Extension, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use binance_types::control::{ControlError, ControlRequest, ControlResponse};
-use binance_types::StreamName;
+use binance_types::market::ServerShutdown;
+use binance_types::{Millis, StreamName, Time};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::api_error::{binance_error, retry_after};
 use crate::faults::ConnKind;
 use crate::hub::{Inbox, Published};
-use crate::market::{now_ms, Market};
+use crate::market::Market;
 use crate::session::{self, Notice, Outbox, Protocol};
 use crate::shared::{percent_decode, stream_query, ConnMeta, Shared, Unit};
 
@@ -255,10 +256,9 @@ impl Protocol for Streams {
                 format!(r#"{{"e":"oversized","pad":"{}"}}"#, "x".repeat(bytes))
             }
             Notice::ServerShutdown => {
-                let event = format!(
-                    r#"{{"e":"serverShutdown","E":{}}}"#,
-                    self.unit.time(now_ms())
-                );
+                let event = self.unit.encode(ServerShutdown::<Millis> {
+                    event_time: Time::now(),
+                });
                 match self.combined {
                     true => Published {
                         stream: "!serverShutdown".into(),

@@ -10,7 +10,9 @@ use std::sync::atomic::Ordering;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Extension, RawQuery, State};
 use axum::response::Response;
+use binance_types::market::ServerShutdown;
 use binance_types::wsapi::{RateLimit, WsApiRequest};
+use binance_types::{Millis, Time};
 use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
 
@@ -89,10 +91,7 @@ impl Protocol for Session {
     const KIND: ConnKind = ConnKind::WsApi;
 
     fn frame(&self, event: String) -> String {
-        match self.micros {
-            true => in_micros(event),
-            false => event,
-        }
+        event
     }
 
     fn incoming_limit(&self) -> Option<u32> {
@@ -125,9 +124,7 @@ impl Protocol for Session {
                 r#"{{"event":{{"e":"oversized","pad":"{}"}}}}"#,
                 "x".repeat(bytes)
             ),
-            Notice::ServerShutdown => {
-                format!(r#"{{"event":{{"e":"serverShutdown","E":{}}}}}"#, now_ms())
-            }
+            Notice::ServerShutdown => shutdown_notice(Time::now()),
         }
     }
 
@@ -422,7 +419,7 @@ fn dispatch(
 fn subscribe(s: &Shared, session: &mut Session, target: SubTarget) -> Result<Value, ApiErr> {
     let id = session.next_subscription;
     s.accounts()
-        .subscribe(session.conn, id, target, &session.events)?;
+        .subscribe(session.conn, id, target, &session.events, session.micros)?;
     session.next_subscription += 1;
     Ok(json!({ "subscriptionId": id }))
 }
@@ -442,16 +439,20 @@ fn status(s: &Shared, session: &Session) -> Value {
     })
 }
 
-/// A user-data frame with its event's times in microseconds (other frames,
-/// such as late answers, unchanged).
-fn in_micros(frame: String) -> String {
-    match serde_json::from_str::<Value>(&frame) {
-        Ok(mut v) if v.get("subscriptionId").is_some() => {
-            if let Some(event) = v.get_mut("event") {
-                crate::hub::to_micros(event);
-            }
-            v.to_string()
-        }
-        _ => frame,
+/// `serverShutdown` as the WebSocket API sends it: an event of no
+/// subscription (no `subscriptionId`).
+fn shutdown_notice(now: Time<Millis>) -> String {
+    json!({ "event": ServerShutdown { event_time: now } }).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shutdown_notice_has_binances_bytes() {
+        let want = crate::vectors::vector("wsapi/serverShutdown.json");
+        let now = Time::new(want["event"]["E"].as_u64().unwrap());
+        assert_eq!(shutdown_notice(now), want.to_string());
     }
 }

@@ -6,11 +6,12 @@
 use binance_types::user::{
     Balance, BalanceUpdate, ExecutionReport, ExternalLockUpdate, OutboundAccountPosition,
 };
-use binance_types::{Millis, Time};
+use binance_types::{Micros, Millis, Retime, Time};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
 use super::orders::{Balances, UserOrder};
+use super::subscriptions::UserEvent;
 use crate::engine::{Fill, OrderStatus};
 use crate::notation::{Notation, Written};
 
@@ -19,9 +20,13 @@ pub(super) fn fixed(d: Decimal) -> String {
     Notation::Spot.text(d)
 }
 
-/// The event's JSON, numbers as spot writes them.
-pub(super) fn encode<T: serde::Serialize + Written>(event: T) -> String {
-    serde_json::to_string(&event.written(Notation::Spot)).expect("events serialise")
+/// The event, numbers as spot writes them, in both time units.
+pub(super) fn encode<T>(event: T) -> UserEvent
+where
+    T: serde::Serialize + Written + Retime<Micros>,
+    T::Output: serde::Serialize,
+{
+    UserEvent::new(event.written(Notation::Spot))
 }
 
 /// One change of a user order, for its `executionReport`.
@@ -42,7 +47,7 @@ pub(super) struct Change<'a> {
 }
 
 /// The `executionReport` of a change.
-pub(super) fn execution_report(o: &UserOrder, c: &Change<'_>) -> String {
+pub(super) fn execution_report(o: &UserOrder, c: &Change<'_>) -> UserEvent {
     let (l, lp, t, maker, y) = match c.fill {
         Some((f, maker)) => (f.qty, f.price, f.trade_id as i64, maker, f.quote_qty),
         None => (Decimal::ZERO, Decimal::ZERO, -1, false, Decimal::ZERO),
@@ -105,7 +110,7 @@ pub(super) fn execution_report(o: &UserOrder, c: &Change<'_>) -> String {
 }
 
 /// `outboundAccountPosition` for these assets of a wallet's balances.
-pub(super) fn position(balances: Option<&Balances>, assets: &[&str], now: u64) -> String {
+pub(super) fn position(balances: Option<&Balances>, assets: &[&str], now: u64) -> UserEvent {
     let balances = assets
         .iter()
         .map(|a| {
@@ -128,7 +133,7 @@ pub(super) fn position(balances: Option<&Balances>, assets: &[&str], now: u64) -
 }
 
 /// `balanceUpdate`: a deposit or withdrawal of `delta`.
-pub(super) fn balance_update(asset: &str, delta: Decimal, now: u64) -> String {
+pub(super) fn balance_update(asset: &str, delta: Decimal, now: u64) -> UserEvent {
     encode(BalanceUpdate::<Millis> {
         event_time: Time::new(now),
         asset: asset.to_owned(),
@@ -138,7 +143,7 @@ pub(super) fn balance_update(asset: &str, delta: Decimal, now: u64) -> String {
 }
 
 /// `externalLockUpdate`: `delta` locked (unlocked when negative) elsewhere.
-pub(super) fn external_lock_update(asset: &str, delta: Decimal, now: u64) -> String {
+pub(super) fn external_lock_update(asset: &str, delta: Decimal, now: u64) -> UserEvent {
     encode(ExternalLockUpdate::<Millis> {
         event_time: Time::new(now),
         asset: asset.to_owned(),
@@ -258,15 +263,9 @@ mod tests {
     use super::*;
     use crate::engine::{Side, TimeInForce};
 
-    /// A vector of `shared/vectors/user/wsapi/`, its event written compactly.
+    /// The event of a vector of `shared/vectors/user/wsapi/`.
     fn vector_event(name: &str) -> serde_json::Map<String, Value> {
-        let shared = std::env::var("BINANCE_SHARED_DIR").map_or_else(
-            |_| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
-            std::path::PathBuf::from,
-        );
-        let path = shared.join("vectors/user/wsapi").join(name);
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
-        let v: Value = serde_json::from_str(&text).unwrap();
+        let v = crate::vectors::vector(&format!("user/wsapi/{name}"));
         v["event"].as_object().unwrap().clone()
     }
 
@@ -312,7 +311,7 @@ mod tests {
         want["E"] = want["T"].clone();
         want.shift_remove("v");
         assert_eq!(
-            execution_report(&order(), &change),
+            execution_report(&order(), &change).millis(),
             Value::Object(want).to_string()
         );
     }
@@ -323,19 +322,19 @@ mod tests {
         let mut want = vector_event("balanceUpdate.json");
         want["T"] = want["E"].clone();
         assert_eq!(
-            balance_update("BTC", d("100"), 1573200697110),
+            balance_update("BTC", d("100"), 1573200697110).millis(),
             Value::Object(want).to_string()
         );
         let mut want = vector_event("externalLockUpdate.json");
         want["T"] = want["E"].clone();
         assert_eq!(
-            external_lock_update("NEO", d("10"), 1581557507324),
+            external_lock_update("NEO", d("10"), 1581557507324).millis(),
             Value::Object(want).to_string()
         );
         // Spot writes eight decimals (the vector, from Binance's docs, six).
         let balances: Balances = [("ETH".to_owned(), (d("10000"), Decimal::ZERO))].into();
         assert_eq!(
-            position(Some(&balances), &["ETH"], 1564034571105),
+            position(Some(&balances), &["ETH"], 1564034571105).millis(),
             r#"{"e":"outboundAccountPosition","E":1564034571105,"u":1564034571105,"B":[{"a":"ETH","f":"10000.00000000","l":"0.00000000"}]}"#
         );
     }

@@ -18,7 +18,7 @@ use super::orders::{balance, UserOrder, Wallets};
 use super::report::{self, fixed};
 use super::request::{check_time, Signed};
 use super::spec::{AccountSpec, Wallet};
-use super::subscriptions::{Events, SubTarget, Subscriptions, Token, Unsubscribe};
+use super::subscriptions::{Events, SubTarget, Subscriptions, Token, Unsubscribe, UserEvent};
 use crate::api_error::ApiErr;
 use crate::market::now_ms;
 
@@ -63,7 +63,7 @@ impl State {
         wallet: &Wallet,
         assets: &[&str],
         now: u64,
-    ) -> (usize, Wallet, String) {
+    ) -> (usize, Wallet, UserEvent) {
         let balances = self.accounts[account].wallets.get(wallet);
         (
             account,
@@ -208,7 +208,7 @@ impl Accounts {
         wallet: &Wallet,
         asset: &str,
         change: impl FnOnce((Decimal, Decimal)) -> Option<(Decimal, Decimal)>,
-        event: impl FnOnce(u64) -> String,
+        event: impl FnOnce(u64) -> UserEvent,
     ) -> bool {
         let mut state = self.state.lock().unwrap();
         let Some(&account) = state.by_key.get(api_key) else {
@@ -351,7 +351,8 @@ impl Accounts {
         json!({ "token": token, "expirationTime": expires })
     }
 
-    /// Subscribe a connection to an account's wallet. `-2035` when that
+    /// Subscribe a connection to an account's wallet, its events' times in
+    /// microseconds when `micros`. `-2035` when that
     /// connection already has one for it.
     pub(crate) fn subscribe(
         &self,
@@ -359,13 +360,14 @@ impl Accounts {
         id: u64,
         target: SubTarget,
         out: &mpsc::UnboundedSender<String>,
+        micros: bool,
     ) -> Result<(), ApiErr> {
         let now = self.server_time();
         self.state
             .lock()
             .unwrap()
             .subs
-            .subscribe(conn, id, target, now, out)
+            .subscribe(conn, id, target, now, out, micros)
     }
 
     /// End subscriptions of a connection (all, one id, or the logon one),

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use binance_types::user::EventStreamTerminated;
 use binance_types::wsapi::SubscriptionEvent;
-use binance_types::{Millis, Time};
+use binance_types::{Micros, Millis, Retime, Time};
+use serde::Serialize;
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
@@ -14,8 +15,34 @@ use super::spec::Wallet;
 use crate::api_error::ApiErr;
 
 /// Events made under the accounts' lock, sent after: (account, wallet, the
-/// event's JSON).
-pub(super) type Events = Vec<(usize, Wallet, String)>;
+/// event).
+pub(super) type Events = Vec<(usize, Wallet, UserEvent)>;
+
+/// A user-data event encoded in each time unit a subscription can ask for.
+pub(super) struct UserEvent {
+    millis: Box<RawValue>,
+    micros: Box<RawValue>,
+}
+
+impl UserEvent {
+    /// The event (in milliseconds) encoded in both units.
+    pub fn new<T>(event: T) -> Self
+    where
+        T: Serialize + Retime<Micros>,
+        T::Output: Serialize,
+    {
+        UserEvent {
+            millis: raw(&event),
+            micros: raw(&event.retime()),
+        }
+    }
+
+    /// The event's JSON in milliseconds.
+    #[cfg(test)]
+    pub fn millis(&self) -> &str {
+        self.millis.get()
+    }
+}
 
 /// A user-data subscription on one WebSocket API connection.
 struct Sub {
@@ -27,12 +54,19 @@ struct Sub {
     expires: Option<u64>,
     /// From `session.logon` (ended by `session.logout`).
     logon: bool,
+    /// Times in microseconds (`timeUnit=MICROSECOND`).
+    micros: bool,
     out: mpsc::UnboundedSender<String>,
 }
 
 impl Sub {
-    /// Send one event, wrapped as `{"subscriptionId":N,"event":{…}}`.
-    fn send(&self, event: &RawValue) {
+    /// Send one event, wrapped as `{"subscriptionId":N,"event":{…}}`, in
+    /// the subscription's time unit.
+    fn send(&self, event: &UserEvent) {
+        let event = match self.micros {
+            true => &event.micros,
+            false => &event.millis,
+        };
         let frame = SubscriptionEvent {
             subscription_id: self.id,
             event,
@@ -44,15 +78,14 @@ impl Sub {
 
     /// End it with `eventStreamTerminated`.
     fn terminate(&self, now: u64) {
-        let event = EventStreamTerminated::<Millis> {
+        self.send(&UserEvent::new(EventStreamTerminated::<Millis> {
             event_time: Time::new(now),
-        };
-        self.send(&raw(&event));
+        }));
     }
 }
 
 /// A value's JSON, to embed in frames.
-fn raw<T: serde::Serialize>(value: &T) -> Box<RawValue> {
+fn raw<T: Serialize>(value: &T) -> Box<RawValue> {
     serde_json::value::to_raw_value(value).expect("events serialise")
 }
 
@@ -104,6 +137,7 @@ impl Subscriptions {
         target: SubTarget,
         now: u64,
         out: &mpsc::UnboundedSender<String>,
+        micros: bool,
     ) -> Result<(), ApiErr> {
         let (account, wallet, expires, logon) = match target {
             SubTarget::Account { account, logon } => (account, Wallet::Spot, None, logon),
@@ -135,6 +169,7 @@ impl Subscriptions {
             wallet,
             expires,
             logon,
+            micros,
             out: out.clone(),
         });
         Ok(())
@@ -199,7 +234,6 @@ impl Subscriptions {
     /// so every subscriber sees them in the order they happened).
     pub fn deliver(&self, events: Events) {
         for (account, wallet, event) in events {
-            let event = RawValue::from_string(event).expect("events are JSON");
             for sub in self
                 .subs
                 .iter()
@@ -217,20 +251,14 @@ mod tests {
 
     #[test]
     fn terminated_has_binances_bytes() {
-        let shared = std::env::var("BINANCE_SHARED_DIR").map_or_else(
-            |_| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
-            std::path::PathBuf::from,
-        );
-        let path = shared.join("vectors/user/wsapi/eventStreamTerminated.json");
-        let want: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let want = crate::vectors::vector("user/wsapi/eventStreamTerminated.json");
         let (tx, mut rx) = mpsc::unbounded_channel();
         let mut subs = Subscriptions::default();
         let target = SubTarget::Account {
             account: 0,
             logon: false,
         };
-        subs.subscribe(7, 0, target, 0, &tx).unwrap();
+        subs.subscribe(7, 0, target, 0, &tx, false).unwrap();
         assert_eq!(subs.unsubscribe(7, Unsubscribe::All, 1728973001334), 1);
         assert_eq!(rx.try_recv().unwrap(), want.to_string());
     }

@@ -14,7 +14,7 @@ use super::report::{self, Change, Detail};
 use super::request::{CancelRequest, OrderRequest};
 use super::spec::Wallet;
 use super::state::{random_id, Accounts, State};
-use super::subscriptions::Events;
+use super::subscriptions::{Events, UserEvent};
 use crate::api_error::ApiErr;
 use crate::engine::{Fill, OrderStatus, OrderType, Side, SubmitResult, SymbolSpec};
 
@@ -238,7 +238,7 @@ impl Accounts {
 
 impl State {
     /// An `executionReport` for an order's change, with the next execution id.
-    fn report(&mut self, o: &UserOrder, mut change: Change<'_>) -> (usize, Wallet, String) {
+    fn report(&mut self, o: &UserOrder, mut change: Change<'_>) -> (usize, Wallet, UserEvent) {
         self.next_execution_id += 1;
         change.execution_id = self.next_execution_id;
         (
