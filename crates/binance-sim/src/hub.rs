@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use binance_types::{Micros, Retime};
+use binance_types::{Micros, Retime, StreamName};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
@@ -107,14 +107,15 @@ impl Hub {
 
     /// Publish an event on `stream` in each time unit someone listens in,
     /// encoding it once per unit.
-    pub fn emit<T>(&self, stream: &str, event: T)
+    pub fn emit<T>(&self, stream: &StreamName, event: T)
     where
         T: Serialize + Written + Retime<Micros>,
         T::Output: Serialize,
     {
         let event = event.written(Notation::Spot);
-        if self.wanted(stream) {
-            self.publish(stream, encode(&event));
+        let stream = stream.to_string();
+        if self.wanted(&stream) {
+            self.publish(&stream, encode(&event));
         }
         let micros = format!("{stream}{MICROS_SUFFIX}");
         if self.wanted(&micros) {
@@ -123,8 +124,9 @@ impl Hub {
     }
 
     /// True when anyone listens to `stream` in either time unit.
-    pub fn wanted_any_unit(&self, stream: &str) -> bool {
-        self.wanted(stream) || self.wanted(&format!("{stream}{MICROS_SUFFIX}"))
+    pub fn wanted_any_unit(&self, stream: &StreamName) -> bool {
+        let stream = stream.to_string();
+        self.wanted(&stream) || self.wanted(&format!("{stream}{MICROS_SUFFIX}"))
     }
 
     /// Hand a frame to every subscriber. A subscriber whose inbox is full is

@@ -15,7 +15,7 @@ use binance_types::market::{MiniTicker, ReferencePrice, RollingTicker};
 use binance_types::stream::{
     DepthLevels, KlineInterval, KlineTimezone, RollingWindow, StreamName, UpdateSpeed,
 };
-use binance_types::{Level, Millis, Time};
+use binance_types::{Level, Millis, Symbol, Time};
 use rust_decimal::Decimal;
 
 use crate::engine::recent::Recent;
@@ -84,7 +84,9 @@ impl DepthWindow {
 /// One symbol's engine and the stream state derived from it.
 pub struct SymbolMarket {
     engine: Engine,
-    lower: String,
+    /// The symbol as stream names carry it (`None`: one they cannot,
+    /// whose streams nobody can subscribe to).
+    name: Option<Symbol>,
     /// Each aggregate trade's first and last trade id; entry `n` has
     /// aggregate id `n + 1`. Kept as long as its trades are.
     aggs: Recent<(u64, u64)>,
@@ -98,7 +100,7 @@ pub struct SymbolMarket {
 
 impl SymbolMarket {
     fn new(spec: SymbolSpec, flow: FlowConfig, seed: u64, history: Option<u64>) -> Self {
-        let lower = spec.symbol.to_lowercase();
+        let name = Symbol::new(&spec.symbol).ok();
         let mut engine = Engine::new(spec, flow, seed);
         engine.set_history_window(history);
         let top = (engine.best_bid(), engine.best_ask());
@@ -106,7 +108,7 @@ impl SymbolMarket {
         SymbolMarket {
             stats,
             engine,
-            lower,
+            name,
             aggs: Recent::default(),
             windows: Default::default(),
             skip: 0,
@@ -208,7 +210,10 @@ impl SymbolMarket {
         for fill in fills {
             self.stats.record(fill);
         }
-        let trade_stream = format!("{}@trade", self.lower);
+        let Some(symbol) = self.name.clone() else {
+            return;
+        };
+        let trade_stream = StreamName::Trade(symbol.clone());
         {
             for fill in fills {
                 let trade = Trade::<Millis> {
@@ -225,7 +230,7 @@ impl SymbolMarket {
             }
         }
         // One aggTrade per run of fills of the same taker order at one price.
-        let agg_stream = format!("{}@aggTrade", self.lower);
+        let agg_stream = StreamName::AggTrade(symbol);
         for run in fills.chunk_by(|a, b| a.taker_order_id == b.taker_order_id && a.price == b.price)
         {
             self.aggs
@@ -264,8 +269,7 @@ impl SymbolMarket {
             return;
         }
         self.top = top;
-        let stream = format!("{}@bookTicker", self.lower);
-        if let (Some((b, bq)), Some((a, aq))) = top {
+        if let (Some((b, bq)), Some((a, aq)), Some(symbol)) = (top.0, top.1, self.name.clone()) {
             let ticker = BookTicker {
                 update_id: self.engine.last_update_id(),
                 symbol: self.symbol().to_owned(),
@@ -274,36 +278,31 @@ impl SymbolMarket {
                 best_ask: a,
                 best_ask_qty: aq,
             };
-            hub.emit(&stream, ticker);
+            hub.emit(&StreamName::BookTicker(symbol), ticker);
         }
     }
 
     /// Close a depth window and publish its diff, if anything changed.
     fn publish_diff(&mut self, speed: UpdateSpeed, now: u64, hub: &Hub) {
-        let symbol = self.engine.spec().symbol.clone();
-        if let Some(update) = self.windows[speed as usize].take(&symbol, now) {
-            hub.emit(
-                &format!("{}@depth{}", self.lower, speed_suffix(speed)),
-                update,
-            );
+        let spec_symbol = self.engine.spec().symbol.clone();
+        let update = self.windows[speed as usize].take(&spec_symbol, now);
+        if let (Some(update), Some(symbol)) = (update, self.name.clone()) {
+            hub.emit(&StreamName::Depth { symbol, speed }, update);
         }
     }
 
     /// Close a depth window (`speed`) and publish the diff and partial depths.
     fn flush(&mut self, speed: UpdateSpeed, now: u64, hub: &Hub) {
         self.publish_diff(speed, now, hub);
-        let suffix = speed_suffix(speed);
-        for levels in DepthLevels::ALL {
-            let stream = format!("{}@depth{levels}{suffix}", self.lower);
+        let Some(symbol) = &self.name else { return };
+        for &levels in DepthLevels::ALL {
+            let stream = StreamName::PartialDepth {
+                symbol: symbol.clone(),
+                levels,
+                speed,
+            };
             hub.emit(&stream, partial(&self.engine.depth(levels.count())));
         }
-    }
-}
-
-fn speed_suffix(speed: UpdateSpeed) -> &'static str {
-    match speed {
-        UpdateSpeed::Ms1000 => "",
-        UpdateSpeed::Ms100 => "@100ms",
     }
 }
 
@@ -315,12 +314,17 @@ impl SymbolMarket {
     /// Publish the candles due: every second for `1s`, every two seconds
     /// for the other intervals (Binance's update speeds).
     fn publish_klines(&mut self, now: u64, every_two_seconds: bool, hub: &Hub) {
+        let Some(symbol) = &self.name else { return };
         for &interval in KlineInterval::ALL {
             if interval != KlineInterval::S1 && !every_two_seconds {
                 continue;
             }
-            for (timezone, suffix) in [(KlineTimezone::Utc, ""), (KlineTimezone::Utc8, "@+08:00")] {
-                let stream = format!("{}@kline_{interval}{suffix}", self.lower);
+            for timezone in [KlineTimezone::Utc, KlineTimezone::Utc8] {
+                let stream = StreamName::Kline {
+                    symbol: symbol.clone(),
+                    interval,
+                    timezone,
+                };
                 if hub.wanted_any_unit(&stream) {
                     for event in self.stats.kline_events(interval, timezone, now) {
                         hub.emit(&stream, event);
@@ -338,41 +342,8 @@ impl SymbolMarket {
         arrays: bool,
         hub: &Hub,
     ) -> Option<(MiniTicker, Vec<RollingTicker>)> {
-        let lower = self.lower.clone();
-        let stream = |kind: &str| format!("{lower}@{kind}");
-        let wanted = |name: &str| hub.wanted_any_unit(name);
-        if wanted(&stream("miniTicker")) {
-            if let Some(mini) = self.stats.mini_ticker(now) {
-                hub.emit(&stream("miniTicker"), mini);
-            }
-        }
-        if let (true, Some(bid), Some(ask)) = (wanted(&stream("ticker")), self.top.0, self.top.1) {
-            if let Some(ticker) = self.stats.ticker(now, bid, ask) {
-                hub.emit(&stream("ticker"), ticker);
-            }
-        }
-        for &window in RollingWindow::ALL {
-            let name = stream(&format!("ticker_{window}"));
-            if let (true, Some(rolling)) = (wanted(&name), self.stats.rolling(window, now)) {
-                hub.emit(&name, rolling);
-            }
-        }
-        if wanted(&stream("referencePrice")) {
-            // The simulator's reference price is the mid of the book.
-            let mid = self.top.0.zip(self.top.1).map(|((b, _), (a, _))| {
-                ((b + a) / Decimal::TWO).round_dp(self.engine.spec().tick_size.scale())
-            });
-            let reference = ReferencePrice::<Millis> {
-                symbol: self.engine.spec().symbol.clone(),
-                reference_price: mid,
-                time: Time::new(now),
-            };
-            hub.emit(&stream("referencePrice"), reference);
-        }
-        if wanted(&stream("avgPrice")) {
-            if let Some(avg) = self.stats.avg_price(now) {
-                hub.emit(&stream("avgPrice"), avg);
-            }
+        if let Some(symbol) = self.name.clone() {
+            self.publish_symbol_tickers(symbol, now, hub);
         }
         // Always consumed, so a later subscriber to an array starts from now.
         if !self.stats.take_changed() || !arrays {
@@ -384,6 +355,51 @@ impl SymbolMarket {
             .filter_map(|&w| self.stats.rolling(w, now))
             .collect();
         Some((mini, rolling))
+    }
+
+    /// The symbol's own tickers and averages, to whoever listens.
+    fn publish_symbol_tickers(&mut self, symbol: Symbol, now: u64, hub: &Hub) {
+        let wanted = |name: &StreamName| hub.wanted_any_unit(name);
+        let mini = StreamName::MiniTicker(symbol.clone());
+        if wanted(&mini) {
+            if let Some(event) = self.stats.mini_ticker(now) {
+                hub.emit(&mini, event);
+            }
+        }
+        let ticker = StreamName::Ticker(symbol.clone());
+        if let (true, Some(bid), Some(ask)) = (wanted(&ticker), self.top.0, self.top.1) {
+            if let Some(event) = self.stats.ticker(now, bid, ask) {
+                hub.emit(&ticker, event);
+            }
+        }
+        for &window in RollingWindow::ALL {
+            let name = StreamName::RollingTicker {
+                symbol: symbol.clone(),
+                window,
+            };
+            if let (true, Some(rolling)) = (wanted(&name), self.stats.rolling(window, now)) {
+                hub.emit(&name, rolling);
+            }
+        }
+        let reference = StreamName::ReferencePrice(symbol.clone());
+        if wanted(&reference) {
+            // The simulator's reference price is the mid of the book.
+            let mid = self.top.0.zip(self.top.1).map(|((b, _), (a, _))| {
+                ((b + a) / Decimal::TWO).round_dp(self.engine.spec().tick_size.scale())
+            });
+            let event = ReferencePrice::<Millis> {
+                symbol: self.engine.spec().symbol.clone(),
+                reference_price: mid,
+                time: Time::new(now),
+            };
+            hub.emit(&reference, event);
+        }
+        let avg = StreamName::AvgPrice(symbol);
+        if wanted(&avg) {
+            if let Some(event) = self.stats.avg_price(now) {
+                hub.emit(&avg, event);
+            }
+        }
     }
 }
 
@@ -536,10 +552,10 @@ impl Market {
             let mut minis = Vec::new();
             let mut rolling: [Vec<RollingTicker>; 3] = Default::default();
             let arrays = second
-                && (hub.wanted_any_unit("!miniTicker@arr")
+                && (hub.wanted_any_unit(&StreamName::AllMiniTickers)
                     || RollingWindow::ALL
                         .iter()
-                        .any(|w| hub.wanted_any_unit(&format!("!ticker_{w}@arr"))));
+                        .any(|&w| hub.wanted_any_unit(&StreamName::AllRollingTickers(w))));
             for market in self.symbols.values() {
                 let mut m = market.lock().unwrap();
                 for _ in 0..steps {
@@ -561,11 +577,11 @@ impl Market {
             }
             // All-market arrays carry only the symbols that changed, and are not sent empty.
             if !minis.is_empty() {
-                hub.emit("!miniTicker@arr", minis);
+                hub.emit(&StreamName::AllMiniTickers, minis);
             }
             for (window, list) in RollingWindow::ALL.iter().zip(rolling) {
                 if !list.is_empty() {
-                    hub.emit(&format!("!ticker_{window}@arr"), list);
+                    hub.emit(&StreamName::AllRollingTickers(*window), list);
                 }
             }
         }
