@@ -28,7 +28,7 @@ mod trading;
 
 pub use crate::api_error::ApiErr;
 pub use keys::KeyKind;
-pub(crate) use request::{param_text, CancelRequest, OrderRequest, Signed};
+pub(crate) use request::{param_text, CancelRequest, Get, OrderRequest, Signed};
 pub use spec::{AccountSpec, Wallet};
 pub use state::Accounts;
-pub(crate) use subscriptions::{SubTarget, Unsubscribe};
+pub(crate) use subscriptions::{Listener, SubTarget, Unsubscribe};

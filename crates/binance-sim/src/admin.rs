@@ -25,6 +25,7 @@
 //! | `POST /_sim/api_delay?ms=N` | answer WebSocket API requests N ms late |
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use axum::extract::{Query, State};
@@ -37,7 +38,7 @@ use serde_json::json;
 use crate::accounts::Wallet;
 use crate::api_error::binance_error;
 use crate::faults::{DropMode, Faults};
-use crate::market::partial;
+use crate::market::{partial, SymbolMarket};
 use crate::shared::Shared;
 
 type Params = Query<HashMap<String, String>>;
@@ -198,14 +199,27 @@ async fn clear(State(s): State<Shared>) -> Response {
     done(0)
 }
 
-async fn book(State(s): State<Shared>, Query(q): Params) -> Response {
-    let Some(market) = q
-        .get("symbol")
+/// The market of the `symbol` parameter; Binance's `-1121` when unknown.
+fn symbol_market<'a>(
+    s: &'a Shared,
+    q: &HashMap<String, String>,
+) -> Result<&'a Mutex<SymbolMarket>, Box<Response>> {
+    q.get("symbol")
         .and_then(|sym| s.exchange.market().symbol(sym))
-    else {
-        return binance_error(StatusCode::BAD_REQUEST, -1121, "Invalid symbol.");
+        .ok_or_else(|| {
+            Box::new(binance_error(
+                StatusCode::BAD_REQUEST,
+                -1121,
+                "Invalid symbol.",
+            ))
+        })
+}
+
+async fn book(State(s): State<Shared>, Query(q): Params) -> Response {
+    let m = match symbol_market(&s, &q) {
+        Ok(market) => market.lock().unwrap(),
+        Err(invalid) => return *invalid,
     };
-    let m = market.lock().unwrap();
     let id = try_param!(num(&q, "update_id")).unwrap_or(m.engine().last_update_id());
     match m.engine().book_at(id) {
         Some(book) => Json(partial(&book)).into_response(),
@@ -218,13 +232,10 @@ async fn book(State(s): State<Shared>, Query(q): Params) -> Response {
 }
 
 async fn trades(State(s): State<Shared>, Query(q): Params) -> Response {
-    let Some(market) = q
-        .get("symbol")
-        .and_then(|sym| s.exchange.market().symbol(sym))
-    else {
-        return binance_error(StatusCode::BAD_REQUEST, -1121, "Invalid symbol.");
+    let m = match symbol_market(&s, &q) {
+        Ok(market) => market.lock().unwrap(),
+        Err(invalid) => return *invalid,
     };
-    let m = market.lock().unwrap();
     let trades: Vec<_> = m
         .engine()
         .trades()

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
-use crate::accounts::{Accounts, CancelRequest, OrderRequest, Wallet};
+use crate::accounts::{Accounts, CancelRequest, Get, OrderRequest, Wallet};
 use crate::api_error::ApiErr;
 use crate::engine::{OrderError, OrderType, Side};
 use crate::filters;
@@ -175,11 +175,7 @@ impl Exchange {
     /// `STOP_ON_FAILURE`: no new order when the cancel fails; `ALLOW_FAILURE`:
     /// placed anyway), answered in Binance's `cancelResult` /
     /// `newOrderResult` layout; `-2021` when either part failed.
-    pub(crate) fn cancel_replace(
-        &self,
-        account: usize,
-        get: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Value, ApiErr> {
+    pub(crate) fn cancel_replace(&self, account: usize, get: Get) -> Result<Value, ApiErr> {
         let allow_failure = match get("cancelReplaceMode").as_deref() {
             Some("STOP_ON_FAILURE") => false,
             Some("ALLOW_FAILURE") => true,

@@ -21,73 +21,55 @@ pub(crate) fn routes() -> Router<Shared> {
     Router::new()
         .route(
             "/api/v3/order",
-            post(route(1, place, Orders::Counted))
-                .delete(route(1, cancel, Orders::Uncounted))
-                .get(route(4, query_order, Orders::Uncounted)),
+            post(route(1, place, COUNTED))
+                .delete(route(1, cancel, PLAIN))
+                .get(route(4, query_order, PLAIN)),
         )
         .route(
             "/api/v3/openOrders",
-            get(route(6, open_orders, Orders::Uncounted)).delete(route(
-                1,
-                cancel_all,
-                Orders::Uncounted,
-            )),
+            get(route(6, open_orders, PLAIN)).delete(route(1, cancel_all, PLAIN)),
         )
         .route(
             "/api/v3/order/cancelReplace",
-            post(route(1, cancel_replace, Orders::Counted)),
+            post(route(1, cancel_replace, COUNTED)),
         )
-        .route(
-            "/api/v3/allOrders",
-            get(route(20, all_orders, Orders::Uncounted)),
-        )
-        .route(
-            "/api/v3/myTrades",
-            get(route(20, my_trades, Orders::Uncounted)),
-        )
-        .route(
-            "/api/v3/account",
-            get(route(20, account, Orders::Uncounted)),
-        )
+        .route("/api/v3/allOrders", get(route(20, all_orders, PLAIN)))
+        .route("/api/v3/myTrades", get(route(20, my_trades, PLAIN)))
+        .route("/api/v3/account", get(route(20, account, PLAIN)))
         .route(
             "/sapi/v1/margin/order",
-            post(route(6, margin_place, Orders::Uncounted)).delete(route(
-                10,
-                margin_cancel,
-                Orders::Uncounted,
-            )),
+            post(route(6, margin_place, PLAIN)).delete(route(10, margin_cancel, PLAIN)),
         )
         .route(
             "/sapi/v1/userListenToken",
-            post(route(1, listen_token, Orders::Uncounted)),
+            post(route(1, listen_token, PLAIN)),
         )
 }
 
 /// What a signed endpoint does once the request is authenticated.
 type Run = fn(&Shared, Authed) -> Result<Value, ApiErr>;
 
+/// `route`'s last argument: the endpoint places orders, and answers with
+/// the account's order counts in `X-MBX-ORDER-COUNT-10S` / `-1D`.
+const COUNTED: bool = true;
+/// `route`'s last argument: the endpoint places no order.
+const PLAIN: bool = false;
+
 type Answer = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>;
 
-/// Whether an endpoint places orders: it then answers with the account's
-/// order counts in `X-MBX-ORDER-COUNT-10S` / `-1D`.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Orders {
-    Counted,
-    Uncounted,
-}
-
-/// A handler: weigh `weight`, authenticate, `run`.
+/// A handler: weigh `weight`, authenticate, `run`; with [`COUNTED`], the
+/// order counts.
 fn route(
     weight: u32,
     run: Run,
-    orders: Orders,
+    counts_orders: bool,
 ) -> impl Fn(State<Shared>, Extension<ConnMeta>, HeaderMap, RawQuery, String) -> Answer
        + Clone
        + Send
        + Sync
        + 'static {
     move |State(s), Extension(m), headers, RawQuery(q), body| {
-        Box::pin(async move { signed(&s, &m, &headers, q, body, weight, run, orders).await })
+        Box::pin(async move { answer(&s, &m, &headers, q, body, weight, run, counts_orders).await })
     }
 }
 
@@ -123,7 +105,7 @@ impl Authed {
 
 /// Weigh, authenticate, run; count the order when it places one.
 #[allow(clippy::too_many_arguments)]
-async fn signed(
+async fn answer(
     s: &Shared,
     meta: &ConnMeta,
     headers: &HeaderMap,
@@ -131,7 +113,7 @@ async fn signed(
     body: String,
     weight: u32,
     run: Run,
-    orders: Orders,
+    counts_orders: bool,
 ) -> Response {
     let answer = async {
         let query = query.unwrap_or_default();
@@ -163,7 +145,7 @@ async fn signed(
                     Ok(v) => Json(v).into_response(),
                     Err(e) => e.into_response(),
                 };
-                if orders == Orders::Counted {
+                if counts_orders {
                     let (ten_seconds, day) = s.accounts().count_order(account, now_ms());
                     let h = response.headers_mut();
                     h.insert("x-mbx-order-count-10s", HeaderValue::from(ten_seconds));

@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
 
 use crate::accounts::{
-    param_text, CancelRequest, OrderRequest, Signed, SubTarget, Unsubscribe, Wallet,
+    param_text, CancelRequest, Listener, OrderRequest, Signed, SubTarget, Unsubscribe, Wallet,
 };
 use crate::api_error::ApiErr;
 use crate::faults::ConnKind;
@@ -45,20 +45,18 @@ pub(crate) async fn upgrade(
         .any(|p| p.eq_ignore_ascii_case("timeUnit=MICROSECOND"));
     ws.on_upgrade(move |socket| {
         session::run(socket, s.clone(), meta.clone(), move |conn| {
-            let (events, outbox) = mpsc::unbounded_channel();
+            let (out, outbox) = mpsc::unbounded_channel();
             let session = Session {
                 rest: crate::rest::routes()
                     .with_state(s.clone())
                     .layer(Extension(meta.clone())),
                 s,
                 meta,
-                conn,
+                listener: Listener { conn, out, micros },
                 logon: None,
                 connected: now_ms(),
                 next_subscription: 0,
                 rate_limits,
-                micros,
-                events,
                 order_counts: None,
             };
             (session, Outbox::Unbounded(outbox))
@@ -70,15 +68,13 @@ pub(crate) async fn upgrade(
 struct Session {
     s: Shared,
     meta: ConnMeta,
-    conn: u64,
+    /// The connection, where its frames go, its time unit.
+    listener: Listener,
     /// `session.logon` account and when.
     logon: Option<(usize, u64)>,
     connected: u64,
     next_subscription: u64,
     rate_limits: bool,
-    /// Events in microseconds (`timeUnit=MICROSECOND`).
-    micros: bool,
-    events: mpsc::UnboundedSender<String>,
     /// The REST endpoints, which answer the market-data methods.
     rest: axum::Router,
     /// The account's order counts (ten seconds, day) after a request that
@@ -107,7 +103,7 @@ impl Protocol for Session {
         if delay.is_zero() {
             return Some(reply);
         }
-        let late = self.events.clone();
+        let late = self.listener.out.clone();
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
             let _ = late.send(reply);
@@ -131,7 +127,7 @@ impl Protocol for Session {
     fn close(&mut self) {
         self.s
             .accounts()
-            .unsubscribe(self.conn, Unsubscribe::Silently);
+            .unsubscribe(self.listener.conn, Unsubscribe::Silently);
     }
 }
 
@@ -337,7 +333,7 @@ fn dispatch(
         }
         "session.status" => Ok(status(s, session)),
         "session.logout" => {
-            s.accounts().unsubscribe(session.conn, Unsubscribe::Logon);
+            s.accounts().unsubscribe(session.listener.conn, Unsubscribe::Logon);
             session.logon = None;
             Ok(status(s, session))
         }
@@ -362,7 +358,7 @@ fn dispatch(
                 Some(id) => Unsubscribe::Id(id),
                 None => Unsubscribe::All,
             };
-            if s.accounts().unsubscribe(session.conn, which) == 0 {
+            if s.accounts().unsubscribe(session.listener.conn, which) == 0 {
                 if let Unsubscribe::Id(_) = which {
                     return Err(ApiErr::new(400, -2036, "User Data Stream subscription not active."));
                 }
@@ -371,7 +367,7 @@ fn dispatch(
         }
         "session.subscriptions" => Ok(Value::Array(
             s.accounts()
-                .subscription_ids(session.conn)
+                .subscription_ids(session.listener.conn)
                 .into_iter()
                 .map(|id| json!({ "subscriptionId": id }))
                 .collect(),
@@ -418,8 +414,7 @@ fn dispatch(
 
 fn subscribe(s: &Shared, session: &mut Session, target: SubTarget) -> Result<Value, ApiErr> {
     let id = session.next_subscription;
-    s.accounts()
-        .subscribe(session.conn, id, target, &session.events, session.micros)?;
+    s.accounts().subscribe(&session.listener, id, target)?;
     session.next_subscription += 1;
     Ok(json!({ "subscriptionId": id }))
 }
@@ -435,7 +430,7 @@ fn status(s: &Shared, session: &Session) -> Value {
     json!({
         "apiKey": key, "authorizedSince": since, "connectedSince": session.connected,
         "returnRateLimits": session.rate_limits, "serverTime": s.accounts().server_time(),
-        "userDataStream": !s.accounts().subscription_ids(session.conn).is_empty(),
+        "userDataStream": !s.accounts().subscription_ids(session.listener.conn).is_empty(),
     })
 }
 

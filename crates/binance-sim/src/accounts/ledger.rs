@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use super::orders::UserOrder;
 use super::report::fixed;
+use super::request::Get;
 use super::spec::Wallet;
 use crate::api_error::ApiErr;
 use crate::engine::{Fill, OrderStatus, Side};
@@ -87,9 +88,6 @@ impl Ledger {
         });
     }
 }
-
-/// The parameters of a query.
-pub(crate) type Get<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 fn number(get: Get, name: &str) -> Result<Option<u64>, ApiErr> {
     get(name)

@@ -55,6 +55,10 @@ impl Signed<'_> {
     }
 }
 
+/// A request's parameters by name (REST query and body, or WS API params),
+/// `None` when absent or empty.
+pub(crate) type Get<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 /// What `POST /api/v3/order` or `order.place` asks for.
 pub(crate) struct OrderRequest {
     pub symbol: String,
@@ -68,8 +72,8 @@ pub(crate) struct OrderRequest {
 }
 
 impl OrderRequest {
-    /// From named parameters (REST query or WS API params).
-    pub(crate) fn parse(get: &dyn Fn(&str) -> Option<String>) -> Result<OrderRequest, ApiErr> {
+    /// The order parameters of a request.
+    pub(crate) fn parse(get: Get) -> Result<OrderRequest, ApiErr> {
         let need = |k: &str| get(k).ok_or_else(|| ApiErr::missing(k));
         let decimal = |k: &str, v: String| {
             Decimal::from_str(&v)
@@ -108,8 +112,9 @@ pub(crate) struct CancelRequest {
 }
 
 impl CancelRequest {
-    /// From named parameters (REST query or WS API params).
-    pub(crate) fn parse(get: &dyn Fn(&str) -> Option<String>) -> Result<CancelRequest, ApiErr> {
+    /// The cancel parameters of a request (`symbol`, and `orderId` or
+    /// `origClientOrderId`).
+    pub(crate) fn parse(get: Get) -> Result<CancelRequest, ApiErr> {
         Ok(CancelRequest {
             symbol: get("symbol")
                 .ok_or_else(|| ApiErr::missing("symbol"))?

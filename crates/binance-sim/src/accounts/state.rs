@@ -10,15 +10,16 @@ use std::time::Duration;
 
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
 
 use super::keys::Verifier;
-use super::ledger::{Get, Ledger};
+use super::ledger::Ledger;
 use super::orders::{balance, UserOrder, Wallets};
 use super::report::{self, fixed};
-use super::request::{check_time, Signed};
+use super::request::{check_time, Get, Signed};
 use super::spec::{AccountSpec, Wallet};
-use super::subscriptions::{Events, SubTarget, Subscriptions, Token, Unsubscribe, UserEvent};
+use super::subscriptions::{
+    Events, Listener, SubTarget, Subscriptions, Token, Unsubscribe, UserEvent,
+};
 use crate::api_error::ApiErr;
 use crate::market::now_ms;
 
@@ -351,23 +352,17 @@ impl Accounts {
         json!({ "token": token, "expirationTime": expires })
     }
 
-    /// Subscribe a connection to an account's wallet, its events' times in
-    /// microseconds when `micros`. `-2035` when that
-    /// connection already has one for it.
+    /// Subscribe a connection to an account's wallet (subscription `id`).
+    /// `-2035` when that connection already has one for it.
     pub(crate) fn subscribe(
         &self,
-        conn: u64,
+        to: &Listener,
         id: u64,
         target: SubTarget,
-        out: &mpsc::UnboundedSender<String>,
-        micros: bool,
     ) -> Result<(), ApiErr> {
         let now = self.server_time();
-        self.state
-            .lock()
-            .unwrap()
-            .subs
-            .subscribe(conn, id, target, now, out, micros)
+        let mut state = self.state.lock().unwrap();
+        state.subs.subscribe(to, id, target, now)
     }
 
     /// End subscriptions of a connection (all, one id, or the logon one),

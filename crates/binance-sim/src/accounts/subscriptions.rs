@@ -89,6 +89,17 @@ fn raw<T: Serialize>(value: &T) -> Box<RawValue> {
     serde_json::value::to_raw_value(value).expect("events serialise")
 }
 
+/// A WebSocket API connection that subscribes: its id, where its frames
+/// go, and whether it asked for microseconds.
+pub(crate) struct Listener {
+    /// The connection id.
+    pub conn: u64,
+    /// Its outgoing frames.
+    pub out: mpsc::UnboundedSender<String>,
+    /// Times in microseconds (`timeUnit=MICROSECOND`).
+    pub micros: bool,
+}
+
 /// A listen token: which wallet it opens, until when.
 pub(super) struct Token {
     pub account: usize,
@@ -127,18 +138,17 @@ pub(super) struct Subscriptions {
 }
 
 impl Subscriptions {
-    /// Subscribe `conn` (subscription `id`) to a target; `now` is the
-    /// exchange's time. `-1209` for an unknown or expired token, `-2035`
-    /// when the connection already has a subscription for that wallet.
+    /// Subscribe a connection (subscription `id`) to a target at the
+    /// exchange's time `now`. `-1209` for an unknown or expired token,
+    /// `-2035` when the connection already has one for that wallet.
     pub fn subscribe(
         &mut self,
-        conn: u64,
+        to: &Listener,
         id: u64,
         target: SubTarget,
         now: u64,
-        out: &mpsc::UnboundedSender<String>,
-        micros: bool,
     ) -> Result<(), ApiErr> {
+        let conn = to.conn;
         let (account, wallet, expires, logon) = match target {
             SubTarget::Account { account, logon } => (account, Wallet::Spot, None, logon),
             SubTarget::Token(token) => {
@@ -169,8 +179,8 @@ impl Subscriptions {
             wallet,
             expires,
             logon,
-            micros,
-            out: out.clone(),
+            micros: to.micros,
+            out: to.out.clone(),
         });
         Ok(())
     }
@@ -252,13 +262,18 @@ mod tests {
     #[test]
     fn terminated_has_binances_bytes() {
         let want = crate::vectors::vector("user/wsapi/eventStreamTerminated.json");
-        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (out, mut rx) = mpsc::unbounded_channel();
         let mut subs = Subscriptions::default();
         let target = SubTarget::Account {
             account: 0,
             logon: false,
         };
-        subs.subscribe(7, 0, target, 0, &tx, false).unwrap();
+        let listener = Listener {
+            conn: 7,
+            out,
+            micros: false,
+        };
+        subs.subscribe(&listener, 0, target, 0).unwrap();
         assert_eq!(subs.unsubscribe(7, Unsubscribe::All, 1728973001334), 1);
         assert_eq!(rx.try_recv().unwrap(), want.to_string());
     }

@@ -69,74 +69,26 @@ impl SymbolSpec {
     /// quantities the scale of `step_size` (e.g. BNBBTC prices look like
     /// `0.00850100`).
     pub fn builtin() -> Vec<SymbolSpec> {
-        vec![
-            SymbolSpec::from_strs(
-                "BTCUSDT",
-                "BTC",
-                "USDT",
-                "0.01",
-                "0.00001",
-                "0.00001",
-                "0.01",
-                "1000000.00",
-                "60000.00",
-            ),
-            SymbolSpec::from_strs(
-                "ETHUSDT",
-                "ETH",
-                "USDT",
-                "0.01",
-                "0.0001",
-                "0.0001",
-                "0.01",
-                "1000000.00",
-                "3000.00",
-            ),
-            SymbolSpec::from_strs(
-                "BNBBTC",
-                "BNB",
-                "BTC",
-                "0.00000100",
-                "0.001",
-                "0.001",
-                "0.00000100",
-                "100000.00000000",
-                "0.00850000",
-            ),
-            SymbolSpec::from_strs(
-                "BNBUSDT",
-                "BNB",
-                "USDT",
-                "0.01",
-                "0.001",
-                "0.001",
-                "0.01",
-                "100000.00",
-                "600.00",
-            ),
-            SymbolSpec::from_strs(
-                "SOLUSDT",
-                "SOL",
-                "USDT",
-                "0.01",
-                "0.001",
-                "0.001",
-                "0.01",
-                "100000.00",
-                "150.00",
-            ),
-            SymbolSpec::from_strs(
-                "XRPUSDT",
-                "XRP",
-                "USDT",
-                "0.0001",
-                "0.1",
-                "0.1",
-                "0.0001",
-                "10000.0000",
-                "0.6000",
-            ),
-        ]
+        // symbol, base, quote, tick, step, min qty, min price, max price, initial price
+        #[rustfmt::skip]
+        const TABLE: [[&str; 9]; 6] = [
+            ["BTCUSDT", "BTC", "USDT", "0.01", "0.00001", "0.00001", "0.01", "1000000.00", "60000.00"],
+            ["ETHUSDT", "ETH", "USDT", "0.01", "0.0001", "0.0001", "0.01", "1000000.00", "3000.00"],
+            ["BNBBTC", "BNB", "BTC", "0.00000100", "0.001", "0.001", "0.00000100", "100000.00000000", "0.00850000"],
+            ["BNBUSDT", "BNB", "USDT", "0.01", "0.001", "0.001", "0.01", "100000.00", "600.00"],
+            ["SOLUSDT", "SOL", "USDT", "0.01", "0.001", "0.001", "0.01", "100000.00", "150.00"],
+            ["XRPUSDT", "XRP", "USDT", "0.0001", "0.1", "0.1", "0.0001", "10000.0000", "0.6000"],
+        ];
+        TABLE
+            .iter()
+            .map(
+                |[s, b, q, tick, step, min_qty, min_price, max_price, initial]| {
+                    SymbolSpec::from_strs(
+                        s, b, q, tick, step, min_qty, min_price, max_price, initial,
+                    )
+                },
+            )
+            .collect()
     }
 }
 
