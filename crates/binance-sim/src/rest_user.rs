@@ -25,16 +25,16 @@ pub(crate) fn routes() -> Router<Shared> {
                 .delete(route(1, cancel, PLAIN))
                 .get(route(4, query_order, PLAIN)),
         )
+        .route("/api/v3/allOrders", get(route(20, all_orders, PLAIN)))
         .route(
             "/api/v3/openOrders",
             get(route(6, open_orders, PLAIN)).delete(route(1, cancel_all, PLAIN)),
         )
+        .route("/api/v3/myTrades", get(route(20, my_trades, PLAIN)))
         .route(
             "/api/v3/order/cancelReplace",
             post(route(1, cancel_replace, COUNTED)),
         )
-        .route("/api/v3/allOrders", get(route(20, all_orders, PLAIN)))
-        .route("/api/v3/myTrades", get(route(20, my_trades, PLAIN)))
         .route("/api/v3/account", get(route(20, account, PLAIN)))
         .route(
             "/sapi/v1/margin/order",

@@ -60,14 +60,25 @@ impl Signed<'_> {
 pub(crate) type Get<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// What `POST /api/v3/order` or `order.place` asks for.
+///
+/// `type`, `timeInForce` and `price` are read by [`OrderRequest::engine_order`],
+/// once the symbol is known to be traded (Binance answers `-1121` first).
 pub(crate) struct OrderRequest {
+    /// `symbol`, uppercase.
     pub symbol: String,
+    /// `side`.
     pub side: Side,
+    /// `type` as sent.
     pub order_type: String,
+    /// `timeInForce` as sent.
     pub time_in_force: Option<String>,
+    /// `quantity`.
     pub quantity: Decimal,
+    /// `price`.
     pub price: Option<Decimal>,
+    /// `newClientOrderId`.
     pub client_order_id: Option<String>,
+    /// `newOrderRespType` (`ACK`, `RESULT`, `FULL`).
     pub response_type: Option<String>,
 }
 
@@ -103,14 +114,6 @@ impl OrderRequest {
     }
 }
 
-/// What `DELETE /api/v3/order` or `order.cancel` asks for.
-pub(crate) struct CancelRequest {
-    pub symbol: String,
-    pub order_id: Option<u64>,
-    pub orig_client_order_id: Option<String>,
-    pub new_client_order_id: Option<String>,
-}
-
 impl CancelRequest {
     /// The cancel parameters of a request (`symbol`, and `orderId` or
     /// `origClientOrderId`).
@@ -124,6 +127,18 @@ impl CancelRequest {
             new_client_order_id: get("newClientOrderId"),
         })
     }
+}
+
+/// What `DELETE /api/v3/order` or `order.cancel` asks for.
+pub(crate) struct CancelRequest {
+    /// `symbol`, uppercase.
+    pub symbol: String,
+    /// `orderId`.
+    pub order_id: Option<u64>,
+    /// `origClientOrderId`.
+    pub orig_client_order_id: Option<String>,
+    /// `newClientOrderId`: the canceled order's new client id.
+    pub new_client_order_id: Option<String>,
 }
 
 impl OrderRequest {
