@@ -10,10 +10,11 @@ use serde_json::{json, Value};
 
 use crate::accounts::{Accounts, CancelRequest, Get, OrderRequest, Wallet};
 use crate::api_error::ApiErr;
+use crate::clock::now_ms;
 use crate::engine::{OrderError, OrderType, Side};
 use crate::filters;
 use crate::hub::Hub;
-use crate::market::{now_ms, Market};
+use crate::market::Market;
 
 /// The markets and the accounts that trade on them.
 pub struct Exchange {

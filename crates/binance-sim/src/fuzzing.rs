@@ -339,7 +339,7 @@ mod tests {
         }
         let h = harness();
         h.shared.accounts().set_clock_skew(i64::MAX);
-        assert!(h.shared.accounts().server_time() > crate::market::now_ms());
+        assert!(h.shared.accounts().server_time() > crate::clock::now_ms());
         h.shared.accounts().set_clock_skew(i64::MIN);
         assert_eq!(h.shared.accounts().server_time(), 0);
         h.shared.accounts().set_clock_skew(0);

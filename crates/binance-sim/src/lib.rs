@@ -23,12 +23,13 @@ pub mod exchange_info;
 pub mod filters;
 pub mod notation;
 pub mod stats;
-// Binance's error answers; the fan-out to connections.
+// Binance's error answers; the clock; the fan-out to connections.
 mod api_error;
+mod clock;
 pub mod hub;
 // The market (engines, streams), the accounts, and the exchange over both.
 pub mod accounts;
-pub mod exchange;
+mod exchange;
 pub mod market;
 // Fault switches; how the simulator is started.
 mod config;

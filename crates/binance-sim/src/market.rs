@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use binance_types::market::{AggTrade, BookTicker, DepthUpdate, PartialDepth, Trade};
 use binance_types::market::{MiniTicker, ReferencePrice, RollingTicker};
@@ -27,12 +27,7 @@ use crate::hub::Hub;
 use crate::notation::{Notation, Written};
 use crate::stats::SymbolStats;
 
-/// Milliseconds since the epoch, now.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
+pub use crate::clock::now_ms;
 
 /// A price and the quantity there.
 type Quote = (Decimal, Decimal);

@@ -12,7 +12,8 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use crate::api_error::binance_error;
-use crate::market::{now_ms, partial, SymbolMarket};
+use crate::clock::now_ms;
+use crate::market::{partial, SymbolMarket};
 use crate::notation::Notation;
 use crate::rest_ticker;
 use crate::shared::{ConnMeta, Request, Shared};

@@ -13,7 +13,8 @@ use rust_decimal::Decimal;
 use serde_json::{json, Map, Value};
 
 use crate::api_error::binance_error;
-use crate::market::{now_ms, SymbolMarket};
+use crate::clock::now_ms;
+use crate::market::SymbolMarket;
 use crate::notation::Notation;
 use crate::shared::{ConnMeta, Request, Shared};
 

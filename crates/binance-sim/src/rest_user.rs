@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::accounts::{CancelRequest, OrderRequest, Signed, Wallet};
 use crate::api_error::ApiErr;
-use crate::market::now_ms;
+use crate::clock::now_ms;
 use crate::shared::{stream_query, ConnMeta, Shared};
 
 pub(crate) fn routes() -> Router<Shared> {

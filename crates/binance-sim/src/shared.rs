@@ -17,11 +17,11 @@ use serde::Serialize;
 
 use crate::accounts::Accounts;
 use crate::api_error::{retry_after, ApiErr};
+use crate::clock::now_ms;
 use crate::config::{Flood, Limits};
 use crate::exchange::Exchange;
 use crate::faults::FaultState;
 use crate::hub::Hub;
-use crate::market::now_ms;
 
 /// What every handler shares.
 #[derive(Clone)]

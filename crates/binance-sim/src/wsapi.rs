@@ -20,8 +20,8 @@ use crate::accounts::{
     param_text, CancelRequest, Listener, OrderRequest, Signed, SubTarget, Unsubscribe, Wallet,
 };
 use crate::api_error::ApiErr;
+use crate::clock::now_ms;
 use crate::faults::ConnKind;
-use crate::market::now_ms;
 use crate::session::{self, Notice, Outbox, Protocol};
 use crate::shared::{ConnMeta, Shared};
 

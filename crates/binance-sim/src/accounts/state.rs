@@ -21,7 +21,7 @@ use super::subscriptions::{
     Events, Listener, SubTarget, Subscriptions, Token, Unsubscribe, UserEvent,
 };
 use crate::api_error::ApiErr;
-use crate::market::now_ms;
+use crate::clock::now_ms;
 
 /// One account.
 pub(super) struct Account {
