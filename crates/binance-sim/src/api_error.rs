@@ -7,6 +7,7 @@ use std::time::Duration;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use binance_types::wsapi::ApiError;
 use serde_json::{json, Value};
 
 /// Binance's answer to a refused request: HTTP status, code, message.
@@ -38,12 +39,17 @@ impl ApiErr {
     }
 
     /// The error object of an answer: `code`, `msg`, and `data` when there is some.
-    pub(crate) fn body(&self) -> Value {
-        let mut body = json!({"code": self.code, "msg": self.msg});
-        if let Some(data) = &self.data {
-            body["data"] = data.clone();
+    pub(crate) fn wire(&self) -> ApiError {
+        ApiError {
+            code: self.code,
+            msg: self.msg.clone(),
+            data: self.data.clone(),
         }
-        body
+    }
+
+    /// [`ApiErr::wire`] as JSON.
+    pub(crate) fn body(&self) -> Value {
+        serde_json::to_value(self.wire()).expect("errors serialise")
     }
 
     pub(crate) fn missing(name: &str) -> Self {

@@ -11,7 +11,7 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Extension, RawQuery, State};
 use axum::response::Response;
 use binance_types::market::ServerShutdown;
-use binance_types::wsapi::{RateLimit, WsApiRequest};
+use binance_types::wsapi::{RateLimit, RequestId, WsApiRequest, WsApiResponse};
 use binance_types::{Millis, Time};
 use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
@@ -236,67 +236,73 @@ async fn answer(s: &Shared, meta: &ConnMeta, session: &mut Session, text: &str) 
     let params = request.params.clone().unwrap_or_default();
     let want_limits = session.rate_limits
         && params.get("returnRateLimits").and_then(Value::as_bool) != Some(false);
-    let id = serde_json::to_value(&request.id).unwrap_or(Value::Null);
     let limit = s.limits.rest_weight_per_minute;
-    let (status, body) = match s.weights.charge(meta.peer.ip(), weight(&method), limit) {
+    let outcome = match s.weights.charge(meta.peer.ip(), weight(&method), limit) {
         Err(wait) => {
-            let err = ApiErr::too_much_weight(limit);
             let retry = now_ms() + wait.as_millis() as u64;
-            (
-                429,
-                json!({"error": {"code": err.code, "msg": err.msg, "data": {"serverTime": now_ms(), "retryAfter": retry}}}),
-            )
+            let data = json!({"serverTime": now_ms(), "retryAfter": retry});
+            Err(ApiErr::too_much_weight(limit).with_data(data))
         }
-        Ok(_) => {
-            let result = match rest_path(&method) {
-                Some(path) => forward(&mut session.rest, path, &params).await,
-                None => dispatch(s, session, &method, &params),
-            };
-            match result {
-                Ok(result) => (200, json!({ "result": result })),
-                Err(e) => (e.status, json!({ "error": e.body() })),
-            }
-        }
+        Ok(_) => match rest_path(&method) {
+            Some(path) => forward(&mut session.rest, path, &params).await,
+            None => dispatch(s, session, &method, &params),
+        },
     };
-    let mut reply = Map::new();
-    reply.insert("id".into(), id);
-    reply.insert("status".into(), status.into());
-    if let Value::Object(body) = body {
-        reply.extend(body);
-    }
     let order_counts = session.order_counts.take();
-    if want_limits {
+    let rate_limits = want_limits.then(|| {
         let used = s.weights.used(meta.peer.ip());
-        // An order's answer leads with the account's order counts, as Binance's does.
-        let orders = order_counts.into_iter().flat_map(|(ten_seconds, day)| {
-            use crate::exchange_info::{ORDERS_PER_10S, ORDERS_PER_DAY};
-            [
-                ("SECOND", 10, ORDERS_PER_10S, ten_seconds as u64),
-                ("DAY", 1, ORDERS_PER_DAY, u64::from(day)),
-            ]
-            .map(|(interval, num, limit, count)| RateLimit {
-                rate_limit_type: "ORDERS".into(),
-                interval: interval.into(),
-                interval_num: num,
-                limit: limit.into(),
-                count: Some(count),
-            })
-        });
-        let limits: Vec<RateLimit> = orders
-            .chain([RateLimit {
-                rate_limit_type: "REQUEST_WEIGHT".into(),
-                interval: "MINUTE".into(),
-                interval_num: 1,
-                limit: limit.into(),
-                count: Some(used.into()),
-            }])
-            .collect();
-        reply.insert(
-            "rateLimits".into(),
-            serde_json::to_value(limits).expect("serialises"),
-        );
-    }
-    Value::Object(reply).to_string()
+        rate_limits(order_counts, limit, used)
+    });
+    reply(request.id, outcome, rate_limits)
+}
+
+/// The answer to a request: Binance's envelope around the result or error.
+fn reply(
+    id: RequestId,
+    outcome: Result<Value, ApiErr>,
+    rate_limits: Option<Vec<RateLimit>>,
+) -> String {
+    let (status, result, error) = match outcome {
+        Ok(result) => (200, Some(result), None),
+        Err(e) => (e.status, None, Some(e.wire())),
+    };
+    let response = WsApiResponse {
+        id,
+        status,
+        result,
+        error,
+        rate_limits,
+    };
+    serde_json::to_string(&response).expect("answers serialise")
+}
+
+/// The `rateLimits` of an answer: the address's request weight used this
+/// minute of `limit`, led by the account's order counts (ten seconds, day)
+/// when the request placed an order, as Binance's are.
+fn rate_limits(order_counts: Option<(usize, u32)>, limit: u32, used: u32) -> Vec<RateLimit> {
+    use crate::exchange_info::{ORDERS_PER_10S, ORDERS_PER_DAY};
+    let orders = order_counts.into_iter().flat_map(|(ten_seconds, day)| {
+        [
+            ("SECOND", 10, ORDERS_PER_10S, ten_seconds as u64),
+            ("DAY", 1, ORDERS_PER_DAY, u64::from(day)),
+        ]
+        .map(|(interval, num, limit, count)| RateLimit {
+            rate_limit_type: "ORDERS".into(),
+            interval: interval.into(),
+            interval_num: num,
+            limit: limit.into(),
+            count: Some(count),
+        })
+    });
+    orders
+        .chain([RateLimit {
+            rate_limit_type: "REQUEST_WEIGHT".into(),
+            interval: "MINUTE".into(),
+            interval_num: 1,
+            limit: limit.into(),
+            count: Some(used.into()),
+        }])
+        .collect()
 }
 
 /// The account a request acts for: its signature, or the logged-on session.
@@ -443,6 +449,23 @@ fn shutdown_notice(now: Time<Millis>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_have_binances_bytes() {
+        use crate::exchange_info::{ORDERS_PER_10S, ORDERS_PER_DAY};
+        let mut want = crate::vectors::vector("wsapi/response_error.json");
+        // The example is older than the order limits the simulator serves.
+        want["rateLimits"][0]["limit"] = ORDERS_PER_10S.into();
+        want["rateLimits"][1]["limit"] = ORDERS_PER_DAY.into();
+        let id = RequestId::Str(want["id"].as_str().unwrap().to_owned());
+        let used = want["rateLimits"][2]["count"].as_u64().unwrap() as u32;
+        let answer = reply(
+            id,
+            Err(ApiErr::insufficient()),
+            Some(rate_limits(Some((13, 4044)), 6000, used)),
+        );
+        assert_eq!(answer, want.to_string());
+    }
 
     #[test]
     fn shutdown_notice_has_binances_bytes() {
