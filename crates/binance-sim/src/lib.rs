@@ -15,27 +15,28 @@
 //! # Ok(()) }
 //! ```
 
-// The layers, bottom up; a module imports only modules of the layers below
-// it (and of its own layer, one way).
-// The wire around the engine: numbers, the engine, its statistics, filters.
+// The layers, bottom up; a module imports only modules of its own layer or
+// of the layers below it, and none imports a module that imports it back.
+// Bottom: Binance's error answers, the clock, how numbers are written.
+mod api_error;
+mod clock;
+pub mod notation;
+// The matching engine, its statistics, symbol filters, exchangeInfo; the
+// fan-out to connections.
 pub mod engine;
 pub mod exchange_info;
 pub mod filters;
-pub mod notation;
-pub mod stats;
-// Binance's error answers; the clock; the fan-out to connections.
-mod api_error;
-mod clock;
 pub mod hub;
-// The market (engines, streams), the accounts, and the exchange over both.
+pub mod stats;
+// The market (engines, streams), the accounts, and the exchange over both;
+// the fault switches; how the simulator is started.
 pub mod accounts;
-mod exchange;
-pub mod market;
-// Fault switches; how the simulator is started.
 mod config;
+mod exchange;
 pub mod faults;
-// The server: shared state, one session loop, the two connection kinds,
-// the HTTP endpoints, the router and accept loop.
+pub mod market;
+// The server: shared state, one session loop, the two connection kinds
+// (streams, WebSocket API), the HTTP endpoints, the router and accept loop.
 mod admin;
 mod flood;
 mod rest;
