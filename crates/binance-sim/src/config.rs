@@ -66,13 +66,13 @@ pub struct SimConfig {
     /// synthetic trades made in the connection itself, as fast as the socket
     /// takes them (or at a fixed rate), instead of the engine's.
     pub flood: Option<Flood>,
-    /// Accounts that exist from the start (more with [`Sim::accounts`]).
+    /// Accounts that exist from the start (more with [`Sim::accounts`](crate::Sim::accounts)).
     pub accounts: Vec<AccountSpec>,
     /// The longest a margin listen token lives (Binance: 24 h, also its
     /// default); shorten it to see expiry and renewal in seconds.
     pub max_listen_token_validity: Duration,
-    /// Update ids per symbol whose history the truth keeps ([`Sim::true_book`],
-    /// [`Sim::trades`], REST `trades`, `aggTrades`, `klines`): at least the
+    /// Update ids per symbol whose history the truth keeps ([`Sim::true_book`](crate::Sim::true_book),
+    /// [`Sim::trades`](crate::Sim::trades), REST `trades`, `aggTrades`, `klines`): at least the
     /// last this many, up to 2048 more; older ones are dropped so memory stays
     /// bounded. `None` keeps everything, growing with the run. Default
     /// [`engine::DEFAULT_HISTORY_WINDOW`].
