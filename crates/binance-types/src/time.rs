@@ -2,7 +2,8 @@
 //!
 //! Binance sends milliseconds unless the connection asked for
 //! `timeUnit=MICROSECOND`; decoding with [`Micros`] makes every time field a
-//! `Time<Micros>`, so the two can never be mixed up.
+//! `Time<Micros>`, so the two can never be mixed up; [`Retime`] turns an
+//! event of one unit into the same event in the other.
 
 use std::fmt;
 use std::marker::PhantomData;
