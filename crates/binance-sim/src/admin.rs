@@ -25,50 +25,58 @@
 //! | `POST /_sim/api_delay?ms=N` | answer WebSocket API requests N ms late |
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use serde_json::json;
 
 use crate::accounts::Wallet;
+use crate::api_error::binance_error;
 use crate::faults::{DropMode, Faults};
-use crate::market::partial;
-use crate::server::{binance_error, Shared};
+use crate::market::{partial, SymbolMarket};
+use crate::shared::Shared;
 
 type Params = Query<HashMap<String, String>>;
 
 pub(crate) fn routes() -> Router<Shared> {
-    Router::new()
-        .route("/_sim/connections", get(connections))
-        .route("/_sim/drop", post(drop_conns))
-        .route("/_sim/stall", post(stall))
-        .route("/_sim/delay", post(delay))
-        .route("/_sim/malformed", post(malformed))
-        .route("/_sim/oversized", post(oversized))
-        .route("/_sim/skip", post(skip))
-        .route("/_sim/refuse", post(refuse))
-        .route("/_sim/reject", post(reject))
-        .route("/_sim/slow_depth", post(slow_depth))
-        .route("/_sim/shutdown", post(shutdown))
-        .route("/_sim/silence", post(silence))
-        .route("/_sim/clear", post(clear))
-        .route("/_sim/book", get(book))
-        .route("/_sim/trades", get(trades))
-        .route("/_sim/deposit", post(deposit))
-        .route("/_sim/balances", get(balances))
-        .route("/_sim/end_subscriptions", post(end_subscriptions))
-        .route("/_sim/clock_skew", post(clock_skew))
-        .route("/_sim/api_delay", post(api_delay))
+    let table: [(&str, MethodRouter<Shared>); 20] = [
+        ("connections", get(connections)),
+        ("drop", post(drop_conns)),
+        ("stall", post(stall)),
+        ("delay", post(delay)),
+        ("malformed", post(malformed)),
+        ("oversized", post(oversized)),
+        ("skip", post(skip)),
+        ("refuse", post(refuse)),
+        ("reject", post(reject)),
+        ("slow_depth", post(slow_depth)),
+        ("shutdown", post(shutdown)),
+        ("silence", post(silence)),
+        ("clear", post(clear)),
+        ("book", get(book)),
+        ("trades", get(trades)),
+        ("deposit", post(deposit)),
+        ("balances", get(balances)),
+        ("end_subscriptions", post(end_subscriptions)),
+        ("clock_skew", post(clock_skew)),
+        ("api_delay", post(api_delay)),
+    ];
+    table
+        .into_iter()
+        .fold(Router::new(), |router, (name, handler)| {
+            router.route(&format!("/_sim/{name}"), handler)
+        })
 }
 
 fn faults(s: &Shared) -> Faults {
     Faults {
         state: s.faults.clone(),
-        market: s.market.clone(),
+        market: s.exchange.market().clone(),
     }
 }
 
@@ -191,11 +199,27 @@ async fn clear(State(s): State<Shared>) -> Response {
     done(0)
 }
 
+/// The market of the `symbol` parameter; Binance's `-1121` when unknown.
+fn symbol_market<'a>(
+    s: &'a Shared,
+    q: &HashMap<String, String>,
+) -> Result<&'a Mutex<SymbolMarket>, Box<Response>> {
+    q.get("symbol")
+        .and_then(|sym| s.exchange.market().symbol(sym))
+        .ok_or_else(|| {
+            Box::new(binance_error(
+                StatusCode::BAD_REQUEST,
+                -1121,
+                "Invalid symbol.",
+            ))
+        })
+}
+
 async fn book(State(s): State<Shared>, Query(q): Params) -> Response {
-    let Some(market) = q.get("symbol").and_then(|sym| s.market.symbol(sym)) else {
-        return binance_error(StatusCode::BAD_REQUEST, -1121, "Invalid symbol.");
+    let m = match symbol_market(&s, &q) {
+        Ok(market) => market.lock().unwrap(),
+        Err(invalid) => return *invalid,
     };
-    let m = market.lock().unwrap();
     let id = try_param!(num(&q, "update_id")).unwrap_or(m.engine().last_update_id());
     match m.engine().book_at(id) {
         Some(book) => Json(partial(&book)).into_response(),
@@ -208,10 +232,10 @@ async fn book(State(s): State<Shared>, Query(q): Params) -> Response {
 }
 
 async fn trades(State(s): State<Shared>, Query(q): Params) -> Response {
-    let Some(market) = q.get("symbol").and_then(|sym| s.market.symbol(sym)) else {
-        return binance_error(StatusCode::BAD_REQUEST, -1121, "Invalid symbol.");
+    let m = match symbol_market(&s, &q) {
+        Ok(market) => market.lock().unwrap(),
+        Err(invalid) => return *invalid,
     };
-    let m = market.lock().unwrap();
     let trades: Vec<_> = m
         .engine()
         .trades()
@@ -256,7 +280,7 @@ async fn deposit(State(s): State<Shared>, Query(q): Params) -> Response {
     };
     let wallet = try_param!(wallet(&q));
     match s
-        .accounts
+        .accounts()
         .deposit(key, &wallet, &asset.to_uppercase(), amount)
     {
         true => done(1),
@@ -267,7 +291,7 @@ async fn deposit(State(s): State<Shared>, Query(q): Params) -> Response {
 async fn balances(State(s): State<Shared>, Query(q): Params) -> Response {
     let key = try_param!(text(&q, "apiKey"));
     let wallet = try_param!(wallet(&q));
-    match s.accounts.balances(key, &wallet) {
+    match s.accounts().balances(key, &wallet) {
         None => bad("no account with that API key"),
         Some(b) => Json(json!(b
             .iter()
@@ -278,7 +302,7 @@ async fn balances(State(s): State<Shared>, Query(q): Params) -> Response {
 }
 
 async fn end_subscriptions(State(s): State<Shared>) -> Response {
-    done(s.accounts.end_subscriptions())
+    done(s.accounts().end_subscriptions())
 }
 
 async fn clock_skew(State(s): State<Shared>, Query(q): Params) -> Response {
@@ -286,7 +310,7 @@ async fn clock_skew(State(s): State<Shared>, Query(q): Params) -> Response {
     let Ok(ms) = ms.parse::<i64>() else {
         return bad(&format!("ms `{ms}` is not a whole number of milliseconds"));
     };
-    s.accounts.set_clock_skew(ms);
+    s.accounts().set_clock_skew(ms);
     done(0)
 }
 

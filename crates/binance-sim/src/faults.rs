@@ -11,14 +11,6 @@ use tokio::sync::mpsc;
 use crate::hub::{Hub, MICROS_SUFFIX};
 use crate::market::Market;
 
-/// The stall fault: nothing sent, nothing read, for `duration` (or forever).
-pub(crate) async fn stall(duration: Option<Duration>) {
-    match duration {
-        Some(d) => tokio::time::sleep(d).await,
-        None => std::future::pending::<()>().await,
-    }
-}
-
 /// How a dropped connection goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DropMode {

@@ -8,7 +8,7 @@
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
-use crate::accounts::ApiErr;
+use crate::api_error::ApiErr;
 use crate::engine::{Side, SymbolSpec};
 use crate::notation::Notation;
 

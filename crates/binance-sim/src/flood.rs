@@ -1,26 +1,34 @@
 //! Flood mode: a trade stream made inside the connection, so a benchmark
 //! measures the client and never the simulator's market.
 
-use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{Message, WebSocket};
-use binance_types::Symbol;
+use binance_types::market::Trade;
+use binance_types::{Micros, Millis, Symbol, Time, TimeUnit};
 use futures_util::SinkExt;
+use rust_decimal::Decimal;
 
-use crate::server::Unit;
-use crate::Flood;
+use crate::config::Flood;
+use crate::shared::Unit;
 
 /// Frames written before each flush.
 const BATCH: usize = 256;
 
 /// Push trades until the peer goes away. Each frame's `E` is the time it was
 /// made (in the connection's unit), so a client can measure its latency.
-pub(crate) async fn run(mut socket: WebSocket, symbol: Symbol, flood: Flood, unit: Unit) {
-    let upper = symbol.as_str().to_owned();
+pub(crate) async fn run(socket: WebSocket, symbol: Symbol, flood: Flood, unit: Unit) {
+    match unit {
+        Unit::Millis => push::<Millis>(socket, symbol, flood).await,
+        Unit::Micros => push::<Micros>(socket, symbol, flood).await,
+    }
+}
+
+/// [`run`] with times in `U`.
+async fn push<U: TimeUnit>(mut socket: WebSocket, symbol: Symbol, flood: Flood) {
+    let mut trade = template::<U>(&symbol);
     let mut trade_id: u64 = 0;
     let started = Instant::now();
-    let mut text = String::with_capacity(160);
     loop {
         // At a fixed rate, send what is due (at most a batch); otherwise a full batch.
         let due = match flood.rate {
@@ -37,17 +45,10 @@ pub(crate) async fn run(mut socket: WebSocket, symbol: Symbol, flood: Flood, uni
         };
         for _ in 0..due {
             trade_id += 1;
-            let now = now(unit);
-            text.clear();
-            let _ = write!(
-                text,
-                r#"{{"e":"trade","E":{now},"s":"{upper}","t":{trade_id},"p":"60000.00","q":"0.00100","T":{now},"m":true,"M":true}}"#
-            );
-            if socket
-                .feed(Message::Text(text.as_str().into()))
-                .await
-                .is_err()
-            {
+            let now = Time::now();
+            (trade.trade_id, trade.event_time, trade.trade_time) = (trade_id, now, now);
+            let text = serde_json::to_string(&trade).expect("trades serialise");
+            if socket.feed(Message::Text(text.into())).await.is_err() {
                 return;
             }
         }
@@ -57,12 +58,31 @@ pub(crate) async fn run(mut socket: WebSocket, symbol: Symbol, flood: Flood, uni
     }
 }
 
-fn now(unit: Unit) -> u64 {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    match unit {
-        Unit::Millis => since.as_millis() as u64,
-        Unit::Micros => since.as_micros() as u64,
+/// The flood's trade, before its id and times are set.
+fn template<U: TimeUnit>(symbol: &Symbol) -> Trade<U> {
+    Trade {
+        event_time: Time::new(0),
+        symbol: symbol.as_str().to_owned(),
+        trade_id: 0,
+        price: Decimal::new(6_000_000, 2),
+        quantity: Decimal::new(100, 5),
+        trade_time: Time::new(0),
+        buyer_is_maker: true,
+        ignore: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flood_trades_are_binance_trades() {
+        let mut trade = template::<Micros>(&Symbol::new("btcusdt").unwrap());
+        (trade.trade_id, trade.event_time, trade.trade_time) = (7, Time::new(5), Time::new(5));
+        assert_eq!(
+            serde_json::to_string(&trade).unwrap(),
+            r#"{"e":"trade","E":5,"s":"BTCUSDT","t":7,"p":"60000.00","q":"0.00100","T":5,"m":true,"M":true}"#
+        );
     }
 }

@@ -26,9 +26,10 @@ use serde_json::{Map, Value};
 use crate::accounts::{
     param_text, AccountSpec, Accounts, CancelRequest, OrderRequest, Signed, Wallet,
 };
+use crate::exchange::Exchange;
 use crate::hub::Hub;
 use crate::market::{Market, MarketConfig};
-use crate::server::{ConnMeta, Shared};
+use crate::shared::{ConnMeta, Shared};
 
 /// The API key of the account the harness signs for.
 pub const API_KEY: &str = "fuzzKey";
@@ -63,34 +64,22 @@ fn harness() -> &'static Harness {
             actions_per_second: 20_000,
             ..MarketConfig::default()
         };
-        let market = Arc::new(Market::new(&config, accounts.clone()));
+        let market = Arc::new(Market::new(&config));
         let hub = Arc::new(Hub::default());
+        let exchange = Arc::new(Exchange::new(market, accounts, hub.clone()));
         // A moment of trading, so trade, aggTrade and kline queries have data.
         runtime.block_on(async {
-            let _ =
-                tokio::time::timeout(Duration::from_millis(300), market.clone().run(hub.clone()))
-                    .await;
+            let _ = tokio::time::timeout(Duration::from_millis(300), exchange.clone().run()).await;
         });
-        let limits = crate::Limits {
+        let limits = crate::config::Limits {
             rest_weight_per_minute: 1 << 30,
-            ..crate::Limits::default()
+            ..crate::config::Limits::default()
         };
-        let shared = Shared::new(
-            market,
-            hub,
-            Arc::default(),
-            limits,
-            None,
-            Arc::default(),
-            accounts,
-        );
+        let shared = Shared::new(exchange, hub, Arc::default(), limits, None, Arc::default());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback listener");
         let peer = listener.local_addr().expect("its address");
         let raw = Arc::new(std::net::TcpStream::connect(peer).expect("a loopback socket"));
-        let router = Router::new()
-            .merge(crate::rest_user::routes())
-            .merge(crate::rest::routes())
-            .merge(crate::admin::routes())
+        let router = crate::server::http_routes()
             .with_state(shared.clone())
             .layer(Extension(ConnMeta { peer, raw }));
         Harness {
@@ -102,15 +91,15 @@ fn harness() -> &'static Harness {
     })
 }
 
-/// [`crate::server`]'s query-string parser (`%XX` decoded, `+` kept).
+/// The server's query-string parser (`%XX` decoded, `+` kept).
 pub fn stream_query(raw: &str) -> HashMap<String, String> {
-    crate::server::stream_query(Some(raw.to_owned()))
+    crate::shared::stream_query(Some(raw.to_owned()))
 }
 
 /// A stream name as the server checks it: its canonical spelling if the
 /// fuzz market serves it, the reason if not.
 pub fn check_stream(name: &str) -> Result<String, String> {
-    crate::server::check_stream(&harness().shared.market, name)
+    crate::streams::check_stream(harness().shared.exchange.market(), name)
 }
 
 /// The streams of a stream-server path, read as the server reads them:
@@ -118,25 +107,7 @@ pub fn check_stream(name: &str) -> Result<String, String> {
 /// with [`check_stream`]. `None` for other paths.
 pub fn stream_path(path: &str) -> Option<Result<Vec<String>, String>> {
     let (path, query) = path.split_once('?').unwrap_or((path, ""));
-    let names: Vec<String> = if let Some(names) = path.strip_prefix("/ws/") {
-        names
-            .split('/')
-            .filter(|n| !n.is_empty())
-            .map(str::to_owned)
-            .collect()
-    } else if path == "/stream" {
-        stream_query(query)
-            .get("streams")
-            .map(|s| {
-                s.split('/')
-                    .filter(|n| !n.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default()
-    } else {
-        return None;
-    };
+    let (names, _) = crate::streams::requested(path, &stream_query(query))?;
     Some(names.iter().map(|n| check_stream(n)).collect())
 }
 
@@ -162,7 +133,7 @@ pub fn rest(
     let mut uri = uri.to_owned();
     if sign_it {
         let sep = if uri.contains('?') { '&' } else { '?' };
-        uri = format!("{uri}{sep}timestamp={}", h.shared.accounts.server_time());
+        uri = format!("{uri}{sep}timestamp={}", h.shared.accounts().server_time());
         let query = uri.split_once('?').map_or("", |(_, q)| q);
         let without = |text: &str| {
             text.split('&')
@@ -191,14 +162,14 @@ pub fn rest(
         (status, body)
     });
     // The clock reads after any request (a clock skew is admin input).
-    let _ = h.shared.accounts.server_time();
+    let _ = h.shared.accounts().server_time();
     // An admin request may have switched a fault on; the next one starts clean.
     crate::Faults {
         state: h.shared.faults.clone(),
-        market: h.shared.market.clone(),
+        market: h.shared.exchange.market().clone(),
     }
     .clear();
-    h.shared.accounts.set_clock_skew(0);
+    h.shared.accounts().set_clock_skew(0);
     Some(answer)
 }
 
@@ -233,7 +204,7 @@ pub fn ws_api(text: &str, sign_it: bool) -> Option<WsApiOutcome> {
         params.insert("apiKey".into(), Value::from(API_KEY));
         params.insert(
             "timestamp".into(),
-            Value::from(h.shared.accounts.server_time()),
+            Value::from(h.shared.accounts().server_time()),
         );
         let mut keys: Vec<&String> = params.keys().filter(|k| *k != "signature").collect();
         keys.sort();
@@ -248,19 +219,18 @@ pub fn ws_api(text: &str, sign_it: bool) -> Option<WsApiOutcome> {
     let key = params.get("apiKey").map(param_text);
     let account = h
         .shared
-        .accounts
+        .accounts()
         .authenticate(key.as_deref(), &Signed::Api(&params))
         .map_err(|e| e.code);
     let s = &h.shared;
     let order = match (&account, method.as_str()) {
-        (Ok(account), "order.place") => Some(OrderRequest::parse(&text_param).and_then(|req| {
-            s.accounts
-                .place(&s.market, &s.hub, *account, Wallet::Spot, req)
-        })),
-        (Ok(account), "order.cancel") => Some(
-            CancelRequest::parse(&text_param)
-                .and_then(|req| s.accounts.cancel(&s.market, &s.hub, *account, req)),
+        (Ok(account), "order.place") => Some(
+            OrderRequest::parse(&text_param)
+                .and_then(|req| s.exchange.place(*account, Wallet::Spot, req)),
         ),
+        (Ok(account), "order.cancel") => {
+            Some(CancelRequest::parse(&text_param).and_then(|req| s.exchange.cancel(*account, req)))
+        }
         _ => None,
     }
     .map(|r| r.map_err(|e| e.code));
@@ -368,10 +338,10 @@ mod tests {
             assert_eq!(status, 200);
         }
         let h = harness();
-        h.shared.accounts.set_clock_skew(i64::MAX);
-        assert!(h.shared.accounts.server_time() > crate::market::now_ms());
-        h.shared.accounts.set_clock_skew(i64::MIN);
-        assert_eq!(h.shared.accounts.server_time(), 0);
-        h.shared.accounts.set_clock_skew(0);
+        h.shared.accounts().set_clock_skew(i64::MAX);
+        assert!(h.shared.accounts().server_time() > crate::clock::now_ms());
+        h.shared.accounts().set_clock_skew(i64::MIN);
+        assert_eq!(h.shared.accounts().server_time(), 0);
+        h.shared.accounts().set_clock_skew(0);
     }
 }

@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use binance_types::{Micros, Retime, StreamName};
+use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::notation::{Notation, Written};
@@ -105,25 +107,26 @@ impl Hub {
 
     /// Publish an event on `stream` in each time unit someone listens in,
     /// encoding it once per unit.
-    pub fn emit<T: serde::Serialize + Written>(&self, stream: &str, event: T) {
+    pub fn emit<T>(&self, stream: &StreamName, event: T)
+    where
+        T: Serialize + Written + Retime<Micros>,
+        T::Output: Serialize,
+    {
         let event = event.written(Notation::Spot);
-        if self.wanted(stream) {
-            self.publish(
-                stream,
-                serde_json::to_string(&event).expect("events serialise"),
-            );
+        let stream = stream.to_string();
+        if self.wanted(&stream) {
+            self.publish(&stream, encode(&event));
         }
         let micros = format!("{stream}{MICROS_SUFFIX}");
         if self.wanted(&micros) {
-            let mut value = serde_json::to_value(&event).expect("events serialise");
-            to_micros(&mut value);
-            self.publish(&micros, value.to_string());
+            self.publish(&micros, encode(&event.retime()));
         }
     }
 
     /// True when anyone listens to `stream` in either time unit.
-    pub fn wanted_any_unit(&self, stream: &str) -> bool {
-        self.wanted(stream) || self.wanted(&format!("{stream}{MICROS_SUFFIX}"))
+    pub fn wanted_any_unit(&self, stream: &StreamName) -> bool {
+        let stream = stream.to_string();
+        self.wanted(&stream) || self.wanted(&format!("{stream}{MICROS_SUFFIX}"))
     }
 
     /// Hand a frame to every subscriber. A subscriber whose inbox is full is
@@ -168,39 +171,7 @@ fn remove(silenced: &mut HashMap<String, Vec<(u64, Inbox)>>, stream: &str, conn:
     }
 }
 
-/// Rewrite an event's time fields from milliseconds to microseconds, by
-/// Binance's keys for each event type.
-/// Scale an event's times from ms to µs (Binance's `timeUnit=MICROSECOND`).
-pub(crate) fn to_micros(value: &mut serde_json::Value) {
-    fn scale(v: &mut serde_json::Value, keys: &[&str]) {
-        for key in keys {
-            if let Some(n) = v.get(*key).and_then(serde_json::Value::as_u64) {
-                v[*key] = (n * 1000).into();
-            }
-        }
-    }
-    if let serde_json::Value::Array(items) = value {
-        items.iter_mut().for_each(to_micros);
-        return;
-    }
-    let event_type = value
-        .get("e")
-        .and_then(|e| e.as_str())
-        .unwrap_or_default()
-        .to_owned();
-    match event_type.as_str() {
-        "trade" | "aggTrade" | "blockTrade" | "avgPrice" => scale(value, &["E", "T"]),
-        "kline" => {
-            scale(value, &["E"]);
-            if let Some(k) = value.get_mut("k") {
-                scale(k, &["t", "T"]);
-            }
-        }
-        "24hrTicker" | "1hTicker" | "4hTicker" | "1dTicker" => scale(value, &["E", "O", "C"]),
-        "referencePrice" => scale(value, &["t"]),
-        "executionReport" => scale(value, &["E", "T", "O", "W", "D"]),
-        "outboundAccountPosition" => scale(value, &["E", "u"]),
-        "balanceUpdate" | "externalLockUpdate" | "listStatus" => scale(value, &["E", "T"]),
-        _ => scale(value, &["E"]),
-    }
+/// An event's JSON.
+fn encode<T: Serialize>(event: &T) -> String {
+    serde_json::to_string(event).expect("events serialise")
 }

@@ -15,139 +15,68 @@
 //! # Ok(()) }
 //! ```
 
-pub mod accounts;
-mod admin;
-pub mod cli;
+// The layers, bottom up; a module imports only modules of its own layer or
+// of the layers below it, and none imports a module that imports it back.
+// Bottom: Binance's error answers, the clock, how numbers are written.
+mod api_error;
+mod clock;
+pub mod notation;
+// The matching engine, its statistics, symbol filters, exchangeInfo; the
+// fan-out to connections.
 pub mod engine;
 pub mod exchange_info;
-pub mod faults;
 pub mod filters;
-mod flood;
-#[doc(hidden)]
-pub mod fuzzing;
 pub mod hub;
+pub mod stats;
+// The market (engines, streams), the accounts, and the exchange over both;
+// the fault switches; how the simulator is started.
+pub mod accounts;
+mod config;
+mod exchange;
+pub mod faults;
 pub mod market;
-pub mod notation;
-pub mod replay;
+// The server: shared state, one session loop, the two connection kinds
+// (streams, WebSocket API), the HTTP endpoints, the router and accept loop.
+mod admin;
+mod flood;
 mod rest;
 mod rest_ticker;
 mod rest_user;
 mod server;
-pub mod stats;
+mod session;
+mod shared;
+mod streams;
 mod tls;
 mod wsapi;
+// On top: the command line, replay, the fuzz entry points.
+pub mod cli;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod replay;
+#[cfg(test)]
+mod vectors;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use accounts::{AccountSpec, Accounts, KeyKind, Wallet};
+pub use config::{Flood, Limits, SimConfig};
 pub use faults::{DropMode, Faults};
 pub use market::MarketConfig;
 
 use engine::{BookSnapshot, Fill};
+use exchange::Exchange;
 use hub::Hub;
 use market::Market;
-
-/// Binance's connection limits, each configurable so tests can reach them
-/// in seconds.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// Server ping cadence (Binance: 20 s).
-    pub ping_interval: Duration,
-    /// Close when a ping goes unanswered this long (Binance: 60 s).
-    pub pong_timeout: Duration,
-    /// Close when the client sends more frames than this in a second (Binance: 5).
-    pub max_incoming_per_second: u32,
-    /// Streams per connection (Binance: 1024).
-    pub max_streams: usize,
-    /// Connection attempts per address per window (Binance: 300 per 5 minutes).
-    pub max_connection_attempts: u32,
-    /// The window for `max_connection_attempts`.
-    pub connection_attempt_window: Duration,
-    /// A connection's longest life (Binance: 24 h).
-    pub max_lifetime: Duration,
-    /// Frames queued for one connection before it counts as too slow and is dropped.
-    pub send_queue: usize,
-    /// Largest frame accepted from a client.
-    pub max_incoming_frame: usize,
-    /// REST request weight per address per minute (Binance: 6000).
-    pub rest_weight_per_minute: u32,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            ping_interval: Duration::from_secs(20),
-            pong_timeout: Duration::from_secs(60),
-            max_incoming_per_second: 5,
-            max_streams: 1024,
-            max_connection_attempts: 300,
-            connection_attempt_window: Duration::from_secs(300),
-            max_lifetime: Duration::from_secs(24 * 3600),
-            send_queue: 64 * 1024,
-            max_incoming_frame: 64 * 1024,
-            rest_weight_per_minute: 6000,
-        }
-    }
-}
-
-/// How to start the simulator.
-#[derive(Debug, Clone)]
-pub struct SimConfig {
-    /// Address to listen on (port 0 picks a free one).
-    pub addr: SocketAddr,
-    /// The market.
-    pub market: MarketConfig,
-    /// Connection limits.
-    pub limits: Limits,
-    /// Serve TLS (`wss://`, `https://`) with a certificate made at start-up.
-    pub tls: bool,
-    /// Flood mode for benchmarks: `/ws/<symbol>@trade` connections get
-    /// synthetic trades made in the connection itself, as fast as the socket
-    /// takes them (or at a fixed rate), instead of the engine's.
-    pub flood: Option<Flood>,
-    /// Accounts that exist from the start (more with [`Sim::accounts`]).
-    pub accounts: Vec<AccountSpec>,
-    /// The longest a margin listen token lives (Binance: 24 h, also its
-    /// default); shorten it to see expiry and renewal in seconds.
-    pub max_listen_token_validity: Duration,
-    /// Update ids per symbol whose history the truth keeps ([`Sim::true_book`],
-    /// [`Sim::trades`], REST `trades`, `aggTrades`, `klines`): at least the
-    /// last this many, up to 2048 more; older ones are dropped so memory stays
-    /// bounded. `None` keeps everything, growing with the run. Default
-    /// [`engine::DEFAULT_HISTORY_WINDOW`].
-    pub history: Option<u64>,
-}
-
-/// How a flood connection pushes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Flood {
-    /// Frames a second; `None` for as fast as the socket takes them.
-    pub rate: Option<u32>,
-}
-
-impl Default for SimConfig {
-    fn default() -> Self {
-        SimConfig {
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            market: MarketConfig::default(),
-            limits: Limits::default(),
-            tls: false,
-            flood: None,
-            accounts: Vec::new(),
-            max_listen_token_validity: Duration::from_secs(24 * 3600),
-            history: Some(engine::DEFAULT_HISTORY_WINDOW),
-        }
-    }
-}
+use shared::{Shared, Weights};
 
 /// A running simulator. Dropping it stops the server and the market.
 pub struct Sim {
     addr: SocketAddr,
     market: Arc<Market>,
     faults: Faults,
-    weights: Arc<rest::Weights>,
+    weights: Arc<Weights>,
     certificate: Option<String>,
     accounts: Accounts,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -160,12 +89,9 @@ impl Sim {
         let addr = listener.local_addr()?;
         let accounts = Accounts::new(&config.accounts, config.max_listen_token_validity)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-        let market = Arc::new(Market::with_history(
-            &config.market,
-            config.history,
-            accounts.clone(),
-        ));
+        let market = Arc::new(Market::with_history(&config.market, config.history));
         let hub = Arc::new(Hub::default());
+        let exchange = Arc::new(Exchange::new(market.clone(), accounts.clone(), hub.clone()));
         let fault_state = Arc::new(faults::FaultState::default());
         let faults = Faults {
             state: fault_state.clone(),
@@ -178,18 +104,17 @@ impl Sim {
             }
             false => (None, None),
         };
-        let weights = Arc::new(rest::Weights::default());
-        let shared = server::Shared::new(
-            market.clone(),
-            hub.clone(),
+        let weights = Arc::new(Weights::default());
+        let shared = Shared::new(
+            exchange.clone(),
+            hub,
             fault_state,
             config.limits,
             config.flood,
             weights.clone(),
-            accounts.clone(),
         );
         let expiry = tokio::spawn(accounts.clone().expire_loop());
-        let driver = tokio::spawn(market.clone().run(hub));
+        let driver = tokio::spawn(exchange.run());
         let server = tokio::spawn(async move {
             if let Err(e) = server::serve(listener, shared, acceptor).await {
                 eprintln!("binance-sim: server stopped: {e}");
@@ -214,20 +139,20 @@ impl Sim {
     /// Base URL of the stream server (`ws://127.0.0.1:PORT`, `wss://` with
     /// TLS); append `/ws/<name>` or `/stream?streams=…`.
     pub fn ws_url(&self) -> String {
-        let scheme = if self.certificate.is_some() {
-            "wss"
-        } else {
-            "ws"
-        };
-        format!("{scheme}://{}", self.host())
+        self.url("wss", "ws")
     }
 
     /// Base URL of the REST API (`http://127.0.0.1:PORT`); append `/api/v3/…`.
     pub fn rest_url(&self) -> String {
+        self.url("https", "http")
+    }
+
+    /// `tls://host` under TLS, `plain://host` otherwise.
+    fn url(&self, tls: &str, plain: &str) -> String {
         let scheme = if self.certificate.is_some() {
-            "https"
+            tls
         } else {
-            "http"
+            plain
         };
         format!("{scheme}://{}", self.host())
     }

@@ -8,17 +8,16 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use binance_types::market::{AggTrade, BookTicker, DepthUpdate, PartialDepth, Trade};
 use binance_types::market::{MiniTicker, ReferencePrice, RollingTicker};
 use binance_types::stream::{
     DepthLevels, KlineInterval, KlineTimezone, RollingWindow, StreamName, UpdateSpeed,
 };
-use binance_types::{Level, Millis, Time};
+use binance_types::{Level, Millis, Symbol, Time};
 use rust_decimal::Decimal;
 
-use crate::accounts::Accounts;
 use crate::engine::recent::Recent;
 use crate::engine::{
     BookSnapshot, CancelResult, Engine, Fill, FlowConfig, LevelChange, NewOrder, OrderError, Side,
@@ -28,12 +27,7 @@ use crate::hub::Hub;
 use crate::notation::{Notation, Written};
 use crate::stats::SymbolStats;
 
-/// Milliseconds since the epoch, now.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
+pub use crate::clock::now_ms;
 
 /// A price and the quantity there.
 type Quote = (Decimal, Decimal);
@@ -85,7 +79,9 @@ impl DepthWindow {
 /// One symbol's engine and the stream state derived from it.
 pub struct SymbolMarket {
     engine: Engine,
-    lower: String,
+    /// The symbol as stream names carry it (`None`: one they cannot,
+    /// whose streams nobody can subscribe to).
+    name: Option<Symbol>,
     /// Each aggregate trade's first and last trade id; entry `n` has
     /// aggregate id `n + 1`. Kept as long as its trades are.
     aggs: Recent<(u64, u64)>,
@@ -99,7 +95,7 @@ pub struct SymbolMarket {
 
 impl SymbolMarket {
     fn new(spec: SymbolSpec, flow: FlowConfig, seed: u64, history: Option<u64>) -> Self {
-        let lower = spec.symbol.to_lowercase();
+        let name = Symbol::new(&spec.symbol).ok();
         let mut engine = Engine::new(spec, flow, seed);
         engine.set_history_window(history);
         let top = (engine.best_bid(), engine.best_ask());
@@ -107,7 +103,7 @@ impl SymbolMarket {
         SymbolMarket {
             stats,
             engine,
-            lower,
+            name,
             aggs: Recent::default(),
             windows: Default::default(),
             skip: 0,
@@ -146,12 +142,12 @@ impl SymbolMarket {
         &self.engine.spec().symbol
     }
 
-    /// Run one engine step and publish what it produced; resting user
-    /// orders it filled get their owners' events.
-    fn step(&mut self, now: u64, hub: &Hub, accounts: &Accounts) {
+    /// Run one engine step and publish what it produced; its fills are
+    /// reported to `on_fills` (resting user orders may be among their makers).
+    fn step(&mut self, now: u64, hub: &Hub, on_fills: &mut impl FnMut(&str, &[Fill], u64)) {
         let out = self.engine.step(now);
-        if !out.fills.is_empty() && accounts.has_open_orders() {
-            accounts.on_market_fills(&self.engine.spec().symbol, &out.fills, now);
+        if !out.fills.is_empty() {
+            on_fills(&self.engine.spec().symbol, &out.fills, now);
         }
         self.publish(&out.fills, &out.changes, now, hub);
     }
@@ -209,7 +205,10 @@ impl SymbolMarket {
         for fill in fills {
             self.stats.record(fill);
         }
-        let trade_stream = format!("{}@trade", self.lower);
+        let Some(symbol) = self.name.clone() else {
+            return;
+        };
+        let trade_stream = StreamName::Trade(symbol.clone());
         {
             for fill in fills {
                 let trade = Trade::<Millis> {
@@ -226,7 +225,7 @@ impl SymbolMarket {
             }
         }
         // One aggTrade per run of fills of the same taker order at one price.
-        let agg_stream = format!("{}@aggTrade", self.lower);
+        let agg_stream = StreamName::AggTrade(symbol);
         for run in fills.chunk_by(|a, b| a.taker_order_id == b.taker_order_id && a.price == b.price)
         {
             self.aggs
@@ -265,8 +264,7 @@ impl SymbolMarket {
             return;
         }
         self.top = top;
-        let stream = format!("{}@bookTicker", self.lower);
-        if let (Some((b, bq)), Some((a, aq))) = top {
+        if let (Some((b, bq)), Some((a, aq)), Some(symbol)) = (top.0, top.1, self.name.clone()) {
             let ticker = BookTicker {
                 update_id: self.engine.last_update_id(),
                 symbol: self.symbol().to_owned(),
@@ -275,36 +273,31 @@ impl SymbolMarket {
                 best_ask: a,
                 best_ask_qty: aq,
             };
-            hub.emit(&stream, ticker);
+            hub.emit(&StreamName::BookTicker(symbol), ticker);
         }
     }
 
     /// Close a depth window and publish its diff, if anything changed.
     fn publish_diff(&mut self, speed: UpdateSpeed, now: u64, hub: &Hub) {
-        let symbol = self.engine.spec().symbol.clone();
-        if let Some(update) = self.windows[speed as usize].take(&symbol, now) {
-            hub.emit(
-                &format!("{}@depth{}", self.lower, speed_suffix(speed)),
-                update,
-            );
+        let spec_symbol = self.engine.spec().symbol.clone();
+        let update = self.windows[speed as usize].take(&spec_symbol, now);
+        if let (Some(update), Some(symbol)) = (update, self.name.clone()) {
+            hub.emit(&StreamName::Depth { symbol, speed }, update);
         }
     }
 
     /// Close a depth window (`speed`) and publish the diff and partial depths.
     fn flush(&mut self, speed: UpdateSpeed, now: u64, hub: &Hub) {
         self.publish_diff(speed, now, hub);
-        let suffix = speed_suffix(speed);
-        for levels in DepthLevels::ALL {
-            let stream = format!("{}@depth{levels}{suffix}", self.lower);
+        let Some(symbol) = &self.name else { return };
+        for &levels in DepthLevels::ALL {
+            let stream = StreamName::PartialDepth {
+                symbol: symbol.clone(),
+                levels,
+                speed,
+            };
             hub.emit(&stream, partial(&self.engine.depth(levels.count())));
         }
-    }
-}
-
-fn speed_suffix(speed: UpdateSpeed) -> &'static str {
-    match speed {
-        UpdateSpeed::Ms1000 => "",
-        UpdateSpeed::Ms100 => "@100ms",
     }
 }
 
@@ -316,12 +309,17 @@ impl SymbolMarket {
     /// Publish the candles due: every second for `1s`, every two seconds
     /// for the other intervals (Binance's update speeds).
     fn publish_klines(&mut self, now: u64, every_two_seconds: bool, hub: &Hub) {
+        let Some(symbol) = &self.name else { return };
         for &interval in KlineInterval::ALL {
             if interval != KlineInterval::S1 && !every_two_seconds {
                 continue;
             }
-            for (timezone, suffix) in [(KlineTimezone::Utc, ""), (KlineTimezone::Utc8, "@+08:00")] {
-                let stream = format!("{}@kline_{interval}{suffix}", self.lower);
+            for timezone in [KlineTimezone::Utc, KlineTimezone::Utc8] {
+                let stream = StreamName::Kline {
+                    symbol: symbol.clone(),
+                    interval,
+                    timezone,
+                };
                 if hub.wanted_any_unit(&stream) {
                     for event in self.stats.kline_events(interval, timezone, now) {
                         hub.emit(&stream, event);
@@ -339,41 +337,8 @@ impl SymbolMarket {
         arrays: bool,
         hub: &Hub,
     ) -> Option<(MiniTicker, Vec<RollingTicker>)> {
-        let lower = self.lower.clone();
-        let stream = |kind: &str| format!("{lower}@{kind}");
-        let wanted = |name: &str| hub.wanted_any_unit(name);
-        if wanted(&stream("miniTicker")) {
-            if let Some(mini) = self.stats.mini_ticker(now) {
-                hub.emit(&stream("miniTicker"), mini);
-            }
-        }
-        if let (true, Some(bid), Some(ask)) = (wanted(&stream("ticker")), self.top.0, self.top.1) {
-            if let Some(ticker) = self.stats.ticker(now, bid, ask) {
-                hub.emit(&stream("ticker"), ticker);
-            }
-        }
-        for &window in RollingWindow::ALL {
-            let name = stream(&format!("ticker_{window}"));
-            if let (true, Some(rolling)) = (wanted(&name), self.stats.rolling(window, now)) {
-                hub.emit(&name, rolling);
-            }
-        }
-        if wanted(&stream("referencePrice")) {
-            // The simulator's reference price is the mid of the book.
-            let mid = self.top.0.zip(self.top.1).map(|((b, _), (a, _))| {
-                ((b + a) / Decimal::TWO).round_dp(self.engine.spec().tick_size.scale())
-            });
-            let reference = ReferencePrice::<Millis> {
-                symbol: self.engine.spec().symbol.clone(),
-                reference_price: mid,
-                time: Time::new(now),
-            };
-            hub.emit(&stream("referencePrice"), reference);
-        }
-        if wanted(&stream("avgPrice")) {
-            if let Some(avg) = self.stats.avg_price(now) {
-                hub.emit(&stream("avgPrice"), avg);
-            }
+        if let Some(symbol) = self.name.clone() {
+            self.publish_symbol_tickers(symbol, now, hub);
         }
         // Always consumed, so a later subscriber to an array starts from now.
         if !self.stats.take_changed() || !arrays {
@@ -385,6 +350,51 @@ impl SymbolMarket {
             .filter_map(|&w| self.stats.rolling(w, now))
             .collect();
         Some((mini, rolling))
+    }
+
+    /// The symbol's own tickers and averages, to whoever listens.
+    fn publish_symbol_tickers(&mut self, symbol: Symbol, now: u64, hub: &Hub) {
+        let wanted = |name: &StreamName| hub.wanted_any_unit(name);
+        let mini = StreamName::MiniTicker(symbol.clone());
+        if wanted(&mini) {
+            if let Some(event) = self.stats.mini_ticker(now) {
+                hub.emit(&mini, event);
+            }
+        }
+        let ticker = StreamName::Ticker(symbol.clone());
+        if let (true, Some(bid), Some(ask)) = (wanted(&ticker), self.top.0, self.top.1) {
+            if let Some(event) = self.stats.ticker(now, bid, ask) {
+                hub.emit(&ticker, event);
+            }
+        }
+        for &window in RollingWindow::ALL {
+            let name = StreamName::RollingTicker {
+                symbol: symbol.clone(),
+                window,
+            };
+            if let (true, Some(rolling)) = (wanted(&name), self.stats.rolling(window, now)) {
+                hub.emit(&name, rolling);
+            }
+        }
+        let reference = StreamName::ReferencePrice(symbol.clone());
+        if wanted(&reference) {
+            // The simulator's reference price is the mid of the book.
+            let mid = self.top.0.zip(self.top.1).map(|((b, _), (a, _))| {
+                ((b + a) / Decimal::TWO).round_dp(self.engine.spec().tick_size.scale())
+            });
+            let event = ReferencePrice::<Millis> {
+                symbol: self.engine.spec().symbol.clone(),
+                reference_price: mid,
+                time: Time::new(now),
+            };
+            hub.emit(&reference, event);
+        }
+        let avg = StreamName::AvgPrice(symbol);
+        if wanted(&avg) {
+            if let Some(event) = self.stats.avg_price(now) {
+                hub.emit(&avg, event);
+            }
+        }
     }
 }
 
@@ -436,23 +446,18 @@ pub struct Market {
     symbols: BTreeMap<String, Mutex<SymbolMarket>>,
     exchange_info: BTreeMap<String, serde_json::Value>,
     actions_per_second: u32,
-    accounts: Accounts,
 }
 
 impl Market {
     /// Build the engines, each keeping the history of its last
     /// [`crate::engine::DEFAULT_HISTORY_WINDOW`] update ids.
-    pub fn new(config: &MarketConfig, accounts: Accounts) -> Self {
-        Market::with_history(
-            config,
-            Some(crate::engine::DEFAULT_HISTORY_WINDOW),
-            accounts,
-        )
+    pub fn new(config: &MarketConfig) -> Self {
+        Market::with_history(config, Some(crate::engine::DEFAULT_HISTORY_WINDOW))
     }
 
     /// Build the engines, each keeping the history of its last `history`
     /// update ids (`None`: all; see [`Engine::set_history_window`]).
-    pub fn with_history(config: &MarketConfig, history: Option<u64>, accounts: Accounts) -> Self {
+    pub fn with_history(config: &MarketConfig, history: Option<u64>) -> Self {
         let symbols = config
             .symbols
             .iter()
@@ -486,7 +491,6 @@ impl Market {
             symbols,
             exchange_info,
             actions_per_second: config.actions_per_second,
-            accounts,
         }
     }
 
@@ -519,8 +523,13 @@ impl Market {
     }
 
     /// Drive the market forever: engine steps spread evenly in time, depth
-    /// windows closed every 100 ms and every 1000 ms.
-    pub async fn run(self: Arc<Self>, hub: Arc<Hub>) {
+    /// windows closed every 100 ms and every 1000 ms. Every step's fills are
+    /// reported to `on_fills` (symbol, fills, time).
+    pub async fn run(
+        self: Arc<Self>,
+        hub: Arc<Hub>,
+        mut on_fills: impl FnMut(&str, &[Fill], u64) + Send,
+    ) {
         const TICK: Duration = Duration::from_millis(10);
         let mut ticker = tokio::time::interval(TICK);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -538,14 +547,14 @@ impl Market {
             let mut minis = Vec::new();
             let mut rolling: [Vec<RollingTicker>; 3] = Default::default();
             let arrays = second
-                && (hub.wanted_any_unit("!miniTicker@arr")
+                && (hub.wanted_any_unit(&StreamName::AllMiniTickers)
                     || RollingWindow::ALL
                         .iter()
-                        .any(|w| hub.wanted_any_unit(&format!("!ticker_{w}@arr"))));
+                        .any(|&w| hub.wanted_any_unit(&StreamName::AllRollingTickers(w))));
             for market in self.symbols.values() {
                 let mut m = market.lock().unwrap();
                 for _ in 0..steps {
-                    m.step(now, &hub, &self.accounts);
+                    m.step(now, &hub, &mut on_fills);
                 }
                 if tick % 10 == 0 {
                     m.flush(UpdateSpeed::Ms100, now, &hub);
@@ -563,11 +572,11 @@ impl Market {
             }
             // All-market arrays carry only the symbols that changed, and are not sent empty.
             if !minis.is_empty() {
-                hub.emit("!miniTicker@arr", minis);
+                hub.emit(&StreamName::AllMiniTickers, minis);
             }
             for (window, list) in RollingWindow::ALL.iter().zip(rolling) {
                 if !list.is_empty() {
-                    hub.emit(&format!("!ticker_{window}@arr"), list);
+                    hub.emit(&StreamName::AllRollingTickers(*window), list);
                 }
             }
         }

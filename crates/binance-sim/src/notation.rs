@@ -10,12 +10,15 @@
 //! every level the simulator wrote as `"0"`.
 //!
 //! The wire structs of `binance-types` keep whatever scale a decimal has, so
-//! every event the [`Hub`](crate::hub::Hub) sends passes through [`Written`]
+//! every event the hub sends passes through [`Written`]
 //! first, and REST bodies use [`Notation::text`].
 
 use binance_types::market::{
     AggTrade, AvgPrice, BookTicker, DepthUpdate, KlineEvent, MiniTicker, PartialDepth,
     ReferencePrice, RollingTicker, Ticker, Trade,
+};
+use binance_types::user::{
+    BalanceUpdate, ExecutionReport, ExternalLockUpdate, OutboundAccountPosition,
 };
 use binance_types::Level;
 use rust_decimal::Decimal;
@@ -182,6 +185,37 @@ impl Written for PartialDepth {
         self.bids = self.bids.written(n);
         self.asks = self.asks.written(n);
         self
+    }
+}
+
+impl Written for ExecutionReport {
+    /// Every amount but the commission, which Binance writes as it is (`"0"`).
+    fn written(mut self, n: Notation) -> Self {
+        amounts!(self, n; quantity, price, stop_price, iceberg_quantity, last_executed_quantity,
+            cumulative_filled_quantity, last_executed_price, cumulative_quote_quantity,
+            last_quote_quantity, quote_order_quantity)
+    }
+}
+
+impl Written for OutboundAccountPosition {
+    fn written(mut self, n: Notation) -> Self {
+        for b in &mut self.balances {
+            b.free = n.amount(b.free);
+            b.locked = n.amount(b.locked);
+        }
+        self
+    }
+}
+
+impl Written for BalanceUpdate {
+    fn written(mut self, n: Notation) -> Self {
+        amounts!(self, n; delta)
+    }
+}
+
+impl Written for ExternalLockUpdate {
+    fn written(mut self, n: Notation) -> Self {
+        amounts!(self, n; delta)
     }
 }
 

@@ -3,63 +3,23 @@
 //! HTTP 429 with `Retry-After` and Binance's `-1003` error.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::Duration;
 
-use axum::extract::{Extension, Query, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::extract::{Extension, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use crate::market::{now_ms, partial};
+use crate::api_error::binance_error;
+use crate::clock::now_ms;
+use crate::market::{partial, SymbolMarket};
 use crate::notation::Notation;
-use crate::server::{binance_error, retry_after, ConnMeta, Shared};
-
-type Params = Query<HashMap<String, String>>;
+use crate::rest_ticker;
+use crate::shared::{ConnMeta, Request, Shared};
 
 /// The REST answers are spot's.
 const SPOT: Notation = Notation::Spot;
-
-/// Request weight used per address in the current minute.
-#[derive(Default)]
-pub(crate) struct Weights {
-    used: Mutex<HashMap<IpAddr, (u64, u32)>>,
-    /// Requests answered 429 so far.
-    pub refused: std::sync::atomic::AtomicU64,
-}
-
-impl Weights {
-    /// Charge `weight` to `ip`; the weight used this minute, or the wait
-    /// until the next minute when over `limit`.
-    pub(crate) fn charge(&self, ip: IpAddr, weight: u32, limit: u32) -> Result<u32, Duration> {
-        let now = now_ms();
-        let minute = now / 60_000;
-        let mut used = self.used.lock().unwrap();
-        let entry = used.entry(ip).or_insert((minute, 0));
-        if entry.0 != minute {
-            *entry = (minute, 0);
-        }
-        if entry.1 + weight > limit {
-            self.refused
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return Err(Duration::from_millis((minute + 1) * 60_000 - now));
-        }
-        entry.1 += weight;
-        Ok(entry.1)
-    }
-
-    /// Weight used by `ip` this minute.
-    pub(crate) fn used(&self, ip: IpAddr) -> u32 {
-        let minute = now_ms() / 60_000;
-        match self.used.lock().unwrap().get(&ip) {
-            Some(&(m, used)) if m == minute => used,
-            _ => 0,
-        }
-    }
-}
 
 pub(crate) fn routes() -> Router<Shared> {
     Router::new()
@@ -77,7 +37,11 @@ pub(crate) fn routes() -> Router<Shared> {
             "/api/v3/userDataStream",
             get(gone).post(gone).put(gone).delete(gone),
         )
-        .merge(crate::rest_ticker::routes())
+        .route("/api/v3/ticker/24hr", get(rest_ticker::day))
+        .route("/api/v3/ticker/price", get(rest_ticker::price))
+        .route("/api/v3/ticker/bookTicker", get(rest_ticker::book))
+        .route("/api/v3/ticker", get(rest_ticker::rolling))
+        .route("/api/v3/avgPrice", get(rest_ticker::avg_price))
 }
 
 /// A path Binance does not serve: its front end's 404 page (what clients
@@ -92,51 +56,25 @@ pub(crate) async fn not_found() -> Response {
         .into_response()
 }
 
-/// Charge the weight, run the handler, stamp the used weight.
-pub(crate) async fn weighed<F: std::future::Future<Output = Response>>(
-    s: &Shared,
-    meta: &ConnMeta,
-    weight: u32,
-    answer: F,
-) -> Response {
-    match s.weights.charge(meta.peer.ip(), weight, s.limits.rest_weight_per_minute) {
-        Err(wait) => retry_after(
-            StatusCode::TOO_MANY_REQUESTS,
-            wait,
-            -1003,
-            &format!(
-                "Too much request weight used; current limit is {} request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.",
-                s.limits.rest_weight_per_minute
-            ),
-        ),
-        Ok(used) => {
-            let mut response = answer.await;
-            response
-                .headers_mut()
-                .insert("x-mbx-used-weight-1m", HeaderValue::from(used));
-            response
-        }
-    }
-}
-
 async fn ping(State(s): State<Shared>, Extension(m): Extension<ConnMeta>) -> Response {
-    weighed(&s, &m, 1, async { Json(json!({})).into_response() }).await
+    s.weighed(&m, 1, async { Json(json!({})).into_response() })
+        .await
 }
 
 async fn time(State(s): State<Shared>, Extension(m): Extension<ConnMeta>) -> Response {
-    weighed(&s, &m, 1, async {
-        Json(json!({ "serverTime": s.accounts.server_time() })).into_response()
+    s.weighed(&m, 1, async {
+        Json(json!({ "serverTime": s.accounts().server_time() })).into_response()
     })
     .await
 }
 
 async fn exchange_info(State(s): State<Shared>, Extension(m): Extension<ConnMeta>) -> Response {
     let doc = crate::exchange_info::document(
-        s.market.exchange_info(),
+        s.exchange.market().exchange_info(),
         s.limits.rest_weight_per_minute,
         now_ms(),
     );
-    weighed(&s, &m, 20, async { Json(doc).into_response() }).await
+    s.weighed(&m, 20, async { Json(doc).into_response() }).await
 }
 
 /// The retired listenKey endpoint answers as Binance does since 2026-02-20.
@@ -195,9 +133,9 @@ macro_rules! try_or {
 fn symbol_market<'a>(
     s: &'a Shared,
     q: &HashMap<String, String>,
-) -> Result<&'a std::sync::Mutex<crate::market::SymbolMarket>, Box<Response>> {
+) -> Result<&'a std::sync::Mutex<SymbolMarket>, Box<Response>> {
     let symbol = q.get("symbol").ok_or_else(|| Box::new(missing("symbol")))?;
-    s.market.symbol(symbol).ok_or_else(|| {
+    s.exchange.market().symbol(symbol).ok_or_else(|| {
         Box::new(binance_error(
             StatusCode::BAD_REQUEST,
             -1121,
@@ -225,17 +163,13 @@ fn depth_weight(limit: usize) -> u32 {
     }
 }
 
-async fn depth(
-    State(s): State<Shared>,
-    Extension(m): Extension<ConnMeta>,
-    Query(q): Params,
-) -> Response {
+async fn depth(Request { s, meta: m, q }: Request) -> Response {
     let limit = try_or!(limit(&q, 100, 5000));
     let market = try_or_answer!(symbol_market(&s, &q));
     // Taken now, delivered late: a slow snapshot is also a stale one.
     let book = market.lock().unwrap().engine().depth(limit);
     let delay = s.faults.depth_delay();
-    weighed(&s, &m, depth_weight(limit), async move {
+    s.weighed(&m, depth_weight(limit), async move {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
@@ -244,21 +178,13 @@ async fn depth(
     .await
 }
 
-async fn trades(
-    State(s): State<Shared>,
-    Extension(m): Extension<ConnMeta>,
-    Query(q): Params,
-) -> Response {
+async fn trades(Request { s, meta: m, q }: Request) -> Response {
     trade_list(&s, &m, &q, None).await
 }
 
 /// `GET /api/v3/historicalTrades`: `/trades` from `fromId` on (the latest
 /// without it).
-async fn historical_trades(
-    State(s): State<Shared>,
-    Extension(m): Extension<ConnMeta>,
-    Query(q): Params,
-) -> Response {
+async fn historical_trades(Request { s, meta: m, q }: Request) -> Response {
     let from_id = try_or!(number(&q, "fromId"));
     trade_list(&s, &m, &q, from_id).await
 }
@@ -296,14 +222,10 @@ async fn trade_list(
             })
             .collect()
     };
-    weighed(s, m, 25, async { Json(list).into_response() }).await
+    s.weighed(m, 25, async { Json(list).into_response() }).await
 }
 
-async fn agg_trades(
-    State(s): State<Shared>,
-    Extension(m): Extension<ConnMeta>,
-    Query(q): Params,
-) -> Response {
+async fn agg_trades(Request { s, meta: m, q }: Request) -> Response {
     let limit = try_or!(limit(&q, 500, 1000));
     let from_id = try_or!(number(&q, "fromId"));
     let start = try_or!(number(&q, "startTime"));
@@ -363,7 +285,7 @@ async fn agg_trades(
             })
             .collect()
     };
-    weighed(&s, &m, 4, async { Json(list).into_response() }).await
+    s.weighed(&m, 4, async { Json(list).into_response() }).await
 }
 
 /// Binance's `-1130` for a query reaching before the history window.
@@ -393,11 +315,7 @@ fn incomplete_before(engine: &crate::engine::Engine, start_ms: u64) -> Option<Re
 /// `GET /api/v3/klines`: candles from the trade log (periods without a trade
 /// are left out, and so are candles some of whose trades left the history
 /// window).
-async fn klines(
-    State(s): State<Shared>,
-    Extension(m): Extension<ConnMeta>,
-    Query(q): Params,
-) -> Response {
+async fn klines(Request { s, meta: m, q }: Request) -> Response {
     use binance_types::stream::{KlineInterval, KlineTimezone};
     let limit = try_or!(limit(&q, 500, 1000));
     let start = try_or!(number(&q, "startTime"));
@@ -469,5 +387,5 @@ async fn klines(
             })
             .collect()
     };
-    weighed(&s, &m, 2, async { Json(rows).into_response() }).await
+    s.weighed(&m, 2, async { Json(rows).into_response() }).await
 }

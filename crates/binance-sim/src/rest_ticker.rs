@@ -1,36 +1,24 @@
-//! The REST tickers: `/api/v3/ticker/24hr`, `/ticker/price`,
+//! The REST tickers (routed with the other public endpoints): `/api/v3/ticker/24hr`, `/ticker/price`,
 //! `/ticker/bookTicker`, `/ticker` (rolling window) and `/avgPrice`, from
 //! the same statistics as the ticker streams, in Binance's REST layout.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use axum::extract::{Extension, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use binance_types::stream::RollingWindow;
 use rust_decimal::Decimal;
 use serde_json::{json, Map, Value};
 
-use crate::market::{now_ms, SymbolMarket};
+use crate::api_error::binance_error;
+use crate::clock::now_ms;
+use crate::market::SymbolMarket;
 use crate::notation::Notation;
-use crate::rest::weighed;
-use crate::server::{binance_error, ConnMeta, Shared};
+use crate::shared::{ConnMeta, Request, Shared};
 
 const SPOT: Notation = Notation::Spot;
-
-pub(crate) fn routes() -> Router<Shared> {
-    Router::new()
-        .route("/api/v3/ticker/24hr", get(day))
-        .route("/api/v3/ticker/price", get(price))
-        .route("/api/v3/ticker/bookTicker", get(book))
-        .route("/api/v3/ticker", get(rolling))
-        .route("/api/v3/avgPrice", get(avg_price))
-}
-
-type Params = Query<HashMap<String, String>>;
 
 /// The symbols asked for: `symbol`, `symbols` (a JSON array), or every
 /// symbol when neither is sent (`None` then, for the weight).
@@ -61,13 +49,13 @@ fn chosen<'a>(s: &'a Shared, q: &HashMap<String, String>) -> Result<Chosen<'a>, 
             ))
         })?,
         (None, None) => {
-            let all = s.market.symbols().filter_map(|n| s.market.symbol(n)).collect();
+            let all = s.exchange.market().symbols().filter_map(|n| s.exchange.market().symbol(n)).collect();
             return Ok((all, None));
         }
     };
     let markets = names
         .iter()
-        .map(|n| s.market.symbol(n).ok_or_else(invalid))
+        .map(|n| s.exchange.market().symbol(n).ok_or_else(invalid))
         .collect::<Result<Vec<_>, _>>()?;
     Ok((markets, Some(names.len())))
 }
@@ -89,7 +77,8 @@ async fn per_market(
         .iter()
         .map(|market| item(&market.lock().unwrap()))
         .collect();
-    weighed(s, m, weight(asked), async { answer(q, items) }).await
+    s.weighed(m, weight(asked), async { answer(q, items) })
+        .await
 }
 
 /// The best bid and ask (price, quantity), zeros on an empty side.
@@ -228,11 +217,7 @@ const DAY_EXTRA: [&str; 7] = [
 ];
 
 /// `GET /api/v3/ticker/24hr`.
-async fn day(
-    State(s): State<Shared>,
-    Extension(m): Extension<ConnMeta>,
-    Query(q): Params,
-) -> Response {
+pub(crate) async fn day(Request { s, meta: m, q }: Request) -> Response {
     let mini = match mini(&q) {
         Ok(mini) => mini,
         Err(e) => return *e,
@@ -267,11 +252,7 @@ async fn day(
 
 /// `GET /api/v3/ticker`: a rolling window (`windowSize` 1h, 4h or 1d, the
 /// windows the simulator keeps; default 1d).
-async fn rolling(
-    State(s): State<Shared>,
-    Extension(m): Extension<ConnMeta>,
-    Query(q): Params,
-) -> Response {
+pub(crate) async fn rolling(Request { s, meta: m, q }: Request) -> Response {
     let mini = match mini(&q) {
         Ok(mini) => mini,
         Err(e) => return *e,
@@ -308,11 +289,7 @@ async fn rolling(
 }
 
 /// `GET /api/v3/ticker/price`: the last trade price.
-async fn price(
-    State(s): State<Shared>,
-    Extension(m): Extension<ConnMeta>,
-    Query(q): Params,
-) -> Response {
+pub(crate) async fn price(Request { s, meta: m, q }: Request) -> Response {
     let item = |market: &SymbolMarket| {
         let engine = market.engine();
         let last = engine.trades().last().map_or(Decimal::ZERO, |f| f.price);
@@ -322,11 +299,7 @@ async fn price(
 }
 
 /// `GET /api/v3/ticker/bookTicker`: the best bid and ask.
-async fn book(
-    State(s): State<Shared>,
-    Extension(m): Extension<ConnMeta>,
-    Query(q): Params,
-) -> Response {
+pub(crate) async fn book(Request { s, meta: m, q }: Request) -> Response {
     let item = |market: &SymbolMarket| {
         let (bid, ask) = top(market);
         json!({
@@ -349,11 +322,7 @@ fn one_or_more(asked: Option<usize>) -> u32 {
 }
 
 /// `GET /api/v3/avgPrice`: the five-minute average, as the `avgPrice` stream.
-async fn avg_price(
-    State(s): State<Shared>,
-    Extension(m): Extension<ConnMeta>,
-    Query(q): Params,
-) -> Response {
+pub(crate) async fn avg_price(Request { s, meta: m, q }: Request) -> Response {
     if !q.contains_key("symbol") {
         return binance_error(
             StatusCode::BAD_REQUEST,
@@ -375,5 +344,5 @@ async fn avg_price(
             "closeTime": avg.map_or(now, |a| a.last_trade_time.get()),
         })
     };
-    weighed(&s, &m, 2, async { Json(body).into_response() }).await
+    s.weighed(&m, 2, async { Json(body).into_response() }).await
 }

@@ -6,83 +6,70 @@
 use std::collections::HashMap;
 
 use axum::extract::{Extension, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::Value;
 
-use crate::accounts::{ApiErr, CancelRequest, OrderRequest, Signed, Wallet};
-use crate::market::now_ms;
-use crate::server::{stream_query, ConnMeta, Shared};
+use crate::accounts::{CancelRequest, OrderRequest, Signed, Wallet};
+use crate::api_error::ApiErr;
+use crate::clock::now_ms;
+use crate::shared::{stream_query, ConnMeta, Shared};
 
 pub(crate) fn routes() -> Router<Shared> {
     Router::new()
         .route(
             "/api/v3/order",
-            post(route_counted(1, place))
-                .delete(route(1, cancel))
-                .get(route(4, query_order)),
+            post(route(1, place, COUNTED))
+                .delete(route(1, cancel, PLAIN))
+                .get(route(4, query_order, PLAIN)),
         )
+        .route("/api/v3/allOrders", get(route(20, all_orders, PLAIN)))
         .route(
             "/api/v3/openOrders",
-            get(route(6, open_orders)).delete(route(1, cancel_all)),
+            get(route(6, open_orders, PLAIN)).delete(route(1, cancel_all, PLAIN)),
         )
+        .route("/api/v3/myTrades", get(route(20, my_trades, PLAIN)))
         .route(
             "/api/v3/order/cancelReplace",
-            post(route_counted(1, cancel_replace)),
+            post(route(1, cancel_replace, COUNTED)),
         )
-        .route("/api/v3/allOrders", get(route(20, all_orders)))
-        .route("/api/v3/myTrades", get(route(20, my_trades)))
-        .route("/api/v3/account", get(route(20, account)))
+        .route("/api/v3/account", get(route(20, account, PLAIN)))
         .route(
             "/sapi/v1/margin/order",
-            post(route(6, margin_place)).delete(route(10, margin_cancel)),
+            post(route(6, margin_place, PLAIN)).delete(route(10, margin_cancel, PLAIN)),
         )
-        .route("/sapi/v1/userListenToken", post(route(1, listen_token)))
+        .route(
+            "/sapi/v1/userListenToken",
+            post(route(1, listen_token, PLAIN)),
+        )
 }
 
 /// What a signed endpoint does once the request is authenticated.
 type Run = fn(&Shared, Authed) -> Result<Value, ApiErr>;
 
+/// `route`'s last argument: the endpoint places orders, and answers with
+/// the account's order counts in `X-MBX-ORDER-COUNT-10S` / `-1D`.
+const COUNTED: bool = true;
+/// `route`'s last argument: the endpoint places no order.
+const PLAIN: bool = false;
+
 type Answer = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>;
 
-/// A handler: weigh `weight`, authenticate, `run`.
+/// A handler: weigh `weight`, authenticate, `run`; with [`COUNTED`], the
+/// order counts.
 fn route(
     weight: u32,
     run: Run,
-) -> impl Fn(State<Shared>, Extension<ConnMeta>, HeaderMap, RawQuery, String) -> Answer
-       + Clone
-       + Send
-       + Sync
-       + 'static {
-    route_with(weight, run, false)
-}
-
-/// A handler that places an order: as [`route`], and the account's order
-/// counts in `X-MBX-ORDER-COUNT-10S` / `-1D`.
-fn route_counted(
-    weight: u32,
-    run: Run,
-) -> impl Fn(State<Shared>, Extension<ConnMeta>, HeaderMap, RawQuery, String) -> Answer
-       + Clone
-       + Send
-       + Sync
-       + 'static {
-    route_with(weight, run, true)
-}
-
-fn route_with(
-    weight: u32,
-    run: Run,
-    counts_order: bool,
+    counts_orders: bool,
 ) -> impl Fn(State<Shared>, Extension<ConnMeta>, HeaderMap, RawQuery, String) -> Answer
        + Clone
        + Send
        + Sync
        + 'static {
     move |State(s), Extension(m), headers, RawQuery(q), body| {
-        Box::pin(async move { signed(&s, &m, &headers, q, body, weight, run, counts_order).await })
+        Box::pin(async move { answer(&s, &m, &headers, q, body, weight, run, counts_orders).await })
     }
 }
 
@@ -116,14 +103,9 @@ impl Authed {
     }
 }
 
-fn error(e: ApiErr) -> Response {
-    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-    (status, Json(e.body())).into_response()
-}
-
-/// Weigh, authenticate, run; count the order when `counts_order`.
+/// Weigh, authenticate, run; count the order when it places one.
 #[allow(clippy::too_many_arguments)]
-async fn signed(
+async fn answer(
     s: &Shared,
     meta: &ConnMeta,
     headers: &HeaderMap,
@@ -131,7 +113,7 @@ async fn signed(
     body: String,
     weight: u32,
     run: Run,
-    counts_order: bool,
+    counts_orders: bool,
 ) -> Response {
     let answer = async {
         let query = query.unwrap_or_default();
@@ -150,21 +132,21 @@ async fn signed(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let Some(key) = key else {
-            return error(ApiErr::new(401, -2014, "API-key format invalid."));
+            return ApiErr::new(401, -2014, "API-key format invalid.").into_response();
         };
         let signed = Signed::Rest {
             payload,
             params: &params,
         };
-        match s.accounts.authenticate(Some(&key), &signed) {
-            Err(e) => error(e),
+        match s.accounts().authenticate(Some(&key), &signed) {
+            Err(e) => e.into_response(),
             Ok(account) => {
                 let mut response = match run(s, Authed { account, params }) {
                     Ok(v) => Json(v).into_response(),
-                    Err(e) => error(e),
+                    Err(e) => e.into_response(),
                 };
-                if counts_order {
-                    let (ten_seconds, day) = s.accounts.count_order(account, now_ms());
+                if counts_orders {
+                    let (ten_seconds, day) = s.accounts().count_order(account, now_ms());
                     let h = response.headers_mut();
                     h.insert("x-mbx-order-count-10s", HeaderValue::from(ten_seconds));
                     h.insert("x-mbx-order-count-1d", HeaderValue::from(day));
@@ -173,19 +155,19 @@ async fn signed(
             }
         }
     };
-    crate::rest::weighed(s, meta, weight, answer).await
+    s.weighed(meta, weight, answer).await
 }
 
 fn place_in(s: &Shared, a: &Authed, wallet: Wallet) -> Result<Value, ApiErr> {
     let get = |k: &str| a.get(k);
     let req = OrderRequest::parse(&get)?;
-    s.accounts.place(&s.market, &s.hub, a.account, wallet, req)
+    s.exchange.place(a.account, wallet, req)
 }
 
 fn cancel_in(s: &Shared, a: &Authed) -> Result<Value, ApiErr> {
     let get = |k: &str| a.get(k);
     let req = CancelRequest::parse(&get)?;
-    s.accounts.cancel(&s.market, &s.hub, a.account, req)
+    s.exchange.cancel(a.account, req)
 }
 
 fn place(s: &Shared, a: Authed) -> Result<Value, ApiErr> {
@@ -202,29 +184,28 @@ fn margin_place(s: &Shared, a: Authed) -> Result<Value, ApiErr> {
 }
 
 fn query_order(s: &Shared, a: Authed) -> Result<Value, ApiErr> {
-    s.accounts.query_order(a.account, &|k| a.get(k))
+    s.accounts().query_order(a.account, &|k| a.get(k))
 }
 
 fn open_orders(s: &Shared, a: Authed) -> Result<Value, ApiErr> {
-    s.accounts.open_orders(a.account, &|k| a.get(k))
+    s.accounts().open_orders(a.account, &|k| a.get(k))
 }
 
 fn all_orders(s: &Shared, a: Authed) -> Result<Value, ApiErr> {
-    s.accounts.all_orders(a.account, &|k| a.get(k))
+    s.accounts().all_orders(a.account, &|k| a.get(k))
 }
 
 fn my_trades(s: &Shared, a: Authed) -> Result<Value, ApiErr> {
-    s.accounts.my_trades(a.account, &|k| a.get(k))
+    s.accounts().my_trades(a.account, &|k| a.get(k))
 }
 
 fn cancel_all(s: &Shared, a: Authed) -> Result<Value, ApiErr> {
     let symbol = a.get("symbol").ok_or_else(|| ApiErr::missing("symbol"))?;
-    s.accounts.cancel_all(&s.market, &s.hub, a.account, &symbol)
+    s.exchange.cancel_all(a.account, &symbol)
 }
 
 fn cancel_replace(s: &Shared, a: Authed) -> Result<Value, ApiErr> {
-    s.accounts
-        .cancel_replace(&s.market, &s.hub, a.account, &|k| a.get(k))
+    s.exchange.cancel_replace(a.account, &|k| a.get(k))
 }
 
 /// A margin cancel: the spot cancel's facts in the margin page's layout.
@@ -241,7 +222,7 @@ fn margin_cancel(s: &Shared, a: Authed) -> Result<Value, ApiErr> {
 }
 
 fn account(s: &Shared, a: Authed) -> Result<Value, ApiErr> {
-    Ok(s.accounts.account_json(a.account))
+    Ok(s.accounts().account_json(a.account))
 }
 
 fn listen_token(s: &Shared, a: Authed) -> Result<Value, ApiErr> {
@@ -256,5 +237,5 @@ fn listen_token(s: &Shared, a: Authed) -> Result<Value, ApiErr> {
             )
         })?),
     };
-    Ok(s.accounts.listen_token(a.account, wallet, validity))
+    Ok(s.accounts().listen_token(a.account, wallet, validity))
 }

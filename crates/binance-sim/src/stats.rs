@@ -161,31 +161,32 @@ impl SymbolStats {
     ) -> Option<Ticker> {
         let w = self.window(DAY_MS, now_ms)?;
         let last = self.last?;
-        let (price_change, price_change_percent) = price_change(&w.tally);
-        let (first_trade_id, last_trade_id) = w.tally.wire_ids();
+        // The 24-hour ticker is the day's rolling ticker with the previous
+        // close, the last quantity and the book's top.
+        let day = self.rolling_of(&w, RollingWindow::D1, now_ms);
         Some(Ticker::<Millis> {
-            event_time: Time::new(now_ms),
-            symbol: self.symbol.clone(),
-            price_change,
-            price_change_percent,
-            weighted_avg_price: w.tally.weighted_avg_price(self.price_scale),
+            event_time: day.event_time,
+            symbol: day.symbol,
+            price_change: day.price_change,
+            price_change_percent: day.price_change_percent,
+            weighted_avg_price: day.weighted_avg_price,
             prev_close: w.prev_close,
-            last_price: w.tally.close,
+            last_price: day.last_price,
             last_quantity: last.qty,
             best_bid: best_bid.0,
             best_bid_qty: best_bid.1,
             best_ask: best_ask.0,
             best_ask_qty: best_ask.1,
-            open: w.tally.open,
-            high: w.tally.high,
-            low: w.tally.low,
-            volume: w.tally.volume,
-            quote_volume: w.tally.quote_volume,
-            open_time: Time::new(w.open_ms),
-            close_time: Time::new(now_ms),
-            first_trade_id,
-            last_trade_id,
-            trade_count: w.tally.count,
+            open: day.open,
+            high: day.high,
+            low: day.low,
+            volume: day.volume,
+            quote_volume: day.quote_volume,
+            open_time: day.open_time,
+            close_time: day.close_time,
+            first_trade_id: day.first_trade_id,
+            last_trade_id: day.last_trade_id,
+            trade_count: day.trade_count,
         })
     }
 
@@ -193,9 +194,14 @@ impl SymbolStats {
     /// `now_ms`; `None` before the first trade.
     pub fn rolling(&self, window: RollingWindow, now_ms: u64) -> Option<RollingTicker> {
         let w = self.window(window.millis(), now_ms)?;
+        Some(self.rolling_of(&w, window, now_ms))
+    }
+
+    /// The rolling ticker of the statistics `w` of `window`.
+    fn rolling_of(&self, w: &Window, window: RollingWindow, now_ms: u64) -> RollingTicker {
         let (price_change, price_change_percent) = price_change(&w.tally);
         let (first_trade_id, last_trade_id) = w.tally.wire_ids();
-        Some(RollingTicker::<Millis> {
+        RollingTicker::<Millis> {
             window,
             event_time: Time::new(now_ms),
             symbol: self.symbol.clone(),
@@ -213,7 +219,7 @@ impl SymbolStats {
             first_trade_id,
             last_trade_id,
             trade_count: w.tally.count,
-        })
+        }
     }
 
     /// The `avgPrice` event at `now_ms`: interval `5m`, `w` the

@@ -5,22 +5,25 @@
 //! market-data methods (answered by their REST endpoints), and the
 //! subscriptions' events as `{"subscriptionId":N,"event":{…}}`.
 
-use std::time::Instant;
+use std::sync::atomic::Ordering;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Extension, RawQuery, State};
 use axum::response::Response;
-use binance_types::wsapi::{RateLimit, WsApiRequest};
-use futures_util::{SinkExt, StreamExt};
+use binance_types::market::ServerShutdown;
+use binance_types::wsapi::{RateLimit, RequestId, WsApiRequest, WsApiResponse};
+use binance_types::{Millis, Time};
 use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
 
 use crate::accounts::{
-    param_text, ApiErr, CancelRequest, OrderRequest, Signed, SubTarget, Unsubscribe, Wallet,
+    param_text, CancelRequest, Listener, OrderRequest, Signed, SubTarget, Unsubscribe, Wallet,
 };
-use crate::faults::{Command, Conn, ConnKind, DropMode};
-use crate::market::now_ms;
-use crate::server::{finish, retry_after, ConnMeta, Heartbeat, Incoming, Shared};
+use crate::api_error::ApiErr;
+use crate::clock::now_ms;
+use crate::faults::ConnKind;
+use crate::session::{self, Notice, Outbox, Protocol};
+use crate::shared::{ConnMeta, Shared};
 
 /// `GET /ws-api/v3` (also `/ws-api/v3?returnRateLimits=false`).
 pub(crate) async fn upgrade(
@@ -29,13 +32,8 @@ pub(crate) async fn upgrade(
     RawQuery(query): RawQuery,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if let Some(wait) = s.over_attempt_limit(meta.peer.ip()) {
-        return retry_after(
-            axum::http::StatusCode::TOO_MANY_REQUESTS,
-            wait,
-            -1003,
-            "Too many connection attempts; current limit is 300 per 5 minutes.",
-        );
+    if let Some(refused) = s.over_attempt_limit(meta.peer.ip()) {
+        return refused;
     }
     let query = query.unwrap_or_default();
     let rate_limits = !query
@@ -45,18 +43,38 @@ pub(crate) async fn upgrade(
     let micros = query
         .split('&')
         .any(|p| p.eq_ignore_ascii_case("timeUnit=MICROSECOND"));
-    ws.on_upgrade(move |socket| connection(socket, s, meta, rate_limits, micros))
+    ws.on_upgrade(move |socket| {
+        session::run(socket, s.clone(), meta.clone(), move |conn| {
+            let (out, outbox) = mpsc::unbounded_channel();
+            let session = Session {
+                rest: crate::rest::routes()
+                    .with_state(s.clone())
+                    .layer(Extension(meta.clone())),
+                s,
+                meta,
+                listener: Listener { conn, out, micros },
+                logon: None,
+                connected: now_ms(),
+                next_subscription: 0,
+                rate_limits,
+                order_counts: None,
+            };
+            (session, Outbox::Unbounded(outbox))
+        })
+    })
 }
 
 /// One session's state.
 struct Session {
-    conn: u64,
+    s: Shared,
+    meta: ConnMeta,
+    /// The connection, where its frames go, its time unit.
+    listener: Listener,
     /// `session.logon` account and when.
     logon: Option<(usize, u64)>,
     connected: u64,
     next_subscription: u64,
     rate_limits: bool,
-    events: mpsc::UnboundedSender<String>,
     /// The REST endpoints, which answer the market-data methods.
     rest: axum::Router,
     /// The account's order counts (ten seconds, day) after a request that
@@ -64,101 +82,53 @@ struct Session {
     order_counts: Option<(usize, u32)>,
 }
 
-async fn connection(socket: WebSocket, s: Shared, meta: ConnMeta, rate_limits: bool, micros: bool) {
-    let (cmd_tx, mut commands) = mpsc::unbounded_channel();
-    let conn = s.faults.register(Conn {
-        commands: cmd_tx,
-        kind: ConnKind::WsApi,
-    });
-    let (events_tx, mut events) = mpsc::unbounded_channel::<String>();
-    let mut session = Session {
-        conn,
-        logon: None,
-        connected: now_ms(),
-        next_subscription: 0,
-        rate_limits,
-        events: events_tx,
-        rest: crate::rest::routes()
-            .with_state(s.clone())
-            .layer(Extension(meta.clone())),
-        order_counts: None,
-    };
-    let limits = s.limits.clone();
-    let (mut tx, mut rx) = socket.split();
-    let lifetime = tokio::time::sleep(limits.max_lifetime);
-    tokio::pin!(lifetime);
-    let mut heartbeat = Heartbeat::new(&limits);
-    let mut check = tokio::time::interval(heartbeat.check_every());
+impl Protocol for Session {
+    type Item = String;
+    const KIND: ConnKind = ConnKind::WsApi;
 
-    let end: Option<DropMode> = loop {
-        tokio::select! {
-            Some(event) = events.recv() => {
-                let event = match micros {
-                    true => in_micros(event),
-                    false => event,
-                };
-                if tx.send(Message::Text(event.into())).await.is_err() {
-                    break None;
-                }
-            }
-            message = rx.next() => {
-                let Some(Ok(message)) = message else { break None };
-                let text = match heartbeat.incoming(message) {
-                    Incoming::Text(text) => text,
-                    Incoming::Nothing => continue,
-                    Incoming::Closed => break None,
-                };
-                s.faults.api_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let reply = answer(&s, &meta, &mut session, &text).await;
-                let delay = s.faults.api_delay();
-                if !delay.is_zero() {
-                    let late = session.events.clone();
-                    tokio::spawn(async move {
-                        tokio::time::sleep(delay).await;
-                        let _ = late.send(reply);
-                    });
-                    continue;
-                }
-                if tx.send(Message::Text(reply.into())).await.is_err() {
-                    break None;
-                }
-            }
-            _ = check.tick() => match heartbeat.tick(Instant::now()) {
-                Err(close) => break Some(close),
-                Ok(Some(ping)) => {
-                    if tx.send(Message::Ping(ping.into())).await.is_err() {
-                        break None;
-                    }
-                }
-                Ok(None) => {}
-            },
-            _ = &mut lifetime => {
-                break Some(DropMode::Close { code: 1000, reason: "Connection lifetime reached".into() });
-            }
-            command = commands.recv() => {
-                let Some(command) = command else { break None };
-                let text = match command {
-                    Command::Drop(mode) => break Some(mode),
-                    Command::Stall(duration) => {
-                        crate::faults::stall(duration).await;
-                        continue;
-                    }
-                    Command::Malformed => r#"{"subscriptionId":0,"event":{"e":"executionReport","E":"#.to_owned(),
-                    Command::Oversized(bytes) => format!(r#"{{"event":{{"e":"oversized","pad":"{}"}}}}"#, "x".repeat(bytes)),
-                    Command::ServerShutdown(close_after) => {
-                        heartbeat.close_after(close_after);
-                        format!(r#"{{"event":{{"e":"serverShutdown","E":{}}}}}"#, now_ms())
-                    }
-                };
-                if tx.send(Message::Text(text.into())).await.is_err() {
-                    break None;
-                }
-            }
+    fn frame(&self, event: String) -> String {
+        event
+    }
+
+    fn incoming_limit(&self) -> Option<u32> {
+        None
+    }
+
+    async fn answer(&mut self, text: String) -> Option<String> {
+        let s = self.s.clone();
+        s.faults.api_requests.fetch_add(1, Ordering::Relaxed);
+        let meta = self.meta.clone();
+        let reply = answer(&s, &meta, self, &text).await;
+        let delay = s.faults.api_delay();
+        if delay.is_zero() {
+            return Some(reply);
         }
-    };
-    s.accounts.unsubscribe(conn, Unsubscribe::Silently);
-    s.faults.unregister(conn);
-    finish(tx, &meta, end).await;
+        let late = self.listener.out.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = late.send(reply);
+        });
+        None
+    }
+
+    fn notice(&self, notice: Notice) -> String {
+        match notice {
+            Notice::Malformed => {
+                r#"{"subscriptionId":0,"event":{"e":"executionReport","E":"#.to_owned()
+            }
+            Notice::Oversized(bytes) => format!(
+                r#"{{"event":{{"e":"oversized","pad":"{}"}}}}"#,
+                "x".repeat(bytes)
+            ),
+            Notice::ServerShutdown => shutdown_notice(Time::now()),
+        }
+    }
+
+    fn close(&mut self) {
+        self.s
+            .accounts()
+            .unsubscribe(self.listener.conn, Unsubscribe::Silently);
+    }
 }
 
 /// Request weights of the methods served (market-data methods are weighed
@@ -266,69 +236,73 @@ async fn answer(s: &Shared, meta: &ConnMeta, session: &mut Session, text: &str) 
     let params = request.params.clone().unwrap_or_default();
     let want_limits = session.rate_limits
         && params.get("returnRateLimits").and_then(Value::as_bool) != Some(false);
-    let id = serde_json::to_value(&request.id).unwrap_or(Value::Null);
     let limit = s.limits.rest_weight_per_minute;
-    let (status, body) = match s.weights.charge(meta.peer.ip(), weight(&method), limit) {
+    let outcome = match s.weights.charge(meta.peer.ip(), weight(&method), limit) {
         Err(wait) => {
-            let err = ApiErr::new(429, -1003, format!(
-                "Too much request weight used; current limit is {limit} request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API."
-            ));
             let retry = now_ms() + wait.as_millis() as u64;
-            (
-                429,
-                json!({"error": {"code": err.code, "msg": err.msg, "data": {"serverTime": now_ms(), "retryAfter": retry}}}),
-            )
+            let data = json!({"serverTime": now_ms(), "retryAfter": retry});
+            Err(ApiErr::too_much_weight(limit).with_data(data))
         }
-        Ok(_) => {
-            let result = match rest_path(&method) {
-                Some(path) => forward(&mut session.rest, path, &params).await,
-                None => dispatch(s, session, &method, &params),
-            };
-            match result {
-                Ok(result) => (200, json!({ "result": result })),
-                Err(e) => (e.status, json!({ "error": e.body() })),
-            }
-        }
+        Ok(_) => match rest_path(&method) {
+            Some(path) => forward(&mut session.rest, path, &params).await,
+            None => dispatch(s, session, &method, &params),
+        },
     };
-    let mut reply = Map::new();
-    reply.insert("id".into(), id);
-    reply.insert("status".into(), status.into());
-    if let Value::Object(body) = body {
-        reply.extend(body);
-    }
     let order_counts = session.order_counts.take();
-    if want_limits {
+    let rate_limits = want_limits.then(|| {
         let used = s.weights.used(meta.peer.ip());
-        // An order's answer leads with the account's order counts, as Binance's does.
-        let orders = order_counts.into_iter().flat_map(|(ten_seconds, day)| {
-            use crate::exchange_info::{ORDERS_PER_10S, ORDERS_PER_DAY};
-            [
-                ("SECOND", 10, ORDERS_PER_10S, ten_seconds as u64),
-                ("DAY", 1, ORDERS_PER_DAY, u64::from(day)),
-            ]
-            .map(|(interval, num, limit, count)| RateLimit {
-                rate_limit_type: "ORDERS".into(),
-                interval: interval.into(),
-                interval_num: num,
-                limit: limit.into(),
-                count: Some(count),
-            })
-        });
-        let limits: Vec<RateLimit> = orders
-            .chain([RateLimit {
-                rate_limit_type: "REQUEST_WEIGHT".into(),
-                interval: "MINUTE".into(),
-                interval_num: 1,
-                limit: limit.into(),
-                count: Some(used.into()),
-            }])
-            .collect();
-        reply.insert(
-            "rateLimits".into(),
-            serde_json::to_value(limits).expect("serialises"),
-        );
-    }
-    Value::Object(reply).to_string()
+        rate_limits(order_counts, limit, used)
+    });
+    reply(request.id, outcome, rate_limits)
+}
+
+/// The answer to a request: Binance's envelope around the result or error.
+fn reply(
+    id: RequestId,
+    outcome: Result<Value, ApiErr>,
+    rate_limits: Option<Vec<RateLimit>>,
+) -> String {
+    let (status, result, error) = match outcome {
+        Ok(result) => (200, Some(result), None),
+        Err(e) => (e.status, None, Some(e.wire())),
+    };
+    let response = WsApiResponse {
+        id,
+        status,
+        result,
+        error,
+        rate_limits,
+    };
+    serde_json::to_string(&response).expect("answers serialise")
+}
+
+/// The `rateLimits` of an answer: the address's request weight used this
+/// minute of `limit`, led by the account's order counts (ten seconds, day)
+/// when the request placed an order, as Binance's are.
+fn rate_limits(order_counts: Option<(usize, u32)>, limit: u32, used: u32) -> Vec<RateLimit> {
+    use crate::exchange_info::{ORDERS_PER_10S, ORDERS_PER_DAY};
+    let orders = order_counts.into_iter().flat_map(|(ten_seconds, day)| {
+        [
+            ("SECOND", 10, ORDERS_PER_10S, ten_seconds as u64),
+            ("DAY", 1, ORDERS_PER_DAY, u64::from(day)),
+        ]
+        .map(|(interval, num, limit, count)| RateLimit {
+            rate_limit_type: "ORDERS".into(),
+            interval: interval.into(),
+            interval_num: num,
+            limit: limit.into(),
+            count: Some(count),
+        })
+    });
+    orders
+        .chain([RateLimit {
+            rate_limit_type: "REQUEST_WEIGHT".into(),
+            interval: "MINUTE".into(),
+            interval_num: 1,
+            limit: limit.into(),
+            count: Some(used.into()),
+        }])
+        .collect()
 }
 
 /// The account a request acts for: its signature, or the logged-on session.
@@ -336,7 +310,7 @@ fn account(s: &Shared, session: &Session, params: &Map<String, Value>) -> Result
     if params.contains_key("signature") || session.logon.is_none() {
         let key = params.get("apiKey").map(param_text);
         return s
-            .accounts
+            .accounts()
             .authenticate(key.as_deref(), &Signed::Api(params));
     }
     let (account, _) = session.logon.expect("checked");
@@ -352,12 +326,12 @@ fn dispatch(
     let text = |k: &str| params.get(k).map(param_text).filter(|v| !v.is_empty());
     match method {
         "ping" => Ok(json!({})),
-        "time" => Ok(json!({ "serverTime": s.accounts.server_time() })),
+        "time" => Ok(json!({ "serverTime": s.accounts().server_time() })),
         "session.logon" => {
             let account = s
-                .accounts
+                .accounts()
                 .authenticate(text("apiKey").as_deref(), &Signed::Api(params))?;
-            if !s.accounts.is_ed25519(account) {
+            if !s.accounts().is_ed25519(account) {
                 return Err(ApiErr::new(400, -4056, "HMAC_SHA256 and RSA API keys are not supported for session.logon; use an Ed25519 key."));
             }
             session.logon = Some((account, now_ms()));
@@ -365,7 +339,7 @@ fn dispatch(
         }
         "session.status" => Ok(status(s, session)),
         "session.logout" => {
-            s.accounts.unsubscribe(session.conn, Unsubscribe::Logon);
+            s.accounts().unsubscribe(session.listener.conn, Unsubscribe::Logon);
             session.logon = None;
             Ok(status(s, session))
         }
@@ -377,7 +351,7 @@ fn dispatch(
         }
         "userDataStream.subscribe.signature" => {
             let account = s
-                .accounts
+                .accounts()
                 .authenticate(text("apiKey").as_deref(), &Signed::Api(params))?;
             subscribe(s, session, SubTarget::Account { account, logon: false })
         }
@@ -390,7 +364,7 @@ fn dispatch(
                 Some(id) => Unsubscribe::Id(id),
                 None => Unsubscribe::All,
             };
-            if s.accounts.unsubscribe(session.conn, which) == 0 {
+            if s.accounts().unsubscribe(session.listener.conn, which) == 0 {
                 if let Unsubscribe::Id(_) = which {
                     return Err(ApiErr::new(400, -2036, "User Data Stream subscription not active."));
                 }
@@ -398,42 +372,42 @@ fn dispatch(
             Ok(json!({}))
         }
         "session.subscriptions" => Ok(Value::Array(
-            s.accounts
-                .subscription_ids(session.conn)
+            s.accounts()
+                .subscription_ids(session.listener.conn)
                 .into_iter()
                 .map(|id| json!({ "subscriptionId": id }))
                 .collect(),
         )),
         "order.place" => {
             let account = account(s, session, params)?;
-            session.order_counts = Some(s.accounts.count_order(account, now_ms()));
+            session.order_counts = Some(s.accounts().count_order(account, now_ms()));
             let get = |k: &str| text(k);
             let req = OrderRequest::parse(&get)?;
-            s.accounts.place(&s.market, &s.hub, account, Wallet::Spot, req)
+            s.exchange.place(account, Wallet::Spot, req)
         }
         "order.cancel" => {
             let account = account(s, session, params)?;
             let get = |k: &str| text(k);
             let req = CancelRequest::parse(&get)?;
-            s.accounts.cancel(&s.market, &s.hub, account, req)
+            s.exchange.cancel(account, req)
         }
         "account.status" => {
             let account = account(s, session, params)?;
-            Ok(s.accounts.account_json(account))
+            Ok(s.accounts().account_json(account))
         }
-        "order.status" => s.accounts.query_order(account(s, session, params)?, &text),
-        "openOrders.status" => s.accounts.open_orders(account(s, session, params)?, &text),
-        "allOrders" => s.accounts.all_orders(account(s, session, params)?, &text),
-        "myTrades" => s.accounts.my_trades(account(s, session, params)?, &text),
+        "order.status" => s.accounts().query_order(account(s, session, params)?, &text),
+        "openOrders.status" => s.accounts().open_orders(account(s, session, params)?, &text),
+        "allOrders" => s.accounts().all_orders(account(s, session, params)?, &text),
+        "myTrades" => s.accounts().my_trades(account(s, session, params)?, &text),
         "openOrders.cancelAll" => {
             let account = account(s, session, params)?;
             let symbol = text("symbol").ok_or_else(|| ApiErr::missing("symbol"))?;
-            s.accounts.cancel_all(&s.market, &s.hub, account, &symbol)
+            s.exchange.cancel_all(account, &symbol)
         }
         "order.cancelReplace" => {
             let account = account(s, session, params)?;
-            session.order_counts = Some(s.accounts.count_order(account, now_ms()));
-            s.accounts.cancel_replace(&s.market, &s.hub, account, &text)
+            session.order_counts = Some(s.accounts().count_order(account, now_ms()));
+            s.exchange.cancel_replace(account, &text)
         }
         "userDataStream.start" | "userDataStream.ping" | "userDataStream.stop" => Err(ApiErr::new(
             400,
@@ -446,8 +420,7 @@ fn dispatch(
 
 fn subscribe(s: &Shared, session: &mut Session, target: SubTarget) -> Result<Value, ApiErr> {
     let id = session.next_subscription;
-    s.accounts
-        .subscribe(session.conn, id, target, &session.events)?;
+    s.accounts().subscribe(&session.listener, id, target)?;
     session.next_subscription += 1;
     Ok(json!({ "subscriptionId": id }))
 }
@@ -455,28 +428,49 @@ fn subscribe(s: &Shared, session: &mut Session, target: SubTarget) -> Result<Val
 fn status(s: &Shared, session: &Session) -> Value {
     let (key, since) = match session.logon {
         Some((account, since)) => (
-            Value::String(s.accounts.api_key(account)),
+            Value::String(s.accounts().api_key(account)),
             Value::from(since),
         ),
         None => (Value::Null, Value::Null),
     };
     json!({
         "apiKey": key, "authorizedSince": since, "connectedSince": session.connected,
-        "returnRateLimits": session.rate_limits, "serverTime": s.accounts.server_time(),
-        "userDataStream": !s.accounts.subscription_ids(session.conn).is_empty(),
+        "returnRateLimits": session.rate_limits, "serverTime": s.accounts().server_time(),
+        "userDataStream": !s.accounts().subscription_ids(session.listener.conn).is_empty(),
     })
 }
 
-/// A user-data frame with its event's times in microseconds (other frames,
-/// such as late answers, unchanged).
-fn in_micros(frame: String) -> String {
-    match serde_json::from_str::<Value>(&frame) {
-        Ok(mut v) if v.get("subscriptionId").is_some() => {
-            if let Some(event) = v.get_mut("event") {
-                crate::hub::to_micros(event);
-            }
-            v.to_string()
-        }
-        _ => frame,
+/// `serverShutdown` as the WebSocket API sends it: an event of no
+/// subscription (no `subscriptionId`).
+fn shutdown_notice(now: Time<Millis>) -> String {
+    json!({ "event": ServerShutdown { event_time: now } }).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_have_binances_bytes() {
+        use crate::exchange_info::{ORDERS_PER_10S, ORDERS_PER_DAY};
+        let mut want = crate::vectors::vector("wsapi/response_error.json");
+        // The example is older than the order limits the simulator serves.
+        want["rateLimits"][0]["limit"] = ORDERS_PER_10S.into();
+        want["rateLimits"][1]["limit"] = ORDERS_PER_DAY.into();
+        let id = RequestId::Str(want["id"].as_str().unwrap().to_owned());
+        let used = want["rateLimits"][2]["count"].as_u64().unwrap() as u32;
+        let answer = reply(
+            id,
+            Err(ApiErr::insufficient()),
+            Some(rate_limits(Some((13, 4044)), 6000, used)),
+        );
+        assert_eq!(answer, want.to_string());
+    }
+
+    #[test]
+    fn shutdown_notice_has_binances_bytes() {
+        let want = crate::vectors::vector("wsapi/serverShutdown.json");
+        let now = Time::new(want["event"]["E"].as_u64().unwrap());
+        assert_eq!(shutdown_notice(now), want.to_string());
     }
 }

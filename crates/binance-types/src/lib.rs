@@ -46,4 +46,4 @@ pub use book::{Level, OrderBook};
 pub use frame::{DecodeError, Event, Frame};
 pub use rust_decimal::Decimal;
 pub use stream::{StreamName, StreamNameError, Symbol};
-pub use time::{Micros, Millis, Time, TimeUnit};
+pub use time::{Micros, Millis, Retime, Time, TimeUnit};

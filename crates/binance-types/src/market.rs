@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::book::Level;
 use crate::stream::{KlineInterval, RollingWindow};
-use crate::time::{Millis, Time, TimeUnit};
+use crate::time::{retimed, timeless, Millis, Time, TimeUnit};
 
 /// `<symbol>@trade`: one trade.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -459,3 +459,42 @@ pub struct ServerShutdown<U: TimeUnit = Millis> {
     #[serde(rename = "E")]
     pub event_time: Time<U>,
 }
+
+retimed! {
+    Trade { event_time, symbol, trade_id, price, quantity, trade_time, buyer_is_maker, ignore }
+    AggTrade {
+        event_time, symbol, agg_trade_id, price, quantity, first_trade_id,
+        last_trade_id, trade_time, buyer_is_maker, ignore,
+    }
+    BlockTrade { event_time, symbol, trade_id, price, quantity, trade_time, buyer_is_maker }
+    ReferencePrice { symbol, reference_price, time }
+    KlineEvent { event_time, symbol, kline }
+    Kline {
+        open_time, close_time, symbol, interval, first_trade_id, last_trade_id, open,
+        close, high, low, volume, trade_count, is_closed, quote_volume,
+        taker_buy_base_volume, taker_buy_quote_volume, ignore,
+    }
+    MiniTicker { event_time, symbol, close, open, high, low, volume, quote_volume }
+    Ticker {
+        event_time, symbol, price_change, price_change_percent, weighted_avg_price,
+        prev_close, last_price, last_quantity, best_bid, best_bid_qty, best_ask,
+        best_ask_qty, open, high, low, volume, quote_volume, open_time, close_time,
+        first_trade_id, last_trade_id, trade_count,
+    }
+    RollingTicker {
+        window, event_time, symbol, price_change, price_change_percent, open, high, low,
+        last_price, weighted_avg_price, volume, quote_volume, open_time, close_time,
+        first_trade_id, last_trade_id, trade_count,
+    }
+    AvgPrice { event_time, symbol, interval, price, last_trade_time }
+    DepthUpdate { event_time, symbol, first_update_id, final_update_id, bids, asks }
+    ServerShutdown { event_time }
+}
+
+timeless!(
+    BookTicker,
+    PartialDepth,
+    Level,
+    KlineInterval,
+    RollingWindow
+);

@@ -85,6 +85,11 @@ impl<'a> Cursor<'a> {
         std::str::from_utf8(&self.bytes[start..start + len]).ok()
     }
 
+    /// [`Cursor::str`], owned.
+    fn string(&mut self) -> Option<String> {
+        self.str().map(str::to_owned)
+    }
+
     fn dec(&mut self) -> Option<Decimal> {
         crate::decimal::parse(self.str()?)
     }
@@ -139,122 +144,77 @@ pub(crate) fn event<U: TimeUnit>(bytes: &[u8], pos: usize) -> Option<(Event<U>, 
     Some((event, c.pos))
 }
 
+/// A reader of one layout: the first field (its key was matched with the
+/// event type), then each `key => field: reader` in Binance's order.
+macro_rules! layout {
+    ($c:ident => $ty:ident {
+        $first:ident: $read:ident,
+        $($key:literal => $field:ident: $reader:ident,)*
+    }) => {{
+        let $first = $c.$read()?;
+        $(
+            $c.lit($key)?;
+            let $field = $c.$reader()?;
+        )*
+        Some($ty { $first, $($field),* })
+    }};
+}
+
 fn trade<U: TimeUnit>(c: &mut Cursor<'_>) -> Option<Trade<U>> {
-    let event_time = c.time()?;
-    c.lit(br#","s":"#)?;
-    let symbol = c.str()?.to_owned();
-    c.lit(br#","t":"#)?;
-    let trade_id = c.uint()?;
-    c.lit(br#","p":"#)?;
-    let price = c.dec()?;
-    c.lit(br#","q":"#)?;
-    let quantity = c.dec()?;
-    c.lit(br#","T":"#)?;
-    let trade_time = c.time()?;
-    c.lit(br#","m":"#)?;
-    let buyer_is_maker = c.bool()?;
-    c.lit(br#","M":"#)?;
-    let ignore = c.bool()?;
-    Some(Trade {
-        event_time,
-        symbol,
-        trade_id,
-        price,
-        quantity,
-        trade_time,
-        buyer_is_maker,
-        ignore,
+    layout!(c => Trade {
+        event_time: time,
+        br#","s":"# => symbol: string,
+        br#","t":"# => trade_id: uint,
+        br#","p":"# => price: dec,
+        br#","q":"# => quantity: dec,
+        br#","T":"# => trade_time: time,
+        br#","m":"# => buyer_is_maker: bool,
+        br#","M":"# => ignore: bool,
     })
 }
 
 fn agg_trade<U: TimeUnit>(c: &mut Cursor<'_>) -> Option<AggTrade<U>> {
-    let event_time = c.time()?;
-    c.lit(br#","s":"#)?;
-    let symbol = c.str()?.to_owned();
-    c.lit(br#","a":"#)?;
-    let agg_trade_id = c.uint()?;
-    c.lit(br#","p":"#)?;
-    let price = c.dec()?;
-    c.lit(br#","q":"#)?;
-    let quantity = c.dec()?;
-    c.lit(br#","f":"#)?;
-    let first_trade_id = c.uint()?;
-    c.lit(br#","l":"#)?;
-    let last_trade_id = c.uint()?;
-    c.lit(br#","T":"#)?;
-    let trade_time = c.time()?;
-    c.lit(br#","m":"#)?;
-    let buyer_is_maker = c.bool()?;
-    c.lit(br#","M":"#)?;
-    let ignore = c.bool()?;
-    Some(AggTrade {
-        event_time,
-        symbol,
-        agg_trade_id,
-        price,
-        quantity,
-        first_trade_id,
-        last_trade_id,
-        trade_time,
-        buyer_is_maker,
-        ignore,
+    layout!(c => AggTrade {
+        event_time: time,
+        br#","s":"# => symbol: string,
+        br#","a":"# => agg_trade_id: uint,
+        br#","p":"# => price: dec,
+        br#","q":"# => quantity: dec,
+        br#","f":"# => first_trade_id: uint,
+        br#","l":"# => last_trade_id: uint,
+        br#","T":"# => trade_time: time,
+        br#","m":"# => buyer_is_maker: bool,
+        br#","M":"# => ignore: bool,
     })
 }
 
 fn depth_update<U: TimeUnit>(c: &mut Cursor<'_>) -> Option<DepthUpdate<U>> {
-    let event_time = c.time()?;
-    c.lit(br#","s":"#)?;
-    let symbol = c.str()?.to_owned();
-    c.lit(br#","U":"#)?;
-    let first_update_id = c.uint()?;
-    c.lit(br#","u":"#)?;
-    let final_update_id = c.uint()?;
-    c.lit(br#","b":"#)?;
-    let bids = c.levels()?;
-    c.lit(br#","a":"#)?;
-    let asks = c.levels()?;
-    Some(DepthUpdate {
-        event_time,
-        symbol,
-        first_update_id,
-        final_update_id,
-        bids,
-        asks,
+    layout!(c => DepthUpdate {
+        event_time: time,
+        br#","s":"# => symbol: string,
+        br#","U":"# => first_update_id: uint,
+        br#","u":"# => final_update_id: uint,
+        br#","b":"# => bids: levels,
+        br#","a":"# => asks: levels,
     })
 }
 
 fn book_ticker(c: &mut Cursor<'_>) -> Option<BookTicker> {
-    let update_id = c.uint()?;
-    c.lit(br#","s":"#)?;
-    let symbol = c.str()?.to_owned();
-    c.lit(br#","b":"#)?;
-    let best_bid = c.dec()?;
-    c.lit(br#","B":"#)?;
-    let best_bid_qty = c.dec()?;
-    c.lit(br#","a":"#)?;
-    let best_ask = c.dec()?;
-    c.lit(br#","A":"#)?;
-    let best_ask_qty = c.dec()?;
-    Some(BookTicker {
-        update_id,
-        symbol,
-        best_bid,
-        best_bid_qty,
-        best_ask,
-        best_ask_qty,
+    layout!(c => BookTicker {
+        update_id: uint,
+        br#","s":"# => symbol: string,
+        br#","b":"# => best_bid: dec,
+        br#","B":"# => best_bid_qty: dec,
+        br#","a":"# => best_ask: dec,
+        br#","A":"# => best_ask_qty: dec,
     })
 }
 
 fn partial_depth(c: &mut Cursor<'_>) -> Option<PartialDepth> {
-    let last_update_id = c.uint()?;
-    c.lit(br#","bids":"#)?;
-    let bids = c.levels()?;
-    c.lit(br#","asks":"#)?;
-    let asks = c.levels()?;
-    Some(PartialDepth {
-        last_update_id,
-        bids,
-        asks,
+    layout!(c => PartialDepth {
+        last_update_id: uint,
+        br#","bids":"# => bids: levels,
+        br#","asks":"# => asks: levels,
     })
 }
 

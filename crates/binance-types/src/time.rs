@@ -2,7 +2,8 @@
 //!
 //! Binance sends milliseconds unless the connection asked for
 //! `timeUnit=MICROSECOND`; decoding with [`Micros`] makes every time field a
-//! `Time<Micros>`, so the two can never be mixed up.
+//! `Time<Micros>`, so the two can never be mixed up; [`Retime`] turns an
+//! event of one unit into the same event in the other.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -83,6 +84,73 @@ impl<U: TimeUnit> Time<U> {
     }
 }
 
+/// A wire value with its times in unit `V`: what Binance sends a
+/// connection that asked for `timeUnit=MICROSECOND` is the same event with
+/// every time field in microseconds. Values without times are unchanged.
+pub trait Retime<V: TimeUnit> {
+    /// The value in `V`.
+    type Output;
+    /// The value with every time field converted to `V` (truncated when `V`
+    /// is coarser).
+    fn retime(self) -> Self::Output;
+}
+
+impl<U: TimeUnit, V: TimeUnit> Retime<V> for Time<U> {
+    type Output = Time<V>;
+    fn retime(self) -> Time<V> {
+        if V::PER_SECOND >= U::PER_SECOND {
+            Time::new(self.value * (V::PER_SECOND / U::PER_SECOND))
+        } else {
+            Time::new(self.value / (U::PER_SECOND / V::PER_SECOND))
+        }
+    }
+}
+
+impl<V: TimeUnit, T: Retime<V>> Retime<V> for Option<T> {
+    type Output = Option<T::Output>;
+    fn retime(self) -> Self::Output {
+        self.map(Retime::retime)
+    }
+}
+
+impl<V: TimeUnit, T: Retime<V>> Retime<V> for Vec<T> {
+    type Output = Vec<T::Output>;
+    fn retime(self) -> Self::Output {
+        self.into_iter().map(Retime::retime).collect()
+    }
+}
+
+/// [`Retime`] for types that carry no time: the value itself.
+macro_rules! timeless {
+    ($($t:ty),* $(,)?) => {
+        $(impl<V: $crate::time::TimeUnit> $crate::time::Retime<V> for $t {
+            type Output = $t;
+            fn retime(self) -> $t {
+                self
+            }
+        })*
+    };
+}
+pub(crate) use timeless;
+
+timeless!(String, u64, i64, bool, rust_decimal::Decimal);
+
+/// [`Retime`] for a wire struct generic over its time unit: each named
+/// field retimed (the compiler checks that every field is named).
+macro_rules! retimed {
+    ($($name:ident { $($field:ident),* $(,)? })*) => {
+        $(impl<U: $crate::time::TimeUnit, V: $crate::time::TimeUnit> $crate::time::Retime<V>
+            for $name<U>
+        {
+            type Output = $name<V>;
+            fn retime(self) -> $name<V> {
+                $name { $($field: $crate::time::Retime::<V>::retime(self.$field)),* }
+            }
+        })*
+    };
+}
+pub(crate) use retimed;
+
 impl<U: TimeUnit> fmt::Debug for Time<U> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let unit = if U::PER_SECOND == 1_000 { "ms" } else { "us" };
@@ -122,5 +190,9 @@ mod tests {
             format!("{ms:?} {us:?}"),
             "1672515782136ms 1672515782136123us"
         );
+        let us: Time<Micros> = Retime::<Micros>::retime(ms);
+        assert_eq!(us.get(), 1_672_515_782_136_000);
+        let back: Time<Millis> = Retime::<Millis>::retime(us);
+        assert_eq!(back, ms);
     }
 }

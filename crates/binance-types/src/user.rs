@@ -9,7 +9,7 @@ use std::fmt;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::time::{Millis, Time, TimeUnit};
+use crate::time::{retimed, timeless, Millis, Time, TimeUnit};
 
 /// Order side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -373,3 +373,32 @@ impl fmt::Debug for ListenKeyResponse {
             .finish()
     }
 }
+
+retimed! {
+    OutboundAccountPosition { event_time, last_update_time, balances }
+    BalanceUpdate { event_time, asset, delta, clear_time }
+    ExternalLockUpdate { event_time, asset, delta, transaction_time }
+    EventStreamTerminated { event_time }
+    ListenKeyExpired { event_time, listen_key }
+    ListStatus {
+        event_time, symbol, order_list_id, contingency_type, list_status_type,
+        list_order_status, reject_reason, list_client_order_id, transaction_time,
+        orders,
+    }
+    ExecutionReport {
+        event_time, symbol, client_order_id, side, order_type, time_in_force, quantity,
+        price, stop_price, iceberg_quantity, order_list_id, original_client_order_id,
+        execution_type, order_status, reject_reason, order_id, last_executed_quantity,
+        cumulative_filled_quantity, last_executed_price, commission, commission_asset,
+        transaction_time, trade_id, prevented_match_id, execution_id, is_working,
+        is_maker, ignore, order_creation_time, cumulative_quote_quantity,
+        last_quote_quantity, quote_order_quantity, working_time,
+        self_trade_prevention_mode, trailing_delta, trailing_time, strategy_id,
+        strategy_type, prevented_quantity, last_prevented_quantity, trade_group_id,
+        counter_order_id, counter_symbol, prevented_execution_quantity,
+        prevented_execution_price, prevented_execution_quote_quantity, match_type,
+        allocation_id, working_floor, used_sor, expiry_reason,
+    }
+}
+
+timeless!(Side, Balance, ListOrder);

@@ -105,6 +105,17 @@ pub struct RateLimit {
     pub count: Option<u64>,
 }
 
+/// A user-data event as a WebSocket API subscription carries it:
+/// `{"subscriptionId":N,"event":{…}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriptionEvent<E> {
+    /// `subscriptionId`: the subscription it belongs to.
+    #[serde(rename = "subscriptionId")]
+    pub subscription_id: u64,
+    /// `event`: the event.
+    pub event: E,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

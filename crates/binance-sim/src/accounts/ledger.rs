@@ -8,15 +8,19 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
-use super::{fixed, Accounts, ApiErr, State, UserOrder, Wallet};
-use crate::engine::{Fill, Side};
+use super::orders::UserOrder;
+use super::report::fixed;
+use super::request::Get;
+use super::spec::Wallet;
+use crate::api_error::ApiErr;
+use crate::engine::{Fill, OrderStatus, Side};
 
 /// An order as it stands, or as it ended.
 #[derive(Clone)]
 pub(super) struct Record {
     order: UserOrder,
     order_id: u64,
-    status: &'static str,
+    status: OrderStatus,
     updated: u64,
 }
 
@@ -44,13 +48,13 @@ pub(super) struct Ledger {
     trades: Vec<AccountTrade>,
 }
 
-impl State {
+impl Ledger {
     /// Note an order's state after a change.
     pub(super) fn remember(
         &mut self,
         order: &UserOrder,
         order_id: u64,
-        status: &'static str,
+        status: OrderStatus,
         now: u64,
     ) {
         let record = Record {
@@ -59,14 +63,12 @@ impl State {
             status,
             updated: now,
         };
-        self.ledger
-            .orders
-            .insert((order.symbol.clone(), order_id), record);
+        self.orders.insert((order.symbol.clone(), order_id), record);
     }
 
     /// Note one fill of an account's order.
     pub(super) fn remember_trade(&mut self, order: &UserOrder, fill: &Fill, maker: bool) {
-        self.ledger.trades.push(AccountTrade {
+        self.trades.push(AccountTrade {
             account: order.account,
             wallet: order.wallet.clone(),
             symbol: order.symbol.clone(),
@@ -77,10 +79,7 @@ impl State {
                 fill.taker_order_id
             },
             side: order.side,
-            commission_asset: match order.side {
-                Side::Buy => order.base.clone(),
-                Side::Sell => order.quote.clone(),
-            },
+            commission_asset: order.received_asset().to_owned(),
             price: fill.price,
             qty: fill.qty,
             quote_qty: fill.quote_qty,
@@ -89,9 +88,6 @@ impl State {
         });
     }
 }
-
-/// The parameters of a query.
-pub(crate) type Get<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 fn number(get: Get, name: &str) -> Result<Option<u64>, ApiErr> {
     get(name)
@@ -111,16 +107,21 @@ fn symbol(get: Get) -> Result<String, ApiErr> {
 }
 
 impl Record {
+    fn is_open(&self) -> bool {
+        matches!(self.status, OrderStatus::New | OrderStatus::PartiallyFilled)
+    }
+
     /// The order in the layout of `GET /api/v3/order` and `order.status`.
     pub(super) fn json(&self) -> Value {
         let o = &self.order;
-        let open = matches!(self.status, "NEW" | "PARTIALLY_FILLED");
+        let open = self.is_open();
         json!({
             "symbol": o.symbol, "orderId": self.order_id, "orderListId": -1,
-            "clientOrderId": o.client_order_id, "price": fixed(o.price),
+            "clientOrderId": o.client_order_id, "price": fixed(o.price()),
             "origQty": fixed(o.qty), "executedQty": fixed(o.filled),
-            "cummulativeQuoteQty": fixed(o.quote_filled), "status": self.status,
-            "timeInForce": o.time_in_force, "type": o.order_type, "side": o.side.as_str(),
+            "cummulativeQuoteQty": fixed(o.quote_filled), "status": self.status.as_str(),
+            "timeInForce": o.kind.time_in_force().as_str(), "type": o.kind.as_str(),
+            "side": o.side.as_str(),
             "stopPrice": "0.00000000", "icebergQty": "0.00000000", "time": o.created,
             "updateTime": self.updated, "isWorking": open || !o.filled.is_zero(),
             "workingTime": o.created, "origQuoteOrderQty": "0.00000000",
@@ -141,9 +142,9 @@ impl AccountTrade {
     }
 }
 
-impl Accounts {
+impl Ledger {
     /// One spot order of the account, by `orderId` or `origClientOrderId`.
-    pub(crate) fn query_order(&self, account: usize, get: Get) -> Result<Value, ApiErr> {
+    pub(super) fn query_order(&self, account: usize, get: Get) -> Result<Value, ApiErr> {
         let symbol = symbol(get)?;
         let order_id = number(get, "orderId")?;
         let client_id = get("origClientOrderId");
@@ -154,10 +155,7 @@ impl Accounts {
                 "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!",
             ));
         }
-        let state = self.state.lock().unwrap();
-        state
-            .ledger
-            .orders
+        self.orders
             .values()
             .find(|r| {
                 r.order.account == account
@@ -173,17 +171,16 @@ impl Accounts {
     }
 
     /// The account's open spot orders, of one symbol or all.
-    pub(crate) fn open_orders(&self, account: usize, get: Get) -> Result<Value, ApiErr> {
+    pub(super) fn open_orders(&self, account: usize, get: Get) -> Result<Value, ApiErr> {
         let symbol = get("symbol");
         Ok(self.orders_where(account, |r| {
-            matches!(r.status, "NEW" | "PARTIALLY_FILLED")
-                && symbol.as_deref().is_none_or(|s| s == r.order.symbol)
+            r.is_open() && symbol.as_deref().is_none_or(|s| s == r.order.symbol)
         }))
     }
 
     /// The account's spot orders of a symbol: from `orderId` on, or within
     /// `startTime`..`endTime`, at most `limit` (oldest first).
-    pub(crate) fn all_orders(&self, account: usize, get: Get) -> Result<Value, ApiErr> {
+    pub(super) fn all_orders(&self, account: usize, get: Get) -> Result<Value, ApiErr> {
         let symbol = symbol(get)?;
         let from = number(get, "orderId")?;
         let (start, end) = (number(get, "startTime")?, number(get, "endTime")?);
@@ -208,15 +205,13 @@ impl Accounts {
 
     /// The account's spot trades of a symbol: of one `orderId`, from `fromId`,
     /// or within `startTime`..`endTime`, at most `limit` (oldest first).
-    pub(crate) fn my_trades(&self, account: usize, get: Get) -> Result<Value, ApiErr> {
+    pub(super) fn my_trades(&self, account: usize, get: Get) -> Result<Value, ApiErr> {
         let symbol = symbol(get)?;
         let order_id = number(get, "orderId")?;
         let from = number(get, "fromId")?;
         let (start, end) = (number(get, "startTime")?, number(get, "endTime")?);
         let limit = limit(get)?;
-        let state = self.state.lock().unwrap();
-        let chosen: Vec<&AccountTrade> = state
-            .ledger
+        let chosen: Vec<&AccountTrade> = self
             .trades
             .iter()
             .filter(|t| {
@@ -245,11 +240,8 @@ impl Accounts {
 
     /// The account's spot orders that pass `keep`, in (symbol, id) order.
     fn orders_where(&self, account: usize, keep: impl Fn(&Record) -> bool) -> Value {
-        let state = self.state.lock().unwrap();
         Value::Array(
-            state
-                .ledger
-                .orders
+            self.orders
                 .values()
                 .filter(|r| r.order.account == account && r.order.wallet == Wallet::Spot)
                 .filter(|r| keep(r))

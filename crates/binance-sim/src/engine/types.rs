@@ -69,74 +69,26 @@ impl SymbolSpec {
     /// quantities the scale of `step_size` (e.g. BNBBTC prices look like
     /// `0.00850100`).
     pub fn builtin() -> Vec<SymbolSpec> {
-        vec![
-            SymbolSpec::from_strs(
-                "BTCUSDT",
-                "BTC",
-                "USDT",
-                "0.01",
-                "0.00001",
-                "0.00001",
-                "0.01",
-                "1000000.00",
-                "60000.00",
-            ),
-            SymbolSpec::from_strs(
-                "ETHUSDT",
-                "ETH",
-                "USDT",
-                "0.01",
-                "0.0001",
-                "0.0001",
-                "0.01",
-                "1000000.00",
-                "3000.00",
-            ),
-            SymbolSpec::from_strs(
-                "BNBBTC",
-                "BNB",
-                "BTC",
-                "0.00000100",
-                "0.001",
-                "0.001",
-                "0.00000100",
-                "100000.00000000",
-                "0.00850000",
-            ),
-            SymbolSpec::from_strs(
-                "BNBUSDT",
-                "BNB",
-                "USDT",
-                "0.01",
-                "0.001",
-                "0.001",
-                "0.01",
-                "100000.00",
-                "600.00",
-            ),
-            SymbolSpec::from_strs(
-                "SOLUSDT",
-                "SOL",
-                "USDT",
-                "0.01",
-                "0.001",
-                "0.001",
-                "0.01",
-                "100000.00",
-                "150.00",
-            ),
-            SymbolSpec::from_strs(
-                "XRPUSDT",
-                "XRP",
-                "USDT",
-                "0.0001",
-                "0.1",
-                "0.1",
-                "0.0001",
-                "10000.0000",
-                "0.6000",
-            ),
-        ]
+        // symbol, base, quote, tick, step, min qty, min price, max price, initial price
+        #[rustfmt::skip]
+        const TABLE: [[&str; 9]; 6] = [
+            ["BTCUSDT", "BTC", "USDT", "0.01", "0.00001", "0.00001", "0.01", "1000000.00", "60000.00"],
+            ["ETHUSDT", "ETH", "USDT", "0.01", "0.0001", "0.0001", "0.01", "1000000.00", "3000.00"],
+            ["BNBBTC", "BNB", "BTC", "0.00000100", "0.001", "0.001", "0.00000100", "100000.00000000", "0.00850000"],
+            ["BNBUSDT", "BNB", "USDT", "0.01", "0.001", "0.001", "0.01", "100000.00", "600.00"],
+            ["SOLUSDT", "SOL", "USDT", "0.01", "0.001", "0.001", "0.01", "100000.00", "150.00"],
+            ["XRPUSDT", "XRP", "USDT", "0.0001", "0.1", "0.1", "0.0001", "10000.0000", "0.6000"],
+        ];
+        TABLE
+            .iter()
+            .map(
+                |[s, b, q, tick, step, min_qty, min_price, max_price, initial]| {
+                    SymbolSpec::from_strs(
+                        s, b, q, tick, step, min_qty, min_price, max_price, initial,
+                    )
+                },
+            )
+            .collect()
     }
 }
 
@@ -163,6 +115,15 @@ impl Side {
         match self {
             Side::Buy => "BUY",
             Side::Sell => "SELL",
+        }
+    }
+}
+
+impl From<Side> for binance_types::user::Side {
+    fn from(side: Side) -> Self {
+        match side {
+            Side::Buy => binance_types::user::Side::Buy,
+            Side::Sell => binance_types::user::Side::Sell,
         }
     }
 }
@@ -262,6 +223,14 @@ impl OrderType {
             OrderType::Market => "MARKET",
             OrderType::Limit { .. } => "LIMIT",
             OrderType::LimitMaker { .. } => "LIMIT_MAKER",
+        }
+    }
+
+    /// The time in force Binance reports for it (`GTC` but for IOC and FOK limits).
+    pub fn time_in_force(&self) -> TimeInForce {
+        match *self {
+            OrderType::Limit { time_in_force, .. } => time_in_force,
+            OrderType::Market | OrderType::LimitMaker { .. } => TimeInForce::Gtc,
         }
     }
 
