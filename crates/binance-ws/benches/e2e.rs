@@ -112,6 +112,20 @@ struct Run {
     peak_kb: u64,
 }
 
+impl Run {
+    /// The run that began at `t0` (thread CPU `c0` s, resident `rss0` kB)
+    /// and took `n` messages.
+    fn since(t0: Instant, c0: f64, rss0: u64, n: u64) -> Run {
+        let (rss1, peak) = memory();
+        Run {
+            rate: n as f64 / t0.elapsed().as_secs_f64(),
+            cpu_per_msg_ns: (thread_cpu() - c0) * 1e9 / n as f64,
+            rss_growth_kb: rss1.saturating_sub(rss0),
+            peak_kb: peak,
+        }
+    }
+}
+
 fn report(name: &str, runs: &mut [Run]) -> f64 {
     runs.sort_by(|a, b| a.rate.partial_cmp(&b.rate).unwrap());
     let m = &runs[runs.len() / 2];
@@ -184,14 +198,8 @@ fn main() {
                 );
                 n += 1;
             }
-            let (rss1, peak) = memory();
             ids.check("floor");
-            Run {
-                rate: n as f64 / t0.elapsed().as_secs_f64(),
-                cpu_per_msg_ns: (thread_cpu() - c0) * 1e9 / n as f64,
-                rss_growth_kb: rss1.saturating_sub(rss0),
-                peak_kb: peak,
-            }
+            Run::since(t0, c0, rss0, n)
         }));
         ours.push(client.block_on(async {
             let manager = SocketManager::builder()
@@ -218,14 +226,8 @@ fn main() {
                     }
                 }
             }
-            let (rss1, peak) = memory();
             ids.check("ours");
-            Run {
-                rate: n as f64 / t0.elapsed().as_secs_f64(),
-                cpu_per_msg_ns: (thread_cpu() - c0) * 1e9 / n as f64,
-                rss_growth_kb: rss1.saturating_sub(rss0),
-                peak_kb: peak,
-            }
+            Run::since(t0, c0, rss0, n)
         }));
     }
     println!("throughput, flood of small trade frames over loopback, {seconds} s runs:");
