@@ -223,12 +223,14 @@ impl DepthCache {
     }
 
     /// Stop: `recv()` answers [`ErrorKind::Closed`](crate::ErrorKind) from
-    /// now on and the symbol's stream is unsubscribed, as on every socket
-    /// type (dropping the cache does the same, without waiting).
+    /// now on, as on every socket type, and the symbol's stream is
+    /// unsubscribed; the connection the caches of one [`DepthCaches`] share
+    /// closes once no cache and no `DepthCaches` is left. Dropping the
+    /// cache does the same.
     pub async fn close(&mut self) {
+        self.pending = None;
+        self.queue.close(Error::closed());
         if let Some(commands) = self.commands.take() {
-            self.pending = None;
-            self.queue.close(Error::closed());
             let _ = commands.send(BookCommand::Remove(self.symbol.clone()));
         }
     }

@@ -237,20 +237,7 @@ pub(crate) fn spawn<U: TimeUnit>(
         pace: Some(Window::new(4, Duration::from_secs(1))),
         send_timeout: options.request_timeout,
     };
-    let market = Market::<U> {
-        silence: options.stream_watchdog.map(Silence::new),
-        desired: plan.streams.iter().cloned().collect(),
-        plan,
-        open: false,
-        readers: Vec::new(),
-        next_id: 1,
-        pending: HashMap::new(),
-        outbox: VecDeque::new(),
-        batch: Vec::with_capacity(DRAIN_BATCH),
-        held_since: None,
-        rotating: false,
-        dedupe: None,
-    };
+    let market = Market::<U>::new(plan, options.stream_watchdog);
     let (commands, state) = link::spawn(env, settings, market, on_exit);
     Handle { commands, state }
 }
@@ -324,6 +311,10 @@ impl<U: TimeUnit> Protocol for Market<U> {
                 });
                 self.held_since = None;
                 self.rotating = false;
+                // A new session starts unfiltered: a rotation cut short by
+                // the drop left its filter behind, whose keys say nothing
+                // of what this connection sends.
+                self.dedupe = None;
                 if let Some(silence) = &mut self.silence {
                     silence.restart(Instant::now());
                 }
@@ -632,6 +623,23 @@ impl<U: TimeUnit> Protocol for Market<U> {
 }
 
 impl<U: TimeUnit> Market<U> {
+    fn new(plan: Plan, stream_watchdog: Option<Duration>) -> Self {
+        Market {
+            silence: stream_watchdog.map(Silence::new),
+            desired: plan.streams.iter().cloned().collect(),
+            plan,
+            open: false,
+            readers: Vec::new(),
+            next_id: 1,
+            pending: HashMap::new(),
+            outbox: VecDeque::new(),
+            batch: Vec::with_capacity(DRAIN_BATCH),
+            held_since: None,
+            rotating: false,
+            dedupe: None,
+        }
+    }
+
     fn broadcast(&mut self, status: Status) {
         // Frames read before the change come before it.
         self.flush();
@@ -767,5 +775,64 @@ impl Repeats {
                 true
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use binance_types::Millis;
+
+    use crate::config::Overflow;
+
+    fn trade(id: u64) -> Utf8Bytes {
+        format!(r#"{{"e":"trade","E":1,"s":"BTCUSDT","t":{id},"p":"1","q":"1","T":1,"m":true,"M":true}}"#).into()
+    }
+
+    fn delivered(queue: &Queue<Entry<Millis>>) -> Vec<String> {
+        std::iter::from_fn(|| queue.try_pop())
+            .filter_map(|entry| match entry {
+                Ok(Entry::Frame(frame)) => Some(frame.text.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A rotation cut short by a drop must not leave its filter on the
+    /// next connection: after a reconnect the server's ids may start lower.
+    #[test]
+    fn a_reconnect_starts_without_the_last_rotations_filter() {
+        let plan = Plan {
+            base: "ws://127.0.0.1:1".into(),
+            streams: vec!["btcusdt@trade".into()],
+            combined: false,
+            micros: false,
+            private: 0,
+        };
+        let mut market = Market::<Millis>::new(plan, None);
+        let queue = Arc::new(Queue::new(100, Overflow::DropOldest));
+        market.on_command(
+            Command::Attach {
+                id: 1,
+                queue: queue.clone(),
+                stamp: false,
+                max_stall: Duration::from_secs(1),
+            },
+            false,
+        );
+        market.on_link(LinkEvent::Opened { again: false });
+        // serverShutdown: a rotation begins, both connections deliver.
+        market.on_rotation(Phase::Opening);
+        market.on_frame(trade(100), Which::Current);
+        market.on_frame(trade(100), Which::Next);
+        market.flush();
+        assert_eq!(delivered(&queue).len(), 1, "the repeat is filtered");
+        // The old connection drops before the switch; a new session opens
+        // on a server whose ids restarted.
+        market.on_link(LinkEvent::Dropped("closed".into()));
+        market.on_link(LinkEvent::Opened { again: true });
+        market.on_frame(trade(5), Which::Current);
+        market.flush();
+        assert_eq!(delivered(&queue), vec![trade(5).to_string()]);
     }
 }

@@ -283,12 +283,15 @@ impl<U: TimeUnit> Socket<U> {
     /// socket type. Works in every state, including during a reconnect wait.
     pub async fn close(&mut self) {
         let closing = self.detach(true);
-        futures_util::future::join_all(closing.into_iter().map(|(last, state)| async move {
-            if last.await == Ok(true) {
-                crate::link::wait_ended(state).await;
-            }
-        }))
-        .await;
+        let all =
+            futures_util::future::join_all(closing.into_iter().map(|(last, state)| async move {
+                if last.await == Ok(true) {
+                    crate::link::wait_ended(state).await;
+                }
+            }));
+        // The connection answers between reads; a stuck one does not hold
+        // the caller past the same bound.
+        let _ = tokio::time::timeout(crate::link::CLOSE_WAIT, all).await;
     }
 
     /// Leave every connection; with `ask`, each says whether this socket
