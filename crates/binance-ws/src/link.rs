@@ -187,7 +187,7 @@ pub(crate) trait Protocol: Send + 'static {
     type Command: Send + 'static;
 
     /// The URL the next connection opens.
-    fn url(&self) -> String;
+    fn url(&mut self) -> String;
     /// A connection came or went (see [`LinkEvent`]).
     fn on_link(&mut self, event: LinkEvent);
     /// A command from a handle; `open`: a connection is up.
@@ -324,7 +324,7 @@ impl<P: Protocol> Link<P> {
         let _ = self.state.send(State::Ended(error));
     }
 
-    fn open(&self) -> Connecting {
+    fn open(&mut self) -> Connecting {
         Box::pin(self.env.clone().connect(self.protocol.url()))
     }
 

@@ -103,12 +103,11 @@ impl Plan {
         )
     }
 
-    /// Streams that must be subscribed after connecting to `url(streams)`.
-    fn to_subscribe(&self, streams: &BTreeSet<String>) -> Vec<String> {
-        if streams.len() > URL_STREAMS_MAX {
-            streams.iter().cloned().collect()
-        } else {
-            Vec::new()
+    /// The streams `url(streams)` carries in itself.
+    fn in_url(&self, streams: &BTreeSet<String>) -> BTreeSet<String> {
+        match streams.len() > URL_STREAMS_MAX {
+            true => BTreeSet::new(),
+            false => streams.clone(),
         }
     }
 }
@@ -271,6 +270,8 @@ struct Market<U: TimeUnit> {
     plan: Plan,
     /// The streams this connection should carry now (URL plus live changes).
     desired: BTreeSet<String>,
+    /// The streams the URL of the last connection opened carries.
+    in_url: BTreeSet<String>,
     /// A connection is up.
     open: bool,
     readers: Vec<Reader<U>>,
@@ -297,7 +298,8 @@ struct Market<U: TimeUnit> {
 impl<U: TimeUnit> Protocol for Market<U> {
     type Command = Command<U>;
 
-    fn url(&self) -> String {
+    fn url(&mut self) -> String {
+        self.in_url = self.plan.in_url(&self.desired);
         self.plan.url(&self.desired)
     }
 
@@ -579,9 +581,9 @@ impl<U: TimeUnit> Protocol for Market<U> {
         }
     }
 
-    /// SUBSCRIBE requests for streams the URL does not carry.
+    /// What brings a rotation's new connection to the streams wanted now.
     fn next_opened(&mut self) -> Vec<String> {
-        let requests = self.subscribe_requests();
+        let requests = self.catch_up_requests();
         for (id, _) in &requests {
             self.pending.insert(*id, Pending::Internal);
         }
@@ -627,6 +629,7 @@ impl<U: TimeUnit> Market<U> {
         Market {
             silence: stream_watchdog.map(Silence::new),
             desired: plan.streams.iter().cloned().collect(),
+            in_url: BTreeSet::new(),
             plan,
             open: false,
             readers: Vec::new(),
@@ -659,26 +662,32 @@ impl<U: TimeUnit> Market<U> {
         (id, text)
     }
 
-    /// SUBSCRIBE requests for streams the URL does not carry.
-    fn subscribe_requests(&mut self) -> Vec<(i64, String)> {
-        let streams = self.plan.to_subscribe(&self.desired);
-        streams
-            .chunks(SUBSCRIBE_BATCH)
-            .map(|chunk| {
-                let id = self.next_id;
+    /// What brings a connection opened with the last URL to the streams
+    /// wanted now: SUBSCRIBE what the URL does not carry (a long list, or a
+    /// stream added while a rotation's connection was opening), UNSUBSCRIBE
+    /// what it carries and is no longer wanted.
+    fn catch_up_requests(&mut self) -> Vec<(i64, String)> {
+        let add: Vec<String> = self.desired.difference(&self.in_url).cloned().collect();
+        let drop: Vec<String> = self.in_url.difference(&self.desired).cloned().collect();
+        let mut requests = Vec::new();
+        for (streams, subscribe) in [(add, true), (drop, false)] {
+            for chunk in streams.chunks(SUBSCRIBE_BATCH) {
+                let number = self.next_id;
                 self.next_id += 1;
-                let request = ControlRequest::Subscribe {
-                    streams: chunk.to_vec(),
-                    id: RequestId::Int(id),
+                let (streams, id) = (chunk.to_vec(), RequestId::Int(number));
+                let request = match subscribe {
+                    true => ControlRequest::Subscribe { streams, id },
+                    false => ControlRequest::Unsubscribe { streams, id },
                 };
                 let text = serde_json::to_string(&request).expect("requests serialise");
-                (id, text)
-            })
-            .collect()
+                requests.push((number, text));
+            }
+        }
+        requests
     }
 
     fn resubscribe(&mut self) {
-        let mut requests = self.subscribe_requests();
+        let mut requests = self.catch_up_requests();
         for (id, _) in &requests {
             self.pending.insert(*id, Pending::Internal);
         }
@@ -834,5 +843,53 @@ mod tests {
         market.on_frame(trade(5), Which::Current);
         market.flush();
         assert_eq!(delivered(&queue), vec![trade(5).to_string()]);
+    }
+
+    /// A live SUBSCRIBE answered while a rotation's connection was opening
+    /// (its URL already fixed) is made on the new connection too, and an
+    /// UNSUBSCRIBE likewise.
+    #[test]
+    fn a_rotation_catches_up_with_live_changes_made_while_it_opened() {
+        let plan = Plan {
+            base: "ws://127.0.0.1:1".into(),
+            streams: vec!["a@trade".into(), "b@trade".into()],
+            combined: true,
+            micros: false,
+            private: 0,
+        };
+        let mut market = Market::<Millis>::new(plan, None);
+        market.url();
+        market.on_link(LinkEvent::Opened { again: false });
+        let control = |market: &mut Market<Millis>, control| {
+            let (reply, _answer) = oneshot::channel();
+            market.on_command(Command::Control { control, reply }, true);
+            market.outgoing().expect("sent")
+        };
+        control(&mut market, Control::Subscribe(vec!["c@trade".into()]));
+        control(&mut market, Control::Unsubscribe(vec!["a@trade".into()]));
+        // The rotation's URL is fixed before the answers come.
+        let url = market.url();
+        market.on_rotation(Phase::Opening);
+        assert!(url.contains("a@trade") && !url.contains("c@trade"), "{url}");
+        for id in [1, 2] {
+            let answer = format!(r#"{{"result":null,"id":{id}}}"#);
+            market.on_frame(answer.into(), Which::Current);
+        }
+        let first: Vec<Value> = market
+            .next_opened()
+            .iter()
+            .map(|text| serde_json::from_str(text).unwrap())
+            .collect();
+        let methods: Vec<(&str, &Value)> = first
+            .iter()
+            .map(|r| (r["method"].as_str().unwrap(), &r["params"]))
+            .collect();
+        assert_eq!(
+            methods,
+            vec![
+                ("SUBSCRIBE", &serde_json::json!(["c@trade"])),
+                ("UNSUBSCRIBE", &serde_json::json!(["a@trade"])),
+            ]
+        );
     }
 }

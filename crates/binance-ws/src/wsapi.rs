@@ -328,7 +328,7 @@ struct Api {
 impl Protocol for Api {
     type Command = Command;
 
-    fn url(&self) -> String {
+    fn url(&mut self) -> String {
         self.url.clone()
     }
 
