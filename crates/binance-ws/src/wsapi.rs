@@ -481,12 +481,16 @@ impl Api {
     }
 
     fn fail_pending(&mut self, reason: &str) {
-        self.outbox.clear();
-        for (_, p) in self.pending.drain() {
+        let unsent: HashSet<u64> = self.outbox.drain(..).map(|(id, _)| id).collect();
+        for (id, p) in self.pending.drain() {
+            let what = match unsent.contains(&id) {
+                true => "it was not sent",
+                false => "the request may or may not have been executed",
+            };
             let _ = p.reply.send(Err(Error::new(
                 ErrorKind::Disconnected,
                 format!(
-                    "{}: connection dropped before the answer ({reason}); the request may or may not have been executed",
+                    "{}: connection dropped before the answer ({reason}); {what}",
                     p.method
                 ),
             )));
