@@ -587,17 +587,16 @@ pub enum StreamNameError {
         /// What is wrong with it.
         reason: String,
     },
-    /// Not a futures (USD-M or COIN-M) stream name Binance knows; see
-    /// [`FuturesStream`](crate::futures::stream::FuturesStream).
-    #[error(
-        "invalid futures stream name `{input}`: {reason}; valid forms: {}",
-        crate::futures::stream::VALID_FORMS
-    )]
+    /// Not a futures (USD-M or COIN-M) stream name Binance knows (see
+    /// `binance_types::futures::stream`).
+    #[error("invalid futures stream name `{input}`: {reason}; valid forms: {valid_forms}")]
     InvalidFutures {
         /// The name given.
         input: String,
         /// What is wrong with it.
         reason: String,
+        /// Every form a futures stream name can take.
+        valid_forms: &'static str,
     },
 }
 

@@ -5,11 +5,9 @@
 //! since 2026-03-05 (legacy paths off since 2026-04-23): book data on
 //! `/public`, everything else on `/market`, user data on `/private`; which
 //! one a stream needs is decided once, from its typed name, by
-//! [`Venue::route`].
+//! `FuturesStream::route_on` (in `binance_types::futures::stream`).
 
 use std::fmt;
-
-use crate::futures::stream::FuturesStream;
 
 /// A Binance market whose streams this crate models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -88,13 +86,6 @@ impl Venue {
         matches!(self, Venue::UsdM)
     }
 
-    /// The routed path a futures stream needs on this venue: `Some` on
-    /// USD-M ([`FuturesStream::usdm_route`]), `None` on venues without
-    /// routed paths.
-    pub fn route(self, stream: &FuturesStream) -> Option<Route> {
-        self.is_routed().then(|| stream.usdm_route())
-    }
-
     /// `wss://<host>[<route>]`, the base that `/ws/…` or `/stream?streams=…`
     /// is appended to. The route is used only on a routed venue (USD-M),
     /// on production and testnet alike (the reference lists routed testnet
@@ -105,12 +96,6 @@ impl Venue {
             _ => "",
         };
         format!("wss://{}{path}", self.stream_host(network))
-    }
-
-    /// The base URL for a futures stream on this venue: [`Venue::base_url`]
-    /// with [`Venue::route`].
-    pub fn stream_base_url(self, network: Network, stream: &FuturesStream) -> String {
-        self.base_url(network, self.route(stream))
     }
 
     /// A short human name (`spot`, `USD-M`, `COIN-M`).
@@ -132,6 +117,7 @@ impl fmt::Display for Venue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::futures::stream::FuturesStream;
 
     #[test]
     fn hosts() {
@@ -205,10 +191,11 @@ mod tests {
         for (names, route) in [(&public[..], Route::Public), (&market[..], Route::Market)] {
             for name in names {
                 let stream: FuturesStream = name.parse().unwrap();
-                assert_eq!(Venue::UsdM.route(&stream), Some(route), "{name}");
-                assert_eq!(Venue::CoinM.route(&stream), None, "{name}");
+                assert_eq!(stream.route_on(Venue::UsdM), Some(route), "{name}");
+                assert_eq!(stream.route_on(Venue::CoinM), None, "{name}");
+                assert_eq!(stream.route_on(Venue::Spot), None, "{name}");
                 assert_eq!(
-                    Venue::UsdM.stream_base_url(Network::Production, &stream),
+                    stream.base_url(Venue::UsdM, Network::Production),
                     format!("wss://fstream.binance.com{}", route.path()),
                     "{name}"
                 );
@@ -216,7 +203,7 @@ mod tests {
         }
         let coinm: FuturesStream = "btcusd_perp@depth@100ms".parse().unwrap();
         assert_eq!(
-            Venue::CoinM.stream_base_url(Network::Production, &coinm),
+            coinm.base_url(Venue::CoinM, Network::Production),
             "wss://dstream.binance.com"
         );
     }

@@ -10,7 +10,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::stream::{wire_enum, DepthLevels, KlineInterval, StreamNameError, Symbol};
-use crate::venue::{Route, Venue};
+use crate::venue::{Network, Route, Venue};
 
 /// Every form a futures stream name can take, for error messages.
 pub const VALID_FORMS: &str = "<symbol>@aggTrade, <symbol>@markPrice[@1s], !markPrice@arr[@1s] (USD-M), \
@@ -266,7 +266,7 @@ const COINM: &[Venue] = &[Venue::CoinM];
 impl FuturesStream {
     /// The USD-M routed path this stream is served on (§5.1): book data
     /// (`bookTicker`, `depth…`, `rpiDepth`) on `/public`, the rest on
-    /// `/market`. Use [`Venue::route`] to get `None` on COIN-M.
+    /// `/market`. [`FuturesStream::route_on`] gives `None` on COIN-M.
     pub fn usdm_route(&self) -> Route {
         match self {
             FuturesStream::BookTicker(_)
@@ -276,6 +276,22 @@ impl FuturesStream {
             | FuturesStream::RpiDepth(_) => Route::Public,
             _ => Route::Market,
         }
+    }
+
+    /// The routed path this stream needs on `venue`: `Some` on USD-M
+    /// ([`FuturesStream::usdm_route`]), `None` on venues without routed
+    /// paths (COIN-M).
+    pub fn route_on(&self, venue: Venue) -> Option<Route> {
+        venue.is_routed().then(|| self.usdm_route())
+    }
+
+    /// The base URL to open for this stream on `venue`
+    /// ([`Venue::base_url`] with [`FuturesStream::route_on`]), e.g.
+    /// `wss://fstream.binance.com/public` for a USD-M depth stream and
+    /// `wss://dstream.binance.com` on COIN-M; append `/ws/<name>` or
+    /// `/stream?streams=…`.
+    pub fn base_url(&self, venue: Venue, network: Network) -> String {
+        venue.base_url(network, self.route_on(venue))
     }
 
     /// The venues that offer this stream (§5.2, §5.3).
@@ -323,6 +339,7 @@ fn invalid(input: &str, reason: String) -> StreamNameError {
     StreamNameError::InvalidFutures {
         input: input.to_owned(),
         reason,
+        valid_forms: VALID_FORMS,
     }
 }
 
