@@ -1,4 +1,5 @@
-//! The Binance spot wire model: no network I/O, just exact types.
+//! The Binance wire model (spot, plus USD-M and COIN-M futures market data):
+//! no network I/O, just exact types.
 //!
 //! - [`stream`]: typed stream names (`btcusdt@trade`, `!miniTicker@arr`, …)
 //!   that render to and parse from Binance's exact spelling.
