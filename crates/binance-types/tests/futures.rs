@@ -222,3 +222,34 @@ fn usdm_capture_decodes() {
 fn coinm_capture_decodes() {
     check_capture("BINANCE_DELIVERY.ws.1.0");
 }
+
+#[test]
+fn single_asset_index_and_microsecond_frames() {
+    // `<asset>@assetIndex` sends one object: the first item of the array vector.
+    let bytes = std::fs::read(
+        support::shared()
+            .join("vectors")
+            .join("futures/assetIndexUpdate_arr.json"),
+    )
+    .unwrap();
+    let items: Vec<Value> = serde_json::from_slice(&bytes).unwrap();
+    let one = serde_json::to_string(&items[0]).unwrap();
+    let frame = decode_futures(one.as_bytes()).unwrap();
+    let FuturesEvent::AssetIndex(a) = &frame.event else {
+        panic!("{:?}", frame.event)
+    };
+    assert_eq!(a.symbol, "ADAUSD");
+    assert_eq!(a.index_price.to_string(), "0.27462452");
+    let back: Value = serde_json::from_str(&frame.to_json()).unwrap();
+    assert_eq!(back, items[0]);
+
+    let micros = br#"{"e":"aggTrade","E":1591261134288123,"a":1,"s":"BTCUSD_PERP","p":"9643.5","q":"2","f":2,"l":2,"T":1591261134199456,"m":false}"#;
+    let frame = binance_types::futures::decode_futures_micros(micros).unwrap();
+    let FuturesEvent::AggTrade(t) = &frame.event else {
+        panic!()
+    };
+    assert_eq!(t.trade_time.as_millis(), 1591261134199);
+    assert_eq!(t.normal_quantity, None);
+    let back: Value = serde_json::from_str(&frame.to_json()).unwrap();
+    assert_eq!(back, serde_json::from_slice::<Value>(micros).unwrap());
+}
