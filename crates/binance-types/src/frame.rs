@@ -118,7 +118,7 @@ pub struct DecodeError {
 }
 
 impl DecodeError {
-    fn new(bytes: &[u8], err: &serde_json::Error) -> Self {
+    pub(crate) fn new(bytes: &[u8], err: &serde_json::Error) -> Self {
         let (line, column) = (err.line(), err.column());
         let line_start: usize = bytes
             .split(|&b| b == b'\n')

@@ -1,4 +1,5 @@
-//! The Binance spot wire model: no network I/O, just exact types.
+//! The Binance wire model (spot, plus USD-M and COIN-M futures market data):
+//! no network I/O, just exact types.
 //!
 //! - [`stream`]: typed stream names (`btcusdt@trade`, `!miniTicker@arr`, …)
 //!   that render to and parse from Binance's exact spelling.
@@ -11,6 +12,8 @@
 //!   event, `serverShutdown`) and its order key, without decoding it.
 //! - [`frame`]: decode a raw or combined frame into a [`Frame`] in one pass,
 //!   and encode it back to the JSON Binance sends.
+//! - [`futures`]: USD-M and COIN-M futures stream names and events;
+//!   [`venue`]: which market, its hosts and (USD-M) routed paths.
 //! - [`book`]: a price-level order book.
 //! - [`sign`]: request signing.
 //! - [`capture`]: the format of recorded traffic, read and written over
@@ -31,6 +34,7 @@ pub mod control;
 pub mod decimal;
 mod event;
 pub mod frame;
+pub mod futures;
 pub mod market;
 pub mod peek;
 mod quick;
@@ -40,6 +44,7 @@ mod sniff;
 pub mod stream;
 pub mod time;
 pub mod user;
+pub mod venue;
 pub mod wsapi;
 
 pub use book::{Level, OrderBook};

@@ -143,6 +143,7 @@ macro_rules! wire_enum {
         }
     };
 }
+pub(crate) use wire_enum;
 
 wire_enum! {
     /// A kline (candlestick) interval.
@@ -586,10 +587,21 @@ pub enum StreamNameError {
         /// What is wrong with it.
         reason: String,
     },
+    /// Not a futures (USD-M or COIN-M) stream name Binance knows (see
+    /// `binance_types::futures::stream`).
+    #[error("invalid futures stream name `{input}`: {reason}; valid forms: {valid_forms}")]
+    InvalidFutures {
+        /// The name given.
+        input: String,
+        /// What is wrong with it.
+        reason: String,
+        /// Every form a futures stream name can take.
+        valid_forms: &'static str,
+    },
 }
 
 impl StreamNameError {
-    fn invalid(input: &str, reason: impl Into<String>) -> Self {
+    pub(crate) fn invalid(input: &str, reason: impl Into<String>) -> Self {
         StreamNameError::Invalid {
             input: input.to_owned(),
             reason: reason.into(),
