@@ -46,13 +46,57 @@ pub struct Frame<'a, U: TimeUnit = Millis> {
     pub event: Event<U>,
 }
 
-impl<'a, U: TimeUnit> Frame<'a, U> {
+impl Envelope<'_> {
     /// The stream name, for combined-stream frames.
     pub fn stream(&self) -> Option<&str> {
-        match &self.envelope {
+        match self {
             Envelope::Combined { stream } => Some(stream),
             _ => None,
         }
+    }
+
+    /// The same envelope, owning its stream name.
+    pub fn into_owned(self) -> Envelope<'static> {
+        match self {
+            Envelope::Raw => Envelope::Raw,
+            Envelope::Combined { stream } => Envelope::Combined {
+                stream: Cow::Owned(stream.into_owned()),
+            },
+            Envelope::Api { subscription_id } => Envelope::Api { subscription_id },
+        }
+    }
+
+    /// Write `event` wrapped in this envelope, as Binance writes it.
+    pub(crate) fn wrap<S: Serializer, E: Serialize>(
+        &self,
+        event: &E,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            Envelope::Raw => event.serialize(s),
+            Envelope::Combined { stream } => {
+                let mut map = s.serialize_map(Some(2))?;
+                map.serialize_entry("stream", stream)?;
+                map.serialize_entry("data", event)?;
+                map.end()
+            }
+            Envelope::Api { subscription_id } => {
+                let mut map = s.serialize_map(None)?;
+                if let Some(id) = subscription_id {
+                    map.serialize_entry("subscriptionId", id)?;
+                }
+                map.serialize_entry("event", event)?;
+                map.end()
+            }
+        }
+    }
+}
+
+impl<'a, U: TimeUnit> Frame<'a, U> {
+    /// The stream name, for combined-stream frames.
+    pub fn stream(&self) -> Option<&str> {
+        self.envelope.stream()
     }
 
     /// The user-data subscription id, for WebSocket API events.
@@ -65,15 +109,8 @@ impl<'a, U: TimeUnit> Frame<'a, U> {
 
     /// The same frame, owning its stream name.
     pub fn into_owned(self) -> Frame<'static, U> {
-        let envelope = match self.envelope {
-            Envelope::Raw => Envelope::Raw,
-            Envelope::Combined { stream } => Envelope::Combined {
-                stream: Cow::Owned(stream.into_owned()),
-            },
-            Envelope::Api { subscription_id } => Envelope::Api { subscription_id },
-        };
         Frame {
-            envelope,
+            envelope: self.envelope.into_owned(),
             event: self.event,
         }
     }
@@ -86,24 +123,7 @@ impl<'a, U: TimeUnit> Frame<'a, U> {
 
 impl<U: TimeUnit> Serialize for Frame<'_, U> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        match &self.envelope {
-            Envelope::Raw => self.event.serialize(s),
-            Envelope::Combined { stream } => {
-                let mut map = s.serialize_map(Some(2))?;
-                map.serialize_entry("stream", stream)?;
-                map.serialize_entry("data", &self.event)?;
-                map.end()
-            }
-            Envelope::Api { subscription_id } => {
-                let mut map = s.serialize_map(None)?;
-                if let Some(id) = subscription_id {
-                    map.serialize_entry("subscriptionId", id)?;
-                }
-                map.serialize_entry("event", &self.event)?;
-                map.end()
-            }
-        }
+        self.envelope.wrap(&self.event, s)
     }
 }
 

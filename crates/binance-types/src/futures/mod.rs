@@ -99,23 +99,13 @@ pub struct FuturesFrame<'a, U: TimeUnit = Millis> {
 impl<U: TimeUnit> FuturesFrame<'_, U> {
     /// The stream name, for combined-stream frames.
     pub fn stream(&self) -> Option<&str> {
-        match &self.envelope {
-            Envelope::Combined { stream } => Some(stream),
-            _ => None,
-        }
+        self.envelope.stream()
     }
 
     /// The same frame, owning its stream name.
     pub fn into_owned(self) -> FuturesFrame<'static, U> {
-        let envelope = match self.envelope {
-            Envelope::Raw => Envelope::Raw,
-            Envelope::Combined { stream } => Envelope::Combined {
-                stream: Cow::Owned(stream.into_owned()),
-            },
-            Envelope::Api { subscription_id } => Envelope::Api { subscription_id },
-        };
         FuturesFrame {
-            envelope,
+            envelope: self.envelope.into_owned(),
             event: self.event,
         }
     }
@@ -128,24 +118,7 @@ impl<U: TimeUnit> FuturesFrame<'_, U> {
 
 impl<U: TimeUnit> Serialize for FuturesFrame<'_, U> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        match &self.envelope {
-            Envelope::Raw => self.event.serialize(s),
-            Envelope::Combined { stream } => {
-                let mut map = s.serialize_map(Some(2))?;
-                map.serialize_entry("stream", stream)?;
-                map.serialize_entry("data", &self.event)?;
-                map.end()
-            }
-            Envelope::Api { subscription_id } => {
-                let mut map = s.serialize_map(None)?;
-                if let Some(id) = subscription_id {
-                    map.serialize_entry("subscriptionId", id)?;
-                }
-                map.serialize_entry("event", &self.event)?;
-                map.end()
-            }
-        }
+        self.envelope.wrap(&self.event, s)
     }
 }
 
