@@ -12,7 +12,8 @@
 //!   event, `serverShutdown`) and its order key, without decoding it.
 //! - [`frame`]: decode a raw or combined frame into a [`Frame`] in one pass,
 //!   and encode it back to the JSON Binance sends.
-//! - [`futures`]: USD-M and COIN-M futures stream names and events;
+//! - [`futures`]: USD-M and COIN-M futures stream names and events, and
+//!   the futures local order-book procedure ([`futures::book`]);
 //!   [`venue`]: which market, its hosts and (USD-M) routed paths.
 //! - [`book`]: a price-level order book.
 //! - [`sign`]: request signing.

@@ -4,6 +4,9 @@
 //! - [`market`]: every futures market event, exact decimals.
 //! - [`decode_futures`]: a raw or combined futures frame into a
 //!   [`FuturesFrame`], and back to the JSON Binance sends.
+//! - [`book`]: the futures local order book procedure (§5.4,
+//!   [`FuturesBookSync`](book::FuturesBookSync)): buffer, snapshot, `pu`
+//!   continuity.
 //!
 //! Futures frames have their own [`FuturesEvent`] and decoder, so the spot
 //! [`frame::decode`](crate::frame::decode) path is untouched by them. The
@@ -18,6 +21,7 @@
 //! assert_eq!(depth.previous_final_update_id, 149);
 //! ```
 
+pub mod book;
 pub mod market;
 pub mod stream;
 

@@ -1,0 +1,335 @@
+//! The futures local order book procedure (reference §5.4, USD-M and
+//! COIN-M) as a pure state machine: no I/O, no clock, no async.
+//!
+//! 1. Feed every diff-depth event ([`DepthUpdate`]) of one symbol to
+//!    [`FuturesBookSync::push`] from the moment the stream is open; until a
+//!    snapshot is given they are buffered.
+//! 2. Give the REST snapshot (`GET /fapi/v1/depth`, `/dapi/v1/depth`) to
+//!    [`FuturesBookSync::snapshot`]; the buffered events are then processed
+//!    in order, as later events are when pushed:
+//!    - an event with `u` < `lastUpdateId` is dropped;
+//!    - the first event processed must satisfy `U` ≤ `lastUpdateId` ≤ `u`;
+//!    - every later event's `pu` must equal the previous event's `u`.
+//! 3. A broken rule is a [`Gap`]: nothing more is applied, the events from
+//!    the one that broke it on are buffered again, and
+//!    [`FuturesBookSync::needs_snapshot`] says a new snapshot is wanted.
+//!
+//! Quantities are absolute, zero removes a level, and removing a level the
+//! book does not hold is normal (nothing happens). The sync knows one
+//! symbol: routing events by symbol is the caller's job.
+//!
+//! ```
+//! use binance_types::futures::book::{FuturesBookSync, Outcome, SyncState};
+//! use binance_types::futures::decode_futures;
+//! use binance_types::futures::FuturesEvent;
+//! let depth = |text: &str| match decode_futures(text.as_bytes()).unwrap().event {
+//!     FuturesEvent::DepthUpdate(d) => d,
+//!     _ => unreachable!(),
+//! };
+//! let mut sync = FuturesBookSync::new();
+//! let first = depth(r#"{"e":"depthUpdate","E":2,"T":1,"s":"BTCUSDT","U":157,"u":160,"pu":149,"b":[["10.0","1"]],"a":[]}"#);
+//! assert!(matches!(sync.push(first), Outcome::Buffered { .. }));
+//! let outcomes = sync.snapshot(158, &[], &[]);
+//! assert!(matches!(outcomes[..], [Outcome::Applied { .. }]));
+//! assert_eq!(sync.state(), SyncState::Synced);
+//! assert_eq!(sync.book().unwrap().last_update_id(), 160);
+//! ```
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use crate::book::{Level, OrderBook};
+use crate::time::TimeUnit;
+
+use super::market::DepthUpdate;
+
+/// The update ids of one diff-depth event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UpdateIds {
+    /// `U`: the first update id in the event.
+    pub first: u64,
+    /// `u`: the final update id in the event.
+    pub last: u64,
+    /// `pu`: the final update id of the event before it.
+    pub previous: u64,
+}
+
+impl<U: TimeUnit> From<&DepthUpdate<U>> for UpdateIds {
+    fn from(d: &DepthUpdate<U>) -> Self {
+        UpdateIds {
+            first: d.first_update_id,
+            last: d.final_update_id,
+            previous: d.previous_final_update_id,
+        }
+    }
+}
+
+impl fmt::Display for UpdateIds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "U={} u={} pu={}", self.first, self.last, self.previous)
+    }
+}
+
+/// Why the events can no longer be applied to the book: a new snapshot is
+/// needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Gap {
+    /// The first event after the snapshot (the first with `u` ≥
+    /// `lastUpdateId`) does not bracket it: `U` > `lastUpdateId`, so updates
+    /// between the snapshot and the event are missing.
+    NotBracketing {
+        /// The snapshot's `lastUpdateId`.
+        last_update_id: u64,
+        /// The event's ids.
+        event: UpdateIds,
+    },
+    /// The event's `pu` is not the previous event's `u`: updates between
+    /// them are missing (or the stream repeated or reordered events).
+    Discontinuous {
+        /// The previous applied event's `u` (what `pu` had to be).
+        expected_previous: u64,
+        /// The event's ids.
+        event: UpdateIds,
+    },
+}
+
+impl Gap {
+    /// The ids of the event that revealed the gap.
+    pub fn event(&self) -> UpdateIds {
+        match *self {
+            Gap::NotBracketing { event, .. } | Gap::Discontinuous { event, .. } => event,
+        }
+    }
+}
+
+impl fmt::Display for Gap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Gap::NotBracketing {
+                last_update_id,
+                event,
+            } => write!(
+                f,
+                "first event ({event}) does not bracket lastUpdateId {last_update_id}"
+            ),
+            Gap::Discontinuous {
+                expected_previous,
+                event,
+            } => write!(
+                f,
+                "event ({event}) does not continue the previous u={expected_previous}"
+            ),
+        }
+    }
+}
+
+/// What happened to one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// Held until a (new) snapshot is given.
+    Buffered {
+        /// The event's ids.
+        event: UpdateIds,
+    },
+    /// Applied to the book; the book's update id is now the event's `u`.
+    Applied {
+        /// The event's ids.
+        event: UpdateIds,
+    },
+    /// Dropped: it is older than the snapshot (`u` < `lastUpdateId`).
+    Dropped {
+        /// The snapshot's `lastUpdateId`.
+        last_update_id: u64,
+        /// The event's ids.
+        event: UpdateIds,
+    },
+    /// Not applied, and nothing will be until a new snapshot is given: the
+    /// event is buffered for it.
+    Gap(Gap),
+}
+
+impl Outcome {
+    /// The ids of the event this is about.
+    pub fn event(&self) -> UpdateIds {
+        match *self {
+            Outcome::Buffered { event }
+            | Outcome::Applied { event }
+            | Outcome::Dropped { event, .. } => event,
+            Outcome::Gap(gap) => gap.event(),
+        }
+    }
+}
+
+/// Where the procedure is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SyncState {
+    /// No usable snapshot: events are buffered. `gap` is why, when a
+    /// snapshot was in use (`None` before the first snapshot).
+    NeedSnapshot {
+        /// The gap that ended the last sync, if any.
+        gap: Option<Gap>,
+    },
+    /// A snapshot is loaded; waiting for the first event with `u` ≥
+    /// `lastUpdateId`, which must bracket it.
+    AwaitingFirstEvent {
+        /// The snapshot's `lastUpdateId`.
+        last_update_id: u64,
+    },
+    /// The first event bracketed the snapshot and every event since
+    /// continued the one before: the book follows Binance's.
+    Synced,
+}
+
+/// One buffered event: only what the procedure needs.
+#[derive(Debug, Clone)]
+struct Pending {
+    ids: UpdateIds,
+    bids: Vec<Level>,
+    asks: Vec<Level>,
+}
+
+/// One symbol's futures order book, kept by §5.4: owns an [`OrderBook`],
+/// takes diff-depth events and snapshots, and says what it did with each
+/// event.
+///
+/// The buffer is unbounded: a caller that cannot get a snapshot for a long
+/// time should drop the sync and start again.
+#[derive(Debug, Clone)]
+pub struct FuturesBookSync {
+    book: OrderBook,
+    state: SyncState,
+    buffer: VecDeque<Pending>,
+}
+
+impl Default for FuturesBookSync {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FuturesBookSync {
+    /// A sync with an empty, unbounded book, buffering until a snapshot.
+    pub fn new() -> Self {
+        Self::with_book(OrderBook::new())
+    }
+
+    /// A sync keeping its levels in `book` (e.g.
+    /// [`OrderBook::with_max_depth`]); its content is replaced by the first
+    /// snapshot.
+    pub fn with_book(book: OrderBook) -> Self {
+        FuturesBookSync {
+            book,
+            state: SyncState::NeedSnapshot { gap: None },
+            buffer: VecDeque::new(),
+        }
+    }
+
+    /// Where the procedure is.
+    pub fn state(&self) -> SyncState {
+        self.state
+    }
+
+    /// True when events are being buffered for a (new) snapshot.
+    pub fn needs_snapshot(&self) -> bool {
+        matches!(self.state, SyncState::NeedSnapshot { .. })
+    }
+
+    /// True when the book follows Binance's ([`SyncState::Synced`]).
+    pub fn is_synced(&self) -> bool {
+        self.state == SyncState::Synced
+    }
+
+    /// The book, only while [`Synced`](SyncState::Synced): a book that is
+    /// not known to be right is not shown.
+    pub fn book(&self) -> Option<&OrderBook> {
+        self.is_synced().then_some(&self.book)
+    }
+
+    /// How many events are buffered.
+    pub fn buffered(&self) -> usize {
+        self.buffer.len()
+    }
+
+    /// One diff-depth event of this symbol, in the order received.
+    pub fn push<U: TimeUnit>(&mut self, event: DepthUpdate<U>) -> Outcome {
+        let pending = Pending {
+            ids: UpdateIds::from(&event),
+            bids: event.bids,
+            asks: event.asks,
+        };
+        if self.needs_snapshot() {
+            let event = pending.ids;
+            self.buffer.push_back(pending);
+            return Outcome::Buffered { event };
+        }
+        self.process(pending)
+    }
+
+    /// A REST snapshot (`lastUpdateId`, bids, asks): replaces the book and
+    /// processes the buffered events in order, returning what happened to
+    /// each (one outcome per buffered event; after a gap the rest stay
+    /// buffered and are reported [`Outcome::Buffered`]).
+    ///
+    /// A snapshot may be given in any state; it restarts the procedure.
+    pub fn snapshot(
+        &mut self,
+        last_update_id: u64,
+        bids: &[Level],
+        asks: &[Level],
+    ) -> Vec<Outcome> {
+        self.book.load_snapshot(last_update_id, bids, asks);
+        self.state = SyncState::AwaitingFirstEvent { last_update_id };
+        let buffered = std::mem::take(&mut self.buffer);
+        buffered
+            .into_iter()
+            .map(|pending| {
+                if self.needs_snapshot() {
+                    let event = pending.ids;
+                    self.buffer.push_back(pending);
+                    Outcome::Buffered { event }
+                } else {
+                    self.process(pending)
+                }
+            })
+            .collect()
+    }
+
+    /// Apply the rules to one event while a snapshot is in use.
+    fn process(&mut self, pending: Pending) -> Outcome {
+        let event = pending.ids;
+        let gap = match self.state {
+            SyncState::NeedSnapshot { .. } => unreachable!("buffered before processing"),
+            SyncState::AwaitingFirstEvent { last_update_id } => {
+                if event.last < last_update_id {
+                    return Outcome::Dropped {
+                        last_update_id,
+                        event,
+                    };
+                }
+                (event.first > last_update_id).then_some(Gap::NotBracketing {
+                    last_update_id,
+                    event,
+                })
+            }
+            SyncState::Synced => {
+                let expected_previous = self.book.last_update_id();
+                (event.previous != expected_previous).then_some(Gap::Discontinuous {
+                    expected_previous,
+                    event,
+                })
+            }
+        };
+        match gap {
+            Some(gap) => {
+                self.state = SyncState::NeedSnapshot { gap: Some(gap) };
+                self.buffer.push_back(pending);
+                Outcome::Gap(gap)
+            }
+            None => {
+                self.book.apply(event.last, &pending.bids, &pending.asks);
+                self.state = SyncState::Synced;
+                Outcome::Applied { event }
+            }
+        }
+    }
+}
