@@ -246,10 +246,9 @@ enum Rotation {
     Idle,
     /// The new connection is being opened.
     Opening(Connecting),
-    /// Both are read until `switch_at`.
+    /// Both are read until the switch timer fires.
     Overlap {
         next: Box<Ws>,
-        switch_at: Instant,
         /// The old connection ended meanwhile: switch now.
         old_done: bool,
         /// The new connection's server announced its shutdown too: rotate
@@ -479,7 +478,7 @@ impl<P: Protocol> Link<P> {
                         }
                         let switch_at = Instant::now() + self.settings.overlap;
                         switch_timer.as_mut().reset(switch_at);
-                        rotation = Rotation::Overlap { next: Box::new(next), switch_at, old_done: false, doomed: false };
+                        rotation = Rotation::Overlap { next: Box::new(next), old_done: false, doomed: false };
                     }
                     Err(e) => {
                         tracing::info!("rotation connect failed: {e}; trying again in {ROTATION_RETRY:?}");
@@ -489,9 +488,8 @@ impl<P: Protocol> Link<P> {
                     }
                 },
                 _ = &mut switch_timer, if overlap => {
-                    let Rotation::Overlap { next, switch_at, old_done, doomed } =
+                    let Rotation::Overlap { next, old_done, doomed } =
                         std::mem::replace(&mut rotation, Rotation::Idle) else { unreachable!("guarded") };
-                    debug_assert!(switch_at <= Instant::now() || old_done);
                     // What the old connection received before the new one
                     // opened is only on the old one: it is all read out before
                     // it goes, past the readers' room if need be (a backlog

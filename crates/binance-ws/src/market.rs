@@ -272,8 +272,6 @@ struct Market<U: TimeUnit> {
     desired: BTreeSet<String>,
     /// The streams the URL of the last connection opened carries.
     in_url: BTreeSet<String>,
-    /// A connection is up.
-    open: bool,
     readers: Vec<Reader<U>>,
     next_id: i64,
     pending: HashMap<i64, Pending>,
@@ -306,7 +304,6 @@ impl<U: TimeUnit> Protocol for Market<U> {
     fn on_link(&mut self, event: LinkEvent) {
         match event {
             LinkEvent::Opened { again } => {
-                self.open = true;
                 self.broadcast(match again {
                     true => Status::Reconnected,
                     false => Status::Connected,
@@ -326,7 +323,6 @@ impl<U: TimeUnit> Protocol for Market<U> {
                 self.resubscribe();
             }
             LinkEvent::Dropped(reason) => {
-                self.open = false;
                 self.broadcast(Status::Disconnected { reason });
             }
             LinkEvent::ConnectFailed(reason) => self.broadcast(Status::ConnectFailed { reason }),
@@ -631,7 +627,6 @@ impl<U: TimeUnit> Market<U> {
             desired: plan.streams.iter().cloned().collect(),
             in_url: BTreeSet::new(),
             plan,
-            open: false,
             readers: Vec::new(),
             next_id: 1,
             pending: HashMap::new(),

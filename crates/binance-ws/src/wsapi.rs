@@ -588,3 +588,39 @@ fn answer(
     };
     let _ = pending.reply.send(result);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::params_of;
+
+    /// Parameters are anything that serialises to an object, or nothing;
+    /// anything else is refused with a message naming the method and what
+    /// was given.
+    #[test]
+    fn parameters_are_an_object_or_nothing() {
+        #[derive(serde::Serialize)]
+        struct Depth {
+            symbol: &'static str,
+            limit: u32,
+        }
+        let map = params_of(
+            "depth",
+            Depth {
+                symbol: "BTCUSDT",
+                limit: 5,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            serde_json::Value::Object(map),
+            serde_json::json!({"symbol": "BTCUSDT", "limit": 5})
+        );
+        assert!(params_of("time", ()).unwrap().is_empty());
+        assert!(params_of("time", None::<u8>).unwrap().is_empty());
+        let refused = params_of("depth", vec![1, 2]).unwrap_err().to_string();
+        assert!(
+            refused.contains("depth") && refused.contains("an array"),
+            "{refused}"
+        );
+    }
+}
