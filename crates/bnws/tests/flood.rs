@@ -41,6 +41,30 @@ async fn stuck_bnws(server: &FloodServer, total: u64, options: &[&str]) -> std::
     child
 }
 
+/// Ctrl-C to `child`; its exit status and stderr come on the receiver, read
+/// on a thread of its own so that a bnws that hangs fails the test instead
+/// of hanging it.
+fn interrupt(
+    mut child: std::process::Child,
+) -> std::sync::mpsc::Receiver<(std::process::ExitStatus, String)> {
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        let _ = tx.send((child.wait().unwrap(), stderr));
+    });
+    rx
+}
+
 fn trade_id(line: &Value) -> Option<u64> {
     (line["e"] == "trade").then(|| line["t"].as_u64().expect("t"))
 }
@@ -161,18 +185,9 @@ async fn a_stuck_pipe_is_a_counted_loss_never_a_silent_one() {
         .await
         .expect("the newest message arrives")
         .unwrap();
-    Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    let status = child.wait().unwrap();
+    let (status, stderr) = interrupt(child)
+        .recv_timeout(Duration::from_secs(60))
+        .expect("bnws ends on Ctrl-C");
     assert_eq!(status.code(), Some(3), "{stderr}");
     let dropped: u64 = stderr
         .lines()
@@ -197,23 +212,9 @@ async fn a_stuck_pipe_is_a_counted_loss_never_a_silent_one() {
 async fn ctrl_c_ends_a_run_whose_pipe_is_stuck() {
     let total = 100_000;
     let server = FloodServer::start(total, total, vec![], Chaos::fast()).await;
-    let mut child = stuck_bnws(&server, total, &[]).await;
+    let child = stuck_bnws(&server, total, &[]).await;
     let pid = child.id().to_string();
-    Command::new("kill").args(["-INT", &pid]).status().unwrap();
-    // Waited for on a thread of its own, so a bnws that hangs fails the
-    // test instead of hanging it.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut stderr = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
-        let _ = tx.send((child.wait().unwrap(), stderr));
-    });
-    let waited = rx.recv_timeout(Duration::from_secs(15));
+    let waited = interrupt(child).recv_timeout(Duration::from_secs(15));
     if waited.is_err() {
         Command::new("kill").args(["-KILL", &pid]).status().unwrap();
     }
