@@ -12,10 +12,10 @@
 //!   event, `serverShutdown`) and its order key, without decoding it.
 //! - [`frame`]: decode a raw or combined frame into a [`Frame`] in one pass,
 //!   and encode it back to the JSON Binance sends.
-//! - [`futures`]: USD-M and COIN-M futures stream names and events, and
-//!   the futures local order-book procedure ([`futures::book`]);
+//! - [`futures`]: USD-M and COIN-M futures stream names and events;
 //!   [`venue`]: which market, its hosts and (USD-M) routed paths.
-//! - [`book`]: a price-level order book.
+//! - [`book`]: a price-level order book; [`book_sync`]: the spot and
+//!   futures local order-book procedures as one state machine.
 //! - [`sign`]: request signing.
 //! - [`capture`]: the format of recorded traffic, read and written over
 //!   `std::io` (plain or gzip).
@@ -30,6 +30,7 @@
 //! ```
 
 pub mod book;
+pub mod book_sync;
 pub mod capture;
 pub mod control;
 pub mod decimal;

@@ -4,9 +4,8 @@
 //! - [`market`]: every futures market event, exact decimals.
 //! - [`decode_futures`]: a raw or combined futures frame into a
 //!   [`FuturesFrame`], and back to the JSON Binance sends.
-//! - [`book`]: the futures local order book procedure (§5.4,
-//!   [`FuturesBookSync`](book::FuturesBookSync)): buffer, snapshot, `pu`
-//!   continuity.
+//! - The futures local order book procedure (§5.4) is
+//!   [`book_sync`](crate::book_sync) with [`Procedure::Futures`](crate::book_sync::Procedure).
 //!
 //! Futures frames have their own [`FuturesEvent`] and decoder, so the spot
 //! [`frame::decode`](crate::frame::decode) path is untouched by them. The
@@ -21,7 +20,6 @@
 //! assert_eq!(depth.previous_final_update_id, 149);
 //! ```
 
-pub mod book;
 pub mod market;
 pub mod stream;
 

@@ -1,15 +1,15 @@
-//! The futures order-book procedure (reference §5.4) through
-//! `binance_types::futures::book::FuturesBookSync`: real USD-M and COIN-M
-//! traffic replayed against the recorded REST snapshots, checked against a
-//! book and an expectation computed here from the raw frames, and one small
-//! hand-made test per rule.
+//! The order-book procedures through `binance_types::book_sync::BookSync`:
+//! futures (reference §5.4) over real USD-M and COIN-M traffic replayed
+//! against the recorded REST snapshots, checked against a book and an
+//! expectation computed here from the raw frames; one small hand-made test
+//! per rule, futures and spot (§2.3).
 
 mod support;
 
 use std::collections::BTreeMap;
 
 use binance_types::capture;
-use binance_types::futures::book::{FuturesBookSync, Gap, Outcome, SyncState, UpdateIds};
+use binance_types::book_sync::{BookSync, Gap, Outcome, SyncState, UpdateIds};
 use binance_types::futures::market::DepthUpdate;
 use binance_types::futures::{decode_futures, FuturesEvent};
 use binance_types::market::DepthSnapshot;
@@ -151,7 +151,7 @@ fn replay(prefix: &str, path: &str) -> Totals {
         let expected_dropped = raw.len() - kept.len();
 
         // The sync, fed the frames and the snapshot at its recorded time.
-        let mut sync = FuturesBookSync::new();
+        let mut sync = BookSync::futures();
         let mut outcomes = Vec::new();
         let mut snapshot_given = false;
         let mut before_snapshot = 0;
@@ -288,13 +288,13 @@ fn ids(first: u64, last: u64, previous: u64) -> UpdateIds {
     UpdateIds {
         first,
         last,
-        previous,
+        previous: Some(previous),
     }
 }
 
 /// A sync holding snapshot 100: bid 10 x 1, ask 11 x 1.
-fn at_100() -> FuturesBookSync {
-    let mut sync = FuturesBookSync::new();
+fn at_100() -> BookSync {
+    let mut sync = BookSync::futures();
     assert!(sync
         .snapshot(100, &[lv("10", "1")], &[lv("11", "1")])
         .is_empty());
@@ -310,7 +310,7 @@ fn at_100() -> FuturesBookSync {
 
 #[test]
 fn events_before_the_snapshot_are_buffered_then_processed_in_order() {
-    let mut sync = FuturesBookSync::new();
+    let mut sync = BookSync::futures();
     assert_eq!(sync.state(), SyncState::NeedSnapshot { gap: None });
     let a = ev(90, 95, 80, &[("9", "5")], &[]);
     let b = ev(96, 105, 95, &[("10", "2")], &[]);
@@ -452,7 +452,7 @@ fn a_pu_gap_stops_everything_until_a_new_snapshot() {
 
 #[test]
 fn a_gap_inside_the_buffer_keeps_the_rest_for_the_next_snapshot() {
-    let mut sync = FuturesBookSync::new();
+    let mut sync = BookSync::futures();
     sync.push(ev(95, 105, 90, &[("10", "2")], &[]));
     sync.push(ev(107, 110, 106, &[("10", "3")], &[]));
     sync.push(ev(111, 115, 110, &[("10", "4")], &[]));
@@ -499,4 +499,97 @@ fn zero_quantity_removes_and_removing_an_unknown_level_is_fine() {
     // Quantities are absolute, not added.
     sync.push(ev(102, 103, 101, &[], &[("12", "5")]));
     assert_eq!(sync.book().unwrap().asks().next(), Some(lv("12", "5")));
+}
+
+// ---------------------------------------------------------------------------
+// Spot (§2.3): the same machine, spot's rules
+
+/// A spot `depthUpdate` (no `pu`), through the crate's spot decoder.
+fn spot(first: u64, last: u64, bids: &[(&str, &str)]) -> binance_types::market::DepthUpdate {
+    let text = format!(
+        r#"{{"e":"depthUpdate","E":1,"s":"BNBBTC","U":{first},"u":{last},"b":{},"a":[]}}"#,
+        levels(bids)
+    );
+    match binance_types::frame::decode(text.as_bytes()).unwrap().event {
+        binance_types::Event::DepthUpdate(d) => d,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn spot_ids(first: u64, last: u64) -> UpdateIds {
+    UpdateIds {
+        first,
+        last,
+        previous: None,
+    }
+}
+
+#[test]
+fn spot_drops_u_up_to_the_snapshot_and_takes_u_plus_one_first() {
+    let mut sync = BookSync::spot();
+    sync.push(spot(95, 100, &[("9", "1")]));
+    sync.push(spot(101, 104, &[("10", "2")]));
+    let outcomes = sync.snapshot(100, &[lv("10", "1")], &[]);
+    // Futures would keep u = lastUpdateId and refuse U = lastUpdateId + 1.
+    assert_eq!(
+        outcomes,
+        vec![
+            Outcome::Dropped {
+                last_update_id: 100,
+                event: spot_ids(95, 100)
+            },
+            Outcome::Applied {
+                event: spot_ids(101, 104)
+            },
+        ]
+    );
+    assert_eq!(sync.book().unwrap().bids().next(), Some(lv("10", "2")));
+}
+
+#[test]
+fn spot_snapshot_older_than_the_first_buffered_u_asks_again_and_keeps_the_buffer() {
+    let mut sync = BookSync::spot();
+    sync.push(spot(101, 104, &[("10", "2")]));
+    sync.push(spot(105, 106, &[("10", "3")]));
+    // lastUpdateId 99 < U 101 - 1: too old.
+    let outcomes = sync.snapshot(99, &[lv("10", "1")], &[]);
+    assert_eq!(
+        outcomes[0],
+        Outcome::Gap(Gap::NotBracketing {
+            last_update_id: 99,
+            event: spot_ids(101, 104)
+        })
+    );
+    assert!(sync.needs_snapshot() && sync.book().is_none());
+    assert_eq!(sync.buffered(), 2, "nothing lost for the next snapshot");
+    let outcomes = sync.snapshot(102, &[lv("10", "1")], &[]);
+    assert!(outcomes.iter().all(|o| matches!(o, Outcome::Applied { .. })));
+    assert_eq!(sync.book().unwrap().last_update_id(), 106);
+}
+
+#[test]
+fn spot_continuity_is_u_plus_one_with_overlap_tolerated() {
+    let mut sync = BookSync::spot();
+    sync.push(spot(100, 102, &[]));
+    sync.snapshot(101, &[lv("10", "1")], &[]);
+    assert!(sync.is_synced());
+    // Overlapping the book (U ≤ last u) is applied, a repeat is dropped.
+    assert!(matches!(sync.push(spot(102, 105, &[("10", "5")])), Outcome::Applied { .. }));
+    assert_eq!(
+        sync.push(spot(104, 105, &[])),
+        Outcome::Dropped {
+            last_update_id: 105,
+            event: spot_ids(104, 105)
+        }
+    );
+    assert!(matches!(sync.push(spot(106, 106, &[])), Outcome::Applied { .. }));
+    // U > last u + 1: missed updates.
+    assert_eq!(
+        sync.push(spot(108, 110, &[])),
+        Outcome::Gap(Gap::Discontinuous {
+            expected_previous: 106,
+            event: spot_ids(108, 110)
+        })
+    );
+    assert!(sync.needs_snapshot() && sync.book().is_none());
 }

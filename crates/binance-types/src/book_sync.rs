@@ -1,32 +1,42 @@
-//! The futures local order book procedure (reference §5.4, USD-M and
-//! COIN-M) as a pure state machine: no I/O, no clock, no async.
+//! The local order book procedures as one pure state machine, no I/O, no
+//! clock, no async: spot's (reference §2.3) and futures' (§5.4, USD-M and
+//! COIN-M). They differ only in their rules; what a caller does is the same.
 //!
-//! 1. Feed every diff-depth event ([`DepthUpdate`]) of one symbol to
-//!    [`FuturesBookSync::push`] from the moment the stream is open; until a
+//! 1. Feed every diff-depth event of one symbol ([`Diff`], from a spot
+//!    [`market::DepthUpdate`](crate::market::DepthUpdate) or a futures
+//!    [`futures::market::DepthUpdate`](crate::futures::market::DepthUpdate))
+//!    to [`BookSync::push`] from the moment the stream is open; until a
 //!    snapshot is given they are buffered.
-//! 2. Give the REST snapshot (`GET /fapi/v1/depth`, `/dapi/v1/depth`) to
-//!    [`FuturesBookSync::snapshot`]; the buffered events are then processed
-//!    in order, as later events are when pushed:
-//!    - an event with `u` < `lastUpdateId` is dropped;
-//!    - the first event processed must satisfy `U` ≤ `lastUpdateId` ≤ `u`;
-//!    - every later event's `pu` must equal the previous event's `u`.
+//! 2. Give the REST snapshot (`/api/v3/depth`, `/fapi/v1/depth`,
+//!    `/dapi/v1/depth`) to [`BookSync::snapshot`]; the buffered events are
+//!    then processed in order, as later events are when pushed:
+//!
+//!    | rule | [`Procedure::Spot`] | [`Procedure::Futures`] |
+//!    |---|---|---|
+//!    | drop an event older than the snapshot | `u` ≤ `lastUpdateId` | `u` < `lastUpdateId` |
+//!    | the first event kept must bracket it | `U` ≤ `lastUpdateId` + 1 | `U` ≤ `lastUpdateId` |
+//!    | then each event continues the last `u` | `U` ≤ `u`₋₁ + 1 (`u` ≤ `u`₋₁: dropped) | `pu` = `u`₋₁ |
+//!
+//!    Spot's "snapshot too old" (`lastUpdateId` < the first buffered `U`)
+//!    is the bracketing rule failing: a new snapshot is asked for and the
+//!    buffer kept.
 //! 3. A broken rule is a [`Gap`]: nothing more is applied, the events from
 //!    the one that broke it on are buffered again, and
-//!    [`FuturesBookSync::needs_snapshot`] says a new snapshot is wanted.
+//!    [`BookSync::needs_snapshot`] says a new snapshot is wanted.
 //!
 //! Quantities are absolute, zero removes a level, and removing a level the
 //! book does not hold is normal (nothing happens). The sync knows one
 //! symbol: routing events by symbol is the caller's job.
 //!
 //! ```
-//! use binance_types::futures::book::{FuturesBookSync, Outcome, SyncState};
+//! use binance_types::book_sync::{BookSync, Outcome, SyncState};
 //! use binance_types::futures::decode_futures;
 //! use binance_types::futures::FuturesEvent;
 //! let depth = |text: &str| match decode_futures(text.as_bytes()).unwrap().event {
 //!     FuturesEvent::DepthUpdate(d) => d,
 //!     _ => unreachable!(),
 //! };
-//! let mut sync = FuturesBookSync::new();
+//! let mut sync = BookSync::futures();
 //! let first = depth(r#"{"e":"depthUpdate","E":2,"T":1,"s":"BTCUSDT","U":157,"u":160,"pu":149,"b":[["10.0","1"]],"a":[]}"#);
 //! assert!(matches!(sync.push(first), Outcome::Buffered { .. }));
 //! let outcomes = sync.snapshot(158, &[], &[]);
@@ -41,7 +51,17 @@ use std::fmt;
 use crate::book::{Level, OrderBook};
 use crate::time::TimeUnit;
 
-use super::market::DepthUpdate;
+use crate::futures::market::DepthUpdate as FuturesDepthUpdate;
+use crate::market::DepthUpdate as SpotDepthUpdate;
+
+/// Which procedure a [`BookSync`] follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Procedure {
+    /// Spot (reference §2.3): continuity by `U` = last `u` + 1.
+    Spot,
+    /// USD-M and COIN-M futures (§5.4): continuity by `pu` = last `u`.
+    Futures,
+}
 
 /// The update ids of one diff-depth event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -50,23 +70,69 @@ pub struct UpdateIds {
     pub first: u64,
     /// `u`: the final update id in the event.
     pub last: u64,
-    /// `pu`: the final update id of the event before it.
-    pub previous: u64,
+    /// `pu`: the final update id of the event before it (futures only;
+    /// spot events do not carry it).
+    pub previous: Option<u64>,
 }
 
-impl<U: TimeUnit> From<&DepthUpdate<U>> for UpdateIds {
-    fn from(d: &DepthUpdate<U>) -> Self {
+impl<U: TimeUnit> From<&FuturesDepthUpdate<U>> for UpdateIds {
+    fn from(d: &FuturesDepthUpdate<U>) -> Self {
         UpdateIds {
             first: d.first_update_id,
             last: d.final_update_id,
-            previous: d.previous_final_update_id,
+            previous: Some(d.previous_final_update_id),
+        }
+    }
+}
+
+impl<U: TimeUnit> From<&SpotDepthUpdate<U>> for UpdateIds {
+    fn from(d: &SpotDepthUpdate<U>) -> Self {
+        UpdateIds {
+            first: d.first_update_id,
+            last: d.final_update_id,
+            previous: None,
         }
     }
 }
 
 impl fmt::Display for UpdateIds {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "U={} u={} pu={}", self.first, self.last, self.previous)
+        write!(f, "U={} u={}", self.first, self.last)?;
+        match self.previous {
+            Some(pu) => write!(f, " pu={pu}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// One diff-depth event, as much as the procedure needs of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diff {
+    /// Its update ids.
+    pub ids: UpdateIds,
+    /// `b`: bids to set (quantity zero: remove).
+    pub bids: Vec<Level>,
+    /// `a`: asks to set.
+    pub asks: Vec<Level>,
+}
+
+impl<U: TimeUnit> From<FuturesDepthUpdate<U>> for Diff {
+    fn from(d: FuturesDepthUpdate<U>) -> Self {
+        Diff {
+            ids: UpdateIds::from(&d),
+            bids: d.bids,
+            asks: d.asks,
+        }
+    }
+}
+
+impl<U: TimeUnit> From<SpotDepthUpdate<U>> for Diff {
+    fn from(d: SpotDepthUpdate<U>) -> Self {
+        Diff {
+            ids: UpdateIds::from(&d),
+            bids: d.bids,
+            asks: d.asks,
+        }
     }
 }
 
@@ -74,19 +140,22 @@ impl fmt::Display for UpdateIds {
 /// needed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Gap {
-    /// The first event after the snapshot (the first with `u` ≥
-    /// `lastUpdateId`) does not bracket it: `U` > `lastUpdateId`, so updates
-    /// between the snapshot and the event are missing.
+    /// The first event after the snapshot (the first not dropped) does not
+    /// bracket it: `U` > `lastUpdateId` (spot: `U` > `lastUpdateId` + 1),
+    /// so updates between the snapshot and the event are missing (spot: the
+    /// snapshot is too old).
     NotBracketing {
         /// The snapshot's `lastUpdateId`.
         last_update_id: u64,
         /// The event's ids.
         event: UpdateIds,
     },
-    /// The event's `pu` is not the previous event's `u`: updates between
-    /// them are missing (or the stream repeated or reordered events).
+    /// The event does not continue the previous one: futures, its `pu` is
+    /// not the previous `u` (updates are missing, or the stream repeated or
+    /// reordered events); spot, its `U` > previous `u` + 1.
     Discontinuous {
-        /// The previous applied event's `u` (what `pu` had to be).
+        /// The previous applied event's `u` (what `pu` had to be; spot: `U`
+    /// had to be at most one more).
         expected_previous: u64,
         /// The event's ids.
         event: UpdateIds,
@@ -136,9 +205,11 @@ pub enum Outcome {
         /// The event's ids.
         event: UpdateIds,
     },
-    /// Dropped: it is older than the snapshot (`u` < `lastUpdateId`).
+    /// Dropped: the book already holds it (futures `u` < `lastUpdateId`;
+    /// spot `u` ≤ the book's update id).
     Dropped {
-        /// The snapshot's `lastUpdateId`.
+        /// The book's update id (the snapshot's `lastUpdateId` before the
+        /// first event).
         last_update_id: u64,
         /// The event's ids.
         event: UpdateIds,
@@ -188,40 +259,47 @@ struct Pending {
     asks: Vec<Level>,
 }
 
-/// One symbol's futures order book, kept by §5.4: owns an [`OrderBook`],
-/// takes diff-depth events and snapshots, and says what it did with each
-/// event.
+/// One symbol's order book kept by a [`Procedure`]: owns an
+/// [`OrderBook`], takes diff-depth events and snapshots, and says what it
+/// did with each event.
 ///
 /// The buffer is unbounded: a caller that cannot get a snapshot for a long
 /// time should drop the sync and start again.
 #[derive(Debug, Clone)]
-pub struct FuturesBookSync {
+pub struct BookSync {
+    procedure: Procedure,
     book: OrderBook,
     state: SyncState,
     buffer: VecDeque<Pending>,
 }
 
-impl Default for FuturesBookSync {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl FuturesBookSync {
-    /// A sync with an empty, unbounded book, buffering until a snapshot.
-    pub fn new() -> Self {
-        Self::with_book(OrderBook::new())
+impl BookSync {
+    /// A futures (§5.4) sync with an empty, unbounded book, buffering
+    /// until a snapshot.
+    pub fn futures() -> Self {
+        Self::with_book(Procedure::Futures, OrderBook::new())
     }
 
-    /// A sync keeping its levels in `book` (e.g.
+    /// A spot (§2.3) sync with an empty, unbounded book.
+    pub fn spot() -> Self {
+        Self::with_book(Procedure::Spot, OrderBook::new())
+    }
+
+    /// A sync by `procedure` keeping its levels in `book` (e.g.
     /// [`OrderBook::with_max_depth`]); its content is replaced by the first
     /// snapshot.
-    pub fn with_book(book: OrderBook) -> Self {
-        FuturesBookSync {
+    pub fn with_book(procedure: Procedure, book: OrderBook) -> Self {
+        BookSync {
+            procedure,
             book,
             state: SyncState::NeedSnapshot { gap: None },
             buffer: VecDeque::new(),
         }
+    }
+
+    /// The procedure it follows.
+    pub fn procedure(&self) -> Procedure {
+        self.procedure
     }
 
     /// Where the procedure is.
@@ -251,12 +329,9 @@ impl FuturesBookSync {
     }
 
     /// One diff-depth event of this symbol, in the order received.
-    pub fn push<U: TimeUnit>(&mut self, event: DepthUpdate<U>) -> Outcome {
-        let pending = Pending {
-            ids: UpdateIds::from(&event),
-            bids: event.bids,
-            asks: event.asks,
-        };
+    pub fn push(&mut self, event: impl Into<Diff>) -> Outcome {
+        let Diff { ids, bids, asks } = event.into();
+        let pending = Pending { ids, bids, asks };
         if self.needs_snapshot() {
             let event = pending.ids;
             self.buffer.push_back(pending);
@@ -297,23 +372,35 @@ impl FuturesBookSync {
     /// Apply the rules to one event while a snapshot is in use.
     fn process(&mut self, pending: Pending) -> Outcome {
         let event = pending.ids;
+        let spot = self.procedure == Procedure::Spot;
         let gap = match self.state {
             SyncState::NeedSnapshot { .. } => unreachable!("buffered before processing"),
             SyncState::AwaitingFirstEvent { last_update_id } => {
-                if event.last < last_update_id {
+                if event.last < last_update_id || (spot && event.last == last_update_id) {
                     return Outcome::Dropped {
                         last_update_id,
                         event,
                     };
                 }
-                (event.first > last_update_id).then_some(Gap::NotBracketing {
+                let reach = last_update_id + u64::from(spot);
+                (event.first > reach).then_some(Gap::NotBracketing {
                     last_update_id,
                     event,
                 })
             }
             SyncState::Synced => {
                 let expected_previous = self.book.last_update_id();
-                (event.previous != expected_previous).then_some(Gap::Discontinuous {
+                let continues = match (self.procedure, event.previous) {
+                    (Procedure::Futures, previous) => previous == Some(expected_previous),
+                    (Procedure::Spot, _) if event.last <= expected_previous => {
+                        return Outcome::Dropped {
+                            last_update_id: expected_previous,
+                            event,
+                        };
+                    }
+                    (Procedure::Spot, _) => event.first <= expected_previous + 1,
+                };
+                (!continues).then_some(Gap::Discontinuous {
                     expected_previous,
                     event,
                 })
