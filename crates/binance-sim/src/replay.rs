@@ -2,6 +2,11 @@
 //! of `bnws record`, in [`binance_types::capture`]): a stream server that
 //! plays the recorded frames, at recorded or scaled speed, and a REST server
 //! that answers depth requests with the recorded snapshots.
+//!
+//! The same play is served on the spot paths (`/stream`, `/ws/…`), the USD-M
+//! routed paths (`/public/…`, `/market/…`, reference §5.1) and, for COIN-M,
+//! the plain ones; depth snapshots on `/api/v3/depth`, `/fapi/v1/depth` and
+//! `/dapi/v1/depth` alike, so one server stands in for any venue's capture.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -95,7 +100,13 @@ impl ReplayServer {
             .route("/stream", get(stream))
             .route("/ws", get(stream))
             .route("/ws/{*name}", get(stream))
+            .route("/public/stream", get(stream))
+            .route("/public/ws/{*name}", get(stream))
+            .route("/market/stream", get(stream))
+            .route("/market/ws/{*name}", get(stream))
             .route("/api/v3/depth", get(depth_snapshot))
+            .route("/fapi/v1/depth", get(depth_snapshot))
+            .route("/dapi/v1/depth", get(depth_snapshot))
             .with_state(state);
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;

@@ -81,6 +81,34 @@ impl Venue {
         }
     }
 
+    /// The REST host (`api.binance.com`, `fapi.binance.com`,
+    /// `dapi.binance.com`; testnets `testnet.binance.vision` and
+    /// `testnet.binancefuture.com`).
+    pub const fn rest_host(self, network: Network) -> &'static str {
+        match (self, network) {
+            (Venue::Spot, Network::Production) => "api.binance.com",
+            (Venue::Spot, Network::Testnet) => "testnet.binance.vision",
+            (Venue::UsdM, Network::Production) => "fapi.binance.com",
+            (Venue::CoinM, Network::Production) => "dapi.binance.com",
+            (Venue::UsdM | Venue::CoinM, Network::Testnet) => "testnet.binancefuture.com",
+        }
+    }
+
+    /// `https://<rest host>`.
+    pub fn rest_url(self, network: Network) -> String {
+        format!("https://{}", self.rest_host(network))
+    }
+
+    /// The REST order-book snapshot path (`/api/v3/depth`, `/fapi/v1/depth`,
+    /// `/dapi/v1/depth`).
+    pub const fn depth_path(self) -> &'static str {
+        match self {
+            Venue::Spot => "/api/v3/depth",
+            Venue::UsdM => "/fapi/v1/depth",
+            Venue::CoinM => "/dapi/v1/depth",
+        }
+    }
+
     /// Whether the host is split by routed path (only USD-M).
     pub const fn is_routed(self) -> bool {
         matches!(self, Venue::UsdM)
@@ -150,6 +178,12 @@ mod tests {
             Venue::CoinM.base_url(Testnet, None),
             "wss://dstream.binancefuture.com"
         );
+        assert_eq!(Venue::UsdM.rest_url(Production), "https://fapi.binance.com");
+        assert_eq!(
+            Venue::CoinM.rest_url(Production),
+            "https://dapi.binance.com"
+        );
+        assert_eq!(Venue::CoinM.depth_path(), "/dapi/v1/depth");
         assert!(Venue::UsdM.is_routed());
         assert!(!Venue::CoinM.is_routed() && !Venue::Spot.is_routed());
     }

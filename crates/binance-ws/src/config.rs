@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use binance_types::venue::{Network as VenueNetwork, Route, Venue};
+
 use crate::Error;
 
 /// A Binance stream host.
@@ -37,6 +39,29 @@ impl Endpoint {
             Endpoint::BinanceUs => "wss://stream.binance.us:9443",
             Endpoint::Custom(url) => url.trim_end_matches('/'),
         }
+    }
+
+    /// `venue`'s book-stream base (its `/public` route on USD-M) and REST
+    /// base: a custom endpoint serves every venue at its own address (with
+    /// the routed paths), the testnet gives the venue's testnet hosts, any
+    /// other endpoint its production hosts.
+    pub fn venue_urls(&self, venue: Venue) -> (String, String) {
+        let network = match self {
+            Endpoint::Custom(_) => {
+                let route = if venue.is_routed() {
+                    Route::Public.path()
+                } else {
+                    ""
+                };
+                return (format!("{}{route}", self.base_url()), self.rest_url());
+            }
+            Endpoint::Testnet => VenueNetwork::Testnet,
+            _ => VenueNetwork::Production,
+        };
+        (
+            venue.base_url(network, Some(Route::Public)),
+            venue.rest_url(network),
+        )
     }
 
     /// The REST base URL of the same venue (depth snapshots).
@@ -287,6 +312,27 @@ mod tests {
             "http://127.0.0.1:9000"
         );
         assert!(Endpoint::Custom("http://x".into()).validate().is_err());
+        assert_eq!(
+            Endpoint::Custom("ws://127.0.0.1:9000".into()).venue_urls(Venue::UsdM),
+            (
+                "ws://127.0.0.1:9000/public".to_owned(),
+                "http://127.0.0.1:9000".to_owned()
+            )
+        );
+        assert_eq!(
+            Endpoint::Production.venue_urls(Venue::UsdM),
+            (
+                "wss://fstream.binance.com/public".to_owned(),
+                "https://fapi.binance.com".to_owned()
+            )
+        );
+        assert_eq!(
+            Endpoint::Production.venue_urls(Venue::CoinM),
+            (
+                "wss://dstream.binance.com".to_owned(),
+                "https://dapi.binance.com".to_owned()
+            )
+        );
     }
 }
 

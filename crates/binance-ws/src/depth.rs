@@ -17,6 +17,7 @@ use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use binance_types::futures::book::FuturesBookSync;
 use binance_types::market::{DepthSnapshot, DepthUpdate};
 use binance_types::stream::UpdateSpeed;
 use binance_types::{Level, OrderBook, StreamName, Symbol, TimeUnit};
@@ -139,12 +140,34 @@ impl Queued for DepthEvent {
 }
 
 /// The book and its state, shared between the cache task and readers.
-struct BookShared {
-    book: OrderBook,
-    state: CacheState,
+pub(crate) struct BookShared {
+    /// The spot book (unused when `futures` is set).
+    pub(crate) book: OrderBook,
+    /// A futures book: the §5.4 procedure owns its levels.
+    pub(crate) futures: Option<FuturesBookSync>,
+    pub(crate) state: CacheState,
 }
 
-fn not_synced(symbol: &Symbol, state: &CacheState) -> Error {
+impl BookShared {
+    /// The book readers see (futures: only while the procedure is synced).
+    fn readable(&self) -> Option<&OrderBook> {
+        match &self.futures {
+            Some(sync) => sync.book(),
+            None => Some(&self.book),
+        }
+    }
+}
+
+/// A book bounded to `max_depth` levels a side for reading, keeping a
+/// margin beyond the bound so levels moving into it are known.
+pub(crate) fn bounded_book(max_depth: Option<usize>) -> OrderBook {
+    match max_depth {
+        Some(n) => OrderBook::with_max_depth((n * 4).max(n + 100)),
+        None => OrderBook::new(),
+    }
+}
+
+pub(crate) fn not_synced(symbol: &Symbol, state: &CacheState) -> Error {
     Error::new(
         ErrorKind::NotSynced,
         format!("the {symbol} book is not in sync ({state:?})"),
@@ -176,6 +199,25 @@ impl std::fmt::Debug for DepthCache {
 }
 
 impl DepthCache {
+    /// A reader of the book kept by the task behind `commands`.
+    pub(crate) fn new(
+        symbol: Symbol,
+        shared: Arc<RwLock<BookShared>>,
+        queue: Arc<Queue<DepthEvent>>,
+        commands: Option<mpsc::UnboundedSender<BookCommand>>,
+        max_depth: Option<usize>,
+    ) -> Self {
+        DepthCache {
+            symbol,
+            shared,
+            queue,
+            commands,
+            max_depth,
+            pending: None,
+            done: false,
+        }
+    }
+
     /// The symbol.
     pub fn symbol(&self) -> &Symbol {
         &self.symbol
@@ -197,9 +239,9 @@ impl DepthCache {
     /// Read the book while it is in sync: `f` sees it under a read lock.
     pub fn with_book<R>(&self, f: impl FnOnce(&OrderBook) -> R) -> Result<R, Error> {
         let shared = self.shared.read().unwrap();
-        match shared.state {
-            CacheState::Synced => Ok(f(&shared.book)),
-            ref other => Err(not_synced(&self.symbol, other)),
+        match (&shared.state, shared.readable()) {
+            (CacheState::Synced, Some(book)) => Ok(f(book)),
+            (other, _) => Err(not_synced(&self.symbol, other)),
         }
     }
 
@@ -271,7 +313,8 @@ impl futures_util::Stream for DepthCache {
     }
 }
 
-enum BookCommand {
+/// What caches and their handle ask of the task keeping the books.
+pub(crate) enum BookCommand {
     Add {
         symbols: Vec<Symbol>,
         reply: oneshot::Sender<Result<Vec<DepthCache>, Error>>,
@@ -297,18 +340,22 @@ impl DepthCaches {
         let (commands, rx) = mpsc::unbounded_channel();
         let rest_url = options.rest_url.clone().unwrap_or(rest_url);
         let weight = snapshot_weight(options.snapshot_limit);
-        let per_minute = (options.weight_per_minute / weight).max(1) as usize;
         let task = BookTask {
             socket,
             net,
             rest_url,
-            snapshots: Arc::new(Window::new(per_minute, Duration::from_secs(60))),
+            snapshots: snapshot_pace(&options, weight),
             options,
             commands: rx,
             self_commands: commands.downgrade(),
             books: HashMap::new(),
         };
         tokio::spawn(task.run());
+        DepthCaches { commands }
+    }
+
+    /// A handle on the task behind `commands`.
+    pub(crate) fn from_commands(commands: mpsc::UnboundedSender<BookCommand>) -> Self {
         DepthCaches { commands }
     }
 
@@ -333,6 +380,42 @@ impl DepthCaches {
             .map_err(|_| Error::closed())?;
         answer.await.map_err(|_| Error::closed())?
     }
+}
+
+/// Snapshots allowed a minute when each weighs `weight`.
+pub(crate) fn snapshot_pace(options: &DepthCacheOptions, weight: u32) -> Arc<Window> {
+    let per_minute = (options.weight_per_minute / weight).max(1) as usize;
+    Arc::new(Window::new(per_minute, Duration::from_secs(60)))
+}
+
+/// One REST snapshot from `url`, paced by `pace`; on failure, after a pause
+/// (Retry-After when given) so the caller can ask again at once.
+pub(crate) async fn get_snapshot(
+    url: String,
+    net: Network,
+    pace: Arc<Window>,
+) -> Result<DepthSnapshot, Error> {
+    pace.acquire().await;
+    let result = rest::get(&url, &net).await.and_then(|response| {
+        if response.status != 200 {
+            let body = String::from_utf8_lossy(&response.body[..response.body.len().min(200)])
+                .into_owned();
+            return Err(Error::new(
+                ErrorKind::Http {
+                    status: response.status,
+                    retry_after: response.retry_after,
+                },
+                format!("depth snapshot: HTTP {}: {body}", response.status),
+            ));
+        }
+        serde_json::from_slice::<DepthSnapshot>(&response.body).map_err(|e| {
+            Error::new(ErrorKind::Connect, format!("depth snapshot: {e}")).with_source(e)
+        })
+    });
+    if let Err(e) = &result {
+        tokio::time::sleep(e.retry_after().unwrap_or(Duration::from_millis(500))).await;
+    }
+    result
 }
 
 type Fetch = Pin<Box<dyn Future<Output = (String, u64, Result<DepthSnapshot, Error>)> + Send>>;
@@ -445,11 +528,8 @@ impl<U: TimeUnit> BookTask<U> {
         for symbol in symbols {
             let stream = self.stream(&symbol);
             let shared = Arc::new(RwLock::new(BookShared {
-                book: match self.options.max_depth {
-                    // Keep a margin beyond the bound so levels moving into it are known.
-                    Some(n) => OrderBook::with_max_depth((n * 4).max(n + 100)),
-                    None => OrderBook::new(),
-                },
+                book: bounded_book(self.options.max_depth),
+                futures: None,
                 state: CacheState::Syncing("starting".into()),
             }));
             let queue = Arc::new(Queue::new(
@@ -469,15 +549,13 @@ impl<U: TimeUnit> BookTask<U> {
                 },
             );
             streams.push(stream);
-            caches.push(DepthCache {
+            caches.push(DepthCache::new(
                 symbol,
                 shared,
                 queue,
-                commands: self.self_commands.upgrade(),
-                max_depth: self.options.max_depth,
-                pending: None,
-                done: false,
-            });
+                self.self_commands.upgrade(),
+                self.options.max_depth,
+            ));
         }
         let names: Vec<&str> = streams.iter().map(String::as_str).collect();
         if let Err(e) = self.socket.subscribe(&names).await {
@@ -553,29 +631,7 @@ impl<U: TimeUnit> BookTask<U> {
             book.generation,
         );
         fetches.push(Box::pin(async move {
-            pace.acquire().await;
-            let result = rest::get(&url, &net).await.and_then(|response| {
-                if response.status != 200 {
-                    let body =
-                        String::from_utf8_lossy(&response.body[..response.body.len().min(200)])
-                            .into_owned();
-                    return Err(Error::new(
-                        ErrorKind::Http {
-                            status: response.status,
-                            retry_after: response.retry_after,
-                        },
-                        format!("depth snapshot: HTTP {}: {body}", response.status),
-                    ));
-                }
-                serde_json::from_slice::<DepthSnapshot>(&response.body).map_err(|e| {
-                    Error::new(ErrorKind::Connect, format!("depth snapshot: {e}")).with_source(e)
-                })
-            });
-            if let Err(e) = &result {
-                // Back off before the next try (Retry-After when given).
-                tokio::time::sleep(e.retry_after().unwrap_or(Duration::from_millis(500))).await;
-            }
-            (stream, generation, result)
+            (stream, generation, get_snapshot(url, net, pace).await)
         }));
     }
 

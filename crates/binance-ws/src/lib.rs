@@ -43,6 +43,7 @@ mod auth;
 mod config;
 mod depth;
 mod error;
+mod futures_depth;
 mod limiter;
 mod link;
 mod manager;
@@ -65,6 +66,7 @@ pub use depth::{
     snapshot_weight, CacheState, DepthCache, DepthCacheOptions, DepthCaches, DepthEvent,
 };
 pub use error::{Error, ErrorKind};
+pub use futures_depth::futures_snapshot_weight;
 pub use manager::{SocketManager, SocketManagerBuilder};
 pub use message::{Message, RawFrame, Status, StreamEvent};
 pub use socket::Socket;

@@ -443,6 +443,59 @@ impl<U: TimeUnit> SocketManager<U> {
             .await
     }
 
+    /// Futures depth caches (reference §5.4) for many symbols of `venue`
+    /// over one connection, with the same reading API as the spot ones:
+    /// diff streams `<symbol>@depth@100ms` ([`UpdateSpeed::Ms100`], the
+    /// default) or `<symbol>@depth` (otherwise; 250 ms on futures) on the
+    /// venue's book route (USD-M `/public`), snapshots from `/fapi/v1/depth`
+    /// or `/dapi/v1/depth` paced by the futures weights
+    /// ([`futures_snapshot_weight`](crate::futures_snapshot_weight)), and a
+    /// new snapshot on every gap.
+    ///
+    /// Hosts: a [`Endpoint::Custom`] serves streams and REST at its own
+    /// address (USD-M under `/public`); [`Endpoint::Testnet`] the venue's
+    /// testnet; any other endpoint the venue's production hosts
+    /// (`fstream`/`fapi`, `dstream`/`dapi.binance.com`). [`Venue::Spot`]
+    /// gives the spot caches of [`depth_caches`](Self::depth_caches).
+    ///
+    /// COIN-M symbols carry an underscore (`BTCUSD_PERP`), which stream
+    /// names do not accept yet: adding one is refused.
+    ///
+    /// [`Venue::Spot`]: binance_types::venue::Venue::Spot
+    pub fn futures_depth_caches(
+        &self,
+        venue: binance_types::venue::Venue,
+        options: crate::DepthCacheOptions,
+    ) -> crate::DepthCaches {
+        if venue == binance_types::venue::Venue::Spot {
+            return self.depth_caches(options);
+        }
+        let (stream_base, rest_url) = self.inner.endpoint.venue_urls(venue);
+        let mut plan = self.inner.connections.plan(Vec::new(), true);
+        plan.base = stream_base;
+        plan.private = self.inner.connections.next_reader();
+        let socket = Socket::new(self.inner.connections.clone(), vec![(plan, 0)]).raw();
+        crate::futures_depth::start(
+            venue,
+            socket,
+            rest_url,
+            self.inner.env().net.clone(),
+            options,
+        )
+    }
+
+    /// A futures depth cache for one symbol of `venue` with the default
+    /// options (see [`futures_depth_caches`](Self::futures_depth_caches)).
+    pub async fn futures_depth_cache(
+        &self,
+        venue: binance_types::venue::Venue,
+        symbol: &str,
+    ) -> Result<crate::DepthCache, Error> {
+        self.futures_depth_caches(venue, crate::DepthCacheOptions::default())
+            .add(symbol)
+            .await
+    }
+
     /// A combined socket with no stream yet, for live `subscribe`; its
     /// connection is its own, so its subscriptions are too.
     pub fn live_socket(&self) -> Socket<U> {
