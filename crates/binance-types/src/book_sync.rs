@@ -155,7 +155,7 @@ pub enum Gap {
     /// reordered events); spot, its `U` > previous `u` + 1.
     Discontinuous {
         /// The previous applied event's `u` (what `pu` had to be; spot: `U`
-    /// had to be at most one more).
+        /// had to be at most one more).
         expected_previous: u64,
         /// The event's ids.
         event: UpdateIds,

@@ -8,8 +8,8 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use binance_types::capture;
 use binance_types::book_sync::{BookSync, Gap, Outcome, SyncState, UpdateIds};
+use binance_types::capture;
 use binance_types::futures::market::DepthUpdate;
 use binance_types::futures::{decode_futures, FuturesEvent};
 use binance_types::market::DepthSnapshot;
@@ -563,7 +563,9 @@ fn spot_snapshot_older_than_the_first_buffered_u_asks_again_and_keeps_the_buffer
     assert!(sync.needs_snapshot() && sync.book().is_none());
     assert_eq!(sync.buffered(), 2, "nothing lost for the next snapshot");
     let outcomes = sync.snapshot(102, &[lv("10", "1")], &[]);
-    assert!(outcomes.iter().all(|o| matches!(o, Outcome::Applied { .. })));
+    assert!(outcomes
+        .iter()
+        .all(|o| matches!(o, Outcome::Applied { .. })));
     assert_eq!(sync.book().unwrap().last_update_id(), 106);
 }
 
@@ -574,7 +576,10 @@ fn spot_continuity_is_u_plus_one_with_overlap_tolerated() {
     sync.snapshot(101, &[lv("10", "1")], &[]);
     assert!(sync.is_synced());
     // Overlapping the book (U ≤ last u) is applied, a repeat is dropped.
-    assert!(matches!(sync.push(spot(102, 105, &[("10", "5")])), Outcome::Applied { .. }));
+    assert!(matches!(
+        sync.push(spot(102, 105, &[("10", "5")])),
+        Outcome::Applied { .. }
+    ));
     assert_eq!(
         sync.push(spot(104, 105, &[])),
         Outcome::Dropped {
@@ -582,7 +587,10 @@ fn spot_continuity_is_u_plus_one_with_overlap_tolerated() {
             event: spot_ids(104, 105)
         }
     );
-    assert!(matches!(sync.push(spot(106, 106, &[])), Outcome::Applied { .. }));
+    assert!(matches!(
+        sync.push(spot(106, 106, &[])),
+        Outcome::Applied { .. }
+    ));
     // U > last u + 1: missed updates.
     assert_eq!(
         sync.push(spot(108, 110, &[])),

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use binance_types::venue::{Network as VenueNetwork, Route, Venue};
+use binance_types::venue::{Network as VenueNetwork, Venue};
 
 use crate::Error;
 
@@ -41,27 +41,27 @@ impl Endpoint {
         }
     }
 
-    /// `venue`'s book-stream base (its `/public` route on USD-M) and REST
-    /// base: a custom endpoint serves every venue at its own address (with
-    /// the routed paths), the testnet gives the venue's testnet hosts, any
-    /// other endpoint its production hosts.
-    pub fn venue_urls(&self, venue: Venue) -> (String, String) {
+    /// Where `venue` (a futures market) is served when this is its endpoint:
+    /// its stream base, under which USD-M's routes (`/public`, `/market`,
+    /// `/private`) are added, and its REST base. Production endpoints give
+    /// the venue's production hosts (`fstream`/`fapi`,
+    /// `dstream`/`dapi.binance.com`), the testnet and demo endpoints its
+    /// testnet hosts, a custom one its own address for both (`ws://h:p`
+    /// and `http://h:p`). Binance.US has no futures: an error names the
+    /// endpoints that do.
+    pub fn futures_urls(&self, venue: Venue) -> Result<(String, String), Error> {
         let network = match self {
-            Endpoint::Custom(_) => {
-                let route = if venue.is_routed() {
-                    Route::Public.path()
-                } else {
-                    ""
-                };
-                return (format!("{}{route}", self.base_url()), self.rest_url());
+            Endpoint::Custom(_) => return Ok((self.base_url().to_owned(), self.rest_url())),
+            Endpoint::BinanceUs => return Err(Error::config(format!(
+                "Binance.US has no {venue} futures: use Endpoint::Production, Endpoint::Testnet \
+                     or Endpoint::Custom(url) for the {venue} market"
+            ))),
+            Endpoint::Testnet | Endpoint::Demo => VenueNetwork::Testnet,
+            Endpoint::Production | Endpoint::Production443 | Endpoint::MarketData => {
+                VenueNetwork::Production
             }
-            Endpoint::Testnet => VenueNetwork::Testnet,
-            _ => VenueNetwork::Production,
         };
-        (
-            venue.base_url(network, Some(Route::Public)),
-            venue.rest_url(network),
-        )
+        Ok((venue.base_url(network, None), venue.rest_url(network)))
     }
 
     /// The REST base URL of the same venue (depth snapshots).
@@ -313,25 +313,32 @@ mod tests {
         );
         assert!(Endpoint::Custom("http://x".into()).validate().is_err());
         assert_eq!(
-            Endpoint::Custom("ws://127.0.0.1:9000".into()).venue_urls(Venue::UsdM),
+            Endpoint::Custom("ws://127.0.0.1:9000/".into())
+                .futures_urls(Venue::UsdM)
+                .unwrap(),
             (
-                "ws://127.0.0.1:9000/public".to_owned(),
+                "ws://127.0.0.1:9000".to_owned(),
                 "http://127.0.0.1:9000".to_owned()
             )
         );
         assert_eq!(
-            Endpoint::Production.venue_urls(Venue::UsdM),
+            Endpoint::Production.futures_urls(Venue::UsdM).unwrap(),
             (
-                "wss://fstream.binance.com/public".to_owned(),
+                "wss://fstream.binance.com".to_owned(),
                 "https://fapi.binance.com".to_owned()
             )
         );
         assert_eq!(
-            Endpoint::Production.venue_urls(Venue::CoinM),
+            Endpoint::Testnet.futures_urls(Venue::CoinM).unwrap(),
             (
-                "wss://dstream.binance.com".to_owned(),
-                "https://dapi.binance.com".to_owned()
+                "wss://dstream.binancefuture.com".to_owned(),
+                "https://testnet.binancefuture.com".to_owned()
             )
+        );
+        let refused = Endpoint::BinanceUs.futures_urls(Venue::CoinM).unwrap_err();
+        assert!(
+            refused.to_string().contains("Endpoint::Production"),
+            "{refused}"
         );
     }
 }

@@ -1,15 +1,17 @@
 //! Depth caches: local order books that are never wrong.
 //!
-//! Binance's procedure (spot, corrected 2025-11-12): open the diff stream and
-//! buffer; take a REST snapshot, again if its `lastUpdateId` is older than the
-//! first buffered `U`; drop events with `u` ≤ `lastUpdateId`; apply the rest,
-//! each continuing the last (`U` = last `u` + 1). On a gap, a reconnect, lost
-//! or malformed frames, or a snapshot that cannot be used, the cache resyncs
-//! and keeps buffering meanwhile. Reads of a book that is not in sync are
-//! errors that say so.
+//! Binance's procedures (spot §2.3, corrected 2025-11-12; futures §5.4) are
+//! one state machine, [`BookSync`]: open the diff stream and buffer; take a
+//! REST snapshot; drop what it already holds; the first event kept must
+//! reach it; then each event continues the last (spot `U` ≤ last `u` + 1,
+//! futures `pu` = last `u`). This task feeds it: frames to `push`, snapshots
+//! to `snapshot`, and a new snapshot whenever it asks for one. On a gap, a
+//! reconnect, lost or malformed frames, or a snapshot that cannot be used,
+//! the cache resyncs and keeps buffering meanwhile. Reads of a book that is
+//! not in sync are errors that say so.
 //!
 //! Many symbols share one connection; snapshots are paced under Binance's
-//! request-weight limit.
+//! request-weight limit (spot and futures weigh snapshots differently).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -17,9 +19,13 @@ use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use binance_types::futures::book::FuturesBookSync;
-use binance_types::market::{DepthSnapshot, DepthUpdate};
+use binance_types::book_sync::{BookSync, Outcome, Procedure};
+use binance_types::futures::stream::{DepthSpeed, FuturesStream, FuturesSymbol};
+use binance_types::futures::{decode_futures_as, FuturesEvent};
+use binance_types::market::DepthSnapshot;
 use binance_types::stream::UpdateSpeed;
+use binance_types::venue::Venue;
+use binance_types::{DecodeError, Event};
 use binance_types::{Level, OrderBook, StreamName, Symbol, TimeUnit};
 use futures_util::stream::FuturesUnordered;
 use futures_util::StreamExt;
@@ -68,13 +74,33 @@ impl Default for DepthCacheOptions {
     }
 }
 
-/// Binance's weight for a depth snapshot of `limit` levels.
+/// Binance's weight for a spot depth snapshot of `limit` levels
+/// (`/api/v3/depth`).
 pub fn snapshot_weight(limit: usize) -> u32 {
     match limit {
         0..=100 => 5,
         101..=500 => 25,
         501..=1000 => 50,
         _ => 250,
+    }
+}
+
+/// Binance's weight for a futures depth snapshot of `limit` levels
+/// (`/fapi/v1/depth`, `/dapi/v1/depth`; limits 5 to 1000).
+pub fn futures_snapshot_weight(limit: usize) -> u32 {
+    match limit {
+        0..=50 => 2,
+        51..=100 => 5,
+        101..=500 => 10,
+        _ => 20,
+    }
+}
+
+/// The snapshot weight on `venue`.
+fn venue_snapshot_weight(venue: Venue, limit: usize) -> u32 {
+    match venue {
+        Venue::Spot => snapshot_weight(limit),
+        Venue::UsdM | Venue::CoinM => futures_snapshot_weight(limit),
     }
 }
 
@@ -141,21 +167,9 @@ impl Queued for DepthEvent {
 
 /// The book and its state, shared between the cache task and readers.
 pub(crate) struct BookShared {
-    /// The spot book (unused when `futures` is set).
-    pub(crate) book: OrderBook,
-    /// A futures book: the §5.4 procedure owns its levels.
-    pub(crate) futures: Option<FuturesBookSync>,
+    /// The procedure, which owns the levels.
+    pub(crate) sync: BookSync,
     pub(crate) state: CacheState,
-}
-
-impl BookShared {
-    /// The book readers see (futures: only while the procedure is synced).
-    fn readable(&self) -> Option<&OrderBook> {
-        match &self.futures {
-            Some(sync) => sync.book(),
-            None => Some(&self.book),
-        }
-    }
 }
 
 /// A book bounded to `max_depth` levels a side for reading, keeping a
@@ -167,7 +181,7 @@ pub(crate) fn bounded_book(max_depth: Option<usize>) -> OrderBook {
     }
 }
 
-pub(crate) fn not_synced(symbol: &Symbol, state: &CacheState) -> Error {
+pub(crate) fn not_synced(symbol: &str, state: &CacheState) -> Error {
     Error::new(
         ErrorKind::NotSynced,
         format!("the {symbol} book is not in sync ({state:?})"),
@@ -178,7 +192,7 @@ type PendingEvent = Pin<Box<dyn Future<Output = Result<DepthEvent, Error>> + Sen
 
 /// One symbol's local order book.
 pub struct DepthCache {
-    symbol: Symbol,
+    symbol: String,
     shared: Arc<RwLock<BookShared>>,
     queue: Arc<Queue<DepthEvent>>,
     /// To the task; `None` once closed (the task ends when no cache and no
@@ -192,7 +206,7 @@ pub struct DepthCache {
 impl std::fmt::Debug for DepthCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DepthCache")
-            .field("symbol", &self.symbol.as_str())
+            .field("symbol", &self.symbol)
             .field("state", &self.state())
             .finish_non_exhaustive()
     }
@@ -201,7 +215,7 @@ impl std::fmt::Debug for DepthCache {
 impl DepthCache {
     /// A reader of the book kept by the task behind `commands`.
     pub(crate) fn new(
-        symbol: Symbol,
+        symbol: String,
         shared: Arc<RwLock<BookShared>>,
         queue: Arc<Queue<DepthEvent>>,
         commands: Option<mpsc::UnboundedSender<BookCommand>>,
@@ -218,8 +232,8 @@ impl DepthCache {
         }
     }
 
-    /// The symbol.
-    pub fn symbol(&self) -> &Symbol {
+    /// The symbol, uppercase (`BTCUSDT`, `BTCUSD_PERP`).
+    pub fn symbol(&self) -> &str {
         &self.symbol
     }
 
@@ -239,7 +253,7 @@ impl DepthCache {
     /// Read the book while it is in sync: `f` sees it under a read lock.
     pub fn with_book<R>(&self, f: impl FnOnce(&OrderBook) -> R) -> Result<R, Error> {
         let shared = self.shared.read().unwrap();
-        match (&shared.state, shared.readable()) {
+        match (&shared.state, shared.sync.book()) {
             (CacheState::Synced, Some(book)) => Ok(f(book)),
             (other, _) => Err(not_synced(&self.symbol, other)),
         }
@@ -316,22 +330,26 @@ impl futures_util::Stream for DepthCache {
 /// What caches and their handle ask of the task keeping the books.
 pub(crate) enum BookCommand {
     Add {
-        symbols: Vec<Symbol>,
+        /// Validated, uppercase.
+        symbols: Vec<String>,
         reply: oneshot::Sender<Result<Vec<DepthCache>, Error>>,
     },
-    Remove(Symbol),
+    Remove(String),
 }
 
-/// Depth caches for many symbols over one shared connection.
+/// Depth caches for many symbols of one market over one shared connection.
 #[derive(Clone)]
 pub struct DepthCaches {
+    venue: Venue,
     commands: mpsc::UnboundedSender<BookCommand>,
 }
 
 impl DepthCaches {
-    /// Books over `socket` (a live socket of its own), snapshots from
-    /// `rest_url` unless the options name another.
+    /// Books of `venue` over `socket` (a raw live socket of its own, on
+    /// the venue's book route), snapshots from `rest_url` unless the options
+    /// name another.
     pub(crate) fn start<U: TimeUnit>(
+        venue: Venue,
         socket: crate::Socket<U>,
         rest_url: String,
         net: Network,
@@ -339,9 +357,10 @@ impl DepthCaches {
     ) -> Self {
         let (commands, rx) = mpsc::unbounded_channel();
         let rest_url = options.rest_url.clone().unwrap_or(rest_url);
-        let weight = snapshot_weight(options.snapshot_limit);
+        let weight = venue_snapshot_weight(venue, options.snapshot_limit);
         let task = BookTask {
-            socket,
+            venue,
+            socket: socket.raw(),
             net,
             rest_url,
             snapshots: snapshot_pace(&options, weight),
@@ -351,12 +370,7 @@ impl DepthCaches {
             books: HashMap::new(),
         };
         tokio::spawn(task.run());
-        DepthCaches { commands }
-    }
-
-    /// A handle on the task behind `commands`.
-    pub(crate) fn from_commands(commands: mpsc::UnboundedSender<BookCommand>) -> Self {
-        DepthCaches { commands }
+        DepthCaches { venue, commands }
     }
 
     /// Start keeping `symbol`'s book.
@@ -369,8 +383,12 @@ impl DepthCaches {
     pub async fn add_many(&self, symbols: &[&str]) -> Result<Vec<DepthCache>, Error> {
         let symbols = symbols
             .iter()
-            .map(|s| Symbol::new(s).map_err(Error::from))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|s| match self.venue {
+                Venue::Spot => Symbol::new(s).map(|s| s.as_str().to_owned()),
+                Venue::UsdM | Venue::CoinM => FuturesSymbol::new(s).map(|s| s.as_str().to_owned()),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(Error::from)?;
         if symbols.is_empty() {
             return Ok(Vec::new());
         }
@@ -420,17 +438,10 @@ pub(crate) async fn get_snapshot(
 
 type Fetch = Pin<Box<dyn Future<Output = (String, u64, Result<DepthSnapshot, Error>)> + Send>>;
 
-enum Phase<U: TimeUnit> {
-    /// Buffering diffs until a usable snapshot arrives.
-    Buffering(Vec<DepthUpdate<U>>),
-    Synced,
-}
-
-struct Book<U: TimeUnit> {
-    symbol: Symbol,
+struct Book {
+    symbol: String,
     shared: Arc<RwLock<BookShared>>,
     queue: Arc<Queue<DepthEvent>>,
-    phase: Phase<U>,
     fetching: bool,
     /// Bumped on every resync, so a snapshot asked for earlier is ignored.
     generation: u64,
@@ -438,6 +449,7 @@ struct Book<U: TimeUnit> {
 }
 
 struct BookTask<U: TimeUnit> {
+    venue: Venue,
     socket: crate::Socket<U>,
     net: Network,
     rest_url: String,
@@ -448,16 +460,59 @@ struct BookTask<U: TimeUnit> {
     /// once no cache and no `DepthCaches` is left.
     self_commands: mpsc::WeakUnboundedSender<BookCommand>,
     /// By stream name.
-    books: HashMap<String, Book<U>>,
+    books: HashMap<String, Book>,
+}
+
+/// A diff-depth frame's stream and event, decoded as `venue` sends it
+/// (futures keep `pu`, which the spot decoder has no field for); `None` for
+/// any other frame.
+fn diff<U: TimeUnit>(
+    venue: Venue,
+    text: &str,
+) -> Result<Option<(String, binance_types::book_sync::Diff)>, DecodeError> {
+    Ok(match venue {
+        Venue::Spot => {
+            let frame = binance_types::frame::decode_as::<U>(text.as_bytes())?;
+            match (frame.stream().map(str::to_owned), frame.event) {
+                (Some(stream), Event::DepthUpdate(update)) => Some((stream, update.into())),
+                _ => None,
+            }
+        }
+        Venue::UsdM | Venue::CoinM => {
+            let frame = decode_futures_as::<U>(text.as_bytes())?;
+            match (frame.stream().map(str::to_owned), frame.event) {
+                (Some(stream), FuturesEvent::DepthUpdate(update)) => Some((stream, update.into())),
+                _ => None,
+            }
+        }
+    })
 }
 
 impl<U: TimeUnit> BookTask<U> {
-    fn stream(&self, symbol: &Symbol) -> String {
-        StreamName::Depth {
-            symbol: symbol.clone(),
-            speed: self.options.speed,
+    fn stream(&self, symbol: &str) -> String {
+        match self.venue {
+            Venue::Spot => StreamName::Depth {
+                symbol: Symbol::new(symbol).expect("validated when added"),
+                speed: self.options.speed,
+            }
+            .to_string(),
+            Venue::UsdM | Venue::CoinM => FuturesStream::Depth {
+                symbol: FuturesSymbol::new(symbol).expect("validated when added"),
+                speed: match self.options.speed {
+                    UpdateSpeed::Ms100 => DepthSpeed::Ms100,
+                    _ => DepthSpeed::Ms250,
+                },
+            }
+            .to_string(),
         }
-        .to_string()
+    }
+
+    fn fresh_sync(&self) -> BookSync {
+        let procedure = match self.venue {
+            Venue::Spot => Procedure::Spot,
+            Venue::UsdM | Venue::CoinM => Procedure::Futures,
+        };
+        BookSync::with_book(procedure, bounded_book(self.options.max_depth))
     }
 
     async fn run(mut self) {
@@ -478,11 +533,7 @@ impl<U: TimeUnit> BookTask<U> {
                     }
                 },
                 message = self.socket.recv() => match message {
-                    Ok(Message::Event(e)) => {
-                        if let (Some(stream), binance_types::Event::DepthUpdate(update)) = (e.stream, e.event) {
-                            self.on_update(&stream, update, &mut fetches);
-                        }
-                    }
+                    Ok(Message::Raw(frame)) => self.on_frame(frame.text(), &mut fetches),
                     Ok(Message::Status(status)) => self.on_status(status, &mut fetches),
                     Ok(_) => {}
                     Err(error) if !error.is_terminal() => {}
@@ -500,26 +551,26 @@ impl<U: TimeUnit> BookTask<U> {
                 _ = refresh.tick(), if self.options.refresh.is_some() => {
                     let now = Instant::now();
                     let due: Vec<String> = self.books.iter()
-                        .filter(|(_, b)| matches!(b.phase, Phase::Synced) && b.refresh_at.is_some_and(|t| t <= now))
+                        .filter(|(_, b)| b.refresh_at.is_some_and(|t| t <= now))
                         .map(|(s, _)| s.clone())
                         .collect();
                     for stream in due {
-                        self.resync(&stream, "periodic re-snapshot", None, &mut fetches);
+                        // From an empty buffer: diffs are buffered, not applied, until it lands.
+                        self.resync(&stream, "periodic re-snapshot", true, &mut fetches);
                     }
                 }
             }
         }
     }
 
-    async fn add(&mut self, symbols: Vec<Symbol>) -> Result<Vec<DepthCache>, Error> {
+    async fn add(&mut self, symbols: Vec<String>) -> Result<Vec<DepthCache>, Error> {
         // A second cache for a symbol would silence the first (one reader per book).
         let mut asked = std::collections::HashSet::new();
         for symbol in &symbols {
             if self.books.contains_key(&self.stream(symbol)) || !asked.insert(symbol.clone()) {
                 return Err(Error::config(format!(
-                    "{} is already kept by this DepthCaches: read the DepthCache you have, \
-                     or start another DepthCaches for a second reader",
-                    symbol.as_str()
+                    "{symbol} is already kept by this DepthCaches: read the DepthCache you have, \
+                     or start another DepthCaches for a second reader"
                 )));
             }
         }
@@ -528,8 +579,7 @@ impl<U: TimeUnit> BookTask<U> {
         for symbol in symbols {
             let stream = self.stream(&symbol);
             let shared = Arc::new(RwLock::new(BookShared {
-                book: bounded_book(self.options.max_depth),
-                futures: None,
+                sync: self.fresh_sync(),
                 state: CacheState::Syncing("starting".into()),
             }));
             let queue = Arc::new(Queue::new(
@@ -542,7 +592,6 @@ impl<U: TimeUnit> BookTask<U> {
                     symbol: symbol.clone(),
                     shared: shared.clone(),
                     queue: queue.clone(),
-                    phase: Phase::Buffering(Vec::new()),
                     fetching: false,
                     generation: 0,
                     refresh_at: None,
@@ -567,6 +616,46 @@ impl<U: TimeUnit> BookTask<U> {
         Ok(caches)
     }
 
+    fn on_frame(&mut self, text: &str, fetches: &mut FuturesUnordered<Fetch>) {
+        let (stream, update) = match diff::<U>(self.venue, text) {
+            Ok(Some(found)) => found,
+            Ok(None) => return,
+            Err(error) => return self.on_status(Status::Malformed { error }, fetches),
+        };
+        let Some(book) = self.books.get_mut(&stream) else {
+            return;
+        };
+        let (bids, asks) = (update.bids.clone(), update.asks.clone());
+        let mut shared = book.shared.write().unwrap();
+        let was_synced = shared.sync.is_synced();
+        let event = match shared.sync.push(update) {
+            Outcome::Applied { event } if was_synced => DepthEvent::Updated {
+                first_update_id: event.first,
+                last_update_id: event.last,
+                bids,
+                asks,
+            },
+            Outcome::Applied { event } => {
+                shared.state = CacheState::Synced;
+                book.refresh_at = self.options.refresh.map(|r| Instant::now() + r);
+                DepthEvent::Synced {
+                    last_update_id: event.last,
+                }
+            }
+            Outcome::Dropped { .. } => return,
+            Outcome::Buffered { .. } => {
+                drop(shared);
+                return self.fetch(&stream, fetches);
+            }
+            Outcome::Gap(gap) => {
+                drop(shared);
+                return self.resync(&stream, &format!("gap: {gap}"), false, fetches);
+            }
+        };
+        drop(shared);
+        book.queue.push(event);
+    }
+
     fn on_status(&mut self, status: Status, fetches: &mut FuturesUnordered<Fetch>) {
         let lost = match &status {
             Status::Disconnected { reason } => Some(format!("disconnected: {reason}")),
@@ -580,29 +669,38 @@ impl<U: TimeUnit> BookTask<U> {
                 book.queue.push(DepthEvent::Status(status.clone()));
             }
             if let Some(reason) = &lost {
-                self.resync(&stream, reason, None, fetches);
+                self.resync(&stream, reason, true, fetches);
             }
         }
     }
 
-    /// Mark the book out of sync and start over, keeping `first` (the event
-    /// that showed the gap) as the start of the new buffer.
+    /// Mark the book out of sync and take a new snapshot. `lost` (events
+    /// may be missing from the buffer too, or a refresh) starts the
+    /// procedure over with an empty buffer, and the next diff asks for the
+    /// snapshot; otherwise what the procedure buffered (the event that
+    /// showed a gap, and any after it) is kept for it.
     fn resync(
         &mut self,
         stream: &str,
         reason: &str,
-        first: Option<DepthUpdate<U>>,
+        lost: bool,
         fetches: &mut FuturesUnordered<Fetch>,
     ) {
+        let fresh = lost.then(|| self.fresh_sync());
         let Some(book) = self.books.get_mut(stream) else {
             return;
         };
-        tracing::info!(symbol = %book.symbol, "resync: {reason}");
+        tracing::info!(symbol = %book.symbol, venue = %self.venue, "resync: {reason}");
         book.generation += 1;
         book.fetching = false;
-        let buffered = first.is_some();
-        book.phase = Phase::Buffering(first.into_iter().collect());
-        book.shared.write().unwrap().state = CacheState::Syncing(reason.to_owned());
+        book.refresh_at = None;
+        let mut shared = book.shared.write().unwrap();
+        if let Some(fresh) = fresh {
+            shared.sync = fresh;
+        }
+        let buffered = shared.sync.buffered() > 0;
+        shared.state = CacheState::Syncing(reason.to_owned());
+        drop(shared);
         book.queue.push(DepthEvent::Resyncing {
             reason: reason.to_owned(),
         });
@@ -621,8 +719,11 @@ impl<U: TimeUnit> BookTask<U> {
         }
         book.fetching = true;
         let url = format!(
-            "{}/api/v3/depth?symbol={}&limit={}",
-            self.rest_url, book.symbol, self.options.snapshot_limit
+            "{}{}?symbol={}&limit={}",
+            self.rest_url,
+            self.venue.depth_path(),
+            book.symbol,
+            self.options.snapshot_limit
         );
         let (net, pace, stream, generation) = (
             self.net.clone(),
@@ -635,53 +736,7 @@ impl<U: TimeUnit> BookTask<U> {
         }));
     }
 
-    fn on_update(
-        &mut self,
-        stream: &str,
-        update: DepthUpdate<U>,
-        fetches: &mut FuturesUnordered<Fetch>,
-    ) {
-        let Some(book) = self.books.get_mut(stream) else {
-            return;
-        };
-        match &mut book.phase {
-            Phase::Synced => {
-                let mut shared = book.shared.write().unwrap();
-                let last = shared.book.last_update_id();
-                if update.final_update_id <= last {
-                    return;
-                }
-                if update.first_update_id > last + 1 {
-                    drop(shared);
-                    let reason = format!("gap: U={} after {last}", update.first_update_id);
-                    self.resync(stream, &reason, Some(update), fetches);
-                    return;
-                }
-                shared
-                    .book
-                    .apply(update.final_update_id, &update.bids, &update.asks);
-                drop(shared);
-                book.queue.push(DepthEvent::Updated {
-                    first_update_id: update.first_update_id,
-                    last_update_id: update.final_update_id,
-                    bids: update.bids,
-                    asks: update.asks,
-                });
-            }
-            Phase::Buffering(buffer) => {
-                // A gap inside the buffer: what came before it is useless.
-                if buffer
-                    .last()
-                    .is_some_and(|last| update.first_update_id != last.final_update_id + 1)
-                {
-                    buffer.clear();
-                }
-                buffer.push(update);
-                self.fetch(stream, fetches);
-            }
-        }
-    }
-
+    /// Give the procedure a snapshot; ask again if it cannot use it.
     fn on_snapshot(
         &mut self,
         stream: &str,
@@ -689,77 +744,42 @@ impl<U: TimeUnit> BookTask<U> {
         result: Result<DepthSnapshot, Error>,
         fetches: &mut FuturesUnordered<Fetch>,
     ) {
-        match self.try_sync(stream, generation, result) {
-            Sync::Done | Sync::Stale => {}
-            Sync::Again(why) => {
-                tracing::info!(stream, "snapshot not usable: {why}");
-                self.fetch(stream, fetches);
-            }
-        }
-    }
-
-    /// Build the book from a snapshot and the buffered diffs, if it can be.
-    fn try_sync(
-        &mut self,
-        stream: &str,
-        generation: u64,
-        result: Result<DepthSnapshot, Error>,
-    ) -> Sync {
         let Some(book) = self.books.get_mut(stream) else {
-            return Sync::Stale;
+            return;
         };
         if generation != book.generation {
-            return Sync::Stale;
+            return;
         }
         book.fetching = false;
-        let Phase::Buffering(buffer) = &mut book.phase else {
-            return Sync::Stale;
-        };
         let snapshot = match result {
-            Ok(s) => s,
-            Err(e) => return Sync::Again(e.to_string()),
+            Ok(snapshot) => snapshot,
+            Err(e) => {
+                tracing::info!(stream, "snapshot failed: {e}");
+                return self.fetch(stream, fetches);
+            }
         };
-        // No diff yet: the next one asks again.
-        let Some(first) = buffer.first() else {
-            return Sync::Stale;
-        };
-        if snapshot.last_update_id < first.first_update_id {
-            return Sync::Again(format!(
-                "lastUpdateId {} is older than the first buffered U {}",
-                snapshot.last_update_id, first.first_update_id
-            ));
-        }
-        buffer.retain(|u| u.final_update_id > snapshot.last_update_id);
-        if buffer
-            .first()
-            .is_some_and(|u| u.first_update_id > snapshot.last_update_id + 1)
-        {
-            return Sync::Again("the buffered diffs do not reach the snapshot".into());
-        }
-        let pending = std::mem::take(buffer);
         let mut shared = book.shared.write().unwrap();
-        shared
-            .book
-            .load_snapshot(snapshot.last_update_id, &snapshot.bids, &snapshot.asks);
-        for update in &pending {
+        let outcomes =
             shared
-                .book
-                .apply(update.final_update_id, &update.bids, &update.asks);
+                .sync
+                .snapshot(snapshot.last_update_id, &snapshot.bids, &snapshot.asks);
+        let synced = shared.sync.book().map(OrderBook::last_update_id);
+        let again = shared.sync.needs_snapshot();
+        if let Some(last_update_id) = synced {
+            shared.state = CacheState::Synced;
+            drop(shared);
+            book.refresh_at = self.options.refresh.map(|r| Instant::now() + r);
+            book.queue.push(DepthEvent::Synced { last_update_id });
+        } else {
+            drop(shared);
         }
-        let last_update_id = shared.book.last_update_id();
-        shared.state = CacheState::Synced;
-        drop(shared);
-        book.phase = Phase::Synced;
-        book.refresh_at = self.options.refresh.map(|r| Instant::now() + r);
-        book.queue.push(DepthEvent::Synced { last_update_id });
-        Sync::Done
+        if again {
+            let why = outcomes.iter().find_map(|o| match o {
+                Outcome::Gap(gap) => Some(gap.to_string()),
+                _ => None,
+            });
+            tracing::info!(stream, "snapshot not usable: {}", why.unwrap_or_default());
+            self.fetch(stream, fetches);
+        }
     }
-}
-
-enum Sync {
-    Done,
-    /// The answer is for an earlier sync attempt, or nothing to do yet.
-    Stale,
-    /// Not usable; ask again.
-    Again(String),
 }

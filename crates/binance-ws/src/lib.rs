@@ -43,7 +43,7 @@ mod auth;
 mod config;
 mod depth;
 mod error;
-mod futures_depth;
+mod futures;
 mod limiter;
 mod link;
 mod manager;
@@ -63,12 +63,12 @@ pub use binance_types::stream::{DepthLevels, KlineInterval, RollingWindow, Updat
 pub use binance_types::{Event, Micros, Millis};
 pub use config::{Endpoint, Overflow, Proxy, Reconnect, Retries};
 pub use depth::{
-    snapshot_weight, CacheState, DepthCache, DepthCacheOptions, DepthCaches, DepthEvent,
+    futures_snapshot_weight, snapshot_weight, CacheState, DepthCache, DepthCacheOptions,
+    DepthCaches, DepthEvent,
 };
 pub use error::{Error, ErrorKind};
-pub use futures_depth::futures_snapshot_weight;
 pub use manager::{SocketManager, SocketManagerBuilder};
-pub use message::{Message, RawFrame, Status, StreamEvent};
+pub use message::{FuturesStreamEvent, Message, RawFrame, Status, StreamEvent};
 pub use socket::Socket;
 pub use user::{UserSocket, UserStream};
 pub use wsapi::WsApi;

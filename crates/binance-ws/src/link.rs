@@ -104,6 +104,10 @@ pub(crate) struct Settings {
     /// The longest a send may take before the connection counts as dead (a
     /// peer that stops reading must not block the loop).
     pub send_timeout: Duration,
+    /// Send a WebSocket ping when nothing was heard for this long (servers
+    /// that ping more rarely than the watchdog's silence: futures); the
+    /// pong is something heard. `None`: never.
+    pub keepalive: Option<Duration>,
 }
 
 /// What the link tells its protocol about connections.
@@ -417,6 +421,8 @@ impl<P: Protocol> Link<P> {
         let mut last_frame = Instant::now();
         let mut heard = false;
         let mut was_held = false;
+        // A keepalive ping went out for the current quiet spell.
+        let mut pinged = false;
         let mut check = tokio::time::interval(Duration::from_millis(
             (watchdog.as_millis() as u64 / 4).clamp(5, 250),
         ));
@@ -555,10 +561,22 @@ impl<P: Protocol> Link<P> {
                     // Not reading is not the server's silence.
                     if std::mem::take(&mut heard) || held {
                         last_frame = now;
+                        pinged = false;
                     } else if now.duration_since(last_frame) >= watchdog {
                         let reason = format!("no frame for {} ms", now.duration_since(last_frame).as_millis());
                         close_quietly(current).await;
                         return End::Dropped(reason);
+                    }
+                    if let Some(quiet) = self.settings.keepalive {
+                        if !pinged && now.duration_since(last_frame) >= quiet {
+                            pinged = true;
+                            let ping = tungstenite::Message::Ping(Vec::new().into());
+                            match tokio::time::timeout(self.settings.send_timeout, current.send(ping)).await {
+                                Ok(Ok(())) => {}
+                                Ok(Err(e)) => return End::Dropped(e.to_string()),
+                                Err(_) => return End::Dropped("could not send a ping in time".to_owned()),
+                            }
+                        }
                     }
                 }
                 frame = current.next(), if !old_done && limit > 0 => {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use binance_types::stream::{
     DepthLevels, KlineInterval, KlineTimezone, RollingWindow, UpdateSpeed,
 };
+use binance_types::venue::Venue;
 use binance_types::{Micros, Millis, StreamName, Symbol, TimeUnit};
 
 use crate::auth::{Clock, Credentials};
@@ -21,16 +22,45 @@ use crate::user::{UserSetup, UserSocket, UserStream};
 use crate::wsapi::{Signer, WsApi};
 
 pub(crate) struct Inner<U: TimeUnit> {
-    endpoint: Endpoint,
+    pub(crate) endpoint: Endpoint,
+    /// Futures markets' endpoints given apart from the spot one.
+    pub(crate) venue_endpoints: Vec<(Venue, Endpoint)>,
     credentials: Option<Credentials>,
     clock: Arc<Clock>,
     /// The market connections its sockets share.
-    connections: Arc<Connections<U>>,
+    pub(crate) connections: Arc<Connections<U>>,
 }
 
 impl<U: TimeUnit> Inner<U> {
-    fn env(&self) -> &Arc<LinkEnv> {
+    pub(crate) fn env(&self) -> &Arc<LinkEnv> {
         &self.connections.env
+    }
+
+    /// Where futures market `venue` is served: its stream base (USD-M:
+    /// without the route) and REST base, from its own endpoint if one was
+    /// given, else from the spot one.
+    pub(crate) fn futures_urls(&self, venue: Venue) -> Result<(String, String), Error> {
+        if venue == Venue::Spot {
+            return Err(Error::config(
+                "futures sockets and caches take Venue::UsdM or Venue::CoinM; \
+                 spot has its own methods (aggtrade_socket, depth_caches, …)",
+            ));
+        }
+        if let Some((_, endpoint)) = self.venue_endpoints.iter().find(|(v, _)| *v == venue) {
+            return endpoint.futures_urls(venue);
+        }
+        if let Endpoint::Custom(url) = &self.endpoint {
+            return Err(Error::config(format!(
+                "the custom endpoint {url} is a spot server and does not say where {venue} \
+                 futures are served: give it with SocketManagerBuilder::venue_endpoint(Venue::{}, \
+                 Endpoint::Custom(..)) (the simulator prints each market's URL)",
+                match venue {
+                    Venue::CoinM => "CoinM",
+                    _ => "UsdM",
+                }
+            )));
+        }
+        self.endpoint.futures_urls(venue)
     }
 }
 
@@ -38,6 +68,7 @@ impl<U: TimeUnit> Inner<U> {
 #[must_use]
 pub struct SocketManagerBuilder<U: TimeUnit = Millis> {
     endpoint: Endpoint,
+    venue_endpoints: Vec<(Venue, Endpoint)>,
     credentials: Option<Credentials>,
     options: Options,
     extra_roots: Vec<String>,
@@ -49,6 +80,22 @@ impl<U: TimeUnit> SocketManagerBuilder<U> {
     /// Where to connect (default [`Endpoint::Production`]).
     pub fn endpoint(mut self, endpoint: Endpoint) -> Self {
         self.endpoint = endpoint;
+        self
+    }
+
+    /// Where a futures market is served (default: from
+    /// [`endpoint`](Self::endpoint): production hosts for the production
+    /// endpoints, testnet hosts for the testnet). A custom spot endpoint
+    /// says nothing about futures, so a simulator's USD-M and COIN-M
+    /// addresses are given here: `Endpoint::Custom("ws://127.0.0.1:9001")`
+    /// serves streams (USD-M routes under it) and REST at that address.
+    /// [`Venue::Spot`] sets [`endpoint`](Self::endpoint).
+    pub fn venue_endpoint(mut self, venue: Venue, endpoint: Endpoint) -> Self {
+        if venue == Venue::Spot {
+            return self.endpoint(endpoint);
+        }
+        self.venue_endpoints.retain(|(v, _)| *v != venue);
+        self.venue_endpoints.push((venue, endpoint));
         self
     }
 
@@ -212,6 +259,7 @@ impl<U: TimeUnit> SocketManagerBuilder<U> {
     pub fn micros(self) -> SocketManagerBuilder<Micros> {
         SocketManagerBuilder {
             endpoint: self.endpoint,
+            venue_endpoints: self.venue_endpoints,
             credentials: self.credentials,
             options: self.options,
             extra_roots: self.extra_roots,
@@ -223,6 +271,9 @@ impl<U: TimeUnit> SocketManagerBuilder<U> {
     /// Check the settings and make the manager.
     pub fn build(self) -> Result<SocketManager<U>, Error> {
         self.endpoint.validate()?;
+        for (_, endpoint) in &self.venue_endpoints {
+            endpoint.validate()?;
+        }
         if self.options.max_streams_per_connection == 0 || self.options.queue_capacity == 0 {
             return Err(Error::config(
                 "max_streams_per_connection and queue_capacity must be at least 1",
@@ -239,6 +290,7 @@ impl<U: TimeUnit> SocketManagerBuilder<U> {
         Ok(SocketManager {
             inner: Arc::new(Inner {
                 endpoint: self.endpoint,
+                venue_endpoints: self.venue_endpoints,
                 credentials: self.credentials,
                 clock: Arc::default(),
                 connections: Arc::new(Connections::new(base, Arc::new(env))),
@@ -251,7 +303,7 @@ impl<U: TimeUnit> SocketManagerBuilder<U> {
 /// a second socket for the same stream joins the live connection.
 /// Cheap to clone; safe to share across tasks.
 pub struct SocketManager<U: TimeUnit = Millis> {
-    inner: Arc<Inner<U>>,
+    pub(crate) inner: Arc<Inner<U>>,
 }
 
 impl<U: TimeUnit> Clone for SocketManager<U> {
@@ -274,6 +326,7 @@ impl SocketManager<Millis> {
     pub fn builder() -> SocketManagerBuilder<Millis> {
         SocketManagerBuilder {
             endpoint: Endpoint::Production,
+            venue_endpoints: Vec::new(),
             credentials: None,
             options: Options::default(),
             extra_roots: Vec::new(),
@@ -429,6 +482,7 @@ impl<U: TimeUnit> SocketManager<U> {
     /// [`DepthCaches::add`](crate::DepthCaches::add).
     pub fn depth_caches(&self, options: crate::DepthCacheOptions) -> crate::DepthCaches {
         crate::DepthCaches::start(
+            binance_types::venue::Venue::Spot,
             self.live_socket(),
             self.inner.endpoint.rest_url(),
             self.inner.env().net.clone(),
@@ -443,65 +497,12 @@ impl<U: TimeUnit> SocketManager<U> {
             .await
     }
 
-    /// Futures depth caches (reference §5.4) for many symbols of `venue`
-    /// over one connection, with the same reading API as the spot ones:
-    /// diff streams `<symbol>@depth@100ms` ([`UpdateSpeed::Ms100`], the
-    /// default) or `<symbol>@depth` (otherwise; 250 ms on futures) on the
-    /// venue's book route (USD-M `/public`), snapshots from `/fapi/v1/depth`
-    /// or `/dapi/v1/depth` paced by the futures weights
-    /// ([`futures_snapshot_weight`](crate::futures_snapshot_weight)), and a
-    /// new snapshot on every gap.
-    ///
-    /// Hosts: a [`Endpoint::Custom`] serves streams and REST at its own
-    /// address (USD-M under `/public`); [`Endpoint::Testnet`] the venue's
-    /// testnet; any other endpoint the venue's production hosts
-    /// (`fstream`/`fapi`, `dstream`/`dapi.binance.com`). [`Venue::Spot`]
-    /// gives the spot caches of [`depth_caches`](Self::depth_caches).
-    ///
-    /// COIN-M symbols carry an underscore (`BTCUSD_PERP`), which stream
-    /// names do not accept yet: adding one is refused.
-    ///
-    /// [`Venue::Spot`]: binance_types::venue::Venue::Spot
-    pub fn futures_depth_caches(
-        &self,
-        venue: binance_types::venue::Venue,
-        options: crate::DepthCacheOptions,
-    ) -> crate::DepthCaches {
-        if venue == binance_types::venue::Venue::Spot {
-            return self.depth_caches(options);
-        }
-        let (stream_base, rest_url) = self.inner.endpoint.venue_urls(venue);
-        let mut plan = self.inner.connections.plan(Vec::new(), true);
-        plan.base = stream_base;
-        plan.private = self.inner.connections.next_reader();
-        let socket = Socket::new(self.inner.connections.clone(), vec![(plan, 0)]).raw();
-        crate::futures_depth::start(
-            venue,
-            socket,
-            rest_url,
-            self.inner.env().net.clone(),
-            options,
-        )
-    }
-
-    /// A futures depth cache for one symbol of `venue` with the default
-    /// options (see [`futures_depth_caches`](Self::futures_depth_caches)).
-    pub async fn futures_depth_cache(
-        &self,
-        venue: binance_types::venue::Venue,
-        symbol: &str,
-    ) -> Result<crate::DepthCache, Error> {
-        self.futures_depth_caches(venue, crate::DepthCacheOptions::default())
-            .add(symbol)
-            .await
-    }
-
     /// A combined socket with no stream yet, for live `subscribe`; its
     /// connection is its own, so its subscriptions are too.
     pub fn live_socket(&self) -> Socket<U> {
-        let mut plan = self.inner.connections.plan(Vec::new(), true);
-        plan.private = self.inner.connections.next_reader();
+        let plan = self.inner.connections.plan(Vec::new(), true);
         Socket::new(self.inner.connections.clone(), vec![(plan, 0)])
+            .private(self.inner.connections.next_reader())
     }
 
     /// The signer: the builder's credentials, or the environment's.

@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use binance_types::control::{ControlRequest, ControlResponse, RequestId};
 use binance_types::peek::{order_key, peek, Peek};
+use binance_types::venue::Venue;
 use binance_types::{frame, Event, Micros, TimeUnit};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -33,8 +34,10 @@ use crate::silence::Silence;
 /// What a connection connects to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Plan {
-    /// Endpoint base URL.
+    /// Endpoint base URL (USD-M: with the route).
     pub base: String,
+    /// The market: its limits (control messages a second, keepalive).
+    pub venue: Venue,
     /// Streams, canonical names.
     pub streams: Vec<String>,
     /// `/stream` (combined envelope) rather than `/ws`.
@@ -185,10 +188,27 @@ impl<U: TimeUnit> Connections<U> {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// What a connection for `streams` opens.
+    /// The spot stream base.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// What a spot connection for `streams` opens.
     pub fn plan(&self, streams: Vec<String>, combined: bool) -> Plan {
+        self.plan_at(self.base.clone(), Venue::Spot, streams, combined)
+    }
+
+    /// What a connection to `venue`'s `base` for `streams` opens.
+    pub fn plan_at(
+        &self,
+        base: String,
+        venue: Venue,
+        streams: Vec<String>,
+        combined: bool,
+    ) -> Plan {
         Plan {
-            base: self.base.clone(),
+            base,
+            venue,
             streams,
             combined,
             micros: U::PER_SECOND == Micros::PER_SECOND,
@@ -229,12 +249,21 @@ pub(crate) fn spawn<U: TimeUnit>(
     on_exit: Box<dyn FnOnce() + Send>,
 ) -> Handle<U> {
     let options = &env.options;
+    let (pace, keepalive) = match plan.venue {
+        // Binance takes 5 incoming messages a second per spot connection,
+        // and pings every 20 s.
+        Venue::Spot => (4, None),
+        // Futures take 10 a second, and ping only every 3 minutes: a quiet
+        // stream would look dead to the watchdog, so the client pings
+        // (answered by a pong) when nothing was heard for a third of it.
+        Venue::UsdM | Venue::CoinM => (8, Some(options.watchdog / 3)),
+    };
     let settings = Settings {
         rotate_after: Some(options.rotate_after),
         overlap: options.rotation_overlap,
-        // Binance takes 5 control messages a second per connection.
-        pace: Some(Window::new(4, Duration::from_secs(1))),
+        pace: Some(Window::new(pace, Duration::from_secs(1))),
         send_timeout: options.request_timeout,
+        keepalive,
     };
     let market = Market::<U>::new(plan, options.stream_watchdog);
     let (commands, state) = link::spawn(env, settings, market, on_exit);
@@ -808,6 +837,7 @@ mod tests {
     fn a_reconnect_starts_without_the_last_rotations_filter() {
         let plan = Plan {
             base: "ws://127.0.0.1:1".into(),
+            venue: Venue::Spot,
             streams: vec!["btcusdt@trade".into()],
             combined: false,
             micros: false,
@@ -847,6 +877,7 @@ mod tests {
     fn a_rotation_catches_up_with_live_changes_made_while_it_opened() {
         let plan = Plan {
             base: "ws://127.0.0.1:1".into(),
+            venue: Venue::Spot,
             streams: vec!["a@trade".into(), "b@trade".into()],
             combined: true,
             micros: false,

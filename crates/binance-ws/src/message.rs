@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use binance_types::futures::FuturesEvent;
 use binance_types::{DecodeError, Event, Millis, TimeUnit};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
@@ -12,6 +13,8 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 pub enum Message<U: TimeUnit = Millis> {
     /// A decoded event; its times are in `U`.
     Event(StreamEvent<U>),
+    /// A decoded USD-M or COIN-M event (futures sockets); times in `U`.
+    Futures(FuturesStreamEvent<U>),
     /// A frame as received, for sockets in raw mode.
     Raw(RawFrame),
     /// The connection's state changed, or something worth knowing happened.
@@ -31,6 +34,15 @@ pub struct StreamEvent<U: TimeUnit = Millis> {
     pub stream: Option<Arc<str>>,
     /// The event.
     pub event: Event<U>,
+}
+
+/// A decoded futures event and the stream it came on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FuturesStreamEvent<U: TimeUnit = Millis> {
+    /// The stream name (futures sockets are combined, so it is always there).
+    pub stream: Option<Arc<str>>,
+    /// The event.
+    pub event: FuturesEvent<U>,
 }
 
 /// A frame exactly as the server sent it, with the time it was read.

@@ -6,6 +6,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use binance_types::futures::decode_futures_as;
+use binance_types::futures::stream::FuturesStream;
+use binance_types::venue::{Route, Venue};
 use binance_types::{Millis, StreamName, TimeUnit};
 use serde_json::Value;
 use tokio::sync::{oneshot, watch};
@@ -14,7 +17,7 @@ use crate::error::Error;
 use crate::link::State;
 use crate::market::{Command, Connections, Control, Handle, Plan};
 use crate::message::Message;
-use crate::message::{Status, StreamEvent};
+use crate::message::{FuturesStreamEvent, Status, StreamEvent};
 use crate::queue::{Entry, Pop, Queue};
 
 /// Entries a socket takes from its queue under one lock.
@@ -28,6 +31,11 @@ const LOCAL_BATCH: usize = 256;
 /// (retries exhausted, overflow under the `Error` policy, or closed).
 pub struct Socket<U: TimeUnit = Millis> {
     manager: Arc<Connections<U>>,
+    /// The market, and its stream base (USD-M: without the route).
+    venue: Venue,
+    base: String,
+    /// Non-zero: the connections it opens are its own.
+    private: u64,
     plans: Vec<(Plan, usize)>,
     raw: bool,
     stamp: bool,
@@ -49,10 +57,25 @@ pub struct Socket<U: TimeUnit = Millis> {
 
 impl<U: TimeUnit> Socket<U> {
     pub(crate) fn new(manager: Arc<Connections<U>>, plans: Vec<(Plan, usize)>) -> Self {
+        let base = manager.base().to_owned();
+        Self::on(manager, Venue::Spot, base, plans)
+    }
+
+    /// A socket on `venue`'s streams at `base` (USD-M: the host, to which
+    /// each stream's route is added).
+    pub(crate) fn on(
+        manager: Arc<Connections<U>>,
+        venue: Venue,
+        base: String,
+        plans: Vec<(Plan, usize)>,
+    ) -> Self {
         let options = &manager.env.options;
         let queue = Arc::new(Queue::new(options.queue_capacity, options.overflow));
         Socket {
             id: manager.next_reader(),
+            venue,
+            base,
+            private: 0,
             user_timeout: options.user_timeout,
             max_stall: options.max_stall,
             manager,
@@ -73,6 +96,16 @@ impl<U: TimeUnit> Socket<U> {
     /// them: for recorders. Set before connecting.
     pub fn raw(mut self) -> Self {
         self.raw = true;
+        self
+    }
+
+    /// Every connection this socket opens is its own (live sockets, whose
+    /// subscriptions are their own): `key` is never shared.
+    pub(crate) fn private(mut self, key: u64) -> Self {
+        self.private = key;
+        for (plan, _) in &mut self.plans {
+            plan.private = key;
+        }
         self
     }
 
@@ -193,70 +226,113 @@ impl<U: TimeUnit> Socket<U> {
         self.local.pop_front()
     }
 
+    /// The stream name shared by every event of that stream.
+    fn intern(&mut self, name: Option<&str>) -> Option<Arc<str>> {
+        name.map(|name| match self.streams.get(name) {
+            Some(interned) => interned.clone(),
+            None => {
+                let interned: Arc<str> = Arc::from(name);
+                self.streams.insert(name.to_owned(), interned.clone());
+                interned
+            }
+        })
+    }
+
     /// Turn a queue entry into what the reader gets: decoded here, in the
-    /// reader's time, unless the socket is raw.
+    /// reader's time, by the market's decoder, unless the socket is raw.
     fn finish(&mut self, entry: Entry<U>) -> Message<U> {
         let frame = match entry {
             Entry::Status(status, _) => return Message::Status(*status),
             Entry::Frame(frame) if self.raw => return Message::Raw(frame),
             Entry::Frame(frame) => frame,
         };
-        match binance_types::frame::decode_as::<U>(frame.text().as_bytes()) {
-            Ok(decoded) => {
-                let stream = decoded.stream().map(|name| match self.streams.get(name) {
-                    Some(interned) => interned.clone(),
-                    None => {
-                        let interned: Arc<str> = Arc::from(name);
-                        self.streams.insert(name.to_owned(), interned.clone());
-                        interned
-                    }
-                });
+        let bytes = frame.text().as_bytes();
+        let decoded = match self.venue {
+            Venue::Spot => binance_types::frame::decode_as::<U>(bytes).map(|decoded| {
+                let stream = self.intern(decoded.stream());
                 Message::Event(StreamEvent {
                     stream,
                     event: decoded.event,
                 })
-            }
-            Err(error) => {
-                tracing::warn!("malformed frame: {error}");
-                Message::Status(Status::Malformed { error })
-            }
-        }
+            }),
+            Venue::UsdM | Venue::CoinM => decode_futures_as::<U>(bytes).map(|decoded| {
+                let stream = self.intern(decoded.stream());
+                Message::Futures(FuturesStreamEvent {
+                    stream,
+                    event: decoded.event,
+                })
+            }),
+        };
+        decoded.unwrap_or_else(|error| {
+            tracing::warn!("malformed frame: {error}");
+            Message::Status(Status::Malformed { error })
+        })
+    }
+
+    /// The stream base that carries `name` (USD-M: its route).
+    fn base_for(&self, name: &str) -> String {
+        route_base(self.venue, &self.base, name)
     }
 
     /// Subscribe to more streams on this socket's connections, live
-    /// (requests paced under Binance's 5 a second). Sockets sharing a
-    /// connection share its subscriptions.
+    /// (requests paced under Binance's limit: 5 a second on spot, 10 on
+    /// futures). Sockets sharing a connection share its subscriptions. On
+    /// USD-M each stream goes to a connection of its route (`/public` or
+    /// `/market`), opened if the socket has none.
     pub async fn subscribe(&mut self, streams: &[&str]) -> Result<(), Error> {
-        let names = canonical(streams)?;
+        let names = canonical_on(self.venue, streams)?;
         self.connect().await?;
         let max = self.manager.env.options.max_streams_per_connection;
-        let mut rest = names.as_slice();
-        for i in 0..self.handles.len() {
-            let room = max.saturating_sub(self.plans[i].1).min(rest.len());
-            if room == 0 {
-                continue;
+        for (base, names) in self.by_base(names) {
+            let mut rest = names.as_slice();
+            for i in 0..self.handles.len() {
+                let room = max.saturating_sub(self.plans[i].1).min(rest.len());
+                if room == 0 || self.plans[i].0.base != base {
+                    continue;
+                }
+                let (now, later) = rest.split_at(room);
+                control(&self.handles[i], Control::Subscribe(now.to_vec())).await?;
+                self.plans[i].1 += now.len();
+                rest = later;
             }
-            let (now, later) = rest.split_at(room);
-            control(&self.handles[i], Control::Subscribe(now.to_vec())).await?;
-            self.plans[i].1 += now.len();
-            rest = later;
-        }
-        // More than the connections hold: open more, as for a large multiplex socket.
-        for chunk in rest.chunks(max) {
-            let plan = self.manager.plan(chunk.to_vec(), true);
-            self.plans.push((plan, chunk.len()));
-            self.attach();
+            // More than the connections hold: open more, as for a large multiplex socket.
+            for chunk in rest.chunks(max) {
+                let mut plan = self
+                    .manager
+                    .plan_at(base.clone(), self.venue, chunk.to_vec(), true);
+                plan.private = self.private;
+                self.plans.push((plan, chunk.len()));
+                self.attach();
+            }
         }
         self.connect().await
     }
 
+    /// `names` grouped by the stream base that carries them, in order.
+    fn by_base(&self, names: Vec<String>) -> Vec<(String, Vec<String>)> {
+        let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+        for name in names {
+            let base = self.base_for(&name);
+            match groups.iter_mut().find(|(b, _)| *b == base) {
+                Some((_, group)) => group.push(name),
+                None => groups.push((base, vec![name])),
+            }
+        }
+        groups
+    }
+
     /// Unsubscribe from streams, live.
     pub async fn unsubscribe(&mut self, streams: &[&str]) -> Result<(), Error> {
-        let names = canonical(streams)?;
+        let names = canonical_on(self.venue, streams)?;
         self.connect().await?;
-        for (i, handle) in self.handles.iter().enumerate() {
-            control(handle, Control::Unsubscribe(names.clone())).await?;
-            self.plans[i].1 = self.plans[i].1.saturating_sub(names.len());
+        for (base, names) in self.by_base(names) {
+            for (i, handle) in self.handles.iter().enumerate() {
+                if self.plans[i].0.base != base {
+                    continue;
+                }
+                control(handle, Control::Unsubscribe(names.clone())).await?;
+                self.plans[i].1 = self.plans[i].1.saturating_sub(names.len());
+            }
         }
         Ok(())
     }
@@ -325,14 +401,36 @@ async fn control<U: TimeUnit>(handle: &Handle<U>, control: Control) -> Result<Va
 
 /// Stream names in Binance's spelling, checked.
 pub(crate) fn canonical(streams: &[&str]) -> Result<Vec<String>, Error> {
+    canonical_on(Venue::Spot, streams)
+}
+
+/// Stream names of `venue` in Binance's spelling, checked (an error names
+/// the input and the valid forms).
+pub(crate) fn canonical_on(venue: Venue, streams: &[&str]) -> Result<Vec<String>, Error> {
     streams
         .iter()
         .map(|s| {
-            s.parse::<StreamName>()
-                .map(|n| n.to_string())
-                .map_err(Error::from)
+            let name = match venue {
+                Venue::Spot => s.parse::<StreamName>().map(|n| n.to_string()),
+                Venue::UsdM | Venue::CoinM => {
+                    FuturesStream::parse_on(venue, s).map(|n| n.to_string())
+                }
+            };
+            name.map_err(Error::from)
         })
         .collect()
+}
+
+/// The stream base carrying `name` (canonical) on `venue` served at `base`:
+/// on USD-M, the route of the stream's kind under the host.
+pub(crate) fn route_base(venue: Venue, base: &str, name: &str) -> String {
+    let route = match venue {
+        Venue::UsdM => FuturesStream::parse_on(venue, name)
+            .map(|stream| stream.usdm_route())
+            .unwrap_or(Route::Market),
+        Venue::Spot | Venue::CoinM => return base.to_owned(),
+    };
+    format!("{base}{}", route.path())
 }
 
 impl<U: TimeUnit> Drop for Socket<U> {

@@ -118,6 +118,7 @@ impl WsApi {
             overlap: Duration::ZERO,
             pace: None,
             send_timeout: options.request_timeout,
+            keepalive: None,
         };
         let rate_limits = Arc::new(Mutex::new(Vec::new()));
         let api = Api {

@@ -7,7 +7,7 @@ mod support;
 use std::collections::HashMap;
 
 use binance_sim::replay::{read_depth_capture, read_ws_capture, Recorded, ReplayServer};
-use binance_ws::binance_types::futures::book::FuturesBookSync;
+use binance_ws::binance_types::book_sync::BookSync;
 use binance_ws::binance_types::futures::{decode_futures, FuturesEvent};
 use binance_ws::binance_types::market::DepthSnapshot;
 use binance_ws::binance_types::venue::Venue;
@@ -32,7 +32,7 @@ fn snapshot(depth: &HashMap<String, String>) -> DepthSnapshot {
 /// The symbol's book by the procedure alone: the frames pushed in order,
 /// the snapshot given once the first event is buffered (as the cache does).
 fn expected(frames: &[Recorded], snapshot: &DepthSnapshot) -> OrderBook {
-    let mut sync = FuturesBookSync::new();
+    let mut sync = BookSync::futures();
     let mut given = false;
     for frame in frames {
         let FuturesEvent::DepthUpdate(update) =
@@ -69,7 +69,7 @@ async fn follow(
 ) -> Vec<String> {
     let replay = ReplayServer::start(frames, depth, 5.0).await.unwrap();
     let manager = SocketManager::builder()
-        .endpoint(Endpoint::Custom(replay.ws_url()))
+        .venue_endpoint(Venue::UsdM, Endpoint::Custom(replay.ws_url()))
         .no_proxy()
         .build()
         .unwrap();

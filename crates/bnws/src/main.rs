@@ -545,7 +545,7 @@ async fn book(
                     }
                 } else {
                     let line = serde_json::json!({
-                        "symbol": cache.symbol().as_str(),
+                        "symbol": cache.symbol(),
                         "lastUpdateId": id,
                         "bids": bids.iter().map(level).collect::<Vec<_>>(),
                         "asks": asks.iter().map(level).collect::<Vec<_>>(),

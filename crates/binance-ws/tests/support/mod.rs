@@ -215,9 +215,7 @@ pub fn capture_symbols(n: usize) -> Vec<binance_sim::engine::SymbolSpec> {
 pub fn assert_true(sim: &Sim, cache: &DepthCache) -> Option<u64> {
     let mine = cache.with_book(|b| b.clone()).ok()?;
     let id = mine.last_update_id();
-    let truth = sim
-        .true_book(cache.symbol().as_str(), id)
-        .expect("truth at that id");
+    let truth = sim.true_book(cache.symbol(), id).expect("truth at that id");
     let levels = |v: &[(rust_decimal::Decimal, rust_decimal::Decimal)]| {
         v.iter().map(|&(p, q)| Level::new(p, q)).collect::<Vec<_>>()
     };
