@@ -467,7 +467,11 @@ impl Contract {
             pair: self.ps(),
             price_change: f.price(t.price_change),
             price_change_percent: f.percent(t.price_change_percent),
-            weighted_avg_price: f.price(t.weighted_avg_price),
+            // COIN-M writes it with eight decimals (Binance's COIN-M example).
+            weighted_avg_price: match f.venue {
+                Venue::CoinM => f.rate(t.weighted_avg_price),
+                _ => f.price(t.weighted_avg_price),
+            },
             last_price: f.price(t.last_price),
             last_quantity: f.qty(t.last_quantity),
             open: f.price(t.open),
