@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::accounts::AccountSpec;
 use crate::engine;
+use crate::futures::ContractSpec;
 use crate::market::MarketConfig;
 
 /// Binance's connection limits, each configurable so tests can reach them
@@ -51,6 +52,63 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// The futures stream servers' limits (reference §5.1): a ping every
+    /// 3 min, 10 min to answer it, 10 incoming messages a second, 1024
+    /// streams a connection; REST weight 2400 a minute.
+    pub fn futures() -> Limits {
+        Limits {
+            ping_interval: Duration::from_secs(180),
+            pong_timeout: Duration::from_secs(600),
+            max_incoming_per_second: 10,
+            rest_weight_per_minute: 2400,
+            ..Limits::default()
+        }
+    }
+}
+
+/// The USD-M and COIN-M futures markets, each served on its own port
+/// (streams and REST together) as Binance serves each on its own host.
+#[derive(Debug, Clone)]
+pub struct FuturesConfig {
+    /// USD-M contracts (empty: no USD-M market is served).
+    pub usdm: Vec<ContractSpec>,
+    /// COIN-M contracts (empty: no COIN-M market is served).
+    pub coinm: Vec<ContractSpec>,
+    /// Connection limits of both futures servers (default [`Limits::futures`]).
+    pub limits: Limits,
+    /// Engine actions per second per contract.
+    pub actions_per_second: u32,
+    /// Port of the USD-M server (0 picks a free one), on the spot address's IP.
+    pub usdm_port: u16,
+    /// Port of the COIN-M server (0 picks a free one).
+    pub coinm_port: u16,
+}
+
+impl FuturesConfig {
+    /// No futures markets.
+    pub fn off() -> Self {
+        FuturesConfig {
+            usdm: Vec::new(),
+            coinm: Vec::new(),
+            ..FuturesConfig::default()
+        }
+    }
+}
+
+impl Default for FuturesConfig {
+    fn default() -> Self {
+        FuturesConfig {
+            usdm: ContractSpec::usdm_builtin(),
+            coinm: ContractSpec::coinm_builtin(),
+            limits: Limits::futures(),
+            actions_per_second: 100,
+            usdm_port: 0,
+            coinm_port: 0,
+        }
+    }
+}
+
 /// How to start the simulator.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
@@ -77,6 +135,10 @@ pub struct SimConfig {
     /// bounded. `None` keeps everything, growing with the run. Default
     /// [`engine::DEFAULT_HISTORY_WINDOW`].
     pub history: Option<u64>,
+    /// The futures markets (default: USD-M BTCUSDT and ETHUSDT perpetuals;
+    /// COIN-M BTCUSD_PERP, ETHUSD_PERP and BTCUSD_261225;
+    /// [`FuturesConfig::off`] serves none).
+    pub futures: FuturesConfig,
 }
 
 /// How a flood connection pushes.
@@ -97,6 +159,7 @@ impl Default for SimConfig {
             accounts: Vec::new(),
             max_listen_token_validity: Duration::from_secs(24 * 3600),
             history: Some(engine::DEFAULT_HISTORY_WINDOW),
+            futures: FuturesConfig::default(),
         }
     }
 }

@@ -34,12 +34,16 @@ pub mod accounts;
 mod config;
 mod exchange;
 pub mod faults;
+pub mod futures;
+pub mod futures_wire;
 pub mod market;
 // The server: shared state, one session loop, the two connection kinds
 // (streams, WebSocket API), the HTTP endpoints, the router and accept loop.
 mod admin;
 mod flood;
+mod futures_server;
 mod rest;
+mod rest_futures;
 mod rest_ticker;
 mod rest_user;
 mod server;
@@ -61,12 +65,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use accounts::{AccountSpec, Accounts, KeyKind, Wallet};
-pub use config::{Flood, Limits, SimConfig};
+pub use binance_types::venue::Venue;
+pub use config::{Flood, FuturesConfig, Limits, SimConfig};
 pub use faults::{DropMode, Faults};
+pub use futures::ContractSpec;
 pub use market::MarketConfig;
 
 use engine::{BookSnapshot, Fill};
 use exchange::Exchange;
+use futures::FuturesMarket;
 use hub::Hub;
 use market::Market;
 use shared::{Shared, Weights};
@@ -79,7 +86,15 @@ pub struct Sim {
     weights: Arc<Weights>,
     certificate: Option<String>,
     accounts: Accounts,
+    /// The futures venues served, each on its own listener.
+    venues: Vec<VenueServer>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// One futures venue's listener and contracts.
+struct VenueServer {
+    addr: SocketAddr,
+    market: Arc<FuturesMarket>,
 }
 
 impl Sim {
@@ -108,18 +123,65 @@ impl Sim {
         let shared = Shared::new(
             exchange.clone(),
             hub,
-            fault_state,
+            fault_state.clone(),
             config.limits,
             config.flood,
             weights.clone(),
         );
         let expiry = tokio::spawn(accounts.clone().expire_loop());
-        let driver = tokio::spawn(exchange.run());
-        let server = tokio::spawn(async move {
+        let driver = tokio::spawn(exchange.clone().run());
+        let mut tasks = vec![driver, expiry];
+        let mut venues = Vec::new();
+        let futures = &config.futures;
+        for (venue, contracts, port) in [
+            (Venue::UsdM, &futures.usdm, futures.usdm_port),
+            (Venue::CoinM, &futures.coinm, futures.coinm_port),
+        ] {
+            if contracts.is_empty() {
+                continue;
+            }
+            let listener = tokio::net::TcpListener::bind(SocketAddr::new(addr.ip(), port)).await?;
+            let venue_addr = listener.local_addr()?;
+            let market = Arc::new(FuturesMarket::new(
+                venue,
+                contracts,
+                &config.market.flow,
+                config.market.seed,
+                futures.actions_per_second,
+                config.history,
+            ));
+            let hub = Arc::new(Hub::default());
+            // Its own hub (stream names collide across venues), limits and
+            // weight ledger; the spot fault switches.
+            let state = futures_server::VenueState {
+                shared: Shared::new(
+                    exchange.clone(),
+                    hub.clone(),
+                    fault_state.clone(),
+                    futures.limits.clone(),
+                    None,
+                    Arc::new(Weights::default()),
+                ),
+                market: market.clone(),
+            };
+            tasks.push(tokio::spawn(market.clone().run(hub)));
+            let app = futures_server::router(state);
+            let (faults, acceptor) = (fault_state.clone(), acceptor.clone());
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = server::serve_app(listener, app, faults, acceptor).await {
+                    eprintln!("binance-sim: {venue} server stopped: {e}");
+                }
+            }));
+            venues.push(VenueServer {
+                addr: venue_addr,
+                market,
+            });
+        }
+        tasks.push(tokio::spawn(async move {
             if let Err(e) = server::serve(listener, shared, acceptor).await {
                 eprintln!("binance-sim: server stopped: {e}");
             }
-        });
+        }));
         Ok(Sim {
             addr,
             market,
@@ -127,8 +189,73 @@ impl Sim {
             weights,
             certificate,
             accounts,
-            tasks: vec![driver, server, expiry],
+            venues,
+            tasks,
         })
+    }
+
+    /// The futures venue's server, if it runs.
+    fn venue(&self, venue: Venue) -> Option<&VenueServer> {
+        self.venues.iter().find(|v| v.market.venue() == venue)
+    }
+
+    /// `scheme://host` of a venue's port (spot's for spot, or when the
+    /// venue is not served).
+    fn venue_url(&self, venue: Venue, tls: &str, plain: &str) -> String {
+        match self.venue(venue) {
+            Some(v) => {
+                let scheme = if self.certificate.is_some() {
+                    tls
+                } else {
+                    plain
+                };
+                let host = match self.certificate {
+                    Some(_) => format!("localhost:{}", v.addr.port()),
+                    None => v.addr.to_string(),
+                };
+                format!("{scheme}://{host}")
+            }
+            None => self.url(tls, plain),
+        }
+    }
+
+    /// The stream base of a venue (`ws://127.0.0.1:PORT`, no route: USD-M's
+    /// `/public`, `/market` and `/private` live under it); spot's
+    /// [`Sim::ws_url`] for [`Venue::Spot`] and for a venue not served.
+    pub fn venue_ws_url(&self, venue: Venue) -> String {
+        self.venue_url(venue, "wss", "ws")
+    }
+
+    /// The REST base of a venue (`http://127.0.0.1:PORT`, the port of its
+    /// streams): `/fapi/v1/…` on USD-M, `/dapi/v1/…` on COIN-M.
+    pub fn venue_rest_url(&self, venue: Venue) -> String {
+        self.venue_url(venue, "https", "http")
+    }
+
+    /// The true full book of a venue's `symbol` right after `update_id`
+    /// (`None`: unknown venue or symbol, an id not reached yet, or one
+    /// older than the history window). Spot's [`Sim::true_book`] for spot.
+    pub fn venue_true_book(
+        &self,
+        venue: Venue,
+        symbol: &str,
+        update_id: u64,
+    ) -> Option<BookSnapshot> {
+        match venue {
+            Venue::Spot => self.true_book(symbol, update_id),
+            _ => self.venue(venue)?.market.true_book(symbol, update_id),
+        }
+    }
+
+    /// The symbols a venue trades (none for a venue not served).
+    pub fn venue_symbols(&self, venue: Venue) -> Vec<String> {
+        match venue {
+            Venue::Spot => self.symbols(),
+            _ => self
+                .venue(venue)
+                .map(|v| v.market.symbols().map(str::to_owned).collect())
+                .unwrap_or_default(),
+        }
     }
 
     /// The address the server listens on.

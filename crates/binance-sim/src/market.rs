@@ -32,9 +32,9 @@ pub use crate::clock::now_ms;
 /// A price and the quantity there.
 type Quote = (Decimal, Decimal);
 
-/// Changes gathered for one depth-diff window.
+/// Changes gathered for one depth-diff window (spot and futures alike).
 #[derive(Default)]
-struct DepthWindow {
+pub(crate) struct DepthWindow {
     first: Option<u64>,
     last: u64,
     bids: BTreeMap<Decimal, Decimal>,
@@ -42,7 +42,7 @@ struct DepthWindow {
 }
 
 impl DepthWindow {
-    fn add(&mut self, change: &LevelChange) {
+    pub(crate) fn add(&mut self, change: &LevelChange) {
         self.first.get_or_insert(change.update_id);
         self.last = change.update_id;
         let side = match change.side {
@@ -52,26 +52,31 @@ impl DepthWindow {
         side.insert(change.price, change.qty);
     }
 
-    /// The diff event for the window, if anything changed; empties the window.
-    fn take(&mut self, symbol: &str, now: u64) -> Option<DepthUpdate<Millis>> {
+    /// The window's first and last update id and its levels (bids best
+    /// first, asks best first), if anything changed; empties the window.
+    pub(crate) fn take_levels(&mut self) -> Option<(u64, u64, Vec<Level>, Vec<Level>)> {
         let first = self.first.take()?;
-        let levels = |m: &mut BTreeMap<Decimal, Decimal>, best_first_desc: bool| {
-            let mut v: Vec<Level> = std::mem::take(m)
+        let levels = |m: &mut BTreeMap<Decimal, Decimal>| -> Vec<Level> {
+            std::mem::take(m)
                 .into_iter()
                 .map(|(p, q)| Level::new(p, q))
-                .collect();
-            if best_first_desc {
-                v.reverse();
-            }
-            v
+                .collect()
         };
+        let mut bids = levels(&mut self.bids);
+        bids.reverse();
+        Some((first, self.last, bids, levels(&mut self.asks)))
+    }
+
+    /// The diff event for the window, if anything changed; empties the window.
+    fn take(&mut self, symbol: &str, now: u64) -> Option<DepthUpdate<Millis>> {
+        let (first, last, bids, asks) = self.take_levels()?;
         Some(DepthUpdate {
             event_time: Time::new(now),
             symbol: symbol.to_owned(),
             first_update_id: first,
-            final_update_id: self.last,
-            bids: levels(&mut self.bids, true),
-            asks: levels(&mut self.asks, false),
+            final_update_id: last,
+            bids,
+            asks,
         })
     }
 }

@@ -12,6 +12,7 @@ use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
+use crate::faults::FaultState;
 use crate::session::reset;
 use crate::shared::{ConnMeta, Shared};
 
@@ -41,10 +42,21 @@ pub(crate) async fn serve(
     shared: Shared,
     tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> std::io::Result<()> {
-    let app = router(shared.clone());
+    let faults = shared.faults.clone();
+    serve_app(listener, router(shared), faults, tls).await
+}
+
+/// Accept connections to `app` until the listener fails (a futures
+/// venue's server too); `faults` may refuse them.
+pub(crate) async fn serve_app(
+    listener: TcpListener,
+    app: Router,
+    faults: Arc<FaultState>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> std::io::Result<()> {
     loop {
         let (tcp, peer) = listener.accept().await?;
-        if shared.faults.refusing() {
+        if faults.refusing() {
             reset(&tcp);
             continue;
         }

@@ -2,21 +2,24 @@
 //! the names a connection asks for, checked as Binance checks them, and its
 //! [`Protocol`]: hub frames out, live-subscription requests in.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Extension, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
-use binance_types::control::{ControlError, ControlRequest, ControlResponse};
+use binance_types::control::{ControlError, ControlRequest, ControlResponse, RequestId};
+use binance_types::futures::FuturesStream;
 use binance_types::market::ServerShutdown;
+use binance_types::venue::Route;
 use binance_types::{Millis, StreamName, Time};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::api_error::{binance_error, retry_after};
 use crate::faults::ConnKind;
+use crate::futures::FuturesMarket;
 use crate::hub::{Inbox, Published};
 use crate::market::Market;
 use crate::session::{self, Notice, Outbox, Protocol};
@@ -29,8 +32,21 @@ pub(crate) async fn upgrade(
     uri: Uri,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let query = stream_query(uri.query().map(str::to_owned));
-    let Some((names, combined)) = requested(uri.path(), &query) else {
+    open(s, meta, uri.path(), uri.query(), ws, Names::Spot).await
+}
+
+/// Open a stream connection on `path` (the stream-server path, without a
+/// futures route) whose names are checked by `names`.
+pub(crate) async fn open(
+    s: Shared,
+    meta: ConnMeta,
+    path: &str,
+    query: Option<&str>,
+    ws: WebSocketUpgrade,
+    names_kind: Names,
+) -> Response {
+    let query = stream_query(query.map(str::to_owned));
+    let Some((names, combined)) = requested(path, &query) else {
         return crate::rest::not_found().await;
     };
     if let Some((status, retry)) = s.faults.upgrade_rejection() {
@@ -45,9 +61,11 @@ pub(crate) async fn upgrade(
     if let Some(refused) = s.over_attempt_limit(meta.peer.ip()) {
         return refused;
     }
-    let unit = match Unit::from_query(&query) {
-        Ok(unit) => unit,
-        Err(other) => {
+    let unit = match (&names_kind, Unit::from_query(&query)) {
+        (Names::Spot, Ok(unit)) => unit,
+        // Futures streams have no timeUnit: always milliseconds.
+        (Names::Futures { .. }, _) => Unit::Millis,
+        (Names::Spot, Err(other)) => {
             return binance_error(
                 StatusCode::BAD_REQUEST,
                 -1194,
@@ -60,8 +78,8 @@ pub(crate) async fn upgrade(
     }
     let mut canonical = Vec::with_capacity(names.len());
     for name in &names {
-        match check_stream(s.exchange.market(), name) {
-            Ok(name) => canonical.push(name),
+        match names_kind.check(s.exchange.market(), name) {
+            Ok(checked) => canonical.push(checked),
             // No `@`: what Binance reads as a listen key (`/ws/<listenKey>`);
             // one it does not know, such as ccxt's connection index in
             // `/ws/0`, opens a connection that carries nothing until SUBSCRIBE.
@@ -69,7 +87,7 @@ pub(crate) async fn upgrade(
             Err(msg) => return binance_error(StatusCode::BAD_REQUEST, -1121, &msg),
         }
     }
-    if let (Some(flood), [name]) = (s.flood, &canonical[..]) {
+    if let (Some(flood), [(name, true)], Names::Spot) = (s.flood, &canonical[..], &names_kind) {
         if let Ok(StreamName::Trade(symbol)) = name.parse::<StreamName>() {
             return ws.on_upgrade(move |socket| crate::flood::run(socket, symbol, flood, unit));
         }
@@ -77,9 +95,55 @@ pub(crate) async fn upgrade(
     ws.max_message_size(s.limits.max_incoming_frame)
         .on_upgrade(move |socket| {
             session::run(socket, s.clone(), meta, move |conn| {
-                Streams::start(s, conn, canonical, combined, unit)
+                Streams::start(s, conn, canonical, combined, unit, names_kind)
             })
         })
+}
+
+/// Which names a stream connection takes, and which of them it is fed.
+pub(crate) enum Names {
+    /// Spot's ([`StreamName`]).
+    Spot,
+    /// A futures venue's ([`FuturesStream::parse_on`]), on a routed path
+    /// (USD-M; `None`: a legacy path, which gets `/public` data) or none
+    /// (COIN-M).
+    Futures {
+        /// The venue's contracts.
+        market: Arc<FuturesMarket>,
+        /// The route of the connection's path.
+        route: Option<Route>,
+    },
+}
+
+impl Names {
+    /// The canonical name and whether this connection is fed it (a USD-M
+    /// stream of another route is accepted and stays silent, §5.1); the
+    /// reason when the name is refused.
+    fn check(&self, spot: &Market, name: &str) -> Result<(String, bool), String> {
+        match self {
+            Names::Spot => check_stream(spot, name).map(|n| (n, true)),
+            Names::Futures { market, route } => {
+                let venue = market.venue();
+                let stream = FuturesStream::parse_on(venue, name).map_err(|e| e.to_string())?;
+                if !market.supports(&stream) {
+                    return Err(format!("stream `{name}` is not simulated (unknown symbol)"));
+                }
+                let fed = match stream.route_on(venue) {
+                    None => true,
+                    Some(needed) => needed == route.unwrap_or(Route::Public),
+                };
+                Ok((stream.to_string(), fed))
+            }
+        }
+    }
+
+    /// Futures servers take only unsigned integer ids (§5.1).
+    fn id_allowed(&self, id: &RequestId) -> bool {
+        match self {
+            Names::Spot => true,
+            Names::Futures { .. } => matches!(id, RequestId::Int(n) if *n >= 0),
+        }
+    }
 }
 
 /// The stream names of a stream-server path (`/ws/<name>/<name>…`, `/ws`,
@@ -138,15 +202,17 @@ struct Streams {
     subscribed: BTreeSet<String>,
     combined: bool,
     unit: Unit,
+    names: Names,
 }
 
 impl Streams {
     fn start(
         s: Shared,
         conn: u64,
-        names: Vec<String>,
+        names: Vec<(String, bool)>,
         combined: bool,
         unit: Unit,
+        kind: Names,
     ) -> (Self, Outbox<Arc<Published>>) {
         let (inbox, outbox) = mpsc::channel(s.limits.send_queue);
         let mut streams = Streams {
@@ -156,17 +222,21 @@ impl Streams {
             subscribed: BTreeSet::new(),
             combined,
             unit,
+            names: kind,
         };
-        for name in names {
-            streams.subscribe(name);
+        for (name, fed) in names {
+            streams.subscribe(name, fed);
         }
         (streams, Outbox::Bounded(outbox))
     }
 
-    fn subscribe(&mut self, name: String) {
-        self.s
-            .hub
-            .subscribe(&self.unit.hub_key(&name), self.conn, &self.inbox);
+    /// Hold a subscription; feed it from the hub unless it stays silent.
+    fn subscribe(&mut self, name: String, fed: bool) {
+        if fed {
+            self.s
+                .hub
+                .subscribe(&self.unit.hub_key(&name), self.conn, &self.inbox);
+        }
         self.subscribed.insert(name);
     }
 
@@ -182,22 +252,35 @@ impl Streams {
             }
         };
         let id = request.id().clone();
-        let market = self.s.exchange.market();
+        if !self.names.id_allowed(&id) {
+            return ControlResponse {
+                id,
+                result: Err(ControlError::new(
+                    2,
+                    "Invalid request: request ID must be an unsigned integer",
+                )),
+            };
+        }
+        let shared = self.s.clone();
+        let market = shared.exchange.market();
         let result = match request {
             ControlRequest::Subscribe { streams, .. } => {
-                let canonical: Result<Vec<String>, String> =
-                    streams.iter().map(|n| check_stream(market, n)).collect();
+                let canonical: Result<Vec<(String, bool)>, String> = streams
+                    .iter()
+                    .map(|n| self.names.check(market, n))
+                    .collect();
                 match canonical {
                     Err(_) => Err(ControlError::invalid_stream()),
                     Ok(names) => {
-                        let new: BTreeSet<String> = names
+                        let new: BTreeMap<String, bool> = names
                             .into_iter()
-                            .filter(|n| !self.subscribed.contains(n))
+                            .filter(|(n, _)| !self.subscribed.contains(n))
                             .collect();
                         if self.subscribed.len() + new.len() > self.s.limits.max_streams {
                             Err(ControlError::new(2, "Invalid request: too many streams"))
                         } else {
-                            new.into_iter().for_each(|name| self.subscribe(name));
+                            new.into_iter()
+                                .for_each(|(name, fed)| self.subscribe(name, fed));
                             Ok(Value::Null)
                         }
                     }
@@ -205,7 +288,7 @@ impl Streams {
             }
             ControlRequest::Unsubscribe { streams, .. } => {
                 for name in streams {
-                    let name = check_stream(market, &name).unwrap_or(name);
+                    let name = self.names.check(market, &name).map_or(name, |(n, _)| n);
                     self.s.hub.unsubscribe(&self.unit.hub_key(&name), self.conn);
                     self.subscribed.remove(&name);
                 }

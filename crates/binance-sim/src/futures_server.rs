@@ -1,0 +1,69 @@
+//! A futures venue's server: its stream paths and its REST, on the venue's
+//! own port, as Binance serves each venue on its own host (the stream paths
+//! `/ws` and `/stream` exist on spot and COIN-M alike).
+//!
+//! USD-M takes `/public`, `/market` and `/private` routed paths and the
+//! legacy unrouted ones (which get `/public` data); COIN-M takes `/ws…` and
+//! `/stream…`. Every connection runs the one session loop
+//! ([`crate::session`]) with the stream protocol of [`crate::streams`].
+
+use std::sync::Arc;
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Extension, State};
+use axum::http::Uri;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use binance_types::venue::{Route, Venue};
+
+use crate::futures::FuturesMarket;
+use crate::shared::{ConnMeta, Shared};
+use crate::streams::Names;
+
+/// What a venue's handlers share: the server state (its hub, its limits,
+/// the fault switches, its weight ledger) and its contracts.
+#[derive(Clone)]
+pub(crate) struct VenueState {
+    pub shared: Shared,
+    pub market: Arc<FuturesMarket>,
+}
+
+/// Every route of a futures venue: stream paths and REST.
+pub(crate) fn router(state: VenueState) -> Router {
+    let mut router = Router::new();
+    let mut prefixes = vec![""];
+    if state.market.venue().is_routed() {
+        prefixes.extend([Route::Public, Route::Market, Route::Private].map(Route::path));
+    }
+    for prefix in prefixes {
+        router = router
+            .route(&format!("{prefix}/ws"), get(upgrade))
+            .route(&format!("{prefix}/ws/{{*names}}"), get(upgrade))
+            .route(&format!("{prefix}/stream"), get(upgrade));
+    }
+    router
+        .merge(crate::rest_futures::routes(state.market.venue()))
+        .fallback(crate::rest::not_found)
+        .with_state(state)
+}
+
+/// Upgrade to a stream connection; the route is read from the path.
+async fn upgrade(
+    State(state): State<VenueState>,
+    Extension(meta): Extension<ConnMeta>,
+    uri: Uri,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let path = uri.path();
+    let (route, rest) = [Route::Public, Route::Market, Route::Private]
+        .into_iter()
+        .filter(|_| state.market.venue() == Venue::UsdM)
+        .find_map(|r| path.strip_prefix(r.path()).map(|rest| (Some(r), rest)))
+        .unwrap_or((None, path));
+    let names = Names::Futures {
+        market: state.market.clone(),
+        route,
+    };
+    crate::streams::open(state.shared, meta, rest, uri.query(), ws, names).await
+}
