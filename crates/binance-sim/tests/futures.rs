@@ -7,7 +7,7 @@
 mod support;
 
 use binance_sim::{FuturesConfig, Limits, Sim, SimConfig, Venue};
-use binance_types::futures::book::{FuturesBookSync, Outcome};
+use binance_types::book_sync::{BookSync, Outcome};
 use binance_types::futures::{decode_futures, FuturesEvent};
 use binance_types::Level;
 use futures_util::SinkExt;
@@ -247,7 +247,7 @@ async fn more_than_ten_messages_a_second_closes_a_futures_connection() {
     );
 }
 
-/// The book a [`FuturesBookSync`] keeps, as (price, quantity) lists.
+/// The book a [`BookSync`] keeps, as (price, quantity) lists.
 fn levels(levels: impl Iterator<Item = Level>) -> Vec<(String, String)> {
     levels
         .map(|l| {
@@ -275,7 +275,7 @@ async fn sync_reaches_the_true_book(venue: Venue, path: &str, symbol: &str) {
         sim.venue_ws_url(venue)
     ))
     .await;
-    let mut sync = FuturesBookSync::new();
+    let mut sync = BookSync::futures();
     let decode = |v: Value| {
         let text = v.to_string();
         let frame = decode_futures(text.as_bytes()).unwrap().into_owned();

@@ -93,6 +93,22 @@ impl<U: TimeUnit> SocketManager<U> {
         Ok(Socket::on(connections.clone(), venue, base, plans))
     }
 
+    /// A socket on one futures stream of `venue`: raw `/ws/<name>` frames on
+    /// the stream's route (the futures counterpart of
+    /// [`socket`](Self::socket)).
+    pub fn futures_socket(&self, venue: Venue, stream: FuturesStream) -> Result<Socket<U>, Error> {
+        let (base, _) = self.inner.futures_urls(venue)?;
+        let name = canonical_on(venue, &[&stream.to_string()])?.remove(0);
+        let at = route_base(venue, &base, &name);
+        let plan = self.inner.connections.plan_at(at, venue, vec![name], false);
+        Ok(Socket::on(
+            self.inner.connections.clone(),
+            venue,
+            base,
+            vec![(plan, 1)],
+        ))
+    }
+
     /// A futures socket of `venue` with no stream yet, for live
     /// `subscribe` (each stream joins a connection of its route); its
     /// connections are its own, so its subscriptions are too.

@@ -12,6 +12,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use binance_sim::{Sim, SimConfig};
+use binance_types::futures::stream::FuturesStream;
+use binance_types::venue::Venue;
 use binance_types::StreamName;
 use binance_ws::{
     DepthCacheOptions, DepthEvent, Endpoint, ErrorKind, Message, Retries, SocketManager, Status,
@@ -25,19 +27,23 @@ mod record;
 #[derive(Parser, Debug)]
 #[command(
     version,
-    after_help = "Examples:\n  bnws --sim stream btcusdt@trade --count 5\n  bnws stream btcusdt@trade ethusdt@bookTicker\n  bnws --sim book BTCUSDT --depth 5\n  bnws record btcusdt@trade --out rec/\n  bnws replay rec/btcusdt@trade-0.gz --serve 9000\n  bnws sim --port 9443"
+    after_help = "Examples:\n  bnws --sim stream btcusdt@trade --count 5\n  bnws --market usdm --sim stream btcusdt@markPrice btcusdt@depth@100ms\n  bnws --market coinm --sim book BTCUSD_PERP --depth 5\n  bnws stream btcusdt@trade ethusdt@bookTicker\n  bnws --sim book BTCUSDT --depth 5\n  bnws record btcusdt@trade --out rec/\n  bnws replay rec/btcusdt@trade-0.gz --serve 9000\n  bnws sim --port 9443"
 )]
 struct Cli {
+    /// The market: spot, usdm (USD-M futures) or coinm (COIN-M futures).
+    #[arg(long, global = true, default_value = "spot", value_parser = parse_market)]
+    market: Venue,
     /// Run an embedded simulator and connect to it (works with no network).
     #[arg(long, global = true, conflicts_with_all = ["endpoint", "testnet", "tld"])]
     sim: bool,
-    /// A stream server base URL, e.g. ws://127.0.0.1:9000.
+    /// The market's stream server base URL, e.g. ws://127.0.0.1:9000 (USD-M:
+    /// the host, under which /public and /market are routed).
     #[arg(long, global = true, value_name = "URL")]
     endpoint: Option<String>,
     /// The REST base URL (default: derived from the endpoint).
     #[arg(long, global = true, value_name = "URL")]
     rest: Option<String>,
-    /// Binance's spot testnet.
+    /// Binance's testnet of the market.
     #[arg(long, global = true)]
     testnet: bool,
     /// `us` for Binance.US.
@@ -58,6 +64,15 @@ struct Cli {
     command: Command,
 }
 
+fn parse_market(s: &str) -> Result<Venue, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "spot" => Ok(Venue::Spot),
+        "usdm" | "usd-m" | "futures" => Ok(Venue::UsdM),
+        "coinm" | "coin-m" | "delivery" => Ok(Venue::CoinM),
+        _ => Err(format!("`{s}`: one of spot, usdm, coinm")),
+    }
+}
+
 fn parse_retries(s: &str) -> Result<Retries, String> {
     match s {
         "inf" | "infinite" | "unlimited" => Ok(Retries::Unlimited),
@@ -73,7 +88,8 @@ enum Command {
     /// Print frames of streams named as Binance names them, exactly as
     /// received, one JSON line each.
     Stream {
-        /// Stream names, e.g. btcusdt@trade bnbbtc@depth5@100ms !miniTicker@arr.
+        /// Stream names, e.g. btcusdt@trade bnbbtc@depth5@100ms !miniTicker@arr
+        /// (futures: btcusdt@markPrice, btcusd_perp@depth@100ms, …).
         #[arg(required = true, value_name = "STREAM")]
         streams: Vec<String>,
         /// Also print connection state to stdout as {"e":"status",…} lines.
@@ -85,7 +101,7 @@ enum Command {
     },
     /// Keep a local order book and print it.
     Book {
-        /// The symbol, e.g. BTCUSDT.
+        /// The symbol, e.g. BTCUSDT (COIN-M: BTCUSD_PERP).
         symbol: String,
         /// Levels a side to print.
         #[arg(long, default_value_t = 10)]
@@ -185,8 +201,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// Where to connect: the endpoint and REST base, and the embedded simulator
-/// kept alive while it is used.
+/// Where to connect: the market's endpoint and REST base, and the embedded
+/// simulator kept alive while it is used.
 async fn target(cli: &Cli) -> Result<(Endpoint, Option<String>, Option<Sim>), String> {
     if cli.sim {
         let sim = Sim::start(SimConfig {
@@ -195,12 +211,10 @@ async fn target(cli: &Cli) -> Result<(Endpoint, Option<String>, Option<Sim>), St
         })
         .await
         .map_err(|e| format!("cannot start the simulator: {e}"))?;
-        say!("simulator at {}", sim.ws_url());
-        return Ok((
-            Endpoint::Custom(sim.ws_url()),
-            Some(sim.rest_url()),
-            Some(sim),
-        ));
+        let url = sim.venue_ws_url(cli.market);
+        say!("simulator ({}) at {url}", cli.market);
+        let rest = sim.venue_rest_url(cli.market);
+        return Ok((Endpoint::Custom(url), Some(rest), Some(sim)));
     }
     let endpoint = match (&cli.endpoint, cli.testnet, cli.tld.as_deref()) {
         (Some(url), _, _) => Endpoint::Custom(url.clone()),
@@ -212,8 +226,13 @@ async fn target(cli: &Cli) -> Result<(Endpoint, Option<String>, Option<Sim>), St
     Ok((endpoint, cli.rest.clone(), None))
 }
 
+/// The manager; `endpoint` serves `cli.market` (and the spot WebSocket API
+/// only when the market is spot).
 fn manager(cli: &Cli, endpoint: Endpoint, demo: bool) -> Result<SocketManager, String> {
-    let mut builder = SocketManager::builder().endpoint(endpoint);
+    let mut builder = match cli.market {
+        Venue::Spot => SocketManager::builder().endpoint(endpoint),
+        futures => SocketManager::builder().venue_endpoint(futures, endpoint),
+    };
     // The embedded simulator's demo account, unless the environment names a key.
     if demo && std::env::var_os(binance_ws::ENV_API_KEY).is_none() {
         builder = builder.credentials(binance_ws::Credentials::hmac(
@@ -238,17 +257,42 @@ fn manager(cli: &Cli, endpoint: Endpoint, demo: bool) -> Result<SocketManager, S
     builder.build().map_err(|e| e.to_string())
 }
 
-/// Check stream names; a bad one exits 2 naming it and the valid forms.
-fn check_names(names: &[String]) -> Result<Vec<String>, ExitCode> {
+/// Check stream names of `market`; a bad one exits 2 naming it and the
+/// valid forms.
+fn check_names(market: Venue, names: &[String]) -> Result<Vec<String>, ExitCode> {
     names
         .iter()
         .map(|n| {
-            n.parse::<StreamName>().map(|s| s.to_string()).map_err(|e| {
+            let name = match market {
+                Venue::Spot => n.parse::<StreamName>().map(|s| s.to_string()),
+                futures => FuturesStream::parse_on(futures, n).map(|s| s.to_string()),
+            };
+            name.map_err(|e| {
                 say!("{e}");
                 ExitCode::from(2)
             })
         })
         .collect()
+}
+
+/// A socket on `names` (checked) of `market`: one stream gives its payload
+/// as Binance sends it, several the combined envelope.
+pub(crate) fn open_socket(
+    manager: &SocketManager,
+    market: Venue,
+    names: &[String],
+) -> Result<binance_ws::Socket, String> {
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let socket = match (market, names) {
+        (Venue::Spot, [one]) => Ok(manager.socket(one.parse().map_err(|e: binance_types::StreamNameError| e.to_string())?)),
+        (Venue::Spot, _) => manager.multiplex_socket(&refs),
+        (futures, [one]) => manager.futures_socket(
+            futures,
+            FuturesStream::parse_on(futures, one).map_err(|e| e.to_string())?,
+        ),
+        (futures, _) => manager.futures_multiplex_socket(futures, &refs),
+    };
+    socket.map_err(|e| e.to_string())
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, String> {
@@ -265,27 +309,45 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
     // Check names before connecting anywhere.
     let names = match &cli.command {
         Command::Stream { streams, .. } | Command::Record { streams, .. } => {
-            match check_names(streams) {
+            match check_names(cli.market, streams) {
                 Ok(n) => n,
                 Err(code) => return Ok(code),
             }
         }
         _ => Vec::new(),
     };
+    if cli.market != Venue::Spot && matches!(cli.command, Command::User { .. }) {
+        say!(
+            "user data for {} futures is not served yet: `bnws user` is spot and margin only",
+            cli.market
+        );
+        return Ok(ExitCode::from(2));
+    }
     let (endpoint, rest, _sim) = target(&cli).await?;
     let manager = manager(&cli, endpoint, _sim.is_some())?;
+    let market = cli.market;
     match &cli.command {
-        Command::Stream { status, count, .. } => stream(&manager, &names, *status, *count).await,
+        Command::Stream { status, count, .. } => {
+            stream(&manager, market, &names, *status, *count).await
+        }
         Command::Book {
             symbol,
             depth,
             interval,
             limit,
             count,
-        } => book(&manager, rest, symbol, *depth, *interval, *limit, *count).await,
+        } => {
+            let shape = BookShape {
+                depth: *depth,
+                interval: *interval,
+                limit: *limit,
+                count: *count,
+            };
+            book(&manager, market, rest, symbol, shape).await
+        }
         Command::Record {
             out, rotate, count, ..
-        } => record::record(&manager, &names, out, *rotate, *count).await,
+        } => record::record(&manager, market, &names, out, *rotate, *count).await,
         Command::User {
             margin,
             isolated,
@@ -386,23 +448,13 @@ pub(crate) fn is_json(text: &str) -> bool {
 
 async fn stream(
     manager: &SocketManager,
+    market: Venue,
     names: &[String],
     status: bool,
     count: Option<u64>,
 ) -> Result<ExitCode, String> {
-    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    // One stream: its payload as Binance sent it; several: the combined envelope.
-    let socket = if names.len() == 1 {
-        manager.socket(
-            names[0]
-                .parse()
-                .map_err(|e: binance_types::StreamNameError| e.to_string())?,
-        )
-    } else {
-        manager.multiplex_socket(&refs).map_err(|e| e.to_string())?
-    };
     // Frames are printed as received: nothing is re-encoded.
-    let mut socket = socket.raw();
+    let mut socket = open_socket(manager, market, names)?.raw();
     let mut out = output::Stdout::new();
     let mut batch = Vec::with_capacity(BATCH);
     let mut losses = Losses::default();
@@ -475,21 +527,41 @@ async fn stream(
     Ok(losses.finish(code?))
 }
 
-async fn book(
-    manager: &SocketManager,
-    rest: Option<String>,
-    symbol: &str,
+/// What `bnws book` prints, and how often.
+struct BookShape {
     depth: usize,
     interval: Option<u64>,
     limit: usize,
     count: Option<u64>,
+}
+
+async fn book(
+    manager: &SocketManager,
+    market: Venue,
+    rest: Option<String>,
+    symbol: &str,
+    shape: BookShape,
 ) -> Result<ExitCode, String> {
+    let BookShape {
+        depth,
+        interval,
+        limit,
+        count,
+    } = shape;
     let options = DepthCacheOptions {
         snapshot_limit: limit,
         rest_url: rest,
         ..DepthCacheOptions::default()
     };
-    let mut cache = match manager.depth_caches(options).add(symbol).await {
+    let caches = match market {
+        Venue::Spot => Ok(manager.depth_caches(options)),
+        futures => manager.futures_depth_caches(futures, options),
+    };
+    let added = match caches {
+        Ok(caches) => caches.add(symbol).await,
+        Err(e) => Err(e),
+    };
+    let mut cache = match added {
         Ok(c) => c,
         Err(e) if e.kind() == &ErrorKind::StreamName => {
             say!("{e}");

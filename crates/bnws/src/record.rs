@@ -42,6 +42,7 @@ impl Writer {
 
 pub(crate) async fn record(
     manager: &SocketManager,
+    market: binance_types::venue::Venue,
     names: &[String],
     out: &Path,
     rotate: u64,
@@ -49,8 +50,12 @@ pub(crate) async fn record(
 ) -> Result<ExitCode, String> {
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let mut socket = manager
-        .multiplex_socket(&refs)
+    // Always the combined envelope, so every frame names its stream.
+    let socket = match market {
+        binance_types::venue::Venue::Spot => manager.multiplex_socket(&refs),
+        futures => manager.futures_multiplex_socket(futures, &refs),
+    };
+    let mut socket = socket
         .map_err(|e| e.to_string())?
         .raw()
         .receive_times();
