@@ -52,10 +52,12 @@ impl Endpoint {
     pub fn futures_urls(&self, venue: Venue) -> Result<(String, String), Error> {
         let network = match self {
             Endpoint::Custom(_) => return Ok((self.base_url().to_owned(), self.rest_url())),
-            Endpoint::BinanceUs => return Err(Error::config(format!(
+            Endpoint::BinanceUs => {
+                return Err(Error::config(format!(
                 "Binance.US has no {venue} futures: use Endpoint::Production, Endpoint::Testnet \
                      or Endpoint::Custom(url) for the {venue} market"
-            ))),
+            )))
+            }
             Endpoint::Testnet | Endpoint::Demo => VenueNetwork::Testnet,
             Endpoint::Production | Endpoint::Production443 | Endpoint::MarketData => {
                 VenueNetwork::Production

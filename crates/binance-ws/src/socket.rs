@@ -433,6 +433,17 @@ pub(crate) fn route_base(venue: Venue, base: &str, name: &str) -> String {
     format!("{base}{}", route.path())
 }
 
+impl<U: TimeUnit> std::fmt::Debug for Socket<U> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("venue", &self.venue)
+            .field("urls", &self.urls())
+            .field("raw", &self.raw)
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<U: TimeUnit> Drop for Socket<U> {
     fn drop(&mut self) {
         self.detach(false);

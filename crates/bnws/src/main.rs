@@ -284,7 +284,10 @@ pub(crate) fn open_socket(
 ) -> Result<binance_ws::Socket, String> {
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let socket = match (market, names) {
-        (Venue::Spot, [one]) => Ok(manager.socket(one.parse().map_err(|e: binance_types::StreamNameError| e.to_string())?)),
+        (Venue::Spot, [one]) => Ok(manager.socket(
+            one.parse()
+                .map_err(|e: binance_types::StreamNameError| e.to_string())?,
+        )),
         (Venue::Spot, _) => manager.multiplex_socket(&refs),
         (futures, [one]) => manager.futures_socket(
             futures,

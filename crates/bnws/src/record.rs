@@ -55,10 +55,7 @@ pub(crate) async fn record(
         binance_types::venue::Venue::Spot => manager.multiplex_socket(&refs),
         futures => manager.futures_multiplex_socket(futures, &refs),
     };
-    let mut socket = socket
-        .map_err(|e| e.to_string())?
-        .raw()
-        .receive_times();
+    let mut socket = socket.map_err(|e| e.to_string())?.raw().receive_times();
     let url = socket.urls().join(" ");
     let mut seq = 0;
     let mut writer = Writer::open(out, seq, &url)?;

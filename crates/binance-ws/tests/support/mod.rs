@@ -8,9 +8,11 @@ mod common;
 use std::time::Duration;
 
 use binance_sim::Sim;
+use binance_ws::binance_types::venue::Venue;
 use binance_ws::binance_types::{Event, Level, OrderBook, TimeUnit};
 use binance_ws::{
-    DepthCache, Endpoint, Error, Message, SocketManager, SocketManagerBuilder, Status, StreamEvent,
+    DepthCache, Endpoint, Error, FuturesStreamEvent, Message, SocketManager, SocketManagerBuilder,
+    Status, StreamEvent,
 };
 pub use common::*;
 use futures_util::{Stream, StreamExt};
@@ -37,6 +39,32 @@ pub fn builder_at(url: String) -> SocketManagerBuilder {
 
 pub fn manager(sim: &Sim) -> SocketManager {
     builder(sim).build().expect("manager")
+}
+
+/// A manager on every market of the simulator (spot, USD-M, COIN-M), with
+/// quick reconnects for tests.
+pub fn venues_builder(sim: &Sim) -> SocketManagerBuilder {
+    builder(sim)
+        .venue_endpoint(Venue::UsdM, Endpoint::Custom(sim.venue_ws_url(Venue::UsdM)))
+        .venue_endpoint(
+            Venue::CoinM,
+            Endpoint::Custom(sim.venue_ws_url(Venue::CoinM)),
+        )
+}
+
+/// The next futures event of a futures socket, skipping statuses.
+pub async fn next_futures<U, S>(socket: &mut S) -> FuturesStreamEvent<U>
+where
+    U: TimeUnit,
+    S: Stream<Item = Result<Message<U>, Error>> + Unpin,
+{
+    loop {
+        match next(socket).await.expect("socket alive") {
+            Message::Futures(e) => return e,
+            Message::Event(e) => panic!("a spot event on a futures socket: {e:?}"),
+            _ => continue,
+        }
+    }
 }
 
 /// The next message of any socket (`Socket`, `UserSocket`, in either time
@@ -213,9 +241,16 @@ pub fn capture_symbols(n: usize) -> Vec<binance_sim::engine::SymbolSpec> {
 
 /// The cache's book equals the exchange's true book at the cache's update id.
 pub fn assert_true(sim: &Sim, cache: &DepthCache) -> Option<u64> {
+    assert_true_on(sim, Venue::Spot, cache)
+}
+
+/// The cache's book equals `venue`'s true book at the cache's update id.
+pub fn assert_true_on(sim: &Sim, venue: Venue, cache: &DepthCache) -> Option<u64> {
     let mine = cache.with_book(|b| b.clone()).ok()?;
     let id = mine.last_update_id();
-    let truth = sim.true_book(cache.symbol(), id).expect("truth at that id");
+    let truth = sim
+        .venue_true_book(venue, cache.symbol(), id)
+        .expect("truth at that id");
     let levels = |v: &[(rust_decimal::Decimal, rust_decimal::Decimal)]| {
         v.iter().map(|&(p, q)| Level::new(p, q)).collect::<Vec<_>>()
     };
