@@ -285,3 +285,201 @@ fn user_without_keys_says_what_to_set() {
         "{err}"
     );
 }
+
+/// `--market usdm`: the names are checked as USD-M names and a mixed list
+/// is split over `/public` and `/market` (both streams print).
+#[test]
+fn usdm_stream_prints_public_and_market_streams() {
+    let out = bnws(&[
+        "--market",
+        "usdm",
+        "--sim",
+        "stream",
+        "btcusdt@markPrice@1s",
+        "btcusdt@depth@100ms",
+        "--count",
+        "40",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let streams: std::collections::BTreeSet<String> = lines(&out)
+        .iter()
+        .map(|l| l["stream"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        streams.into_iter().collect::<Vec<_>>(),
+        ["btcusdt@depth@100ms", "btcusdt@markPrice@1s"]
+    );
+    // A spot name on USD-M, and a market that does not exist.
+    let bad = bnws(&["--market", "usdm", "--sim", "stream", "btcusdt@trade"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("valid forms"));
+    let bad = bnws(&["--market", "options", "--sim", "stream", "btcusdt@trade"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("spot, usdm, coinm"));
+}
+
+/// `--market coinm book` keeps a COIN-M contract's book equal to the
+/// simulator's true book (contract symbols carry `_`).
+#[test]
+fn coinm_book_prints_the_true_book() {
+    use binance_types::venue::Venue;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sim = runtime
+        .block_on(binance_sim::Sim::start(binance_sim::SimConfig::default()))
+        .unwrap();
+    let out = bnws(&[
+        "--market",
+        "coinm",
+        "--endpoint",
+        &sim.venue_ws_url(Venue::CoinM),
+        "book",
+        "BTCUSD_PERP",
+        "--depth",
+        "5",
+        "--count",
+        "3",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = lines(&out);
+    assert_eq!(lines.len(), 3);
+    for line in lines {
+        let id = line["lastUpdateId"].as_u64().unwrap();
+        let truth = sim
+            .venue_true_book(Venue::CoinM, "BTCUSD_PERP", id)
+            .unwrap();
+        let side = |v: &[(binance_types::Decimal, binance_types::Decimal)]| {
+            v.iter()
+                .take(5)
+                .map(|(p, q)| serde_json::json!([p, q]))
+                .collect::<Vec<_>>()
+        };
+        let printed = |v: &Value| -> Vec<Value> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|l| {
+                    let d = |x: &Value| {
+                        x.as_str()
+                            .unwrap()
+                            .parse::<binance_types::Decimal>()
+                            .unwrap()
+                    };
+                    serde_json::json!([d(&l[0]), d(&l[1])])
+                })
+                .collect()
+        };
+        assert_eq!(line["symbol"], "BTCUSD_PERP");
+        assert_eq!(printed(&line["bids"]), side(&truth.bids), "bids at {id}");
+        assert_eq!(printed(&line["asks"]), side(&truth.asks), "asks at {id}");
+    }
+}
+
+/// `bnws --market usdm book` on a replay of the recorded USD-M traffic
+/// ends on the book §5.4's procedure gives, fed the same frames and
+/// snapshot directly.
+#[test]
+fn usdm_book_on_the_replayed_capture_ends_on_the_procedures_book() {
+    use binance_sim::replay::{read_depth_capture, read_ws_capture, ReplayServer};
+    use binance_types::book_sync::BookSync;
+    use binance_types::futures::{decode_futures, FuturesEvent};
+    use std::io::BufRead;
+    const SYMBOL: &str = "SUSHIUSDT";
+    let dir = shared().join("captures");
+    let (_, frames) = read_ws_capture(&dir.join("BINANCE_FUTURES.ws.1.0")).unwrap();
+    let depth = read_depth_capture(&dir.join("BINANCE_FUTURES.http.0.0")).unwrap();
+    let snapshot: binance_types::market::DepthSnapshot =
+        serde_json::from_str(&depth[SYMBOL]).unwrap();
+    // The procedure alone: every frame of the symbol, the snapshot after the first.
+    let mut sync = BookSync::futures();
+    let mut given = false;
+    for frame in &frames {
+        if let FuturesEvent::DepthUpdate(update) =
+            decode_futures(frame.text.as_bytes()).unwrap().event
+        {
+            if update.symbol == SYMBOL {
+                sync.push(update);
+                if !given {
+                    sync.snapshot(snapshot.last_update_id, &snapshot.bids, &snapshot.asks);
+                    given = true;
+                }
+            }
+        }
+    }
+    let expected = sync.book().expect("the capture syncs").clone();
+    let as_json = |levels: Vec<binance_types::Level>| -> Vec<Value> {
+        levels
+            .iter()
+            .map(|l| serde_json::json!([l.price, l.quantity]))
+            .collect()
+    };
+    let (bids, asks) = expected.top(usize::MAX);
+    let (bids, asks) = (as_json(bids), as_json(asks));
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let replay = runtime
+        .block_on(ReplayServer::start(frames, depth, 5.0))
+        .unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("bnws"))
+        .args([
+            "--market",
+            "usdm",
+            "--endpoint",
+            &replay.ws_url(),
+            "book",
+            SYMBOL,
+            "--depth",
+            "100000",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Lines are read on a thread, so a bnws that never gets there fails
+    // the test in time instead of hanging it.
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines() {
+            if tx.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    let mut last = None;
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        let line: Value = serde_json::from_str(&line).unwrap();
+        if line["lastUpdateId"].as_u64().unwrap() >= expected.last_update_id() {
+            last = Some(line);
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let last = last.expect("bnws printed the capture's last update");
+    assert_eq!(last["lastUpdateId"], expected.last_update_id());
+    let printed = |v: &Value| -> Vec<Value> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                let d = |x: &Value| {
+                    x.as_str()
+                        .unwrap()
+                        .parse::<binance_types::Decimal>()
+                        .unwrap()
+                };
+                serde_json::json!([d(&l[0]), d(&l[1])])
+            })
+            .collect()
+    };
+    assert_eq!(printed(&last["bids"]), bids);
+    assert_eq!(printed(&last["asks"]), asks);
+}
