@@ -621,7 +621,8 @@ impl FuturesMarket {
             S::ContinuousKline { pair: p, .. }
             | S::IndexPriceKline { pair: p, .. }
             | S::IndexPrice { pair: p, .. } => pair(p.as_str()),
-            S::CompositeIndex(_) | S::AssetIndex(_) => false,
+            // Accepted, never produced (the simulator has no composite or
+            // asset indexes).
             _ => true,
         }
     }
