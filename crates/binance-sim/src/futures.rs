@@ -138,6 +138,9 @@ fn contract(
     }
 }
 
+/// The best bid and ask: (price, quantity) each.
+type Top = (Option<(Decimal, Decimal)>, Option<(Decimal, Decimal)>);
+
 /// The three depth speeds, in the order of a contract's windows.
 const SPEEDS: [DepthSpeed; 3] = [DepthSpeed::Ms100, DepthSpeed::Ms250, DepthSpeed::Ms500];
 
@@ -156,7 +159,7 @@ pub struct Contract {
     /// The `u` of the last partial-depth event sent at each speed.
     last_partial: [u64; 3],
     stats: SymbolStats,
-    top: (Option<(Decimal, Decimal)>, Option<(Decimal, Decimal)>),
+    top: Top,
     rng: StdRng,
 }
 
@@ -173,7 +176,11 @@ impl Contract {
         let name = FuturesSymbol::new(&spec.spec.symbol).expect("contract symbols are valid");
         let last = engine.last_update_id();
         Contract {
-            format: Format::of(venue, &spec),
+            format: Format {
+                venue,
+                price: spec.price_precision,
+                qty: spec.quantity_precision,
+            },
             stats: SymbolStats::new(&spec.spec.symbol, now_ms()),
             top: (engine.best_bid(), engine.best_ask()),
             engine,

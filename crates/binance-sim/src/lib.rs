@@ -153,7 +153,7 @@ impl Sim {
             let hub = Arc::new(Hub::default());
             // Its own hub (stream names collide across venues), limits and
             // weight ledger; the spot fault switches.
-            let state = futures_server::VenueState {
+            let state = shared::VenueState {
                 shared: Shared::new(
                     exchange.clone(),
                     hub.clone(),
