@@ -108,9 +108,10 @@ impl Sim {
         let hub = Arc::new(Hub::default());
         let exchange = Arc::new(Exchange::new(market.clone(), accounts.clone(), hub.clone()));
         let fault_state = Arc::new(faults::FaultState::default());
-        let faults = Faults {
+        let mut faults = Faults {
             state: fault_state.clone(),
             market: market.clone(),
+            futures: Vec::new(),
         };
         let (acceptor, certificate) = match config.tls {
             true => {
@@ -166,12 +167,13 @@ impl Sim {
             };
             tasks.push(tokio::spawn(market.clone().run(hub)));
             let app = futures_server::router(state);
-            let (faults, acceptor) = (fault_state.clone(), acceptor.clone());
+            let (refusing, acceptor) = (fault_state.clone(), acceptor.clone());
             tasks.push(tokio::spawn(async move {
-                if let Err(e) = server::serve_app(listener, app, faults, acceptor).await {
+                if let Err(e) = server::serve_app(listener, app, refusing, acceptor).await {
                     eprintln!("binance-sim: {venue} server stopped: {e}");
                 }
             }));
+            faults.futures.push(market.clone());
             venues.push(VenueServer {
                 addr: venue_addr,
                 market,
