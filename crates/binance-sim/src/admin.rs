@@ -77,6 +77,7 @@ fn faults(s: &Shared) -> Faults {
     Faults {
         state: s.faults.clone(),
         market: s.exchange.market().clone(),
+        futures: Vec::new(),
     }
 }
 

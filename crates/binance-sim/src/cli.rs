@@ -4,7 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 
 use crate::engine::SymbolSpec;
-use crate::{MarketConfig, Sim, SimConfig};
+use crate::{FuturesConfig, MarketConfig, Sim, SimConfig, Venue};
 
 /// The simulator's options.
 #[derive(clap::Args, Debug, Clone)]
@@ -52,6 +52,17 @@ pub struct SimArgs {
     /// Longest life of a margin listen token, in seconds (Binance: 86400).
     #[arg(long, default_value_t = 86_400, value_name = "SECS")]
     pub listen_token_validity: u64,
+    /// Port of the USD-M futures server (streams and `/fapi` REST; 0 picks
+    /// a free one).
+    #[arg(long, default_value_t = 0)]
+    pub usdm_port: u16,
+    /// Port of the COIN-M futures server (streams and `/dapi` REST; 0 picks
+    /// a free one).
+    #[arg(long, default_value_t = 0)]
+    pub coinm_port: u16,
+    /// Serve no futures markets.
+    #[arg(long)]
+    pub no_futures: bool,
 }
 
 /// The API key of the demo account made when no accounts file is given.
@@ -150,6 +161,14 @@ pub async fn run(args: SimArgs) -> ExitCode {
         },
         tls: args.tls,
         history: (args.history > 0).then_some(args.history),
+        futures: match args.no_futures {
+            true => FuturesConfig::off(),
+            false => FuturesConfig {
+                usdm_port: args.usdm_port,
+                coinm_port: args.coinm_port,
+                ..FuturesConfig::default()
+            },
+        },
         ..SimConfig::default()
     };
     let sim = match Sim::start(config).await {
@@ -173,6 +192,30 @@ pub async fn run(args: SimArgs) -> ExitCode {
         sim.rest_url()
     );
     eprintln!("  ws-api:  {} (user data, orders)", sim.ws_api_url());
+    for (venue, routes, api) in [
+        (
+            Venue::UsdM,
+            "/public/ws/<stream>  /market/stream?streams=<a>/<b>",
+            "fapi",
+        ),
+        (
+            Venue::CoinM,
+            "/ws/<stream>  /stream?streams=<a>/<b>",
+            "dapi",
+        ),
+    ] {
+        let symbols = sim.venue_symbols(venue);
+        let Some(first) = symbols.first() else {
+            continue;
+        };
+        let ws = sim.venue_ws_url(venue);
+        eprintln!("  {venue}: trading {}", symbols.join(", "));
+        eprintln!("    streams: {ws} ({routes})");
+        eprintln!(
+            "    rest:    {}/{api}/v1/depth?symbol={first}&limit=1000 (no WebSocket API)",
+            sim.venue_rest_url(venue)
+        );
+    }
     if demo {
         eprintln!("  account: API key `{DEMO_API_KEY}`, HMAC secret `{DEMO_SECRET}` (demo; --accounts FILE for your own)");
     }

@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
+use binance_types::venue::Venue;
+
+use crate::futures::FuturesMarket;
 use crate::hub::{Hub, MICROS_SUFFIX};
 use crate::market::Market;
 
@@ -126,6 +129,8 @@ impl FaultState {
 pub struct Faults {
     pub(crate) state: Arc<FaultState>,
     pub(crate) market: Arc<Market>,
+    /// The futures venues' markets.
+    pub(crate) futures: Vec<Arc<FuturesMarket>>,
 }
 
 impl Faults {
@@ -216,6 +221,28 @@ impl Faults {
         match self.market.symbol(symbol) {
             Some(m) => {
                 m.lock().unwrap().skip_updates(count);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A futures gap: leave the next `count` book updates of `symbol` on
+    /// `venue` out of its diff-depth streams as though the events carrying
+    /// them were lost, so the next event's `pu` is a `u` the client never
+    /// saw (§5.4 step 6). False for an unknown venue or symbol.
+    pub fn skip_venue_update_ids(&self, venue: Venue, symbol: &str, count: u64) -> bool {
+        if venue == Venue::Spot {
+            return self.skip_update_ids(symbol, count);
+        }
+        let contract = self
+            .futures
+            .iter()
+            .find(|m| m.venue() == venue)
+            .and_then(|m| m.contract(symbol));
+        match contract {
+            Some(c) => {
+                c.lock().unwrap().skip_updates(count);
                 true
             }
             None => false,

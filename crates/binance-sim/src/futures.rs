@@ -14,8 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use binance_types::futures::market::{
-    AggTrade, BookTicker, ContinuousKlineEvent, DepthUpdate, ForceOrder, IndexPriceUpdate, Kline,
-    KlineEvent, LiquidationOrder, MarkPriceUpdate, MiniTicker, Ticker,
+    AggTrade, BookTicker, ContinuousKlineEvent, DepthUpdate, ForceOrder, IndexPriceKlineEvent,
+    IndexPriceUpdate, Kline, KlineEvent, LiquidationOrder, MarkPriceKlineEvent, MarkPriceUpdate,
+    MiniTicker, Ticker,
 };
 use binance_types::futures::stream::{ContractType, DepthSpeed, PriceSpeed};
 use binance_types::futures::{FuturesStream, FuturesSymbol};
@@ -33,7 +34,7 @@ use crate::engine::{BookSnapshot, Engine, Fill, FlowConfig, LevelChange, SymbolS
 use crate::futures_wire::{self, Format};
 use crate::hub::Hub;
 use crate::market::DepthWindow;
-use crate::stats::SymbolStats;
+use crate::stats::{kline_bounds, SymbolStats};
 
 /// `deliveryDate` of a perpetual contract (2100-12-25), as Binance writes it.
 pub const PERPETUAL_DELIVERY_MS: u64 = 4_133_404_800_000;
@@ -138,6 +139,9 @@ fn contract(
     }
 }
 
+/// The best bid and ask: (price, quantity) each.
+type Top = (Option<(Decimal, Decimal)>, Option<(Decimal, Decimal)>);
+
 /// The three depth speeds, in the order of a contract's windows.
 const SPEEDS: [DepthSpeed; 3] = [DepthSpeed::Ms100, DepthSpeed::Ms250, DepthSpeed::Ms500];
 
@@ -156,8 +160,14 @@ pub struct Contract {
     /// The `u` of the last partial-depth event sent at each speed.
     last_partial: [u64; 3],
     stats: SymbolStats,
-    top: (Option<(Decimal, Decimal)>, Option<(Decimal, Decimal)>),
+    top: Top,
     rng: StdRng,
+    /// Book updates still to leave out of the diff streams (a fault).
+    skip: u64,
+    /// Mark-price candles (COIN-M `markPriceKline`) and index-price candles
+    /// (COIN-M `indexPriceKline`, of the pair).
+    mark_candles: PriceCandles,
+    index_candles: PriceCandles,
 }
 
 impl Contract {
@@ -173,7 +183,11 @@ impl Contract {
         let name = FuturesSymbol::new(&spec.spec.symbol).expect("contract symbols are valid");
         let last = engine.last_update_id();
         Contract {
-            format: Format::of(venue, &spec),
+            format: Format {
+                venue,
+                price: spec.price_precision,
+                qty: spec.quantity_precision,
+            },
             stats: SymbolStats::new(&spec.spec.symbol, now_ms()),
             top: (engine.best_bid(), engine.best_ask()),
             engine,
@@ -183,6 +197,9 @@ impl Contract {
             last_diff: [last; 3],
             last_partial: [last; 3],
             rng: StdRng::seed_from_u64(seed ^ 0x5eed),
+            skip: 0,
+            mark_candles: PriceCandles::default(),
+            index_candles: PriceCandles::default(),
             spec,
         }
     }
@@ -226,13 +243,28 @@ impl Contract {
     fn step(&mut self, now: u64, hub: &Hub) {
         let out = self.engine.step(now);
         self.publish_fills(&out.fills, now, hub);
-        self.add_changes(&out.changes);
+        self.add_changes(&out.changes, now, hub);
         if !out.changes.is_empty() {
             self.publish_book_ticker(now, hub);
         }
     }
 
-    fn add_changes(&mut self, changes: &[LevelChange]) {
+    /// Leave the next `count` book updates out of the diff streams, as lost events.
+    pub fn skip_updates(&mut self, count: u64) {
+        self.skip = self.skip.saturating_add(count);
+    }
+
+    fn add_changes(&mut self, changes: &[LevelChange], now: u64, hub: &Hub) {
+        if let (Some(first), true) = (changes.first(), self.skip > 0) {
+            // Send what is open, then act as though the event carrying
+            // this update went out and was lost.
+            for speed in 0..SPEEDS.len() {
+                self.flush_diff(speed, now, hub);
+                self.last_diff[speed] = first.update_id;
+            }
+            self.skip -= 1;
+            return;
+        }
         for change in changes {
             for w in &mut self.windows {
                 w.add(change);
@@ -311,6 +343,12 @@ impl Contract {
     /// Close the diff window of `speed` (index into [`SPEEDS`]) and publish
     /// its diff and the partial depths of that speed.
     fn flush(&mut self, speed: usize, now: u64, hub: &Hub) {
+        self.flush_diff(speed, now, hub);
+        self.flush_partial(speed, now, hub);
+    }
+
+    /// Close the diff window of `speed` and publish it, if anything changed.
+    fn flush_diff(&mut self, speed: usize, now: u64, hub: &Hub) {
         let f = self.format;
         if let Some((first, last, bids, asks)) = self.windows[speed].take_levels() {
             let update = DepthUpdate::<Millis> {
@@ -331,6 +369,11 @@ impl Contract {
             };
             send(hub, f.venue, &stream, &update);
         }
+    }
+
+    /// Publish the partial depths of `speed`.
+    fn flush_partial(&mut self, speed: usize, now: u64, hub: &Hub) {
+        let f = self.format;
         let last = self.engine.last_update_id();
         for &levels in DepthLevels::ALL {
             let stream = FuturesStream::PartialDepth {
@@ -441,6 +484,56 @@ impl Contract {
         }
     }
 
+    /// COIN-M: sample the mark and index prices into their candles and
+    /// publish `markPriceKline` (and, on the pair's perpetual,
+    /// `indexPriceKline`) where wanted: candles the sample closed, then the
+    /// open ones.
+    fn publish_price_klines(&mut self, now: u64, hub: &Hub) {
+        let Some(update) = self.mark_price_update(now) else {
+            return;
+        };
+        let f = self.format;
+        let closed_marks = self.mark_candles.sample(update.mark_price, now);
+        let closed_index = self.index_candles.sample(update.index_price, now);
+        let pair = Symbol::new(&self.spec.pair)
+            .ok()
+            .filter(|_| self.spec.is_perpetual());
+        for &interval in KlineInterval::ALL {
+            let mark = FuturesStream::MarkPriceKline {
+                symbol: self.name.clone(),
+                interval,
+            };
+            let candles = closed_marks
+                .iter()
+                .filter(|(i, _)| *i == interval)
+                .map(|(_, c)| (c, true))
+                .chain(self.mark_candles.open.get(&interval).map(|c| (c, false)));
+            for (candle, closed) in candles {
+                let event = MarkPriceKlineEvent::<Millis> {
+                    event_time: Time::new(now),
+                    pair: self.spec.pair.clone(),
+                    kline: candle.kline(interval, self.symbol(), closed, f),
+                };
+                send(hub, f.venue, &mark, &event);
+            }
+            let Some(pair) = pair.clone() else { continue };
+            let index = FuturesStream::IndexPriceKline { pair, interval };
+            let candles = closed_index
+                .iter()
+                .filter(|(i, _)| *i == interval)
+                .map(|(_, c)| (c, true))
+                .chain(self.index_candles.open.get(&interval).map(|c| (c, false)));
+            for (candle, closed) in candles {
+                let event = IndexPriceKlineEvent::<Millis> {
+                    event_time: Time::new(now),
+                    pair: self.spec.pair.clone(),
+                    kline: candle.kline(interval, "0", closed, f),
+                };
+                send(hub, f.venue, &index, &event);
+            }
+        }
+    }
+
     fn mini_ticker(&self, now: u64) -> Option<MiniTicker<Millis>> {
         let m = self.stats.mini_ticker(now)?;
         let f = self.format;
@@ -515,6 +608,92 @@ impl Contract {
                 trade_time: Time::new(now),
             },
         })
+    }
+}
+
+/// One candle of a sampled price (mark or index).
+#[derive(Debug, Clone)]
+struct PriceCandle {
+    open_ms: u64,
+    next_ms: u64,
+    first_ms: u64,
+    last_ms: u64,
+    open: Decimal,
+    high: Decimal,
+    low: Decimal,
+    close: Decimal,
+    samples: u64,
+}
+
+impl PriceCandle {
+    /// The candle as a futures kline (`s` is `symbol`, no volumes; `f`
+    /// and `L` are the first and last sample times, as Binance's price
+    /// klines have them).
+    fn kline(&self, interval: KlineInterval, symbol: &str, closed: bool, f: Format) -> Kline {
+        Kline {
+            open_time: Time::new(self.open_ms),
+            close_time: Time::new(self.next_ms - 1),
+            symbol: Some(symbol.to_owned()),
+            interval,
+            first_trade_id: self.first_ms as i64,
+            last_trade_id: self.last_ms as i64,
+            open: f.rate(self.open),
+            close: f.rate(self.close),
+            high: f.rate(self.high),
+            low: f.rate(self.low),
+            volume: Decimal::ZERO,
+            trade_count: self.samples,
+            is_closed: closed,
+            quote_volume: Decimal::ZERO,
+            taker_buy_volume: Decimal::ZERO,
+            taker_buy_quote_volume: Decimal::ZERO,
+            ignore: "0".to_owned(),
+        }
+    }
+}
+
+/// The open candle of a sampled price for every futures interval.
+#[derive(Debug, Default)]
+struct PriceCandles {
+    open: BTreeMap<KlineInterval, PriceCandle>,
+}
+
+impl PriceCandles {
+    /// Record a sample at `now`; the candles it closed, in interval order.
+    fn sample(&mut self, price: Decimal, now: u64) -> Vec<(KlineInterval, PriceCandle)> {
+        let mut closed = Vec::new();
+        for &interval in KlineInterval::ALL {
+            if interval == KlineInterval::S1 {
+                continue;
+            }
+            let (open_ms, next_ms) = kline_bounds(interval, KlineTimezone::Utc, now);
+            let fresh = PriceCandle {
+                open_ms,
+                next_ms,
+                first_ms: now,
+                last_ms: now,
+                open: price,
+                high: price,
+                low: price,
+                close: price,
+                samples: 1,
+            };
+            match self.open.get_mut(&interval) {
+                Some(c) if c.open_ms == open_ms => {
+                    c.last_ms = now;
+                    c.high = c.high.max(price);
+                    c.low = c.low.min(price);
+                    c.close = price;
+                    c.samples += 1;
+                }
+                _ => {
+                    if let Some(old) = self.open.insert(interval, fresh) {
+                        closed.push((interval, old));
+                    }
+                }
+            }
+        }
+        closed
     }
 }
 
@@ -621,7 +800,8 @@ impl FuturesMarket {
             S::ContinuousKline { pair: p, .. }
             | S::IndexPriceKline { pair: p, .. }
             | S::IndexPrice { pair: p, .. } => pair(p.as_str()),
-            S::CompositeIndex(_) | S::AssetIndex(_) => false,
+            // Accepted, never produced (the simulator has no composite or
+            // asset indexes).
             _ => true,
         }
     }
@@ -693,6 +873,9 @@ impl FuturesMarket {
                 }
             }
             if second {
+                if venue == Venue::CoinM {
+                    c.publish_price_klines(now, hub);
+                }
                 if c.stats.take_changed() {
                     minis.extend(c.mini_ticker(now));
                     fulls.extend(c.ticker(now));

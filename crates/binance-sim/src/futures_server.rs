@@ -7,8 +7,6 @@
 //! `/stream…`. Every connection runs the one session loop
 //! ([`crate::session`]) with the stream protocol of [`crate::streams`].
 
-use std::sync::Arc;
-
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Extension, State};
 use axum::http::Uri;
@@ -17,17 +15,8 @@ use axum::routing::get;
 use axum::Router;
 use binance_types::venue::{Route, Venue};
 
-use crate::futures::FuturesMarket;
-use crate::shared::{ConnMeta, Shared};
+use crate::shared::{ConnMeta, VenueState};
 use crate::streams::Names;
-
-/// What a venue's handlers share: the server state (its hub, its limits,
-/// the fault switches, its weight ledger) and its contracts.
-#[derive(Clone)]
-pub(crate) struct VenueState {
-    pub shared: Shared,
-    pub market: Arc<FuturesMarket>,
-}
 
 /// Every route of a futures venue: stream paths and REST.
 pub(crate) fn router(state: VenueState) -> Router {

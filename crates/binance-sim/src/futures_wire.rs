@@ -38,15 +38,6 @@ pub struct Format {
 const RATE_PLACES: u32 = 8;
 
 impl Format {
-    /// The format of a contract of `venue` with these precisions.
-    pub fn of(venue: Venue, spec: &crate::futures::ContractSpec) -> Format {
-        Format {
-            venue,
-            price: spec.price_precision,
-            qty: spec.quantity_precision,
-        }
-    }
-
     /// A price.
     pub fn price(self, v: Decimal) -> Decimal {
         fixed_scale(v, self.price)

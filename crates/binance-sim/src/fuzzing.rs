@@ -167,6 +167,7 @@ pub fn rest(
     crate::Faults {
         state: h.shared.faults.clone(),
         market: h.shared.exchange.market().clone(),
+        futures: Vec::new(),
     }
     .clear();
     h.shared.accounts().set_clock_skew(0);

@@ -108,9 +108,10 @@ impl Sim {
         let hub = Arc::new(Hub::default());
         let exchange = Arc::new(Exchange::new(market.clone(), accounts.clone(), hub.clone()));
         let fault_state = Arc::new(faults::FaultState::default());
-        let faults = Faults {
+        let mut faults = Faults {
             state: fault_state.clone(),
             market: market.clone(),
+            futures: Vec::new(),
         };
         let (acceptor, certificate) = match config.tls {
             true => {
@@ -153,7 +154,7 @@ impl Sim {
             let hub = Arc::new(Hub::default());
             // Its own hub (stream names collide across venues), limits and
             // weight ledger; the spot fault switches.
-            let state = futures_server::VenueState {
+            let state = shared::VenueState {
                 shared: Shared::new(
                     exchange.clone(),
                     hub.clone(),
@@ -166,12 +167,13 @@ impl Sim {
             };
             tasks.push(tokio::spawn(market.clone().run(hub)));
             let app = futures_server::router(state);
-            let (faults, acceptor) = (fault_state.clone(), acceptor.clone());
+            let (refusing, acceptor) = (fault_state.clone(), acceptor.clone());
             tasks.push(tokio::spawn(async move {
-                if let Err(e) = server::serve_app(listener, app, faults, acceptor).await {
+                if let Err(e) = server::serve_app(listener, app, refusing, acceptor).await {
                     eprintln!("binance-sim: {venue} server stopped: {e}");
                 }
             }));
+            faults.futures.push(market.clone());
             venues.push(VenueServer {
                 addr: venue_addr,
                 market,

@@ -20,8 +20,7 @@ use serde_json::{json, Value};
 use crate::api_error::binance_error;
 use crate::clock::now_ms;
 use crate::futures::{Contract, ContractSpec};
-use crate::futures_server::VenueState;
-use crate::shared::ConnMeta;
+use crate::shared::{ConnMeta, VenueState};
 
 type Q = Query<HashMap<String, String>>;
 
@@ -119,26 +118,30 @@ fn illegal(name: &str, legal: &str) -> Response {
 fn contract<'a>(
     v: &'a VenueState,
     q: &HashMap<String, String>,
-) -> Result<&'a std::sync::Mutex<Contract>, Response> {
+) -> Result<&'a std::sync::Mutex<Contract>, Box<Response>> {
     let Some(symbol) = q.get("symbol") else {
-        return Err(binance_error(
+        return Err(Box::new(binance_error(
             StatusCode::BAD_REQUEST,
             -1102,
             "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.",
-        ));
+        )));
     };
-    v.market
-        .contract(symbol)
-        .ok_or_else(|| binance_error(StatusCode::BAD_REQUEST, -1121, "Invalid symbol."))
+    v.market.contract(symbol).ok_or_else(|| {
+        Box::new(binance_error(
+            StatusCode::BAD_REQUEST,
+            -1121,
+            "Invalid symbol.",
+        ))
+    })
 }
 
 /// `limit` (default `default`, 1 to `max`).
-fn limit(q: &HashMap<String, String>, default: usize, max: usize) -> Result<usize, Response> {
+fn limit(q: &HashMap<String, String>, default: usize, max: usize) -> Result<usize, Box<Response>> {
     match q.get("limit") {
         None => Ok(default),
         Some(text) => match text.parse::<usize>() {
             Ok(n) => Ok(n.clamp(1, max)),
-            Err(_) => Err(illegal("limit", "^[0-9]{1,20}$")),
+            Err(_) => Err(Box::new(illegal("limit", "^[0-9]{1,20}$"))),
         },
     }
 }
@@ -169,7 +172,7 @@ async fn depth(
     };
     let contract = match contract(&v, &q) {
         Ok(c) => c,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     let (book, format, spec) = {
         let c = contract.lock().unwrap();
@@ -212,7 +215,7 @@ async fn trades(
 ) -> Response {
     let (limit, contract) = match (limit(&q, 500, 1000), contract(&v, &q)) {
         (Ok(l), Ok(c)) => (l, c),
-        (Err(e), _) | (_, Err(e)) => return e,
+        (Err(e), _) | (_, Err(e)) => return *e,
     };
     let list: Vec<Value> = {
         let c = contract.lock().unwrap();
@@ -250,7 +253,7 @@ async fn agg_trades(
 ) -> Response {
     let (limit, contract) = match (limit(&q, 500, 1000), contract(&v, &q)) {
         (Ok(l), Ok(c)) => (l, c),
-        (Err(e), _) | (_, Err(e)) => return e,
+        (Err(e), _) | (_, Err(e)) => return *e,
     };
     let from_id = match q.get("fromId").map(|t| t.parse::<u64>()) {
         None => None,
@@ -307,7 +310,7 @@ async fn klines(
     use binance_types::stream::{KlineInterval, KlineTimezone};
     let (limit, contract) = match (limit(&q, 500, 1500), contract(&v, &q)) {
         (Ok(l), Ok(c)) => (l, c),
-        (Err(e), _) | (_, Err(e)) => return e,
+        (Err(e), _) | (_, Err(e)) => return *e,
     };
     let interval = match q.get("interval").map(|i| i.parse::<KlineInterval>()) {
         Some(Ok(i)) if i != KlineInterval::S1 => i,
@@ -372,7 +375,11 @@ mod tests {
     #[test]
     fn formats_are_per_contract() {
         let spec = &ContractSpec::usdm_builtin()[0];
-        let f = Format::of(Venue::UsdM, spec);
+        let f = Format {
+            venue: Venue::UsdM,
+            price: spec.price_precision,
+            qty: spec.quantity_precision,
+        };
         assert_eq!(f.price("87234.1".parse().unwrap()).to_string(), "87234.10");
         assert_eq!(f.qty("2".parse().unwrap()).to_string(), "2.000");
     }

@@ -21,6 +21,7 @@ use crate::clock::now_ms;
 use crate::config::{Flood, Limits};
 use crate::exchange::Exchange;
 use crate::faults::FaultState;
+use crate::futures::FuturesMarket;
 use crate::hub::Hub;
 
 /// What every handler shares.
@@ -109,6 +110,14 @@ impl Shared {
             }
         }
     }
+}
+
+/// What a futures venue's handlers share: the server state (its hub, its
+/// limits, the fault switches, its weight ledger) and its contracts.
+#[derive(Clone)]
+pub(crate) struct VenueState {
+    pub shared: Shared,
+    pub market: Arc<FuturesMarket>,
 }
 
 /// The peer and a second handle on its TCP socket, for each request.

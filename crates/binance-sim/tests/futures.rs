@@ -552,3 +552,36 @@ async fn faults_reach_futures_connections() {
     );
     assert_eq!(ending(&mut ws).await, Ok((1001, "bye".into())));
 }
+
+#[tokio::test]
+async fn a_skipped_update_shows_as_a_pu_gap() {
+    let sim = busy(Limits::futures()).await;
+    let faults = sim.faults();
+    assert!(!faults.skip_venue_update_ids(Venue::UsdM, "DOGEUSDT", 1));
+    let mut ws = connect(&format!(
+        "{}/public/ws/btcusdt@depth@100ms",
+        sim.venue_ws_url(Venue::UsdM)
+    ))
+    .await;
+    let mut previous = next_event(&mut ws).await["u"].as_u64().unwrap();
+    assert!(faults.skip_venue_update_ids(Venue::UsdM, "BTCUSDT", 1));
+    let mut events = 0;
+    loop {
+        let v = next_event(&mut ws).await;
+        let (pu, u) = (v["pu"].as_u64().unwrap(), v["u"].as_u64().unwrap());
+        if pu != previous {
+            assert!(pu > previous, "{v}");
+            break;
+        }
+        previous = u;
+        events += 1;
+        assert!(events < 20, "no gap after the skip");
+    }
+    // Nothing else is lost: the events after it continue each other.
+    let mut previous = next_event(&mut ws).await["u"].as_u64().unwrap();
+    for _ in 0..5 {
+        let v = next_event(&mut ws).await;
+        assert_eq!(v["pu"].as_u64().unwrap(), previous, "{v}");
+        previous = v["u"].as_u64().unwrap();
+    }
+}

@@ -306,6 +306,8 @@ async fn coinm_frames_have_binances_bytes() {
             "btcusd_perp@miniTicker",
             "btcusd_perp@ticker",
             "btcusd_perp@forceOrder",
+            "btcusd_perp@markPriceKline_1m",
+            "btcusd@indexPriceKline_1m",
         ],
     )
     .await;
@@ -332,6 +334,8 @@ async fn coinm_frames_have_binances_bytes() {
         ("btcusd_perp@miniTicker", "miniTicker.json"),
         ("btcusd_perp@ticker", "ticker.json"),
         ("btcusd_perp@forceOrder", "forceOrder.json"),
+        ("btcusd_perp@markPriceKline_1m", "markPrice_kline.json"),
+        ("btcusd@indexPriceKline_1m", "indexPrice_kline.json"),
     ] {
         same(stream, &frames[stream], &v(vector), true);
     }
