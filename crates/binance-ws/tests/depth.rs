@@ -6,7 +6,8 @@ mod support;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use binance_sim::{DropMode, Limits, MarketConfig, Sim, SimConfig};
+use binance_sim::{DropMode, FuturesConfig, Limits, MarketConfig, Sim, SimConfig};
+use binance_ws::binance_types::venue::Venue;
 use binance_ws::binance_types::Level;
 use binance_ws::{CacheState, DepthCacheOptions, DepthEvent, Endpoint, ErrorKind, SocketManager};
 use rand::{Rng, SeedableRng};
@@ -50,23 +51,35 @@ async fn a_cache_follows_the_true_book() {
     assert!(id > 0 && bids.len() == 5 && asks.len() == 5 && bids[0].price < asks[0].price);
 }
 
-/// Faults thrown at random (from `seed`) while two caches share one connection.
-async fn survive_faults(seed: u64) {
+/// Faults thrown at random (from `seed`) while two caches of `venue` share
+/// one connection: drops, resets, lost diff events (a gap), stalls, late
+/// snapshots, malformed frames. Every book that can be read equals the
+/// exchange's true book at its update id.
+async fn survive_faults(seed: u64, venue: Venue, symbols: [&str; 2]) {
+    let limits = Limits {
+        max_incoming_per_second: 100,
+        ..Limits::default()
+    };
     let sim = Sim::start(SimConfig {
         market: MarketConfig {
             seed,
             actions_per_second: 1000,
             ..MarketConfig::default()
         },
-        limits: Limits {
-            max_incoming_per_second: 100,
-            ..Limits::default()
+        limits: limits.clone(),
+        futures: FuturesConfig {
+            actions_per_second: 1000,
+            limits: Limits {
+                max_incoming_per_second: 100,
+                ..Limits::futures()
+            },
+            ..FuturesConfig::default()
         },
         ..SimConfig::default()
     })
     .await
     .unwrap();
-    let manager = builder(&sim)
+    let manager = venues_builder(&sim)
         .watchdog(Duration::from_millis(400))
         .reconnect(binance_ws::Reconnect {
             initial_delay: Duration::from_millis(20),
@@ -76,24 +89,32 @@ async fn survive_faults(seed: u64) {
         })
         .build()
         .unwrap();
-    let caches = manager.depth_caches(options(&sim));
-    let mut btc = caches.add("BTCUSDT").await.unwrap();
-    let mut eth = caches.add("ETHUSDT").await.unwrap();
+    let caches = match venue {
+        Venue::Spot => manager.depth_caches(options(&sim)),
+        futures => manager
+            .futures_depth_caches(
+                futures,
+                DepthCacheOptions {
+                    snapshot_limit: 1000, // the futures maximum
+                    ..DepthCacheOptions::default()
+                },
+            )
+            .unwrap(),
+    };
+    let mut first = caches.add(symbols[0]).await.unwrap();
+    let mut second = caches.add(symbols[1]).await.unwrap();
     let faults = sim.faults().clone();
+    let names = symbols.map(str::to_owned);
     let chaos = tokio::spawn(async move {
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         for _ in 0..6 {
             tokio::time::sleep(Duration::from_millis(rng.gen_range(150..400))).await;
             match rng.gen_range(0..6) {
                 0 => drop(faults.drop_all(DropMode::Reset)),
-                1 => drop(faults.skip_update_ids(
-                    if rng.gen_bool(0.5) {
-                        "BTCUSDT"
-                    } else {
-                        "ETHUSDT"
-                    },
-                    rng.gen_range(1..4),
-                )),
+                1 => {
+                    let symbol = &names[rng.gen_range(0..2)];
+                    assert!(faults.skip_venue_update_ids(venue, symbol, rng.gen_range(1..4)));
+                }
                 2 => drop(faults.stall_all(Some(Duration::from_millis(600)))),
                 3 => {
                     faults.set_depth_snapshot_delay(Duration::from_millis(rng.gen_range(100..500)));
@@ -113,9 +134,9 @@ async fn survive_faults(seed: u64) {
     while !(chaos.is_finished() && checked >= 80) {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "seed {seed}: stuck ({checked} checks, {resyncs} resyncs)"
+            "{venue} seed {seed}: stuck ({checked} checks, {resyncs} resyncs)"
         );
-        for cache in [&mut btc, &mut eth] {
+        for cache in [&mut first, &mut second] {
             let event = tokio::time::timeout(PATIENCE, cache.recv())
                 .await
                 .expect("an event in time")
@@ -124,7 +145,7 @@ async fn survive_faults(seed: u64) {
                 // Between the event and this read the book may have moved on, or
                 // gone out of sync; if it can be read, it must be right.
                 DepthEvent::Synced { .. } | DepthEvent::Updated { .. }
-                    if assert_true(&sim, cache).is_some() =>
+                    if assert_true_on(&sim, venue, cache).is_some() =>
                 {
                     checked += 1;
                 }
@@ -139,13 +160,28 @@ async fn survive_faults(seed: u64) {
             }
         }
     }
-    assert!(resyncs >= 1, "seed {seed}: the faults forced no resync");
+    assert!(resyncs >= 1, "{venue} seed {seed}: the faults forced no resync");
+    chaos.await.unwrap();
 }
 
 #[tokio::test]
 async fn caches_stay_true_through_random_faults() {
     for seed in 1..=5 {
-        survive_faults(seed).await;
+        survive_faults(seed, Venue::Spot, ["BTCUSDT", "ETHUSDT"]).await;
+    }
+}
+
+#[tokio::test]
+async fn usdm_caches_stay_true_through_random_faults() {
+    for seed in 1..=5 {
+        survive_faults(seed, Venue::UsdM, ["BTCUSDT", "ETHUSDT"]).await;
+    }
+}
+
+#[tokio::test]
+async fn coinm_caches_stay_true_through_random_faults() {
+    for seed in 1..=5 {
+        survive_faults(seed, Venue::CoinM, ["BTCUSD_PERP", "ETHUSD_PERP"]).await;
     }
 }
 
