@@ -160,7 +160,10 @@ async fn survive_faults(seed: u64, venue: Venue, symbols: [&str; 2]) {
             }
         }
     }
-    assert!(resyncs >= 1, "{venue} seed {seed}: the faults forced no resync");
+    assert!(
+        resyncs >= 1,
+        "{venue} seed {seed}: the faults forced no resync"
+    );
     chaos.await.unwrap();
 }
 
