@@ -97,7 +97,7 @@ async fn every_socket_type_yields_its_event() {
 #[allow(deprecated)]
 async fn the_retired_all_market_ticker_says_what_to_use() {
     let sim = sim().await;
-    let err = manager(&sim).ticker_socket().err().expect("retired");
+    let err = manager(&sim).ticker_socket().expect_err("retired");
     let text = err.to_string();
     assert!(
         text.contains("2026-03-26") && text.contains("!miniTicker@arr"),
