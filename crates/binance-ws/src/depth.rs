@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use binance_types::book_sync::{BookSync, Outcome, Procedure};
 use binance_types::futures::stream::{DepthSpeed, FuturesStream, FuturesSymbol};
-use binance_types::futures::{decode_futures_as, FuturesEvent};
+use binance_types::futures::{decode_futures, FuturesEvent};
 use binance_types::market::DepthSnapshot;
 use binance_types::stream::UpdateSpeed;
 use binance_types::venue::Venue;
@@ -479,7 +479,8 @@ fn diff<U: TimeUnit>(
             }
         }
         Venue::UsdM | Venue::CoinM => {
-            let frame = decode_futures_as::<U>(text.as_bytes())?;
+            // Futures times are ms whatever the manager's unit (no `timeUnit`).
+            let frame = decode_futures(text.as_bytes())?;
             match (frame.stream().map(str::to_owned), frame.event) {
                 (Some(stream), FuturesEvent::DepthUpdate(update)) => Some((stream, update.into())),
                 _ => None,

@@ -211,7 +211,8 @@ impl<U: TimeUnit> Connections<U> {
             venue,
             streams,
             combined,
-            micros: U::PER_SECOND == Micros::PER_SECOND,
+            // Only spot streams take `timeUnit` (§1.2); futures times are ms.
+            micros: venue == Venue::Spot && U::PER_SECOND == Micros::PER_SECOND,
             private: 0,
         }
     }

@@ -13,8 +13,9 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 pub enum Message<U: TimeUnit = Millis> {
     /// A decoded event; its times are in `U`.
     Event(StreamEvent<U>),
-    /// A decoded USD-M or COIN-M event (futures sockets); times in `U`.
-    Futures(FuturesStreamEvent<U>),
+    /// A decoded USD-M or COIN-M event (futures sockets). Its times are
+    /// milliseconds whatever `U` is: futures streams have no `timeUnit`.
+    Futures(FuturesStreamEvent),
     /// A frame as received, for sockets in raw mode.
     Raw(RawFrame),
     /// The connection's state changed, or something worth knowing happened.
@@ -38,11 +39,12 @@ pub struct StreamEvent<U: TimeUnit = Millis> {
 
 /// A decoded futures event and the stream it came on.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FuturesStreamEvent<U: TimeUnit = Millis> {
-    /// The stream name (futures sockets are combined, so it is always there).
+pub struct FuturesStreamEvent {
+    /// The stream name (for combined sockets; `None` on a raw
+    /// [`futures_socket`](crate::SocketManager::futures_socket)).
     pub stream: Option<Arc<str>>,
-    /// The event.
-    pub event: FuturesEvent<U>,
+    /// The event, times in milliseconds.
+    pub event: FuturesEvent<Millis>,
 }
 
 /// A frame exactly as the server sent it, with the time it was read.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use binance_types::futures::decode_futures_as;
+use binance_types::futures::decode_futures;
 use binance_types::futures::stream::FuturesStream;
 use binance_types::venue::{Route, Venue};
 use binance_types::{Millis, StreamName, TimeUnit};
@@ -255,7 +255,7 @@ impl<U: TimeUnit> Socket<U> {
                     event: decoded.event,
                 })
             }),
-            Venue::UsdM | Venue::CoinM => decode_futures_as::<U>(bytes).map(|decoded| {
+            Venue::UsdM | Venue::CoinM => decode_futures(bytes).map(|decoded| {
                 let stream = self.intern(decoded.stream());
                 Message::Futures(FuturesStreamEvent {
                     stream,

@@ -272,3 +272,29 @@ async fn testnet_and_production_hosts_for_futures() {
         vec!["ws://127.0.0.1:9/ws/btcusd_perp@aggTrade"]
     );
 }
+
+/// Only spot streams take `timeUnit`: a microsecond manager's futures
+/// sockets ask for none, and their times (milliseconds) are read as such.
+#[tokio::test]
+async fn a_micros_manager_reads_futures_times_as_milliseconds() {
+    let sim = sim().await;
+    let manager = venues_builder(&sim).micros().build().unwrap();
+    let mut socket = manager
+        .aggtrade_futures_socket(Venue::UsdM, "BTCUSDT")
+        .unwrap();
+    assert!(
+        socket.urls().iter().all(|u| !u.contains("timeUnit")),
+        "{:?}",
+        socket.urls()
+    );
+    let event = next_futures(&mut socket).await;
+    let FuturesEvent::AggTrade(trade) = event.event else {
+        panic!("{:?}", event.event)
+    };
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let sent = trade.event_time.as_millis() as i64;
+    assert!((now_ms - sent).abs() < 60_000, "E {sent} vs now {now_ms}");
+}

@@ -53,7 +53,7 @@ pub fn venues_builder(sim: &Sim) -> SocketManagerBuilder {
 }
 
 /// The next futures event of a futures socket, skipping statuses.
-pub async fn next_futures<U, S>(socket: &mut S) -> FuturesStreamEvent<U>
+pub async fn next_futures<U, S>(socket: &mut S) -> FuturesStreamEvent
 where
     U: TimeUnit,
     S: Stream<Item = Result<Message<U>, Error>> + Unpin,
