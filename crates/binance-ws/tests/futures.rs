@@ -298,3 +298,59 @@ async fn a_micros_manager_reads_futures_times_as_milliseconds() {
     let sent = trade.event_time.as_millis() as i64;
     assert!((now_ms - sent).abs() < 60_000, "E {sent} vs now {now_ms}");
 }
+
+/// What spot sockets do, futures sockets do on the same link: two sockets
+/// on one stream share a connection, a drop reconnects with statuses and
+/// the stream goes on, `serverShutdown` rotates make-before-break with no
+/// aggregate trade lost or repeated.
+#[tokio::test]
+async fn futures_sockets_share_reconnect_and_rotate_like_spot_ones() {
+    let sim = sim().await;
+    let manager = venues_builder(&sim).build().unwrap();
+    let mut one = manager
+        .aggtrade_futures_socket(Venue::CoinM, "BTCUSD_PERP")
+        .unwrap();
+    let mut two = manager
+        .aggtrade_futures_socket(Venue::CoinM, "BTCUSD_PERP")
+        .unwrap();
+    one.connect().await.unwrap();
+    two.connect().await.unwrap();
+    assert_eq!(sim.faults().connections().len(), 1, "one shared connection");
+    next_futures(&mut two).await;
+
+    sim.faults().drop_all(binance_sim::DropMode::Reset);
+    let statuses = until_status(&mut one, |s| matches!(s, Status::Reconnected)).await;
+    assert!(
+        statuses
+            .iter()
+            .any(|s| matches!(s, Status::Disconnected { .. })),
+        "{statuses:?}"
+    );
+    next_futures(&mut one).await;
+
+    // Aggregate trade ids run on without a gap or a repeat through the rotation.
+    let id = |e: FuturesEvent<_>| match e {
+        FuturesEvent::AggTrade(t) => t.agg_trade_id,
+        other => panic!("{other:?}"),
+    };
+    let mut last = id(next_futures(&mut one).await.event);
+    sim.faults().server_shutdown(Some(Duration::from_secs(2)));
+    let mut rotated = false;
+    while !rotated {
+        match next(&mut one).await.unwrap() {
+            Message::Futures(e) => {
+                let now = id(e.event);
+                assert_eq!(now, last + 1, "after {last}");
+                last = now;
+            }
+            Message::Status(Status::Rotated) => rotated = true,
+            Message::Status(_) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    for _ in 0..5 {
+        let now = id(next_futures(&mut one).await.event);
+        assert_eq!(now, last + 1, "after {last}");
+        last = now;
+    }
+}
