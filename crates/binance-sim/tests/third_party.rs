@@ -47,6 +47,30 @@ fn ensure_python_binance() {
     );
 }
 
+/// Run `script` (in `tests/python`) with `args` under python3, with
+/// python-binance importable (installed first if it is missing).
+async fn python(script: &str, args: Vec<String>) -> std::process::Output {
+    let script = format!("{}/tests/python/{script}", env!("CARGO_MANIFEST_DIR"));
+    let output = tokio::task::spawn_blocking(move || {
+        ensure_python_binance();
+        std::process::Command::new("python3")
+            .arg(script)
+            .args(args)
+            .env("PYTHONPATH", pydeps())
+            .output()
+            .expect("python3 runs")
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("No module named 'binance'"),
+        "python-binance is not installed in {}: python3 -m pip install --target target/pydeps {PYTHON_BINANCE}",
+        pydeps()
+    );
+    output
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_binance_works_by_its_url_settings_alone() {
     let sim = Sim::start(SimConfig {
@@ -56,29 +80,18 @@ async fn python_binance_works_by_its_url_settings_alone() {
     .await
     .expect("sim starts");
     let addr = sim.addr().to_string();
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/python/python_binance.py"
-    );
-    let output = tokio::task::spawn_blocking(move || {
-        ensure_python_binance();
-        std::process::Command::new("python3")
-            .args([script, &addr, DEMO_API_KEY, DEMO_SECRET])
-            .env("PYTHONPATH", pydeps())
-            .output()
-            .expect("python3 runs")
-    })
-    .await
-    .unwrap();
+    let output = python(
+        "python_binance.py",
+        vec![addr, DEMO_API_KEY.into(), DEMO_SECRET.into()],
+    )
+    .await;
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        !stderr.contains("No module named 'binance'"),
-        "python-binance is not installed in {}: python3 -m pip install --target target/pydeps python-binance==1.0.37",
-        pydeps()
-    );
     println!("{stdout}");
-    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     // Every check ran: the REST calls, each socket, the user socket.
     for check in [
         "order_book",
@@ -110,20 +123,7 @@ async fn python_binance_futures_work_by_their_url_settings_alone() {
             .to_owned()
     };
     let (spot, usdm, coinm) = (host(Venue::Spot), host(Venue::UsdM), host(Venue::CoinM));
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/python/python_binance_futures.py"
-    );
-    let output = tokio::task::spawn_blocking(move || {
-        ensure_python_binance();
-        std::process::Command::new("python3")
-            .args([script, &spot, &usdm, &coinm])
-            .env("PYTHONPATH", pydeps())
-            .output()
-            .expect("python3 runs")
-    })
-    .await
-    .unwrap();
+    let output = python("python_binance_futures.py", vec![spot, usdm, coinm]).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let checks: Vec<&str> = stdout.lines().filter(|l| !l.starts_with("msg ")).collect();

@@ -32,21 +32,7 @@ async fn a_cache_follows_the_true_book() {
         .unwrap();
     assert!(matches!(cache.state(), CacheState::Syncing(_)));
     assert_eq!(cache.best().unwrap_err().kind(), &ErrorKind::NotSynced);
-    let mut checked = 0;
-    while checked < 30 {
-        match tokio::time::timeout(PATIENCE, cache.recv())
-            .await
-            .unwrap()
-            .unwrap()
-        {
-            DepthEvent::Synced { .. } | DepthEvent::Updated { .. } => {
-                assert_true(&sim, &cache).expect("synced after Synced/Updated");
-                checked += 1;
-            }
-            DepthEvent::Status(_) => {}
-            other => panic!("unexpected {other:?}"),
-        }
-    }
+    follow_true_book(&sim, Venue::Spot, &mut cache, 30).await;
     let (id, bids, asks) = cache.top(5).unwrap();
     assert!(id > 0 && bids.len() == 5 && asks.len() == 5 && bids[0].price < asks[0].price);
 }

@@ -11,9 +11,7 @@ use binance_sim::{Sim, SimConfig};
 use binance_ws::binance_types::futures::stream::{DepthSpeed, PriceSpeed};
 use binance_ws::binance_types::futures::FuturesEvent;
 use binance_ws::binance_types::venue::Venue;
-use binance_ws::{
-    DepthCacheOptions, DepthEvent, Endpoint, ErrorKind, Message, SocketManager, Status,
-};
+use binance_ws::{DepthCacheOptions, Endpoint, ErrorKind, Message, SocketManager, Status};
 use support::*;
 
 async fn sim() -> Sim {
@@ -212,21 +210,7 @@ async fn cache_follows_the_true_book(venue: Venue, symbol: &str) {
         .add(symbol)
         .await
         .unwrap();
-    let mut checked = 0;
-    while checked < 30 {
-        match tokio::time::timeout(PATIENCE, cache.recv())
-            .await
-            .unwrap()
-            .unwrap()
-        {
-            DepthEvent::Synced { .. } | DepthEvent::Updated { .. } => {
-                assert_true_on(&sim, venue, &cache).expect("synced after Synced/Updated");
-                checked += 1;
-            }
-            DepthEvent::Status(_) => {}
-            other => panic!("unexpected {other:?}"),
-        }
-    }
+    follow_true_book(&sim, venue, &mut cache, 30).await;
 }
 
 #[tokio::test]

@@ -286,6 +286,23 @@ fn user_without_keys_says_what_to_set() {
     );
 }
 
+/// Printed `[price, quantity]` levels as exact decimals, whatever number of
+/// decimals they were written with.
+fn printed(levels: &Value) -> Vec<Value> {
+    let d = |x: &Value| {
+        x.as_str()
+            .unwrap()
+            .parse::<binance_types::Decimal>()
+            .unwrap()
+    };
+    levels
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| serde_json::json!([d(&l[0]), d(&l[1])]))
+        .collect()
+}
+
 /// `--market usdm`: the names are checked as USD-M names and a mixed list
 /// is split over `/public` and `/market` (both streams print).
 #[test]
@@ -360,21 +377,6 @@ fn coinm_book_prints_the_true_book() {
                 .take(5)
                 .map(|(p, q)| serde_json::json!([p, q]))
                 .collect::<Vec<_>>()
-        };
-        let printed = |v: &Value| -> Vec<Value> {
-            v.as_array()
-                .unwrap()
-                .iter()
-                .map(|l| {
-                    let d = |x: &Value| {
-                        x.as_str()
-                            .unwrap()
-                            .parse::<binance_types::Decimal>()
-                            .unwrap()
-                    };
-                    serde_json::json!([d(&l[0]), d(&l[1])])
-                })
-                .collect()
         };
         assert_eq!(line["symbol"], "BTCUSD_PERP");
         assert_eq!(printed(&line["bids"]), side(&truth.bids), "bids at {id}");
@@ -465,21 +467,6 @@ fn usdm_book_on_the_replayed_capture_ends_on_the_procedures_book() {
     let _ = child.wait();
     let last = last.expect("bnws printed the capture's last update");
     assert_eq!(last["lastUpdateId"], expected.last_update_id());
-    let printed = |v: &Value| -> Vec<Value> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|l| {
-                let d = |x: &Value| {
-                    x.as_str()
-                        .unwrap()
-                        .parse::<binance_types::Decimal>()
-                        .unwrap()
-                };
-                serde_json::json!([d(&l[0]), d(&l[1])])
-            })
-            .collect()
-    };
     assert_eq!(printed(&last["bids"]), bids);
     assert_eq!(printed(&last["asks"]), asks);
 }

@@ -13,6 +13,9 @@ import traceback
 
 from binance import AsyncClient, BinanceSocketManager, Client, DepthCacheManager
 
+import checks
+from checks import attempt, check, failures
+
 ADDR, KEY, SECRET = sys.argv[1], sys.argv[2], sys.argv[3]
 REST = f"http://{ADDR}/api"
 SAPI = f"http://{ADDR}/sapi"
@@ -24,32 +27,8 @@ WS_API = f"ws://{ADDR}/ws-api/v3"
 # DepthCacheManager book were gaps before). A gap is reported and does not
 # fail the run; a gap that starts working fails it, so that it is taken off
 # this list.
-KNOWN_GAPS: set = set()
+checks.KNOWN_GAPS = set()
 
-failures = []
-
-
-def check(name, condition, detail=""):
-    gap = name in KNOWN_GAPS
-    if condition and not gap:
-        print(f"ok {name}", flush=True)
-    elif condition:
-        print(f"FAIL {name}: works now; take it off KNOWN_GAPS", flush=True)
-        failures.append(name)
-    elif gap:
-        print(f"gap {name}: {str(detail)[:200]}", flush=True)
-    else:
-        print(f"FAIL {name}: {str(detail)[:500]}", flush=True)
-        failures.append(name)
-
-
-def attempt(name, run, ok):
-    """A check whose call may raise (a missing endpoint raises)."""
-    try:
-        result = run()
-        check(name, ok(result), result)
-    except Exception as e:
-        check(name, False, f"{type(e).__name__}: {e}")
 
 
 def point(cls):

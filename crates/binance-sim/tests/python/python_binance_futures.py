@@ -19,35 +19,15 @@ from binance import AsyncClient, BinanceSocketManager, Client
 from binance.enums import FuturesType
 from binance.ws.depthcache import FuturesDepthCacheManager
 
+import checks
+from checks import attempt, check, failures
+
 SPOT, USDM, COINM = sys.argv[1], sys.argv[2], sys.argv[3]
 
 # What the simulator does not serve yet: reported, not failed; a gap that
 # starts working fails the run, so that it is taken off this list.
-KNOWN_GAPS: set = {"futures_rpi_depth_socket"}
+checks.KNOWN_GAPS = {"futures_rpi_depth_socket"}
 
-failures = []
-
-
-def check(name, condition, detail=""):
-    gap = name in KNOWN_GAPS
-    if condition and not gap:
-        print(f"ok {name}", flush=True)
-    elif condition:
-        print(f"FAIL {name}: works now; take it off KNOWN_GAPS", flush=True)
-        failures.append(name)
-    elif gap:
-        print(f"gap {name}: {str(detail)[:200]}", flush=True)
-    else:
-        print(f"FAIL {name}: {str(detail)[:500]}", flush=True)
-        failures.append(name)
-
-
-def attempt(name, run, ok):
-    try:
-        result = run()
-        check(name, ok(result), result)
-    except Exception as e:
-        check(name, False, f"{type(e).__name__}: {e}")
 
 
 def point(cls):

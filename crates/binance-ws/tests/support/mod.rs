@@ -11,8 +11,8 @@ use binance_sim::Sim;
 use binance_ws::binance_types::venue::Venue;
 use binance_ws::binance_types::{Event, Level, OrderBook, TimeUnit};
 use binance_ws::{
-    DepthCache, Endpoint, Error, FuturesStreamEvent, Message, SocketManager, SocketManagerBuilder,
-    Status, StreamEvent,
+    DepthCache, DepthEvent, Endpoint, Error, FuturesStreamEvent, Message, SocketManager,
+    SocketManagerBuilder, Status, StreamEvent,
 };
 pub use common::*;
 use futures_util::{Stream, StreamExt};
@@ -237,6 +237,26 @@ pub fn capture_symbols(n: usize) -> Vec<binance_sim::engine::SymbolSpec> {
         .map(|(s, _)| s)
         .take(n)
         .collect()
+}
+
+/// Read `cache` until `n` of its books, each read on a `Synced` or
+/// `Updated`, equal `venue`'s true book; any other event but a status fails.
+pub async fn follow_true_book(sim: &Sim, venue: Venue, cache: &mut DepthCache, n: usize) {
+    let mut checked = 0;
+    while checked < n {
+        match tokio::time::timeout(PATIENCE, cache.recv())
+            .await
+            .expect("an event in time")
+            .expect("the cache goes on")
+        {
+            DepthEvent::Synced { .. } | DepthEvent::Updated { .. } => {
+                assert_true_on(sim, venue, cache).expect("synced after Synced/Updated");
+                checked += 1;
+            }
+            DepthEvent::Status(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
 }
 
 /// The cache's book equals the exchange's true book at the cache's update id.
