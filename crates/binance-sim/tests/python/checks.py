@@ -5,6 +5,10 @@ KNOWN_GAPS prints "gap NAME: why" instead of failing, and fails once it
 works, so that it is taken off the list.
 """
 
+import asyncio
+import sys
+import traceback
+
 KNOWN_GAPS: set = set()
 
 failures = []
@@ -31,3 +35,23 @@ def attempt(name, run, ok):
         check(name, ok(result), result)
     except Exception as e:
         check(name, False, f"{type(e).__name__}: {e}")
+
+
+async def recv_n(socket, n, timeout=20):
+    """The first `n` messages of a python-binance socket."""
+    messages = []
+    async with socket as s:
+        while len(messages) < n:
+            messages.append(await asyncio.wait_for(s.recv(), timeout))
+    return messages
+
+
+def run(rest_checks, stream_checks):
+    """Run the checks (an exception is a failure) and exit 1 if any failed."""
+    try:
+        rest_checks()
+        asyncio.run(stream_checks())
+    except Exception:
+        traceback.print_exc()
+        failures.append("exception")
+    sys.exit(1 if failures else 0)

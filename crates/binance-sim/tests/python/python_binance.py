@@ -9,12 +9,11 @@ check failed.
 
 import asyncio
 import sys
-import traceback
 
 from binance import AsyncClient, BinanceSocketManager, Client, DepthCacheManager
 
 import checks
-from checks import attempt, check, failures
+from checks import attempt, check, recv_n
 
 ADDR, KEY, SECRET = sys.argv[1], sys.argv[2], sys.argv[3]
 REST = f"http://{ADDR}/api"
@@ -71,12 +70,6 @@ def rest_checks():
     )
 
 
-async def recv_n(socket, n):
-    messages = []
-    async with socket as s:
-        while len(messages) < n:
-            messages.append(await asyncio.wait_for(s.recv(), 15))
-    return messages
 
 
 async def stream_checks():
@@ -143,10 +136,4 @@ async def stream_checks():
     await client.close_connection()
 
 
-try:
-    rest_checks()
-    asyncio.run(stream_checks())
-except Exception:
-    traceback.print_exc()
-    failures.append("exception")
-sys.exit(1 if failures else 0)
+checks.run(rest_checks, stream_checks)

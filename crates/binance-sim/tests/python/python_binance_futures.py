@@ -13,14 +13,13 @@ decode each with its own decoder. Exits 1 if any check failed.
 import asyncio
 import json
 import sys
-import traceback
 
 from binance import AsyncClient, BinanceSocketManager, Client
 from binance.enums import FuturesType
 from binance.ws.depthcache import FuturesDepthCacheManager
 
 import checks
-from checks import attempt, check, failures
+from checks import attempt, check, recv_n
 
 SPOT, USDM, COINM = sys.argv[1], sys.argv[2], sys.argv[3]
 
@@ -85,12 +84,6 @@ def event(m):
     return d[0].get("e") if isinstance(d, list) and d else d.get("e") if isinstance(d, dict) else None
 
 
-async def recv_n(socket, n):
-    messages = []
-    async with socket as s:
-        while len(messages) < n:
-            messages.append(await asyncio.wait_for(s.recv(), 20))
-    return messages
 
 
 async def stream_checks():
@@ -172,10 +165,4 @@ async def stream_checks():
     await client.close_connection()
 
 
-try:
-    rest_checks()
-    asyncio.run(stream_checks())
-except Exception:
-    traceback.print_exc()
-    failures.append("exception")
-sys.exit(1 if failures else 0)
+checks.run(rest_checks, stream_checks)
