@@ -535,19 +535,7 @@ impl Market {
         hub: Arc<Hub>,
         mut on_fills: impl FnMut(&str, &[Fill], u64) + Send,
     ) {
-        const TICK: Duration = Duration::from_millis(10);
-        let mut ticker = tokio::time::interval(TICK);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut owed = 0f64;
-        let per_tick = f64::from(self.actions_per_second) * TICK.as_secs_f64();
-        let mut tick: u64 = 0;
-        loop {
-            ticker.tick().await;
-            tick += 1;
-            owed += per_tick;
-            let steps = owed as u64;
-            owed -= steps as f64;
-            let now = now_ms();
+        drive(self.actions_per_second, |tick, steps, now| {
             let second = tick % 100 == 0;
             let mut minis = Vec::new();
             let mut rolling: [Vec<RollingTicker>; 3] = Default::default();
@@ -584,6 +572,27 @@ impl Market {
                     hub.emit(&StreamName::AllRollingTickers(*window), list);
                 }
             }
-        }
+        })
+        .await
+    }
+}
+
+/// The market clock, spot's and the futures venues': every 10 ms, `each`
+/// gets the tick's number (from 1), the engine steps due at
+/// `actions_per_second` (spread evenly), and the time.
+pub(crate) async fn drive(actions_per_second: u32, mut each: impl FnMut(u64, u64, u64)) {
+    const TICK: Duration = Duration::from_millis(10);
+    let mut ticker = tokio::time::interval(TICK);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut owed = 0f64;
+    let per_tick = f64::from(actions_per_second) * TICK.as_secs_f64();
+    let mut tick: u64 = 0;
+    loop {
+        ticker.tick().await;
+        tick += 1;
+        owed += per_tick;
+        let steps = owed as u64;
+        owed -= steps as f64;
+        each(tick, steps, now_ms());
     }
 }

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Extension, Query, State};
+use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -20,9 +20,17 @@ use serde_json::{json, Value};
 use crate::api_error::binance_error;
 use crate::clock::now_ms;
 use crate::futures::{Contract, ContractSpec};
-use crate::shared::{ConnMeta, VenueState};
+use crate::shared::{ConnMeta, Request, VenueState};
 
-type Q = Query<HashMap<String, String>>;
+/// The value, or the error answer.
+macro_rules! answer {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(response) => return *response,
+        }
+    };
+}
 
 /// The REST routes of `venue`, under its prefix.
 pub(crate) fn routes(venue: Venue) -> Router<VenueState> {
@@ -160,20 +168,13 @@ fn depth_weight(limit: usize) -> u32 {
 /// The limits `/depth` takes.
 const DEPTH_LIMITS: [usize; 7] = [5, 10, 20, 50, 100, 500, 1000];
 
-async fn depth(
-    State(v): State<VenueState>,
-    Extension(m): Extension<ConnMeta>,
-    Query(q): Q,
-) -> Response {
+async fn depth(Request { s: v, meta: m, q }: Request<VenueState>) -> Response {
     let limit = match q.get("limit").map(|l| l.parse::<usize>()) {
         None => 500,
         Some(Ok(l)) if DEPTH_LIMITS.contains(&l) => l,
         Some(_) => return illegal("limit", "5, 10, 20, 50, 100, 500, 1000"),
     };
-    let contract = match contract(&v, &q) {
-        Ok(c) => c,
-        Err(e) => return *e,
-    };
+    let contract = answer!(contract(&v, &q));
     let (book, format, spec) = {
         let c = contract.lock().unwrap();
         (c.engine().depth(limit), c.format(), c.spec().clone())
@@ -208,15 +209,8 @@ async fn depth(
 }
 
 /// `/trades`: the latest trades (weight 5).
-async fn trades(
-    State(v): State<VenueState>,
-    Extension(m): Extension<ConnMeta>,
-    Query(q): Q,
-) -> Response {
-    let (limit, contract) = match (limit(&q, 500, 1000), contract(&v, &q)) {
-        (Ok(l), Ok(c)) => (l, c),
-        (Err(e), _) | (_, Err(e)) => return *e,
-    };
+async fn trades(Request { s: v, meta: m, q }: Request<VenueState>) -> Response {
+    let (limit, contract) = answer!(limit(&q, 500, 1000).and_then(|l| Ok((l, contract(&v, &q)?))));
     let list: Vec<Value> = {
         let c = contract.lock().unwrap();
         let (f, size) = (c.format(), Decimal::from(c.spec().contract_size));
@@ -246,15 +240,8 @@ async fn trades(
 }
 
 /// `/aggTrades`: the latest aggregate trades, or from `fromId` (weight 20).
-async fn agg_trades(
-    State(v): State<VenueState>,
-    Extension(m): Extension<ConnMeta>,
-    Query(q): Q,
-) -> Response {
-    let (limit, contract) = match (limit(&q, 500, 1000), contract(&v, &q)) {
-        (Ok(l), Ok(c)) => (l, c),
-        (Err(e), _) | (_, Err(e)) => return *e,
-    };
+async fn agg_trades(Request { s: v, meta: m, q }: Request<VenueState>) -> Response {
+    let (limit, contract) = answer!(limit(&q, 500, 1000).and_then(|l| Ok((l, contract(&v, &q)?))));
     let from_id = match q.get("fromId").map(|t| t.parse::<u64>()) {
         None => None,
         Some(Ok(id)) => Some(id),
@@ -302,16 +289,9 @@ fn klines_weight(limit: usize) -> u32 {
 
 /// `/klines`: candles made of the trades in the history window (periods
 /// without a trade are left out).
-async fn klines(
-    State(v): State<VenueState>,
-    Extension(m): Extension<ConnMeta>,
-    Query(q): Q,
-) -> Response {
+async fn klines(Request { s: v, meta: m, q }: Request<VenueState>) -> Response {
     use binance_types::stream::{KlineInterval, KlineTimezone};
-    let (limit, contract) = match (limit(&q, 500, 1500), contract(&v, &q)) {
-        (Ok(l), Ok(c)) => (l, c),
-        (Err(e), _) | (_, Err(e)) => return *e,
-    };
+    let (limit, contract) = answer!(limit(&q, 500, 1500).and_then(|l| Ok((l, contract(&v, &q)?))));
     let interval = match q.get("interval").map(|i| i.parse::<KlineInterval>()) {
         Some(Ok(i)) if i != KlineInterval::S1 => i,
         _ => return binance_error(StatusCode::BAD_REQUEST, -1120, "Invalid interval."),
