@@ -32,7 +32,7 @@ use crate::engine::recent::Recent;
 use crate::engine::{BookSnapshot, Engine, Fill, FlowConfig, LevelChange, SymbolSpec};
 use crate::futures_wire::{self, Format};
 use crate::hub::Hub;
-use crate::market::{drive, DepthWindow};
+use crate::market::{drive, forget_old_aggs, DepthWindow};
 use crate::stats::{kline_bounds, SymbolStats};
 
 /// `deliveryDate` of a perpetual contract (2100-12-25), as Binance writes it.
@@ -272,12 +272,7 @@ impl Contract {
     }
 
     fn publish_fills(&mut self, fills: &[Fill], now: u64, hub: &Hub) {
-        let first_kept = self.engine.first_kept_trade_id();
-        let stale = self
-            .aggs
-            .as_slice()
-            .partition_point(|&(first, _)| first < first_kept);
-        self.aggs.forget(stale);
+        forget_old_aggs(&mut self.aggs, &self.engine);
         for fill in fills {
             // COIN-M volumes in base asset: contracts × size / price.
             let mut counted = *fill;

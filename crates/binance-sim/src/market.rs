@@ -252,15 +252,8 @@ impl SymbolMarket {
         }
     }
 
-    /// Drop the aggregate trades whose trades left the history window (an
-    /// aggregate's trades all come from one update, so they leave together).
     fn forget_old_aggs(&mut self) {
-        let first_kept = self.engine.first_kept_trade_id();
-        let stale = self
-            .aggs
-            .as_slice()
-            .partition_point(|&(first, _)| first < first_kept);
-        self.aggs.forget(stale);
+        forget_old_aggs(&mut self.aggs, &self.engine);
     }
 
     fn publish_book_ticker(&mut self, hub: &Hub) {
@@ -575,6 +568,17 @@ impl Market {
         })
         .await
     }
+}
+
+/// Drop the aggregate trades (first and last trade id each) whose trades
+/// left `engine`'s history window (an aggregate's trades all come from one
+/// update, so they leave together).
+pub(crate) fn forget_old_aggs(aggs: &mut Recent<(u64, u64)>, engine: &Engine) {
+    let first_kept = engine.first_kept_trade_id();
+    let stale = aggs
+        .as_slice()
+        .partition_point(|&(first, _)| first < first_kept);
+    aggs.forget(stale);
 }
 
 /// The market clock, spot's and the futures venues': every 10 ms, `each`

@@ -17,7 +17,7 @@ use binance_types::venue::Venue;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
-use crate::api_error::binance_error;
+use crate::api_error::{binance_error, weight_by_limit};
 use crate::clock::now_ms;
 use crate::futures::{Contract, ContractSpec};
 use crate::shared::{ConnMeta, Request, VenueState};
@@ -157,12 +157,7 @@ fn limit(q: &HashMap<String, String>, default: usize, max: usize) -> Result<usiz
 /// The futures depth weights (§5.4): 2 up to 50 levels, 5 for 100, 10 for
 /// 500, 20 for 1000.
 fn depth_weight(limit: usize) -> u32 {
-    match limit {
-        0..=50 => 2,
-        51..=100 => 5,
-        101..=500 => 10,
-        _ => 20,
-    }
+    weight_by_limit(limit, &[(50, 2), (100, 5), (500, 10)], 20)
 }
 
 /// The limits `/depth` takes.
@@ -279,12 +274,7 @@ async fn agg_trades(Request { s: v, meta: m, q }: Request<VenueState>) -> Respon
 
 /// The klines weight by limit: 1 under 100, 2 under 500, 5 up to 1000, 10 above.
 fn klines_weight(limit: usize) -> u32 {
-    match limit {
-        0..=99 => 1,
-        100..=499 => 2,
-        500..=1000 => 5,
-        _ => 10,
-    }
+    weight_by_limit(limit, &[(99, 1), (499, 2), (1000, 5)], 10)
 }
 
 /// `/klines`: candles made of the trades in the history window (periods
