@@ -310,11 +310,27 @@ impl Contract {
             return;
         }
         self.top = top;
-        let (Some((b, bq)), Some((a, aq))) = top else {
+        let Some(ticker) = self.book_ticker(now) else {
             return;
         };
+        let (venue, stream) = (
+            self.format.venue,
+            FuturesStream::BookTicker(self.name.clone()),
+        );
+        send(hub, venue, &stream, &ticker);
+        // COIN-M's `!bookTicker` is real-time; USD-M's comes every 5 s.
+        if venue == Venue::CoinM {
+            send(hub, venue, &FuturesStream::AllBookTickers, &ticker);
+        }
+    }
+
+    /// The current best bid and ask as a `bookTicker`.
+    fn book_ticker(&self, now: u64) -> Option<BookTicker<Millis>> {
+        let (Some((b, bq)), Some((a, aq))) = self.top else {
+            return None;
+        };
         let f = self.format;
-        let ticker = BookTicker::<Millis> {
+        Some(BookTicker {
             update_id: self.engine.last_update_id(),
             event_time: Time::new(now),
             transaction_time: Time::new(now),
@@ -324,14 +340,7 @@ impl Contract {
             bid_quantity: f.qty(bq),
             ask_price: f.price(a),
             ask_quantity: f.qty(aq),
-        };
-        send(
-            hub,
-            f.venue,
-            &FuturesStream::BookTicker(self.name.clone()),
-            &ticker,
-        );
-        send(hub, f.venue, &FuturesStream::AllBookTickers, &ticker);
+        })
     }
 
     /// Close the diff window of `speed` (index into [`SPEEDS`]) and publish
@@ -858,6 +867,11 @@ impl FuturesMarket {
                 }
                 if let Some(t) = c.ticker(now) {
                     send(hub, venue, &FuturesStream::Ticker(name.clone()), &t);
+                }
+            }
+            if venue == Venue::UsdM && tick % 500 == 0 {
+                if let Some(ticker) = c.book_ticker(now) {
+                    send(hub, venue, &FuturesStream::AllBookTickers, &ticker);
                 }
             }
             if second {

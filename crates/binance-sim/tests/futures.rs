@@ -430,6 +430,7 @@ async fn futures_rest_is_refused_over_its_weight_limit() {
     assert_eq!(status, 429, "{body}");
     assert!(headers.iter().any(|(k, _)| k == "retry-after"));
     assert!(body.contains("-1003"), "{body}");
+    assert_eq!(sim.rest_refusals(), 1);
 }
 
 #[tokio::test]
