@@ -371,6 +371,16 @@ impl Contract {
                 speed: SPEEDS[speed],
             };
             send(hub, f.venue, &stream, &update);
+            // USD-M's RPI depth includes RPI orders; the simulator has
+            // none, so it is the 500 ms diff.
+            if f.venue == Venue::UsdM && SPEEDS[speed] == DepthSpeed::Ms500 {
+                send(
+                    hub,
+                    f.venue,
+                    &FuturesStream::RpiDepth(self.name.clone()),
+                    &update,
+                );
+            }
         }
     }
 
