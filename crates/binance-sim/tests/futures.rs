@@ -564,3 +564,35 @@ async fn a_skipped_update_shows_as_a_pu_gap() {
         previous = v["u"].as_u64().unwrap();
     }
 }
+
+#[tokio::test]
+async fn futures_limits_are_their_own_and_configurable() {
+    use futures_util::StreamExt;
+    assert_eq!(
+        (
+            Limits::futures().ping_interval.as_secs(),
+            Limits::futures().pong_timeout.as_secs(),
+            Limits::futures().max_incoming_per_second,
+            Limits::futures().max_streams,
+        ),
+        (180, 600, 10, 1024)
+    );
+    let sim = busy(Limits {
+        ping_interval: std::time::Duration::from_millis(100),
+        ..Limits::futures()
+    })
+    .await;
+    let mut ws = open(&sim, Venue::UsdM, "/market/ws").await;
+    let ping = tokio::time::timeout(PATIENCE, async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Ping(payload))) => return payload,
+                Some(Ok(_)) => continue,
+                other => panic!("{other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a ping from the futures server");
+    assert_eq!(ping.len(), 8);
+}
