@@ -118,3 +118,12 @@ pub(crate) fn retry_after(status: StatusCode, wait: Duration, code: i64, msg: &s
     );
     response
 }
+
+/// A request's weight by its `limit`: the weight of the first `(up to,
+/// weight)` step `limit` fits in, else `above`.
+pub(crate) fn weight_by_limit(limit: usize, steps: &[(usize, u32)], above: u32) -> u32 {
+    steps
+        .iter()
+        .find(|(up_to, _)| limit <= *up_to)
+        .map_or(above, |(_, w)| *w)
+}

@@ -11,7 +11,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use binance_types::futures::market::{
     AggTrade, BookTicker, ContinuousKlineEvent, DepthUpdate, ForceOrder, IndexPriceKlineEvent,
@@ -33,7 +32,7 @@ use crate::engine::recent::Recent;
 use crate::engine::{BookSnapshot, Engine, Fill, FlowConfig, LevelChange, SymbolSpec};
 use crate::futures_wire::{self, Format};
 use crate::hub::Hub;
-use crate::market::DepthWindow;
+use crate::market::{drive, forget_old_aggs, DepthWindow};
 use crate::stats::{kline_bounds, SymbolStats};
 
 /// `deliveryDate` of a perpetual contract (2100-12-25), as Binance writes it.
@@ -273,12 +272,7 @@ impl Contract {
     }
 
     fn publish_fills(&mut self, fills: &[Fill], now: u64, hub: &Hub) {
-        let first_kept = self.engine.first_kept_trade_id();
-        let stale = self
-            .aggs
-            .as_slice()
-            .partition_point(|&(first, _)| first < first_kept);
-        self.aggs.forget(stale);
+        forget_old_aggs(&mut self.aggs, &self.engine);
         for fill in fills {
             // COIN-M volumes in base asset: contracts × size / price.
             let mut counted = *fill;
@@ -316,11 +310,27 @@ impl Contract {
             return;
         }
         self.top = top;
-        let (Some((b, bq)), Some((a, aq))) = top else {
+        let Some(ticker) = self.book_ticker(now) else {
             return;
         };
+        let (venue, stream) = (
+            self.format.venue,
+            FuturesStream::BookTicker(self.name.clone()),
+        );
+        send(hub, venue, &stream, &ticker);
+        // COIN-M's `!bookTicker` is real-time; USD-M's comes every 5 s.
+        if venue == Venue::CoinM {
+            send(hub, venue, &FuturesStream::AllBookTickers, &ticker);
+        }
+    }
+
+    /// The current best bid and ask as a `bookTicker`.
+    fn book_ticker(&self, now: u64) -> Option<BookTicker<Millis>> {
+        let (Some((b, bq)), Some((a, aq))) = self.top else {
+            return None;
+        };
         let f = self.format;
-        let ticker = BookTicker::<Millis> {
+        Some(BookTicker {
             update_id: self.engine.last_update_id(),
             event_time: Time::new(now),
             transaction_time: Time::new(now),
@@ -330,14 +340,7 @@ impl Contract {
             bid_quantity: f.qty(bq),
             ask_price: f.price(a),
             ask_quantity: f.qty(aq),
-        };
-        send(
-            hub,
-            f.venue,
-            &FuturesStream::BookTicker(self.name.clone()),
-            &ticker,
-        );
-        send(hub, f.venue, &FuturesStream::AllBookTickers, &ticker);
+        })
     }
 
     /// Close the diff window of `speed` (index into [`SPEEDS`]) and publish
@@ -368,6 +371,16 @@ impl Contract {
                 speed: SPEEDS[speed],
             };
             send(hub, f.venue, &stream, &update);
+            // USD-M's RPI depth includes RPI orders; the simulator has
+            // none, so it is the 500 ms diff.
+            if f.venue == Venue::UsdM && SPEEDS[speed] == DepthSpeed::Ms500 {
+                send(
+                    hub,
+                    f.venue,
+                    &FuturesStream::RpiDepth(self.name.clone()),
+                    &update,
+                );
+            }
         }
     }
 
@@ -503,12 +516,7 @@ impl Contract {
                 symbol: self.name.clone(),
                 interval,
             };
-            let candles = closed_marks
-                .iter()
-                .filter(|(i, _)| *i == interval)
-                .map(|(_, c)| (c, true))
-                .chain(self.mark_candles.open.get(&interval).map(|c| (c, false)));
-            for (candle, closed) in candles {
+            for (candle, closed) in due(&closed_marks, &self.mark_candles, interval) {
                 let event = MarkPriceKlineEvent::<Millis> {
                     event_time: Time::new(now),
                     pair: self.spec.pair.clone(),
@@ -518,12 +526,7 @@ impl Contract {
             }
             let Some(pair) = pair.clone() else { continue };
             let index = FuturesStream::IndexPriceKline { pair, interval };
-            let candles = closed_index
-                .iter()
-                .filter(|(i, _)| *i == interval)
-                .map(|(_, c)| (c, true))
-                .chain(self.index_candles.open.get(&interval).map(|c| (c, false)));
-            for (candle, closed) in candles {
+            for (candle, closed) in due(&closed_index, &self.index_candles, interval) {
                 let event = IndexPriceKlineEvent::<Millis> {
                     event_time: Time::new(now),
                     pair: self.spec.pair.clone(),
@@ -697,6 +700,20 @@ impl PriceCandles {
     }
 }
 
+/// The candles of `interval` to publish: those just closed (`true`), then
+/// the open one.
+fn due<'a>(
+    closed: &'a [(KlineInterval, PriceCandle)],
+    candles: &'a PriceCandles,
+    interval: KlineInterval,
+) -> impl Iterator<Item = (&'a PriceCandle, bool)> {
+    closed
+        .iter()
+        .filter(move |(i, _)| *i == interval)
+        .map(|(_, c)| (c, true))
+        .chain(candles.open.get(&interval).map(|c| (c, false)))
+}
+
 /// Publish `event` on `stream` if anyone listens, written as `venue` writes it.
 fn send<T: Serialize>(hub: &Hub, venue: Venue, stream: &FuturesStream, event: &T) {
     let name = stream.to_string();
@@ -810,20 +827,10 @@ impl FuturesMarket {
     /// windows closed every 100, 250 and 500 ms, klines every 250 ms, mark
     /// prices every 1 s and 3 s, tickers and liquidations every second.
     pub async fn run(self: Arc<Self>, hub: Arc<Hub>) {
-        const TICK: Duration = Duration::from_millis(10);
-        let mut ticker = tokio::time::interval(TICK);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut owed = 0f64;
-        let per_tick = f64::from(self.actions_per_second) * TICK.as_secs_f64();
-        let mut tick: u64 = 0;
-        loop {
-            ticker.tick().await;
-            tick += 1;
-            owed += per_tick;
-            let steps = owed as u64;
-            owed -= steps as f64;
-            self.tick(tick, steps, now_ms(), &hub);
-        }
+        drive(self.actions_per_second, |tick, steps, now| {
+            self.tick(tick, steps, now, &hub)
+        })
+        .await
     }
 
     /// One 10 ms tick (number `tick`): `steps` engine steps and what is due.
@@ -870,6 +877,11 @@ impl FuturesMarket {
                 }
                 if let Some(t) = c.ticker(now) {
                     send(hub, venue, &FuturesStream::Ticker(name.clone()), &t);
+                }
+            }
+            if venue == Venue::UsdM && tick % 500 == 0 {
+                if let Some(ticker) = c.book_ticker(now) {
+                    send(hub, venue, &FuturesStream::AllBookTickers, &ticker);
                 }
             }
             if second {

@@ -2,6 +2,12 @@
 //! synthetic order flow, and the stream server and REST endpoints that
 //! publish it in Binance's exact JSON.
 //!
+//! The USD-M and COIN-M futures markets ([`SimConfig::futures`]) run beside
+//! it, each on its own port with its streams and REST
+//! ([`Sim::venue_ws_url`], [`Sim::venue_rest_url`]): an engine per contract
+//! ([`futures`]), the futures stream names and routed paths, frames written
+//! as futures writes them ([`futures_wire`]), `/fapi/v1/…` and `/dapi/v1/…`.
+//!
 //! Accounts ([`SimConfig::accounts`], [`Sim::accounts`]) place orders through
 //! signed REST or the WebSocket API at [`Sim::ws_api_url`], and receive their
 //! user data (`executionReport`, `outboundAccountPosition`, `balanceUpdate`,
@@ -95,6 +101,7 @@ pub struct Sim {
 struct VenueServer {
     addr: SocketAddr,
     market: Arc<FuturesMarket>,
+    weights: Arc<Weights>,
 }
 
 impl Sim {
@@ -152,6 +159,7 @@ impl Sim {
                 config.history,
             ));
             let hub = Arc::new(Hub::default());
+            let venue_weights = Arc::new(Weights::default());
             // Its own hub (stream names collide across venues), limits and
             // weight ledger; the spot fault switches.
             let state = shared::VenueState {
@@ -161,7 +169,7 @@ impl Sim {
                     fault_state.clone(),
                     futures.limits.clone(),
                     None,
-                    Arc::new(Weights::default()),
+                    venue_weights.clone(),
                 ),
                 market: market.clone(),
             };
@@ -177,6 +185,7 @@ impl Sim {
             venues.push(VenueServer {
                 addr: venue_addr,
                 market,
+                weights: venue_weights,
             });
         }
         tasks.push(tokio::spawn(async move {
@@ -358,11 +367,11 @@ impl Sim {
             .unwrap_or_default()
     }
 
-    /// REST requests refused with 429 (over the weight limit) so far.
+    /// REST requests refused with 429 (over the weight limit) so far, on
+    /// every venue.
     pub fn rest_refusals(&self) -> u64 {
-        self.weights
-            .refused
-            .load(std::sync::atomic::Ordering::Relaxed)
+        let refused = |w: &Weights| w.refused.load(std::sync::atomic::Ordering::Relaxed);
+        refused(&self.weights) + self.venues.iter().map(|v| refused(&v.weights)).sum::<u64>()
     }
 
     /// The symbols traded.

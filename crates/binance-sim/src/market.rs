@@ -252,15 +252,8 @@ impl SymbolMarket {
         }
     }
 
-    /// Drop the aggregate trades whose trades left the history window (an
-    /// aggregate's trades all come from one update, so they leave together).
     fn forget_old_aggs(&mut self) {
-        let first_kept = self.engine.first_kept_trade_id();
-        let stale = self
-            .aggs
-            .as_slice()
-            .partition_point(|&(first, _)| first < first_kept);
-        self.aggs.forget(stale);
+        forget_old_aggs(&mut self.aggs, &self.engine);
     }
 
     fn publish_book_ticker(&mut self, hub: &Hub) {
@@ -535,19 +528,7 @@ impl Market {
         hub: Arc<Hub>,
         mut on_fills: impl FnMut(&str, &[Fill], u64) + Send,
     ) {
-        const TICK: Duration = Duration::from_millis(10);
-        let mut ticker = tokio::time::interval(TICK);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut owed = 0f64;
-        let per_tick = f64::from(self.actions_per_second) * TICK.as_secs_f64();
-        let mut tick: u64 = 0;
-        loop {
-            ticker.tick().await;
-            tick += 1;
-            owed += per_tick;
-            let steps = owed as u64;
-            owed -= steps as f64;
-            let now = now_ms();
+        drive(self.actions_per_second, |tick, steps, now| {
             let second = tick % 100 == 0;
             let mut minis = Vec::new();
             let mut rolling: [Vec<RollingTicker>; 3] = Default::default();
@@ -584,6 +565,38 @@ impl Market {
                     hub.emit(&StreamName::AllRollingTickers(*window), list);
                 }
             }
-        }
+        })
+        .await
+    }
+}
+
+/// Drop the aggregate trades (first and last trade id each) whose trades
+/// left `engine`'s history window (an aggregate's trades all come from one
+/// update, so they leave together).
+pub(crate) fn forget_old_aggs(aggs: &mut Recent<(u64, u64)>, engine: &Engine) {
+    let first_kept = engine.first_kept_trade_id();
+    let stale = aggs
+        .as_slice()
+        .partition_point(|&(first, _)| first < first_kept);
+    aggs.forget(stale);
+}
+
+/// The market clock, spot's and the futures venues': every 10 ms, `each`
+/// gets the tick's number (from 1), the engine steps due at
+/// `actions_per_second` (spread evenly), and the time.
+pub(crate) async fn drive(actions_per_second: u32, mut each: impl FnMut(u64, u64, u64)) {
+    const TICK: Duration = Duration::from_millis(10);
+    let mut ticker = tokio::time::interval(TICK);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut owed = 0f64;
+    let per_tick = f64::from(actions_per_second) * TICK.as_secs_f64();
+    let mut tick: u64 = 0;
+    loop {
+        ticker.tick().await;
+        tick += 1;
+        owed += per_tick;
+        let steps = owed as u64;
+        owed -= steps as f64;
+        each(tick, steps, now_ms());
     }
 }

@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use crate::api_error::binance_error;
+use crate::api_error::{binance_error, weight_by_limit};
 use crate::clock::now_ms;
 use crate::market::{partial, SymbolMarket};
 use crate::notation::Notation;
@@ -155,12 +155,7 @@ macro_rules! try_or_answer {
 
 /// Binance's depth weights by limit.
 fn depth_weight(limit: usize) -> u32 {
-    match limit {
-        0..=100 => 5,
-        101..=500 => 25,
-        501..=1000 => 50,
-        _ => 250,
-    }
+    weight_by_limit(limit, &[(100, 5), (500, 25), (1000, 50)], 250)
 }
 
 async fn depth(Request { s, meta: m, q }: Request) -> Response {

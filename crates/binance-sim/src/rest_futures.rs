@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Extension, Query, State};
+use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -17,12 +17,20 @@ use binance_types::venue::Venue;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
-use crate::api_error::binance_error;
+use crate::api_error::{binance_error, weight_by_limit};
 use crate::clock::now_ms;
 use crate::futures::{Contract, ContractSpec};
-use crate::shared::{ConnMeta, VenueState};
+use crate::shared::{ConnMeta, Request, VenueState};
 
-type Q = Query<HashMap<String, String>>;
+/// The value, or the error answer.
+macro_rules! answer {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(response) => return *response,
+        }
+    };
+}
 
 /// The REST routes of `venue`, under its prefix.
 pub(crate) fn routes(venue: Venue) -> Router<VenueState> {
@@ -149,31 +157,19 @@ fn limit(q: &HashMap<String, String>, default: usize, max: usize) -> Result<usiz
 /// The futures depth weights (§5.4): 2 up to 50 levels, 5 for 100, 10 for
 /// 500, 20 for 1000.
 fn depth_weight(limit: usize) -> u32 {
-    match limit {
-        0..=50 => 2,
-        51..=100 => 5,
-        101..=500 => 10,
-        _ => 20,
-    }
+    weight_by_limit(limit, &[(50, 2), (100, 5), (500, 10)], 20)
 }
 
 /// The limits `/depth` takes.
 const DEPTH_LIMITS: [usize; 7] = [5, 10, 20, 50, 100, 500, 1000];
 
-async fn depth(
-    State(v): State<VenueState>,
-    Extension(m): Extension<ConnMeta>,
-    Query(q): Q,
-) -> Response {
+async fn depth(Request { s: v, meta: m, q }: Request<VenueState>) -> Response {
     let limit = match q.get("limit").map(|l| l.parse::<usize>()) {
         None => 500,
         Some(Ok(l)) if DEPTH_LIMITS.contains(&l) => l,
         Some(_) => return illegal("limit", "5, 10, 20, 50, 100, 500, 1000"),
     };
-    let contract = match contract(&v, &q) {
-        Ok(c) => c,
-        Err(e) => return *e,
-    };
+    let contract = answer!(contract(&v, &q));
     let (book, format, spec) = {
         let c = contract.lock().unwrap();
         (c.engine().depth(limit), c.format(), c.spec().clone())
@@ -208,15 +204,8 @@ async fn depth(
 }
 
 /// `/trades`: the latest trades (weight 5).
-async fn trades(
-    State(v): State<VenueState>,
-    Extension(m): Extension<ConnMeta>,
-    Query(q): Q,
-) -> Response {
-    let (limit, contract) = match (limit(&q, 500, 1000), contract(&v, &q)) {
-        (Ok(l), Ok(c)) => (l, c),
-        (Err(e), _) | (_, Err(e)) => return *e,
-    };
+async fn trades(Request { s: v, meta: m, q }: Request<VenueState>) -> Response {
+    let (limit, contract) = answer!(limit(&q, 500, 1000).and_then(|l| Ok((l, contract(&v, &q)?))));
     let list: Vec<Value> = {
         let c = contract.lock().unwrap();
         let (f, size) = (c.format(), Decimal::from(c.spec().contract_size));
@@ -246,15 +235,8 @@ async fn trades(
 }
 
 /// `/aggTrades`: the latest aggregate trades, or from `fromId` (weight 20).
-async fn agg_trades(
-    State(v): State<VenueState>,
-    Extension(m): Extension<ConnMeta>,
-    Query(q): Q,
-) -> Response {
-    let (limit, contract) = match (limit(&q, 500, 1000), contract(&v, &q)) {
-        (Ok(l), Ok(c)) => (l, c),
-        (Err(e), _) | (_, Err(e)) => return *e,
-    };
+async fn agg_trades(Request { s: v, meta: m, q }: Request<VenueState>) -> Response {
+    let (limit, contract) = answer!(limit(&q, 500, 1000).and_then(|l| Ok((l, contract(&v, &q)?))));
     let from_id = match q.get("fromId").map(|t| t.parse::<u64>()) {
         None => None,
         Some(Ok(id)) => Some(id),
@@ -292,26 +274,14 @@ async fn agg_trades(
 
 /// The klines weight by limit: 1 under 100, 2 under 500, 5 up to 1000, 10 above.
 fn klines_weight(limit: usize) -> u32 {
-    match limit {
-        0..=99 => 1,
-        100..=499 => 2,
-        500..=1000 => 5,
-        _ => 10,
-    }
+    weight_by_limit(limit, &[(99, 1), (499, 2), (1000, 5)], 10)
 }
 
 /// `/klines`: candles made of the trades in the history window (periods
 /// without a trade are left out).
-async fn klines(
-    State(v): State<VenueState>,
-    Extension(m): Extension<ConnMeta>,
-    Query(q): Q,
-) -> Response {
+async fn klines(Request { s: v, meta: m, q }: Request<VenueState>) -> Response {
     use binance_types::stream::{KlineInterval, KlineTimezone};
-    let (limit, contract) = match (limit(&q, 500, 1500), contract(&v, &q)) {
-        (Ok(l), Ok(c)) => (l, c),
-        (Err(e), _) | (_, Err(e)) => return *e,
-    };
+    let (limit, contract) = answer!(limit(&q, 500, 1500).and_then(|l| Ok((l, contract(&v, &q)?))));
     let interval = match q.get("interval").map(|i| i.parse::<KlineInterval>()) {
         Some(Ok(i)) if i != KlineInterval::S1 => i,
         _ => return binance_error(StatusCode::BAD_REQUEST, -1120, "Invalid interval."),

@@ -239,18 +239,19 @@ impl Unit {
     }
 }
 
-/// A REST request as the handlers read it: the shared state, the peer and
-/// the query parameters (decoded as forms are: `+` is a space).
-pub(crate) struct Request {
-    pub s: Shared,
+/// A REST request as the handlers read it: the server's state (spot's
+/// [`Shared`], a futures venue's [`VenueState`]), the peer and the query
+/// parameters (decoded as forms are: `+` is a space).
+pub(crate) struct Request<S = Shared> {
+    pub s: S,
     pub meta: ConnMeta,
     pub q: HashMap<String, String>,
 }
 
-impl FromRequestParts<Shared> for Request {
+impl<S: Clone + Send + Sync + 'static> FromRequestParts<S> for Request<S> {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Response> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
         let Extension(meta) = Extension::<ConnMeta>::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;

@@ -29,6 +29,11 @@ async fn busy(limits: Limits) -> Sim {
     .expect("sim starts")
 }
 
+/// A connection to `path` on a venue's stream port.
+async fn open(sim: &Sim, venue: Venue, path: &str) -> Ws {
+    connect(&format!("{}{path}", sim.venue_ws_url(venue))).await
+}
+
 /// The next data frame's event type (`e`, of the first item of an array).
 async fn next_event(ws: &mut Ws) -> Value {
     loop {
@@ -46,16 +51,16 @@ fn event_type(v: &Value) -> &str {
     data["e"].as_str().unwrap_or_default()
 }
 
+/// Send `LIST_SUBSCRIPTIONS` with this id.
+async fn list(ws: &mut Ws, id: u64) -> Result<(), impl std::fmt::Debug> {
+    let request = json!({"method": "LIST_SUBSCRIPTIONS", "id": id});
+    ws.send(Message::Text(request.to_string().into())).await
+}
+
 /// The next frame on `ws` is the answer to a request sent now: nothing
 /// (no data of a silent stream) was waiting before it.
 async fn nothing_pending(ws: &mut Ws, id: u64) {
-    ws.send(Message::Text(
-        json!({"method": "LIST_SUBSCRIPTIONS", "id": id})
-            .to_string()
-            .into(),
-    ))
-    .await
-    .unwrap();
+    list(ws, id).await.unwrap();
     let first = next_json(ws).await;
     assert_eq!(first["id"], id, "data arrived on a silent stream: {first}");
 }
@@ -166,7 +171,7 @@ async fn market_streams_are_silent_on_public_and_delivered_on_market() {
 #[tokio::test]
 async fn control_requests_follow_the_futures_rules() {
     let sim = busy(Limits::futures()).await;
-    let mut ws = connect(&format!("{}/market/ws", sim.venue_ws_url(Venue::UsdM))).await;
+    let mut ws = open(&sim, Venue::UsdM, "/market/ws").await;
     let bad_id = request(
         &mut ws,
         json!({"method": "SUBSCRIBE", "params": ["btcusdt@aggTrade"], "id": "abc"}),
@@ -220,26 +225,14 @@ async fn more_than_ten_messages_a_second_closes_a_futures_connection() {
     // Ten are fine: each is answered.
     let mut calm = connect(&url).await;
     for id in 0..10 {
-        calm.send(Message::Text(
-            json!({"method": "LIST_SUBSCRIPTIONS", "id": id})
-                .to_string()
-                .into(),
-        ))
-        .await
-        .unwrap();
+        list(&mut calm, id).await.unwrap();
     }
     for id in 0..10 {
         assert_eq!(next_json(&mut calm).await["id"], id);
     }
     let mut busy = connect(&url).await;
     for id in 0..11 {
-        let _ = busy
-            .send(Message::Text(
-                json!({"method": "LIST_SUBSCRIPTIONS", "id": id})
-                    .to_string()
-                    .into(),
-            ))
-            .await;
+        let _ = list(&mut busy, id).await;
     }
     assert_eq!(
         ending(&mut busy).await,
@@ -437,6 +430,7 @@ async fn futures_rest_is_refused_over_its_weight_limit() {
     assert_eq!(status, 429, "{body}");
     assert!(headers.iter().any(|(k, _)| k == "retry-after"));
     assert!(body.contains("-1003"), "{body}");
+    assert_eq!(sim.rest_refusals(), 1);
 }
 
 #[tokio::test]
@@ -444,11 +438,7 @@ async fn futures_rest_trades_agg_trades_klines_exchange_info() {
     let sim = busy(Limits::futures()).await;
     let rest = sim.venue_rest_url(Venue::UsdM);
     // Trades happen: wait for one on the stream.
-    let mut ws = connect(&format!(
-        "{}/market/ws/btcusdt@aggTrade",
-        sim.venue_ws_url(Venue::UsdM)
-    ))
-    .await;
+    let mut ws = open(&sim, Venue::UsdM, "/market/ws/btcusdt@aggTrade").await;
     let agg = next_event(&mut ws).await;
     let trades = get_json(&format!("{rest}/fapi/v1/trades?symbol=BTCUSDT&limit=5")).await;
     let keys: Vec<&String> = trades[0].as_object().unwrap().keys().collect();
@@ -483,10 +473,11 @@ async fn futures_rest_trades_agg_trades_klines_exchange_info() {
 #[tokio::test]
 async fn mark_prices_and_funding() {
     let sim = busy(Limits::futures()).await;
-    let mut coinm = connect(&format!(
-        "{}/stream?streams=btcusd_261225@markPrice@1s/btcusd@markPrice@1s/btcusd@indexPrice@1s",
-        sim.venue_ws_url(Venue::CoinM)
-    ))
+    let mut coinm = open(
+        &sim,
+        Venue::CoinM,
+        "/stream?streams=btcusd_261225@markPrice@1s/btcusd@markPrice@1s/btcusd@indexPrice@1s",
+    )
     .await;
     let mut seen = std::collections::BTreeSet::new();
     while seen.len() < 3 {
@@ -518,11 +509,7 @@ async fn mark_prices_and_funding() {
         }
         seen.insert(stream);
     }
-    let mut usdm = connect(&format!(
-        "{}/market/ws/!markPrice@arr@1s",
-        sim.venue_ws_url(Venue::UsdM)
-    ))
-    .await;
+    let mut usdm = open(&sim, Venue::UsdM, "/market/ws/!markPrice@arr@1s").await;
     let all = next_event(&mut usdm).await;
     let symbols: Vec<&str> = all
         .as_array()
@@ -536,11 +523,7 @@ async fn mark_prices_and_funding() {
 #[tokio::test]
 async fn faults_reach_futures_connections() {
     let sim = busy(Limits::futures()).await;
-    let mut ws = connect(&format!(
-        "{}/public/ws/btcusdt@bookTicker",
-        sim.venue_ws_url(Venue::UsdM)
-    ))
-    .await;
+    let mut ws = open(&sim, Venue::UsdM, "/public/ws/btcusdt@bookTicker").await;
     next_event(&mut ws).await;
     assert_eq!(sim.faults().connections().len(), 1);
     assert_eq!(
@@ -558,11 +541,7 @@ async fn a_skipped_update_shows_as_a_pu_gap() {
     let sim = busy(Limits::futures()).await;
     let faults = sim.faults();
     assert!(!faults.skip_venue_update_ids(Venue::UsdM, "DOGEUSDT", 1));
-    let mut ws = connect(&format!(
-        "{}/public/ws/btcusdt@depth@100ms",
-        sim.venue_ws_url(Venue::UsdM)
-    ))
-    .await;
+    let mut ws = open(&sim, Venue::UsdM, "/public/ws/btcusdt@depth@100ms").await;
     let mut previous = next_event(&mut ws).await["u"].as_u64().unwrap();
     assert!(faults.skip_venue_update_ids(Venue::UsdM, "BTCUSDT", 1));
     let mut events = 0;
@@ -584,4 +563,36 @@ async fn a_skipped_update_shows_as_a_pu_gap() {
         assert_eq!(v["pu"].as_u64().unwrap(), previous, "{v}");
         previous = v["u"].as_u64().unwrap();
     }
+}
+
+#[tokio::test]
+async fn futures_limits_are_their_own_and_configurable() {
+    use futures_util::StreamExt;
+    assert_eq!(
+        (
+            Limits::futures().ping_interval.as_secs(),
+            Limits::futures().pong_timeout.as_secs(),
+            Limits::futures().max_incoming_per_second,
+            Limits::futures().max_streams,
+        ),
+        (180, 600, 10, 1024)
+    );
+    let sim = busy(Limits {
+        ping_interval: std::time::Duration::from_millis(100),
+        ..Limits::futures()
+    })
+    .await;
+    let mut ws = open(&sim, Venue::UsdM, "/market/ws").await;
+    let ping = tokio::time::timeout(PATIENCE, async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Ping(payload))) => return payload,
+                Some(Ok(_)) => continue,
+                other => panic!("{other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a ping from the futures server");
+    assert_eq!(ping.len(), 8);
 }

@@ -185,6 +185,7 @@ async fn usdm_frames_have_binances_bytes() {
             "sushiusdt@depth@100ms",
             "sushiusdt@bookTicker",
             "btcusdt@depth5@100ms",
+            "btcusdt@rpiDepth@500ms",
             "!bookTicker",
         ],
     )
@@ -255,6 +256,12 @@ async fn usdm_frames_have_binances_bytes() {
         true,
     );
     // Examples whose numbers fit no real spec: keys and types.
+    same(
+        "rpiDepth",
+        &public["btcusdt@rpiDepth@500ms"],
+        &v("rpiDepthUpdate.json"),
+        false,
+    );
     same(
         "miniTicker",
         &market["btcusdt@miniTicker"],
