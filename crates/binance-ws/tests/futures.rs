@@ -338,3 +338,28 @@ async fn futures_sockets_share_reconnect_and_rotate_like_spot_ones() {
         last = now;
     }
 }
+
+/// Past 1024 streams (Binance's limit a connection, futures as spot) a
+/// futures multiplex opens more connections on the streams' route.
+#[test]
+fn more_than_1024_futures_streams_spread_over_connections_of_their_route() {
+    let manager = SocketManager::new();
+    let names: Vec<String> = (0..1100)
+        .map(|i| format!("c{i}usdt@aggTrade"))
+        .chain(["btcusdt@depth".to_owned()])
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let socket = manager
+        .futures_multiplex_socket(Venue::UsdM, &names)
+        .unwrap();
+    let urls = socket.urls();
+    let market = urls
+        .iter()
+        .filter(|u| u.starts_with("wss://fstream.binance.com/market/stream"))
+        .count();
+    let public = urls
+        .iter()
+        .filter(|u| *u == "wss://fstream.binance.com/public/stream?streams=btcusdt@depth")
+        .count();
+    assert_eq!((market, public, urls.len()), (2, 1, 3), "{urls:?}");
+}
