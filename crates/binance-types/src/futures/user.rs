@@ -766,6 +766,9 @@ pub struct AccountConfigUpdate<U: TimeUnit = Millis> {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged, bound = "")]
 #[non_exhaustive]
+// The variants hold their events unboxed, as the client codes against; one
+// event of a few hundred bytes per frame costs nothing next to its parsing.
+#[allow(clippy::large_enum_variant)]
 pub enum FuturesUserEvent<U: TimeUnit = Millis> {
     /// `ACCOUNT_UPDATE`.
     AccountUpdate(AccountUpdate<U>),
