@@ -94,6 +94,26 @@ impl UnknownEvent {
         }
         serde_json::from_str::<Probe>(self.0.get()).ok()?.e
     }
+
+    /// The `e` field as written, when it has one and needs no unescaping.
+    pub(crate) fn event_type_str(&self) -> Option<&str> {
+        #[derive(Deserialize)]
+        struct Probe<'a> {
+            #[serde(borrow)]
+            e: Option<&'a str>,
+        }
+        serde_json::from_str::<Probe<'_>>(self.0.get()).ok()?.e
+    }
+
+    /// The `E` field (event time), when it has one.
+    pub(crate) fn event_time(&self) -> Option<u64> {
+        #[derive(Deserialize)]
+        struct Probe {
+            #[serde(rename = "E")]
+            e: Option<u64>,
+        }
+        serde_json::from_str::<Probe>(self.0.get()).ok()?.e
+    }
 }
 
 impl PartialEq for UnknownEvent {

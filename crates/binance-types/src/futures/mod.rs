@@ -2,6 +2,8 @@
 //!
 //! - [`stream`]: typed futures stream names ([`FuturesStream`]).
 //! - [`market`]: every futures market event, exact decimals.
+//! - [`user`]: USD-M and COIN-M user-data (listenKey) events, and
+//!   [`decode_futures_user`] for them.
 //! - [`decode_futures`]: a raw or combined futures frame into a
 //!   [`FuturesFrame`], and back to the JSON Binance sends.
 //! - The futures local order book procedure (§5.4) is
@@ -22,6 +24,7 @@
 
 pub mod market;
 pub mod stream;
+pub mod user;
 
 use std::borrow::Cow;
 
@@ -37,6 +40,7 @@ pub use market::{
     MarkPriceKlineEvent, MarkPriceUpdate, MiniTicker, Ticker, TradingSession,
 };
 pub use stream::{FuturesStream, FuturesSymbol};
+pub use user::{decode_futures_user, FuturesUserEvent};
 
 /// Everything a USD-M or COIN-M market stream connection sends.
 #[derive(Debug, Clone, PartialEq, Serialize)]
