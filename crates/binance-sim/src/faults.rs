@@ -68,6 +68,8 @@ pub(crate) struct FaultState {
     /// The hub that feeds the stream connections, for silencing streams;
     /// set when the server is built.
     hub: OnceLock<Arc<Hub>>,
+    /// The futures venues' hubs.
+    venue_hubs: Mutex<Vec<(Venue, Arc<Hub>)>>,
 }
 
 impl FaultState {
@@ -80,6 +82,11 @@ impl FaultState {
     /// The hub streams are silenced in (once, when the server is built).
     pub fn attach_hub(&self, hub: &Arc<Hub>) {
         let _ = self.hub.set(hub.clone());
+    }
+
+    /// A futures venue's hub, for silencing its streams.
+    pub fn attach_venue_hub(&self, venue: Venue, hub: &Arc<Hub>) {
+        self.venue_hubs.lock().unwrap().push((venue, hub.clone()));
     }
 
     pub fn unregister(&self, id: u64) {
@@ -271,6 +278,22 @@ impl Faults {
         ids.len()
     }
 
+    /// [`Faults::silence_stream`] on a venue: a futures stream name
+    /// (`btcusd_perp@depth@100ms`) on that venue's connections; spot's for
+    /// [`Venue::Spot`]. Returns how many connections were silenced.
+    pub fn silence_venue_stream(&self, venue: Venue, stream: &str) -> usize {
+        if venue == Venue::Spot {
+            return self.silence_stream(stream);
+        }
+        let name = binance_types::futures::FuturesStream::parse_on(venue, stream)
+            .map_or_else(|_| stream.to_owned(), |n| n.to_string());
+        let hubs = self.state.venue_hubs.lock().unwrap();
+        hubs.iter()
+            .filter(|(v, _)| *v == venue)
+            .map(|(_, hub)| hub.silence(&name).len())
+            .sum()
+    }
+
     /// Refuse new TCP connections (reset at once) for `duration`.
     pub fn refuse_connections(&self, duration: Duration) {
         *self.state.refuse_until.lock().unwrap() = Some(Instant::now() + duration);
@@ -294,6 +317,9 @@ impl Faults {
     /// flow again).
     pub fn clear(&self) {
         if let Some(hub) = self.state.hub.get() {
+            hub.unsilence_all();
+        }
+        for (_, hub) in self.state.venue_hubs.lock().unwrap().iter() {
             hub.unsilence_all();
         }
         self.set_frame_delay(Duration::ZERO);

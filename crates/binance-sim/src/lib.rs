@@ -173,6 +173,7 @@ impl Sim {
                 ),
                 market: market.clone(),
             };
+            fault_state.attach_venue_hub(venue, &hub);
             tasks.push(tokio::spawn(market.clone().run(hub)));
             let app = futures_server::router(state);
             let (refusing, acceptor) = (fault_state.clone(), acceptor.clone());

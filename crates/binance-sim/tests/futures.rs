@@ -596,3 +596,34 @@ async fn futures_limits_are_their_own_and_configurable() {
     .expect("a ping from the futures server");
     assert_eq!(ping.len(), 8);
 }
+
+#[tokio::test]
+async fn a_silenced_futures_stream_stops_while_the_others_flow() {
+    let sim = busy(Limits::futures()).await;
+    let mut ws = open(
+        &sim,
+        Venue::CoinM,
+        "/stream?streams=btcusd_perp@bookTicker/btcusd_perp@depth@100ms",
+    )
+    .await;
+    frames_of(&mut ws, "depthUpdate", 1).await;
+    let faults = sim.faults();
+    assert_eq!(
+        faults.silence_venue_stream(Venue::CoinM, "BTCUSD_PERP@depth@100ms"),
+        1
+    );
+    // Whatever was queued before drains; then for half a second of the
+    // market's time (five depth windows) only bookTickers come.
+    let since = frames_of(&mut ws, "bookTicker", 50).await[49]["data"]["E"]
+        .as_u64()
+        .unwrap();
+    loop {
+        let v = next_event(&mut ws).await;
+        assert_eq!(v["stream"], "btcusd_perp@bookTicker", "{v}");
+        if v["data"]["E"].as_u64().unwrap() >= since + 500 {
+            break;
+        }
+    }
+    faults.clear();
+    frames_of(&mut ws, "depthUpdate", 1).await;
+}
