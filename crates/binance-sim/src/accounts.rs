@@ -31,4 +31,5 @@ pub use keys::KeyKind;
 pub(crate) use request::{param_text, CancelRequest, Get, OrderRequest, Signed};
 pub use spec::{AccountSpec, Wallet};
 pub use state::Accounts;
+pub(crate) use state::random_id;
 pub(crate) use subscriptions::{Listener, SubTarget, Unsubscribe};

@@ -78,6 +78,7 @@ fn faults(s: &Shared) -> Faults {
         state: s.faults.clone(),
         market: s.exchange.market().clone(),
         futures: Vec::new(),
+        users: Vec::new(),
     }
 }
 

@@ -83,6 +83,9 @@ pub struct FuturesConfig {
     pub usdm_port: u16,
     /// Port of the COIN-M server (0 picks a free one).
     pub coinm_port: u16,
+    /// How long a listen key lives after its `POST` or `PUT` (Binance: 60
+    /// minutes); shorten it to see `listenKeyExpired` in a test.
+    pub listen_key_validity: Duration,
 }
 
 impl FuturesConfig {
@@ -105,6 +108,7 @@ impl Default for FuturesConfig {
             actions_per_second: 100,
             usdm_port: 0,
             coinm_port: 0,
+            listen_key_validity: Duration::from_secs(60 * 60),
         }
     }
 }

@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use binance_types::venue::Venue;
 
 use crate::futures::FuturesMarket;
+use crate::futures_user::FuturesUsers;
 use crate::hub::{Hub, MICROS_SUFFIX};
 use crate::market::Market;
 
@@ -89,6 +90,14 @@ impl FaultState {
         self.venue_hubs.lock().unwrap().push((venue, hub.clone()));
     }
 
+    /// Send `command` to connection `id`; false when it is gone.
+    pub fn command(&self, id: u64, command: Command) -> bool {
+        let conns = self.conns.lock().unwrap();
+        conns
+            .get(&id)
+            .is_some_and(|c| c.commands.send(command).is_ok())
+    }
+
     pub fn unregister(&self, id: u64) {
         self.conns.lock().unwrap().remove(&id);
     }
@@ -138,6 +147,8 @@ pub struct Faults {
     pub(crate) market: Arc<Market>,
     /// The futures venues' markets.
     pub(crate) futures: Vec<Arc<FuturesMarket>>,
+    /// The futures venues' user data.
+    pub(crate) users: Vec<Arc<FuturesUsers>>,
 }
 
 impl Faults {
@@ -174,11 +185,13 @@ impl Faults {
     }
 
     fn send(&self, only: Option<u64>, command: Command) -> usize {
+        if let Some(id) = only {
+            return usize::from(self.state.command(id, command));
+        }
         let conns = self.state.conns.lock().unwrap();
         conns
-            .iter()
-            .filter(|(id, _)| only.is_none_or(|o| o == **id))
-            .filter(|(_, c)| c.commands.send(command.clone()).is_ok())
+            .values()
+            .filter(|c| c.commands.send(command.clone()).is_ok())
             .count()
     }
 
@@ -291,6 +304,17 @@ impl Faults {
         hubs.iter()
             .filter(|(v, _)| *v == venue)
             .map(|(_, hub)| hub.silence(&name).len())
+            .sum()
+    }
+
+    /// Expire every listen key of `venue` now, as though their 60 minutes
+    /// were up: each key's streams get `listenKeyExpired`, then nothing
+    /// more. Returns how many keys expired.
+    pub fn expire_listen_keys(&self, venue: Venue) -> usize {
+        self.users
+            .iter()
+            .filter(|u| u.venue() == venue)
+            .map(|u| u.expire(true))
             .sum()
     }
 

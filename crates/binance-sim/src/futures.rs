@@ -8,8 +8,13 @@
 //! the stream's previous event; bookTicker carries the id of the book it
 //! shows; aggTrades, klines and tickers come from the engine's fills; the
 //! mark price is the book's mid.
+//!
+//! Accounts' orders ([`Contract::submit_user`], [`Contract::cancel_user`])
+//! go through the same engine and publish the same way; a fill of a resting
+//! account order by the synthetic flow is handed to the [`UserFills`] set
+//! with [`FuturesMarket::set_user_fills`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use binance_types::futures::market::{
@@ -29,7 +34,10 @@ use serde::Serialize;
 
 use crate::clock::now_ms;
 use crate::engine::recent::Recent;
-use crate::engine::{BookSnapshot, Engine, Fill, FlowConfig, LevelChange, SymbolSpec};
+use crate::engine::{
+    BookSnapshot, CancelResult, Engine, Fill, FlowConfig, LevelChange, NewOrder, OrderError,
+    SubmitResult, SymbolSpec,
+};
 use crate::futures_wire::{self, Format};
 use crate::hub::Hub;
 use crate::market::{drive, forget_old_aggs, DepthWindow};
@@ -144,6 +152,13 @@ type Top = (Option<(Decimal, Decimal)>, Option<(Decimal, Decimal)>);
 /// The three depth speeds, in the order of a contract's windows.
 const SPEEDS: [DepthSpeed; 3] = [DepthSpeed::Ms100, DepthSpeed::Ms250, DepthSpeed::Ms500];
 
+/// Who settles the fills of accounts' orders resting on a contract's book.
+pub trait UserFills: Send + Sync {
+    /// The synthetic flow (or another order) filled the resting account
+    /// order `fill.maker_order_id` of `contract`; true when the order is done.
+    fn maker_fill(&self, contract: &Contract, fill: &Fill, now: u64) -> bool;
+}
+
 /// One contract's engine and the stream state derived from it.
 pub struct Contract {
     spec: ContractSpec,
@@ -167,6 +182,9 @@ pub struct Contract {
     /// (COIN-M `indexPriceKline`, of the pair).
     mark_candles: PriceCandles,
     index_candles: PriceCandles,
+    /// Accounts' orders resting on the book, and who settles their fills.
+    user_orders: HashSet<u64>,
+    user_fills: Option<Arc<dyn UserFills>>,
 }
 
 impl Contract {
@@ -199,6 +217,8 @@ impl Contract {
             skip: 0,
             mark_candles: PriceCandles::default(),
             index_candles: PriceCandles::default(),
+            user_orders: HashSet::new(),
+            user_fills: None,
             spec,
         }
     }
@@ -241,11 +261,57 @@ impl Contract {
     /// One engine step, published.
     fn step(&mut self, now: u64, hub: &Hub) {
         let out = self.engine.step(now);
-        self.publish_fills(&out.fills, now, hub);
-        self.add_changes(&out.changes, now, hub);
-        if !out.changes.is_empty() {
+        self.published(&out.fills, &out.changes, now, hub);
+    }
+
+    /// Publish what the engine did (fills, book changes) and settle the
+    /// fills of resting account orders.
+    fn published(&mut self, fills: &[Fill], changes: &[LevelChange], now: u64, hub: &Hub) {
+        self.publish_fills(fills, now, hub);
+        self.add_changes(changes, now, hub);
+        if !changes.is_empty() {
             self.publish_book_ticker(now, hub);
         }
+        if let Some(hook) = self.user_fills.clone() {
+            for fill in fills {
+                if self.user_orders.contains(&fill.maker_order_id)
+                    && hook.maker_fill(self, fill, now)
+                {
+                    self.user_orders.remove(&fill.maker_order_id);
+                }
+            }
+        }
+    }
+
+    /// An account's order: matched by the engine, its trades and book
+    /// changes published as the flow's are; a remainder that rests is
+    /// watched, its later fills go to [`UserFills::maker_fill`]. The taker's
+    /// own side of the fills is the caller's to settle.
+    pub fn submit_user(
+        &mut self,
+        order: NewOrder,
+        now: u64,
+        hub: &Hub,
+    ) -> Result<SubmitResult, OrderError> {
+        let result = self.engine.submit(order, now)?;
+        if matches!(
+            result.status,
+            crate::engine::OrderStatus::New | crate::engine::OrderStatus::PartiallyFilled
+        ) {
+            self.user_orders.insert(result.order_id);
+        }
+        self.published(&result.fills, &result.changes, now, hub);
+        Ok(result)
+    }
+
+    /// Cancel an account's resting order (`None`: not resting).
+    pub fn cancel_user(&mut self, order_id: u64, now: u64, hub: &Hub) -> Option<CancelResult> {
+        if !self.user_orders.remove(&order_id) {
+            return None;
+        }
+        let result = self.engine.cancel(order_id, now)?;
+        self.published(&[], &[result.change], now, hub);
+        Some(result)
     }
 
     /// Leave the next `count` book updates out of the diff streams, as lost events.
@@ -761,6 +827,13 @@ impl FuturesMarket {
     /// The venue.
     pub fn venue(&self) -> Venue {
         self.venue
+    }
+
+    /// Who settles fills of accounts' resting orders, on every contract.
+    pub fn set_user_fills(&self, hook: Arc<dyn UserFills>) {
+        for contract in self.contracts.values() {
+            contract.lock().unwrap().user_fills = Some(hook.clone());
+        }
     }
 
     /// A contract (uppercase symbol).

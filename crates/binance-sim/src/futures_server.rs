@@ -4,7 +4,10 @@
 //!
 //! USD-M takes `/public`, `/market` and `/private` routed paths and the
 //! legacy unrouted ones (which get `/public` data); COIN-M takes `/ws…` and
-//! `/stream…`. Every connection runs the one session loop
+//! `/stream…`. User streams are a listen key as a stream name
+//! (`/private/ws/<listenKey>` on USD-M, `/ws/<listenKey>` on COIN-M) or
+//! `?listenKey=<k>&events=…` (USD-M `/private/ws`, `/private/stream`).
+//! Every connection runs the one session loop
 //! ([`crate::session`]) with the stream protocol of [`crate::streams`].
 
 use axum::extract::ws::WebSocketUpgrade;
@@ -15,7 +18,7 @@ use axum::routing::get;
 use axum::Router;
 use binance_types::venue::{Route, Venue};
 
-use crate::shared::{ConnMeta, VenueState};
+use crate::shared::{stream_query, ConnMeta, VenueState};
 use crate::streams::Names;
 
 /// Every route of a futures venue: stream paths and REST.
@@ -33,6 +36,7 @@ pub(crate) fn router(state: VenueState) -> Router {
     }
     router
         .merge(crate::rest_futures::routes(state.market.venue()))
+        .merge(crate::rest_futures_user::routes(state.market.venue()))
         .fallback(crate::rest::not_found)
         .with_state(state)
 }
@@ -50,9 +54,29 @@ async fn upgrade(
         .filter(|_| state.market.venue() == Venue::UsdM)
         .find_map(|r| path.strip_prefix(r.path()).map(|rest| (Some(r), rest)))
         .unwrap_or((None, path));
-    let names = Names::Futures {
+    let kinds = Names::Futures {
         market: state.market.clone(),
+        users: state.users.clone(),
         route,
     };
-    crate::streams::open(state.shared, meta, rest, uri.query(), ws, names).await
+    // `?listenKey=<k>[&events=A/B]`: the key's stream, or one per event
+    // type asked for (`<k>#<type>`, and `listenKeyExpired` always).
+    let query = stream_query(uri.query().map(str::to_owned));
+    if let Some(key) = query.get("listenKey") {
+        let names: Vec<String> = match query.get("events") {
+            None => vec![key.clone()],
+            Some(events) => events
+                .split('/')
+                .chain(["listenKeyExpired"])
+                .map(|e| format!("{key}#{e}"))
+                .collect(),
+        };
+        let path = match rest {
+            "/stream" => "/stream".to_owned(),
+            _ => format!("/ws/{}", names.join("/")),
+        };
+        let streams = format!("streams={}", names.join("/"));
+        return crate::streams::open(state.shared, meta, &path, Some(&streams), ws, kinds).await;
+    }
+    crate::streams::open(state.shared, meta, rest, uri.query(), ws, kinds).await
 }

@@ -168,6 +168,7 @@ pub fn rest(
         state: h.shared.faults.clone(),
         market: h.shared.exchange.market().clone(),
         futures: Vec::new(),
+        users: Vec::new(),
     }
     .clear();
     h.shared.accounts().set_clock_skew(0);

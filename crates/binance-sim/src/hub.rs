@@ -133,19 +133,47 @@ impl Hub {
     /// too slow to keep up; it is dropped, and its connection closes, as
     /// Binance does with slow consumers.
     pub fn publish(&self, stream: &str, json: String) {
+        self.publish_named(stream, None, json);
+    }
+
+    /// [`Hub::publish`] to the subscribers of hub key `key`, the frame named
+    /// `stream` in combined frames (a user-data key filtered by event type
+    /// is still named by its listen key).
+    pub fn publish_as(&self, key: &str, stream: &str, json: String) {
+        self.publish_named(key, Some(stream), json);
+    }
+
+    fn publish_named(&self, key: &str, name: Option<&str>, json: String) {
         let mut streams = self.streams.lock().unwrap();
-        let Some(subs) = streams.get_mut(stream) else {
+        let Some(subs) = streams.get_mut(key) else {
             return;
         };
         let frame = Arc::new(Published {
-            stream: subs.name.clone(),
+            stream: name.map_or_else(|| subs.name.clone(), Arc::from),
             json,
         });
         subs.list
             .retain(|(_, inbox)| inbox.try_send(frame.clone()).is_ok());
         if subs.list.is_empty() {
-            streams.remove(stream);
+            streams.remove(key);
         }
+    }
+
+    /// The connections fed `stream` now, in any unit or filter (hub keys
+    /// `<stream>` and `<stream>#…`), each once.
+    pub fn subscribers(&self, stream: &str) -> Vec<u64> {
+        let streams = self.streams.lock().unwrap();
+        let mut ids: Vec<u64> = streams
+            .iter()
+            .filter(|(key, _)| {
+                key.strip_prefix(stream)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('#'))
+            })
+            .flat_map(|(_, subs)| subs.list.iter().map(|(id, _)| *id))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
     }
 }
 

@@ -8,6 +8,12 @@
 //! ([`futures`]), the futures stream names and routed paths, frames written
 //! as futures writes them ([`futures_wire`]), `/fapi/v1/…` and `/dapi/v1/…`.
 //!
+//! On the futures ports, accounts create listen keys (`/fapi/v1/listenKey`,
+//! `/dapi/v1/listenKey`), place orders (`/fapi/v1/order`, `/dapi/v1/order`)
+//! against the contracts' engines, and receive `ORDER_TRADE_UPDATE`,
+//! `TRADE_LITE`, `ACCOUNT_UPDATE` and `listenKeyExpired` on the user streams
+//! ([`futures_user`], [`Sim::futures_user_events`]).
+//!
 //! Accounts ([`SimConfig::accounts`], [`Sim::accounts`]) place orders through
 //! signed REST or the WebSocket API at [`Sim::ws_api_url`], and receive their
 //! user data (`executionReport`, `outboundAccountPosition`, `balanceUpdate`,
@@ -41,6 +47,7 @@ mod config;
 mod exchange;
 pub mod faults;
 pub mod futures;
+pub mod futures_user;
 pub mod futures_wire;
 pub mod market;
 // The server: shared state, one session loop, the two connection kinds
@@ -50,6 +57,7 @@ mod flood;
 mod futures_server;
 mod rest;
 mod rest_futures;
+mod rest_futures_user;
 mod rest_ticker;
 mod rest_user;
 mod server;
@@ -80,6 +88,7 @@ pub use market::MarketConfig;
 use engine::{BookSnapshot, Fill};
 use exchange::Exchange;
 use futures::FuturesMarket;
+use futures_user::FuturesUsers;
 use hub::Hub;
 use market::Market;
 use shared::{Shared, Weights};
@@ -101,6 +110,7 @@ pub struct Sim {
 struct VenueServer {
     addr: SocketAddr,
     market: Arc<FuturesMarket>,
+    users: Arc<FuturesUsers>,
     weights: Arc<Weights>,
 }
 
@@ -119,6 +129,7 @@ impl Sim {
             state: fault_state.clone(),
             market: market.clone(),
             futures: Vec::new(),
+            users: Vec::new(),
         };
         let (acceptor, certificate) = match config.tls {
             true => {
@@ -159,6 +170,7 @@ impl Sim {
                 config.history,
             ));
             let hub = Arc::new(Hub::default());
+            let users = FuturesUsers::new(market.clone(), hub.clone(), futures.listen_key_validity);
             let venue_weights = Arc::new(Weights::default());
             // Its own hub (stream names collide across venues), limits and
             // weight ledger; the spot fault switches.
@@ -172,8 +184,10 @@ impl Sim {
                     venue_weights.clone(),
                 ),
                 market: market.clone(),
+                users: users.clone(),
             };
             fault_state.attach_venue_hub(venue, &hub);
+            tasks.push(tokio::spawn(users.clone().expire_loop()));
             tasks.push(tokio::spawn(market.clone().run(hub)));
             let app = futures_server::router(state);
             let (refusing, acceptor) = (fault_state.clone(), acceptor.clone());
@@ -183,9 +197,11 @@ impl Sim {
                 }
             }));
             faults.futures.push(market.clone());
+            faults.users.push(users.clone());
             venues.push(VenueServer {
                 addr: venue_addr,
                 market,
+                users,
                 weights: venue_weights,
             });
         }
@@ -257,6 +273,15 @@ impl Sim {
             Venue::Spot => self.true_book(symbol, update_id),
             _ => self.venue(venue)?.market.true_book(symbol, update_id),
         }
+    }
+
+    /// Every user event the simulator produced for the account `api_key`
+    /// on a futures `venue`, as the exact JSON payload, oldest first
+    /// (none for spot or a venue not served).
+    pub fn futures_user_events(&self, venue: Venue, api_key: &str) -> Vec<String> {
+        self.venue(venue)
+            .map(|v| v.users.events(api_key))
+            .unwrap_or_default()
     }
 
     /// The symbols a venue trades (none for a venue not served).

@@ -74,13 +74,15 @@ fn route(
 }
 
 /// A signed request's parameters and account.
-struct Authed {
-    account: usize,
+pub(crate) struct Authed {
+    /// The account.
+    pub account: usize,
     params: HashMap<String, String>,
 }
 
 impl Authed {
-    fn get(&self, name: &str) -> Option<String> {
+    /// A parameter, when sent and not empty.
+    pub(crate) fn get(&self, name: &str) -> Option<String> {
         self.params.get(name).filter(|v| !v.is_empty()).cloned()
     }
 
@@ -103,6 +105,44 @@ impl Authed {
     }
 }
 
+/// Check a signed request as Binance does (`X-MBX-APIKEY`, `timestamp`,
+/// `recvWindow`, `signature` over the query string then the body, as sent):
+/// its account and parameters.
+pub(crate) fn authenticate(
+    s: &Shared,
+    headers: &HeaderMap,
+    query: Option<String>,
+    body: String,
+) -> Result<Authed, ApiErr> {
+    let query = query.unwrap_or_default();
+    // Binance signs `totalParams`: the query string then the body, as sent.
+    let without_signature = |text: &str| {
+        text.split('&')
+            .filter(|p| !p.is_empty() && !p.starts_with("signature="))
+            .collect::<Vec<_>>()
+            .join("&")
+    };
+    let payload = format!("{}{}", without_signature(&query), without_signature(&body));
+    let mut params = stream_query(Some(query));
+    params.extend(stream_query(Some(body)));
+    let key = api_key(headers)?;
+    let signed = Signed::Rest {
+        payload,
+        params: &params,
+    };
+    let account = s.accounts().authenticate(Some(&key), &signed)?;
+    Ok(Authed { account, params })
+}
+
+/// The `X-MBX-APIKEY` header; Binance's `-2014` when missing.
+pub(crate) fn api_key(headers: &HeaderMap) -> Result<String, ApiErr> {
+    headers
+        .get("x-mbx-apikey")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .ok_or_else(|| ApiErr::new(401, -2014, "API-key format invalid."))
+}
+
 /// Weigh, authenticate, run; count the order when it places one.
 #[allow(clippy::too_many_arguments)]
 async fn answer(
@@ -116,32 +156,11 @@ async fn answer(
     counts_orders: bool,
 ) -> Response {
     let answer = async {
-        let query = query.unwrap_or_default();
-        // Binance signs `totalParams`: the query string then the body, as sent.
-        let without_signature = |text: &str| {
-            text.split('&')
-                .filter(|p| !p.is_empty() && !p.starts_with("signature="))
-                .collect::<Vec<_>>()
-                .join("&")
-        };
-        let payload = format!("{}{}", without_signature(&query), without_signature(&body));
-        let mut params = stream_query(Some(query.clone()));
-        params.extend(stream_query(Some(body.clone())));
-        let key = headers
-            .get("x-mbx-apikey")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let Some(key) = key else {
-            return ApiErr::new(401, -2014, "API-key format invalid.").into_response();
-        };
-        let signed = Signed::Rest {
-            payload,
-            params: &params,
-        };
-        match s.accounts().authenticate(Some(&key), &signed) {
+        match authenticate(s, headers, query, body) {
             Err(e) => e.into_response(),
-            Ok(account) => {
-                let mut response = match run(s, Authed { account, params }) {
+            Ok(authed) => {
+                let account = authed.account;
+                let mut response = match run(s, authed) {
                     Ok(v) => Json(v).into_response(),
                     Err(e) => e.into_response(),
                 };

@@ -22,6 +22,7 @@ use crate::config::{Flood, Limits};
 use crate::exchange::Exchange;
 use crate::faults::FaultState;
 use crate::futures::FuturesMarket;
+use crate::futures_user::FuturesUsers;
 use crate::hub::Hub;
 
 /// What every handler shares.
@@ -113,11 +114,13 @@ impl Shared {
 }
 
 /// What a futures venue's handlers share: the server state (its hub, its
-/// limits, the fault switches, its weight ledger) and its contracts.
+/// limits, the fault switches, its weight ledger), its contracts and its
+/// user data.
 #[derive(Clone)]
 pub(crate) struct VenueState {
     pub shared: Shared,
     pub market: Arc<FuturesMarket>,
+    pub users: Arc<FuturesUsers>,
 }
 
 /// The peer and a second handle on its TCP socket, for each request.

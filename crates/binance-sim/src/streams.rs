@@ -12,7 +12,7 @@ use axum::response::Response;
 use binance_types::control::{ControlError, ControlRequest, ControlResponse, RequestId};
 use binance_types::futures::FuturesStream;
 use binance_types::market::ServerShutdown;
-use binance_types::venue::Route;
+use binance_types::venue::{Route, Venue};
 use binance_types::{Millis, StreamName, Time};
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use crate::api_error::{binance_error, retry_after};
 use crate::faults::ConnKind;
 use crate::futures::FuturesMarket;
+use crate::futures_user::FuturesUsers;
 use crate::hub::{Inbox, Published};
 use crate::market::Market;
 use crate::session::{self, Notice, Outbox, Protocol};
@@ -110,6 +111,8 @@ pub(crate) enum Names {
     Futures {
         /// The venue's contracts.
         market: Arc<FuturesMarket>,
+        /// The venue's listen keys.
+        users: Arc<FuturesUsers>,
         /// The route of the connection's path.
         route: Option<Route>,
     },
@@ -122,8 +125,18 @@ impl Names {
     fn check(&self, spot: &Market, name: &str) -> Result<(String, bool), String> {
         match self {
             Names::Spot => check_stream(spot, name).map(|n| (n, true)),
-            Names::Futures { market, route } => {
+            Names::Futures {
+                market,
+                users,
+                route,
+            } => {
                 let venue = market.venue();
+                // A listen key's stream: fed on `/private` (USD-M) or any
+                // path (COIN-M), silent elsewhere.
+                if users.is_user_stream(name) {
+                    let fed = venue != Venue::UsdM || *route == Some(Route::Private);
+                    return Ok((name.to_owned(), fed));
+                }
                 let stream = FuturesStream::parse_on(venue, name).map_err(|e| e.to_string())?;
                 if !market.supports(&stream) {
                     return Err(format!("stream `{name}` is not simulated (unknown symbol)"));

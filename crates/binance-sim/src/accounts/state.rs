@@ -92,7 +92,7 @@ impl fmt::Debug for Accounts {
 }
 
 /// A random id of `len` letters and digits (client order ids, tokens).
-pub(super) fn random_id(len: usize) -> String {
+pub(crate) fn random_id(len: usize) -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::thread_rng();
@@ -323,6 +323,12 @@ impl Accounts {
             self.state.lock().unwrap().accounts[account].verifier,
             Verifier::Ed25519(_)
         )
+    }
+
+    /// Whether `api_key` is an account's key (no signature needed: the
+    /// futures listenKey endpoints take the key alone).
+    pub(crate) fn knows_key(&self, api_key: &str) -> bool {
+        self.state.lock().unwrap().by_key.contains_key(api_key)
     }
 
     /// The account's API key.

@@ -1,0 +1,183 @@
+//! A futures venue's user REST (`/fapi/v1/…` on USD-M, `/dapi/v1/…` on
+//! COIN-M): the listen key (`POST`/`PUT`/`DELETE listenKey`, the API key
+//! alone, reference §3.2) and signed orders (`POST`/`DELETE`/`GET order`,
+//! checked as spot's are), each weight 1.
+
+use axum::extract::{Extension, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use binance_types::venue::Venue;
+use serde_json::{json, Value};
+
+use crate::api_error::ApiErr;
+use crate::faults::{Command, DropMode};
+use crate::futures_user::{FuturesOrderRequest, OrderRef};
+use crate::rest_user::{api_key, authenticate, Authed};
+use crate::shared::{stream_query, ConnMeta, VenueState};
+
+/// The user routes of `venue`, under its prefix.
+pub(crate) fn routes(venue: Venue) -> Router<VenueState> {
+    let p = match venue {
+        Venue::CoinM => "/dapi/v1",
+        _ => "/fapi/v1",
+    };
+    Router::new()
+        .route(
+            &format!("{p}/listenKey"),
+            post(create_key).put(extend_key).delete(close_key),
+        )
+        .route(
+            &format!("{p}/order"),
+            post(place).delete(cancel).get(query_order),
+        )
+}
+
+/// The account's API key (`X-MBX-APIKEY`), known to the simulator.
+fn account_key(v: &VenueState, headers: &HeaderMap) -> Result<String, ApiErr> {
+    let key = api_key(headers)?;
+    if v.shared.accounts().knows_key(&key) {
+        Ok(key)
+    } else {
+        Err(ApiErr::bad_key())
+    }
+}
+
+/// Weigh 1, then answer `run`'s value or error.
+async fn weighed(
+    v: &VenueState,
+    m: &ConnMeta,
+    run: impl FnOnce() -> Result<Value, ApiErr>,
+) -> Response {
+    let answer = async move {
+        match run() {
+            Ok(body) => Json(body).into_response(),
+            Err(e) => e.into_response(),
+        }
+    };
+    v.shared.weighed(m, 1, answer).await
+}
+
+async fn create_key(
+    State(v): State<VenueState>,
+    Extension(m): Extension<ConnMeta>,
+    headers: HeaderMap,
+) -> Response {
+    weighed(&v, &m, || {
+        let key = account_key(&v, &headers)?;
+        Ok(json!({ "listenKey": v.users.create_listen_key(&key) }))
+    })
+    .await
+}
+
+async fn extend_key(
+    State(v): State<VenueState>,
+    Extension(m): Extension<ConnMeta>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    weighed(&v, &m, || {
+        let key = account_key(&v, &headers)?;
+        let given = stream_query(q).remove("listenKey");
+        let listen_key = v.users.extend_listen_key(&key, given.as_deref())?;
+        Ok(json!({ "listenKey": listen_key }))
+    })
+    .await
+}
+
+/// `DELETE listenKey`: the key is gone and the connections carrying it end
+/// (close code 1000).
+async fn close_key(
+    State(v): State<VenueState>,
+    Extension(m): Extension<ConnMeta>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    weighed(&v, &m, || {
+        let key = account_key(&v, &headers)?;
+        let given = stream_query(q).remove("listenKey");
+        let listen_key = v.users.close_listen_key(&key, given.as_deref())?;
+        for conn in v.shared.hub.subscribers(&listen_key) {
+            v.shared.faults.command(
+                conn,
+                Command::Drop(DropMode::Close {
+                    code: 1000,
+                    reason: "listenKey closed".into(),
+                }),
+            );
+        }
+        Ok(json!({}))
+    })
+    .await
+}
+
+/// A signed request's account's API key and parameters.
+fn signed(
+    v: &VenueState,
+    headers: &HeaderMap,
+    q: Option<String>,
+    body: String,
+) -> Result<(String, Authed), ApiErr> {
+    let authed = authenticate(&v.shared, headers, q, body)?;
+    Ok((v.shared.accounts().api_key(authed.account), authed))
+}
+
+/// The order a cancel or query names.
+fn order_ref(a: &Authed) -> Result<(String, OrderRef), ApiErr> {
+    let symbol = a
+        .get("symbol")
+        .ok_or_else(|| ApiErr::missing("symbol"))?
+        .to_uppercase();
+    let id = match (a.get("orderId"), a.get("origClientOrderId")) {
+        (Some(id), _) => OrderRef::Id(id.parse().map_err(|_| ApiErr::illegal("orderId", &id))?),
+        (None, Some(client)) => OrderRef::Client(client),
+        (None, None) => return Err(ApiErr::missing("orderId")),
+    };
+    Ok((symbol, id))
+}
+
+async fn place(
+    State(v): State<VenueState>,
+    Extension(m): Extension<ConnMeta>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: String,
+) -> Response {
+    weighed(&v, &m, || {
+        let (key, a) = signed(&v, &headers, q, body)?;
+        let req = FuturesOrderRequest::parse(&|k| a.get(k))?;
+        v.users.place(&key, &req)
+    })
+    .await
+}
+
+async fn cancel(
+    State(v): State<VenueState>,
+    Extension(m): Extension<ConnMeta>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: String,
+) -> Response {
+    weighed(&v, &m, || {
+        let (key, a) = signed(&v, &headers, q, body)?;
+        let (symbol, id) = order_ref(&a)?;
+        v.users.cancel(&key, &symbol, id)
+    })
+    .await
+}
+
+async fn query_order(
+    State(v): State<VenueState>,
+    Extension(m): Extension<ConnMeta>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: String,
+) -> Response {
+    weighed(&v, &m, || {
+        let (key, a) = signed(&v, &headers, q, body)?;
+        let (symbol, id) = order_ref(&a)?;
+        v.users.query(&key, &symbol, id)
+    })
+    .await
+}
