@@ -464,7 +464,14 @@ impl<U: TimeUnit> Task<U> {
             )
             .await;
         }
-        let _ = self.state.send(State::Ended(Error::closed()));
+        // An end with an error (a refused key) stays what it was.
+        self.state.send_if_modified(|state| {
+            if matches!(state, State::Ended(_)) {
+                return false;
+            }
+            *state = State::Ended(Error::closed());
+            true
+        });
     }
 
     /// Carry `key`: new connections for it (unless it is the key they
