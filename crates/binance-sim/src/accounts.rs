@@ -30,6 +30,6 @@ pub use crate::api_error::ApiErr;
 pub use keys::KeyKind;
 pub(crate) use request::{param_text, CancelRequest, Get, OrderRequest, Signed};
 pub use spec::{AccountSpec, Wallet};
-pub use state::Accounts;
 pub(crate) use state::random_id;
+pub use state::Accounts;
 pub(crate) use subscriptions::{Listener, SubTarget, Unsubscribe};

@@ -248,16 +248,15 @@ impl FuturesUsers {
             .map(|(api, _)| api.clone())
             .collect();
         for api_key in &due {
-            let Some(active) = st.keys.remove(api_key) else {
-                continue;
-            };
+            let key = st.keys[api_key].key.clone();
             let event = FuturesUserEvent::ListenKeyExpired(ListenKeyExpired::<Millis> {
                 event_time: Time::new(next_time(&mut st)),
-                listen_key: active.key.clone(),
+                listen_key: key.clone(),
             });
-            // Published while the key is still known, then forgotten.
+            // Published while the key is still active, then forgotten.
             self.emit(&mut st, api_key, &event);
-            st.owners.remove(&active.key);
+            st.keys.remove(api_key);
+            st.owners.remove(&key);
         }
         due.len()
     }
@@ -351,10 +350,7 @@ impl FuturesUsers {
             Order {
                 api_key: api_key.to_owned(),
                 symbol: req.symbol.clone(),
-                client_order_id: req
-                    .client_order_id
-                    .clone()
-                    .unwrap_or_else(|| random_id(22)),
+                client_order_id: req.client_order_id.clone().unwrap_or_else(|| random_id(22)),
                 side: req.side,
                 kind: req.kind,
                 time_in_force: match req.kind {
@@ -379,7 +375,12 @@ impl FuturesUsers {
             st.orders.get_mut(&id).expect("just placed").status = OrderStatus::Expired;
             self.report(&mut st, &c, &id, ExecutionType::Expired, None);
         }
-        Ok(order_json(&st.orders[&id], id.1, places, c.spec().contract_size))
+        Ok(order_json(
+            &st.orders[&id],
+            id.1,
+            places,
+            c.spec().contract_size,
+        ))
     }
 
     /// `DELETE order`: cancel a resting order; the order's JSON.
@@ -400,7 +401,12 @@ impl FuturesUsers {
         }
         st.orders.get_mut(&key).expect("found").status = OrderStatus::Canceled;
         self.report(&mut st, &c, &key, ExecutionType::Canceled, None);
-        Ok(order_json(&st.orders[&key], key.1, Places::of(&c), c.spec().contract_size))
+        Ok(order_json(
+            &st.orders[&key],
+            key.1,
+            Places::of(&c),
+            c.spec().contract_size,
+        ))
     }
 
     /// `GET order`: the order's JSON.
@@ -659,7 +665,9 @@ fn trade(h: &mut Holding, signed: Decimal, price: Decimal, venue: Venue, size: D
         let total = h.amount + signed;
         h.entry = match venue {
             // COIN-M averages entry prices harmonically (contracts are USD).
-            Venue::CoinM => total.abs() / (h.amount.abs() / nonzero(h.entry) + signed.abs() / price),
+            Venue::CoinM => {
+                total.abs() / (h.amount.abs() / nonzero(h.entry) + signed.abs() / price)
+            }
             _ => (h.entry * h.amount.abs() + price * signed.abs()) / total.abs(),
         };
         h.amount = total;
