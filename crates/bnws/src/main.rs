@@ -319,12 +319,17 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         _ => Vec::new(),
     };
-    if cli.market != Venue::Spot && matches!(cli.command, Command::User { .. }) {
-        say!(
-            "user data for {} futures is not served yet: `bnws user` is spot and margin only",
-            cli.market
-        );
-        return Ok(ExitCode::from(2));
+    if let (
+        Venue::UsdM | Venue::CoinM,
+        Command::User {
+            margin, isolated, ..
+        },
+    ) = (cli.market, &cli.command)
+    {
+        if *margin || isolated.is_some() {
+            say!("--margin and --isolated are spot accounts: leave out --market");
+            return Ok(ExitCode::from(2));
+        }
     }
     let (endpoint, rest, _sim) = target(&cli).await?;
     let manager = manager(&cli, endpoint, _sim.is_some())?;
@@ -351,6 +356,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Record {
             out, rotate, count, ..
         } => record::record(&manager, market, &names, out, *rotate, *count).await,
+        Command::User { status, count, .. } if market != Venue::Spot => {
+            futures_user(&manager, market, *status, *count, _sim.as_ref()).await
+        }
         Command::User {
             margin,
             isolated,
@@ -716,6 +724,88 @@ async fn user(
     if let Some(trader) = trader {
         trader.abort();
     }
+    socket.close().await;
+    out.close(None).await?;
+    Ok(losses.finish(code))
+}
+
+/// `bnws --market usdm|coinm user`: the futures account's events as
+/// Binance's JSON, one line each (listen keys made and kept alive by the
+/// library). With `--sim`, the demo account buys and sells a contract every
+/// second.
+async fn futures_user(
+    manager: &SocketManager,
+    market: Venue,
+    status: bool,
+    count: Option<u64>,
+    sim: Option<&Sim>,
+) -> Result<ExitCode, String> {
+    let socket = match market {
+        Venue::CoinM => manager.coin_futures_user_socket(),
+        _ => manager.futures_user_socket(),
+    };
+    let mut socket = match socket {
+        Ok(s) => s,
+        Err(e) => {
+            say!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if let Err(e) = socket.connect().await {
+        say!("{e}");
+        return Ok(ExitCode::from(1));
+    }
+    let mut out = output::Stdout::new();
+    let mut losses = Losses::default();
+    let mut printed = 0u64;
+    let symbol = match market {
+        Venue::CoinM => "BTCUSD_PERP",
+        _ => "BTCUSDT",
+    };
+    let quantity = match market {
+        Venue::CoinM => "1",
+        _ => "0.001",
+    };
+    let mut side = "BUY";
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let code = loop {
+        if count.is_some_and(|c| printed >= c) {
+            break ExitCode::SUCCESS;
+        }
+        let message = tokio::select! {
+            m = socket.recv() => m,
+            _ = tick.tick(), if sim.is_some() => {
+                let params = [("symbol", symbol), ("side", side), ("type", "MARKET"), ("quantity", quantity)];
+                if let Some(Err((code, msg))) = sim.map(|s| s.futures_order(market, binance_sim::cli::DEMO_API_KEY, &params)) {
+                    say!("demo order: {code} {msg}");
+                }
+                side = if side == "BUY" { "SELL" } else { "BUY" };
+                continue;
+            }
+            _ = tokio::signal::ctrl_c() => break ExitCode::SUCCESS,
+        };
+        match message {
+            Ok(Message::FuturesUser(event)) => {
+                let line = serde_json::to_string(&event).map_err(|e| e.to_string())?;
+                writeln!(out, "{line}").map_err(|e| e.to_string())?;
+                out.send().await?;
+                printed += 1;
+            }
+            Ok(Message::Status(s)) => {
+                losses
+                    .status(&s, status.then_some(&mut out as &mut dyn Write))
+                    .map_err(|e| e.to_string())?;
+                out.send().await?;
+            }
+            Ok(_) => {}
+            Err(e) if e.is_timeout() => {}
+            Err(e) if *e.kind() == ErrorKind::MaxReconnects => break gave_up(&mut out),
+            Err(e) => {
+                say!("{e}");
+                break ExitCode::from(1);
+            }
+        }
+    };
     socket.close().await;
     out.close(None).await?;
     Ok(losses.finish(code))
