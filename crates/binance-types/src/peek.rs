@@ -155,7 +155,25 @@ fn slow(bytes: &[u8]) -> Peek<'_> {
 ///
 /// Two frames of one stream with the same key carry the same event, so a
 /// reader fed by two connections passes a frame only if its key is newer.
+/// On an all-market stream (`!bookTicker`, `!forceOrder@arr`) the key only
+/// grows per symbol: see [`order_key_of`].
 pub fn order_key(bytes: &[u8]) -> Option<u64> {
+    order_key_of(bytes).map(|key| key.value)
+}
+
+/// A frame's order key ([`order_key`]) and the symbol (`s`) of a one-symbol
+/// event: an all-market stream interleaves symbols whose keys each grow on
+/// their own (futures `!bookTicker` is keyed by `u`, per symbol).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderKey<'a> {
+    /// The key.
+    pub value: u64,
+    /// `s`, for an object (not an array) that names one.
+    pub symbol: Option<&'a str>,
+}
+
+/// [`order_key`] with the event's symbol.
+pub fn order_key_of(bytes: &[u8]) -> Option<OrderKey<'_>> {
     let pos = skip_ws(bytes, 0);
     let payload = match sniff::first_member(bytes, pos) {
         Some(("stream", Value::Str(_, end))) => sniff::next_member(bytes, end, "data")?,
@@ -179,28 +197,38 @@ pub fn order_key(bytes: &[u8]) -> Option<u64> {
                 at = skip_ws(bytes, end);
                 match bytes.get(at)? {
                     b',' => at = skip_ws(bytes, at + 1),
-                    b']' => return latest,
+                    b']' => {
+                        return latest.map(|value| OrderKey {
+                            value,
+                            symbol: None,
+                        })
+                    }
                     _ => return None,
                 }
             }
         }
-        b'{' => object_key(bytes, payload).map(|(key, _)| key.value),
+        b'{' => object_key(bytes, payload).map(|(key, _)| OrderKey {
+            value: key.value,
+            symbol: key.symbol,
+        }),
         _ => None,
     }
 }
 
-/// An object's order key, and whether it is an event time.
-struct Key {
+/// An object's order key, whether it is an event time, and its symbol.
+struct Key<'a> {
     value: u64,
     clocked: bool,
+    symbol: Option<&'a str>,
 }
 
 /// The order key of the object at `pos` and the position after it.
-fn object_key(bytes: &[u8], pos: usize) -> Option<(Key, usize)> {
+fn object_key(bytes: &[u8], pos: usize) -> Option<(Key<'_>, usize)> {
     if bytes.get(pos) != Some(&b'{') {
         return None;
     }
     let mut e: Option<&str> = None;
+    let mut symbol: Option<&str> = None;
     let (mut big_e, mut t, mut a, mut u, mut last) = (None, None, None, None, None);
     let mut at = skip_ws(bytes, pos + 1);
     if bytes.get(at) == Some(&b'}') {
@@ -222,6 +250,18 @@ fn object_key(bytes: &[u8], pos: usize) -> Option<(Key, usize)> {
                 e = Some(text);
                 end
             }
+            ("s", _) => match string(bytes, value) {
+                Some((text, end)) => {
+                    symbol = Some(text);
+                    end
+                }
+                None => skip_value(bytes, value)?,
+            },
+            // A futures `forceOrder` names its symbol in its order.
+            ("o", _) if bytes.get(value) == Some(&b'{') => {
+                symbol = symbol.or_else(|| nested_symbol(bytes, value));
+                skip_value(bytes, value)?
+            }
             (_, Some(slot)) => match sniff::unsigned(bytes, value) {
                 Some((n, end)) if end > value => {
                     *slot = Some(n);
@@ -242,12 +282,14 @@ fn object_key(bytes: &[u8], pos: usize) -> Option<(Key, usize)> {
         value.map(|value| Key {
             value,
             clocked: false,
+            symbol,
         })
     };
     let clock = |value: Option<u64>| {
         value.map(|value| Key {
             value,
             clocked: true,
+            symbol,
         })
     };
     let key = match e {
@@ -256,12 +298,32 @@ fn object_key(bytes: &[u8], pos: usize) -> Option<(Key, usize)> {
         Some("depthUpdate" | "bookTicker") => id(u),
         Some(
             "kline" | "24hrMiniTicker" | "24hrTicker" | "1hTicker" | "4hTicker" | "1dTicker"
-            | "avgPrice",
+            | "avgPrice"
+            // Futures events pushed on a clock, one per symbol and push.
+            | "markPriceUpdate" | "continuous_kline" | "indexPriceUpdate" | "markPrice_kline"
+            | "indexPrice_kline" | "compositeIndex" | "forceOrder" | "contractInfo"
+            | "assetIndexUpdate",
         ) => clock(big_e),
         Some(_) => None,
         None => id(u.or(last)),
     }?;
     Some((key, at + 1))
+}
+
+/// The `s` member of the object at `pos`, if it is a plain string.
+fn nested_symbol(bytes: &[u8], pos: usize) -> Option<&str> {
+    let mut at = skip_ws(bytes, pos + 1);
+    loop {
+        let (name, value) = member_key(bytes, at)?;
+        if name == "s" {
+            return string(bytes, value).map(|(text, _)| text);
+        }
+        at = skip_ws(bytes, skip_value(bytes, value)?);
+        match bytes.get(at)? {
+            b',' => at = skip_ws(bytes, at + 1),
+            _ => return None,
+        }
+    }
 }
 
 /// `"name":` at `pos`: the name and the position of its value.
@@ -393,6 +455,40 @@ mod tests {
         ];
         for (text, want) in cases {
             assert_eq!(order_key(text.as_bytes()), *want, "{text}");
+        }
+    }
+
+    /// Futures: clock-pushed events keyed by `E`, and the symbol that an
+    /// all-market stream's keys grow per (`!bookTicker` by `u`,
+    /// `!forceOrder@arr` by `E`, its symbol inside `o`).
+    #[test]
+    fn futures_order_keys_and_symbols() {
+        let cases: &[(&str, Option<(u64, Option<&str>)>)] = &[
+            (
+                r#"{"stream":"!bookTicker","data":{"e":"bookTicker","u":400900217,"E":1568014460893,"T":1568014460891,"s":"BNBUSDT","b":"25.35190000","B":"31.21000000","a":"25.36520000","A":"40.66000000"}}"#,
+                Some((400900217, Some("BNBUSDT"))),
+            ),
+            (
+                r#"{"e":"markPriceUpdate","E":1562305380000,"s":"BTCUSDT","p":"11794.15","i":"11784.62","P":"11784.25","r":"0.00038","T":1562306400000}"#,
+                Some((1562305380000, Some("BTCUSDT"))),
+            ),
+            (
+                r#"{"e":"forceOrder","E":1568014460893,"o":{"s":"BTCUSDT","S":"SELL","o":"LIMIT","q":"0.014"}}"#,
+                Some((1568014460893, Some("BTCUSDT"))),
+            ),
+            (
+                r#"{"e":"continuous_kline","E":1607443058651,"ps":"BTCUSDT","ct":"PERPETUAL","k":{"t":1}}"#,
+                Some((1607443058651, None)),
+            ),
+            (
+                r#"[{"e":"markPriceUpdate","E":5,"s":"A"},{"e":"markPriceUpdate","E":6,"s":"B"}]"#,
+                Some((6, None)),
+            ),
+            (r#"{"e":"indexPriceUpdate","E":7,"i":"BTCUSD","p":"1"}"#, Some((7, None))),
+        ];
+        for (text, want) in cases {
+            let got = order_key_of(text.as_bytes()).map(|k| (k.value, k.symbol));
+            assert_eq!(got, *want, "{text}");
         }
     }
 }

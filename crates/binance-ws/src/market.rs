@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use binance_types::control::{ControlRequest, ControlResponse, RequestId};
-use binance_types::peek::{order_key, peek, Peek};
+use binance_types::peek::{order_key_of, peek, Peek};
 use binance_types::venue::Venue;
 use binance_types::{frame, Event, Micros, TimeUnit};
 use serde_json::Value;
@@ -460,8 +460,16 @@ impl<U: TimeUnit> Protocol for Market<U> {
                 }
                 (None, _) => "",
             };
-            if let Some(key) = order_key(text.as_bytes()) {
-                if !dedupe.fresh(name, key) {
+            if let Some(key) = order_key_of(text.as_bytes()) {
+                // An all-market stream interleaves symbols whose keys each
+                // grow on their own (`!bookTicker`'s `u`).
+                let fresh = match key.symbol {
+                    Some(symbol) if name.starts_with('!') => {
+                        dedupe.fresh(&format!("{name}#{symbol}"), key.value)
+                    }
+                    _ => dedupe.fresh(name, key.value),
+                };
+                if !fresh {
                     return After::Nothing;
                 }
             }
@@ -879,6 +887,51 @@ mod tests {
         market.on_frame(trade(5), Which::Current);
         market.flush();
         assert_eq!(delivered(&queue), vec![trade(5).to_string()]);
+    }
+
+    /// Futures during a rotation (both connections deliver): an all-market
+    /// `!bookTicker` interleaves symbols whose `u` each grow on their own,
+    /// so none is taken for a repeat of another's; a clock-pushed
+    /// `markPriceUpdate` (no id) is delivered once.
+    #[test]
+    fn a_rotation_keeps_every_symbol_of_an_all_market_stream_and_no_repeat() {
+        let plan = Plan {
+            base: "ws://127.0.0.1:1".into(),
+            venue: Venue::CoinM,
+            streams: vec!["!bookTicker".into(), "btcusd_perp@markPrice".into()],
+            combined: true,
+            micros: false,
+            private: 0,
+            user_data: false,
+        };
+        let mut market = Market::<Millis>::new(plan, None);
+        let queue = Arc::new(Queue::new(100, Overflow::DropOldest));
+        market.on_command(
+            Command::Attach {
+                id: 1,
+                queue: queue.clone(),
+                stamp: false,
+                max_stall: Duration::from_secs(1),
+            },
+            false,
+        );
+        market.on_link(LinkEvent::Opened { again: false });
+        market.on_rotation(Phase::Opening);
+        let book = |symbol: &str, u: u64| -> Utf8Bytes {
+            format!(r#"{{"stream":"!bookTicker","data":{{"e":"bookTicker","u":{u},"s":"{symbol}","ps":"X","b":"1","B":"1","a":"2","A":"1","T":1,"E":1}}}}"#).into()
+        };
+        let mark: Utf8Bytes = r#"{"stream":"btcusd_perp@markPrice","data":{"e":"markPriceUpdate","E":1700000000000,"s":"BTCUSD_PERP","p":"1","P":"1","r":"0","T":0}}"#.into();
+        let frames = [book("BTCUSD_PERP", 900), book("ETHUSD_PERP", 40), mark.clone()];
+        for frame in &frames {
+            market.on_frame(frame.clone(), Which::Current);
+        }
+        for frame in &frames {
+            market.on_frame(frame.clone(), Which::Next);
+        }
+        market.flush();
+        let got = delivered(&queue);
+        let want: Vec<String> = frames.iter().map(|f| f.to_string()).collect();
+        assert_eq!(got, want);
     }
 
     /// A live SUBSCRIBE answered while a rotation's connection was opening
