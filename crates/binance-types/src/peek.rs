@@ -484,7 +484,10 @@ mod tests {
                 r#"[{"e":"markPriceUpdate","E":5,"s":"A"},{"e":"markPriceUpdate","E":6,"s":"B"}]"#,
                 Some((6, None)),
             ),
-            (r#"{"e":"indexPriceUpdate","E":7,"i":"BTCUSD","p":"1"}"#, Some((7, None))),
+            (
+                r#"{"e":"indexPriceUpdate","E":7,"i":"BTCUSD","p":"1"}"#,
+                Some((7, None)),
+            ),
         ];
         for (text, want) in cases {
             let got = order_key_of(text.as_bytes()).map(|k| (k.value, k.symbol));

@@ -368,6 +368,7 @@ impl DepthCaches {
             commands: rx,
             self_commands: commands.downgrade(),
             books: HashMap::new(),
+            generations: 0,
         };
         tokio::spawn(task.run());
         DepthCaches { venue, commands }
@@ -461,6 +462,9 @@ struct BookTask<U: TimeUnit> {
     self_commands: mpsc::WeakUnboundedSender<BookCommand>,
     /// By stream name.
     books: HashMap<String, Book>,
+    /// Snapshot generations, one counter for every book of the task, so a
+    /// snapshot asked for a removed book is never taken for a re-added one's.
+    generations: u64,
 }
 
 /// A diff-depth frame's stream and event, decoded as `venue` sends it
@@ -594,7 +598,10 @@ impl<U: TimeUnit> BookTask<U> {
                     shared: shared.clone(),
                     queue: queue.clone(),
                     fetching: false,
-                    generation: 0,
+                    generation: {
+                        self.generations += 1;
+                        self.generations
+                    },
                     refresh_at: None,
                 },
             );
@@ -692,7 +699,8 @@ impl<U: TimeUnit> BookTask<U> {
             return;
         };
         tracing::info!(symbol = %book.symbol, venue = %self.venue, "resync: {reason}");
-        book.generation += 1;
+        self.generations += 1;
+        book.generation = self.generations;
         book.fetching = false;
         book.refresh_at = None;
         let mut shared = book.shared.write().unwrap();
@@ -772,6 +780,10 @@ impl<U: TimeUnit> BookTask<U> {
             book.refresh_at = self.options.refresh.map(|r| Instant::now() + r);
             book.queue.push(DepthEvent::Synced { last_update_id });
         } else {
+            // Waiting for the first event after it (or for another one).
+            if shared.state == CacheState::Synced {
+                shared.state = CacheState::Syncing("a new snapshot".into());
+            }
             drop(shared);
         }
         if again {

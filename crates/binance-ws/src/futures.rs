@@ -358,6 +358,7 @@ impl<U: TimeUnit> SocketManager<U> {
             rest_url,
             api_key: Arc::from(signer.credentials.api_key()),
             connections: self.inner.connections.clone(),
+            retries: self.inner.env().options.reconnect.retries,
         }))
     }
 

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
-use binance_types::futures::user::decode_futures_user;
+use binance_types::futures::user::{decode_futures_user, FuturesUserEvent};
 use binance_types::venue::{Route, Venue};
 use binance_types::{Millis, TimeUnit};
 use tokio::sync::{mpsc, watch};
@@ -51,6 +51,8 @@ pub(crate) struct FuturesUserSetup<U: TimeUnit> {
     pub rest_url: String,
     pub api_key: Arc<str>,
     pub connections: Arc<Connections<U>>,
+    /// The reconnect budget, spent on listen keys before the first connection.
+    pub retries: crate::Retries,
 }
 
 /// A futures user data socket: one account's `ORDER_TRADE_UPDATE`,
@@ -152,6 +154,7 @@ impl<U: TimeUnit> FuturesUserSocket<U> {
             covered: false,
             ever_covered: false,
             gap_since: None,
+            confirmed_at: SystemTime::now(),
         };
         tokio::spawn(task.run(close_rx, frames));
         self.close = Some(close_tx);
@@ -174,9 +177,11 @@ impl<U: TimeUnit> FuturesUserSocket<U> {
         self.queue.next(&mut self.pending, self.user_timeout).await
     }
 
-    /// Stop: `recv()` answers [`ErrorKind::Closed`] from now on; the key is
-    /// closed (`DELETE`) and the connections end, and `close` returns once
-    /// they have (waiting at most about two seconds), as on every socket.
+    /// Stop: `recv()` answers [`ErrorKind::Closed`] from now on and the
+    /// connections end; `close` returns once they have (waiting at most
+    /// about two seconds), as on every socket. The listen key is left to
+    /// expire rather than closed: Binance gives every socket of an account
+    /// the same key, and a `DELETE` would end the others' streams too.
     pub async fn close(&mut self) {
         self.closed = true;
         if let Some(close) = self.close.take() {
@@ -366,6 +371,17 @@ struct Task<U: TimeUnit> {
     ever_covered: bool,
     /// Every connection has been down since then.
     gap_since: Option<SystemTime>,
+    /// When the current key was last confirmed alive (made or kept alive).
+    confirmed_at: SystemTime,
+}
+
+/// What a leg's entry came to, for the task.
+enum Seen {
+    Nothing,
+    /// The current key's `listenKeyExpired`.
+    Expired,
+    /// The last connection gave up: the socket ends with this.
+    Ended(Error),
 }
 
 /// After a failed key request, the next try waits this long (doubling).
@@ -383,6 +399,7 @@ impl<U: TimeUnit> Task<U> {
         mut frames: mpsc::UnboundedReceiver<LegEntry<U>>,
     ) {
         let mut retry = KEY_RETRY;
+        let mut failures = 0u32;
         // A key to get (at start, on expiry, on -1125) and when to try.
         let mut renew_at: Option<Instant> = Some(Instant::now());
         let far = Instant::now() + Duration::from_secs(86400 * 365);
@@ -396,20 +413,33 @@ impl<U: TimeUnit> Task<U> {
                     match listen_key(&self.setup, &self.net(), "POST", None).await {
                         Ok(KeyAnswer::Key(key)) if !key.is_empty() => {
                             retry = KEY_RETRY;
+                            failures = 0;
                             renew_at = None;
+                            self.confirmed_at = SystemTime::now();
                             self.use_key(key);
-                        }
-                        Ok(_) => {
-                            renew_at = Some(Instant::now() + retry);
-                            retry = (retry * 2).min(KEY_RETRY_MAX);
                         }
                         Err(e) if e.is_auth() => {
                             self.end(e);
                             break;
                         }
-                        Err(e) => {
-                            tracing::info!("listen key: {e}; again in {retry:?}");
+                        answer => {
+                            let e = match answer {
+                                Err(e) => e,
+                                Ok(_) => Error::new(ErrorKind::Connect, "POST listenKey: no key in the answer"),
+                            };
+                            failures += 1;
+                            // Before the first connection the reconnect budget
+                            // applies: a host that never answers ends `connect`.
+                            let spent = matches!(self.setup.retries, crate::Retries::Limited(n) if failures > n);
+                            if !self.ever_covered && spent {
+                                self.end(Error::new(
+                                    ErrorKind::MaxReconnects,
+                                    format!("no listen key after {failures} tries: {e}"),
+                                ));
+                                break;
+                            }
                             let wait = e.retry_after().unwrap_or(retry).max(retry);
+                            tracing::info!("listen key: {e}; again in {wait:?}");
                             renew_at = Some(Instant::now() + wait);
                             retry = (retry * 2).min(KEY_RETRY_MAX);
                         }
@@ -420,13 +450,16 @@ impl<U: TimeUnit> Task<U> {
                     match listen_key(&self.setup, &self.net(), "PUT", Some(&key)).await {
                         Ok(KeyAnswer::Key(_)) => {
                             retry = KEY_RETRY;
+                            self.confirmed_at = SystemTime::now();
                             if let Some(k) = &mut self.key {
                                 k.keep_alive_at = Instant::now() + self.keepalive;
                             }
                         }
                         Ok(KeyAnswer::Gone) => {
                             tracing::info!("listen key gone (-1125): making a new one");
-                            self.key = None;
+                            // Dead since some time after it was last confirmed.
+                            let since = self.confirmed_at;
+                            self.key_died(since);
                             renew_at = Some(Instant::now());
                         }
                         Err(e) if e.is_auth() => {
@@ -435,34 +468,36 @@ impl<U: TimeUnit> Task<U> {
                         }
                         Err(e) => {
                             // Inside its 60 minutes: try again soon.
-                            tracing::info!("listen key keepalive: {e}; again in {retry:?}");
+                            let wait = e.retry_after().unwrap_or(retry).max(retry);
+                            tracing::info!("listen key keepalive: {e}; again in {wait:?}");
                             if let Some(k) = &mut self.key {
-                                k.keep_alive_at = Instant::now() + retry;
+                                k.keep_alive_at = Instant::now() + wait;
                             }
                             retry = (retry * 2).min(KEY_RETRY_MAX);
                         }
                     }
                 }
                 Some((leg, entry)) = frames.recv() => {
-                    if self.on_entry(leg, entry) && renew_at.is_none() {
-                        // listenKeyExpired: the key is dead; a new one.
-                        tracing::info!("listenKeyExpired: making a new key");
-                        self.key = None;
-                        renew_at = Some(Instant::now());
+                    match self.on_entry(leg, entry) {
+                        Seen::Expired if renew_at.is_none() => {
+                            tracing::info!("listenKeyExpired: making a new key");
+                            self.key_died(SystemTime::now());
+                            renew_at = Some(Instant::now());
+                        }
+                        Seen::Ended(error) => {
+                            self.end(error);
+                            break;
+                        }
+                        _ => {}
                     }
                 }
             }
         }
+        // The key is left to expire, not DELETEd: a second POST for the
+        // account returns the same key, so another socket (or process) of
+        // the account may be reading it.
         for leg in self.legs.drain(..) {
             leg.stop();
-        }
-        if let Some(key) = self.key.take() {
-            let net = self.net();
-            let _ = tokio::time::timeout(
-                crate::link::CLOSE_WAIT,
-                listen_key(&self.setup, &net, "DELETE", Some(&key.value)),
-            )
-            .await;
         }
         // An end with an error (a refused key) stays what it was.
         self.state.send_if_modified(|state| {
@@ -530,10 +565,10 @@ impl<U: TimeUnit> Task<U> {
         });
     }
 
-    /// One entry of leg `number`: true when it says the key expired.
-    fn on_entry(&mut self, number: u64, entry: Result<Entry<U>, Error>) -> bool {
+    /// One entry of leg `number`.
+    fn on_entry(&mut self, number: u64, entry: Result<Entry<U>, Error>) -> Seen {
         let Some(at) = self.legs.iter().position(|l| l.number == number) else {
-            return false; // a leg already stopped
+            return Seen::Nothing; // a leg already stopped
         };
         let frame = match entry {
             Ok(Entry::Frame(frame)) => frame,
@@ -549,40 +584,63 @@ impl<U: TimeUnit> Task<U> {
                     _ => {}
                 }
                 self.coverage();
-                return false;
+                return Seen::Nothing;
             }
             Err(e) => {
-                // The connection gave up (retries exhausted): a fresh one.
+                // The connection gave up (its reconnect budget spent).
                 tracing::info!("user connection {number} ended: {e}");
                 let leg = self.legs.remove(at);
                 leg.stop();
+                self.coverage();
+                if !self.covered {
+                    // No other carries the account: the socket ends, as
+                    // every socket does when its retries run out.
+                    return Seen::Ended(e);
+                }
                 if let Some(key) = self.key.as_ref().map(|k| k.value.clone()) {
                     if leg.key == key {
                         self.add_leg(key);
                     }
                 }
-                self.coverage();
-                return false;
+                return Seen::Nothing;
             }
         };
         if !self.seen.fresh(frame.text()) {
-            return false;
+            return Seen::Nothing;
         }
         match decode_futures_user(frame.text().as_bytes()) {
             Ok(event) => {
-                let expired = matches!(
-                    event,
-                    binance_types::futures::user::FuturesUserEvent::ListenKeyExpired(_)
-                );
+                // Only the current key's expiry matters (an old key's, late
+                // on a connection about to go, does not).
+                let expired = match (&event, &self.key) {
+                    (FuturesUserEvent::ListenKeyExpired(e), Some(key)) => {
+                        *e.listen_key == *key.value
+                    }
+                    _ => false,
+                };
                 self.queue.push(Message::FuturesUser(Box::new(event)));
-                expired
+                match expired {
+                    true => Seen::Expired,
+                    false => Seen::Nothing,
+                }
             }
             Err(error) => {
                 tracing::warn!("malformed user frame: {error}");
                 self.queue
                     .push(Message::Status(Status::Malformed { error }));
-                false
+                Seen::Nothing
             }
+        }
+    }
+
+    /// The current key no longer carries the account (expired, or gone):
+    /// its connections stop counting, so the time until a new key's
+    /// connection is up is reported as a [`Status::Gap`] from `since`.
+    fn key_died(&mut self, since: SystemTime) {
+        self.key = None;
+        self.coverage();
+        if let Some(from) = &mut self.gap_since {
+            *from = (*from).min(since);
         }
     }
 
@@ -610,7 +668,11 @@ impl<U: TimeUnit> Task<U> {
 
     /// Say when coverage starts, stops and comes back (with the gap).
     fn coverage(&mut self) {
-        let covered = self.legs.iter().any(|l| l.up);
+        let current = self.key.as_ref().map(|k| k.value.clone());
+        let covered = self
+            .legs
+            .iter()
+            .any(|l| l.up && current.as_ref() == Some(&l.key));
         if covered == self.covered {
             return;
         }

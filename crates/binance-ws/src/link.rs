@@ -520,6 +520,9 @@ impl<P: Protocol> Link<P> {
                     rotate_timer.as_mut().reset(rotate_at(self.settings.rotate_after));
                     switch_timer.as_mut().reset(far);
                     last_frame = Instant::now();
+                    // The new connection's quiet spell starts now: a ping
+                    // sent on the old one does not count for it.
+                    pinged = false;
                     if doomed {
                         self.rotate(&mut rotation);
                     }

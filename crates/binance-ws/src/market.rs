@@ -921,7 +921,11 @@ mod tests {
             format!(r#"{{"stream":"!bookTicker","data":{{"e":"bookTicker","u":{u},"s":"{symbol}","ps":"X","b":"1","B":"1","a":"2","A":"1","T":1,"E":1}}}}"#).into()
         };
         let mark: Utf8Bytes = r#"{"stream":"btcusd_perp@markPrice","data":{"e":"markPriceUpdate","E":1700000000000,"s":"BTCUSD_PERP","p":"1","P":"1","r":"0","T":0}}"#.into();
-        let frames = [book("BTCUSD_PERP", 900), book("ETHUSD_PERP", 40), mark.clone()];
+        let frames = [
+            book("BTCUSD_PERP", 900),
+            book("ETHUSD_PERP", 40),
+            mark.clone(),
+        ];
         for frame in &frames {
             market.on_frame(frame.clone(), Which::Current);
         }

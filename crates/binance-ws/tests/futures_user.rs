@@ -179,14 +179,14 @@ async fn every_event_arrives_once_through_drops_shutdowns_rotations_and_expiry()
         delivered.take(message);
     }
     assert_exactly_once(&delivered.events, &logged(&sim, Venue::UsdM));
-    assert!(
-        !delivered
-            .statuses
-            .iter()
-            .any(|s| matches!(s, Status::Gap { .. })),
-        "never every connection down: {:?}",
-        delivered.statuses
-    );
+    // Two connections: drops, shutdowns and rotations leave no gap; the
+    // dead key does, until its successor's connection was up (and said so).
+    let gaps = delivered
+        .statuses
+        .iter()
+        .filter(|s| matches!(s, Status::Gap { .. }))
+        .count();
+    assert_eq!(gaps, 1, "{:?}", delivered.statuses);
     socket.close().await;
 }
 
@@ -257,4 +257,51 @@ async fn a_refused_api_key_ends_the_socket_with_an_auth_error_naming_no_key() {
     assert!(error.is_auth(), "{error:?}");
     let shown = format!("{error} {error:?} {socket:?}");
     assert!(!shown.contains("not-a-key-of-the-sim"), "{shown}");
+}
+
+/// Binance gives every socket of an account the same key: closing one
+/// socket leaves the key to the others (no DELETE).
+#[tokio::test]
+async fn closing_one_socket_leaves_the_accounts_key_to_the_others() {
+    let sim = sim_with_validity(Duration::from_secs(3600)).await;
+    let manager = manager(&sim);
+    let mut first = manager.futures_user_socket().unwrap();
+    let mut second = manager.futures_user_socket().unwrap();
+    first.connect().await.unwrap();
+    second.connect().await.unwrap();
+    first.close().await;
+    order(&sim, Venue::UsdM, "BTCUSDT", "BUY", "0.001").await;
+    let mut delivered = Delivered::default();
+    delivered
+        .until(&mut second, |d| {
+            d.events.iter().any(|e| e["e"] == "ORDER_TRADE_UPDATE")
+        })
+        .await;
+    assert_eq!(delivered.expired, 0);
+}
+
+/// A REST host that never answers ends `connect` once the reconnect budget
+/// is spent, as every socket's retries do.
+#[tokio::test]
+async fn no_listen_key_within_the_retry_budget_ends_connect() {
+    let manager = binance_ws::SocketManager::builder()
+        .venue_endpoint(
+            Venue::UsdM,
+            binance_ws::Endpoint::Custom("ws://127.0.0.1:1".into()),
+        )
+        .credentials(Credentials::hmac(DEMO_API_KEY, DEMO_SECRET))
+        .no_proxy()
+        .max_reconnects(2)
+        .build()
+        .unwrap();
+    let mut socket = manager.futures_user_socket().unwrap();
+    let error = tokio::time::timeout(PATIENCE, socket.connect())
+        .await
+        .expect("connect ends")
+        .unwrap_err();
+    assert_eq!(
+        error.kind(),
+        &binance_ws::ErrorKind::MaxReconnects,
+        "{error}"
+    );
 }
