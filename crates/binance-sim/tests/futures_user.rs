@@ -493,3 +493,53 @@ async fn faults_reach_user_streams() {
     });
     assert_eq!(ending(&mut ws).await, Ok((1011, "boom".into())));
 }
+
+#[tokio::test]
+async fn a_resting_order_filled_by_the_market_reports_as_maker() {
+    let sim = sim(Duration::from_secs(3600)).await;
+    let key = new_key(&sim, Venue::UsdM).await;
+    let mut ws = open(&sim, Venue::UsdM, &format!("/private/ws/{key}")).await;
+    // Alone at the best bid, one tick above the book's (once the spread
+    // leaves room), so the next synthetic sell takes it first.
+    let tick: rust_decimal::Decimal = "0.10".parse().unwrap();
+    let price = loop {
+        let book = get_json(&format!(
+            "{}/fapi/v1/depth?symbol=BTCUSDT&limit=5",
+            sim.venue_rest_url(Venue::UsdM)
+        ))
+        .await;
+        let level = |side: &str| -> rust_decimal::Decimal {
+            book[side][0][0].as_str().unwrap().parse().unwrap()
+        };
+        if level("asks") - level("bids") >= tick * rust_decimal::Decimal::from(2) {
+            break level("bids") + tick;
+        }
+    };
+    let (status, placed) = order(
+        &sim,
+        Venue::UsdM,
+        "POST",
+        &format!("symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.001&price={price}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{placed}");
+    if placed["status"] != "NEW" {
+        return; // the book moved under it and it took: nothing to see here
+    }
+    let trade = loop {
+        let v = next_json(&mut ws).await;
+        if v["e"] == "ORDER_TRADE_UPDATE" && v["o"]["x"] == "TRADE" {
+            break v;
+        }
+    };
+    assert_eq!(trade["o"]["m"], true, "{trade}");
+    assert_eq!(trade["o"]["X"], "FILLED");
+    let account = next_json(&mut ws).await;
+    assert_eq!(account["e"], "ACCOUNT_UPDATE");
+    assert_eq!(account["a"]["P"][0]["pa"], "0.001");
+    let log = sim.futures_user_events(Venue::UsdM, KEY);
+    assert_eq!(log.last(), Some(&account.to_string()));
+    for event in &log {
+        like_vector(event, Venue::UsdM);
+    }
+}
