@@ -303,16 +303,6 @@ impl FuturesUsers {
         }
     }
 
-    /// The account's balances on this venue (its starting wallet before any trade).
-    pub fn balances(&self, api_key: &str) -> BTreeMap<String, Decimal> {
-        let mut st = self.state.lock().unwrap();
-        if !st.wallets.contains_key(api_key) {
-            let wallet = self.new_wallet();
-            st.wallets.insert(api_key.to_owned(), wallet);
-        }
-        st.wallets[api_key].balances.clone()
-    }
-
     /// `POST order`: place, match, report; the order's JSON.
     pub fn place(&self, api_key: &str, req: &FuturesOrderRequest) -> Result<Value, ApiErr> {
         let contract = self

@@ -354,6 +354,22 @@ async fn orders_report_in_order_in_binances_bytes() {
     assert_eq!(account["m"], "ORDER");
     assert_eq!(account["P"][0]["pa"], "0.005");
     assert_eq!(account["P"][0]["ps"], "BOTH");
+    // The wallet paid the taker commission (0.05 %) of every fill.
+    let commissions: rust_decimal::Decimal = parsed
+        .iter()
+        .filter(|v| v["e"] == "ORDER_TRADE_UPDATE")
+        .map(|v| {
+            v["o"]["n"]
+                .as_str()
+                .unwrap()
+                .parse::<rust_decimal::Decimal>()
+                .unwrap()
+        })
+        .sum();
+    assert!(commissions > rust_decimal::Decimal::ZERO);
+    let wallet: rust_decimal::Decimal = account["B"][0]["wb"].as_str().unwrap().parse().unwrap();
+    assert_eq!(account["B"][0]["a"], "USDT");
+    assert_eq!(wallet, rust_decimal::Decimal::from(100_000) - commissions);
     let times: Vec<u64> = parsed.iter().map(|v| v["E"].as_u64().unwrap()).collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "E never goes back");
     for event in &events {
