@@ -20,7 +20,10 @@ use binance_types::stream::{DepthLevels, KlineInterval, Symbol};
 use binance_types::venue::Venue;
 use binance_types::TimeUnit;
 
+use std::sync::Arc;
+
 use crate::error::{Error, ErrorKind};
+use crate::futures_user::{FuturesUserSetup, FuturesUserSocket};
 use crate::manager::SocketManager;
 use crate::socket::{canonical_on, route_base, Socket};
 
@@ -328,6 +331,34 @@ impl<U: TimeUnit> SocketManager<U> {
             Venue::CoinM,
             FuturesStream::IndexPriceKline { pair, interval },
         )
+    }
+
+    /// The USD-M account's events (python-binance's `futures_user_socket`):
+    /// a listen key from `POST /fapi/v1/listenKey` (the API key of the
+    /// manager's credentials, or `BINANCE_API_KEY`), kept alive every 30
+    /// minutes, read on `/private/ws/<key>` over two connections; a new key
+    /// on `listenKeyExpired` or `-1125`.
+    pub fn futures_user_socket(&self) -> Result<FuturesUserSocket<U>, Error> {
+        self.futures_user(Venue::UsdM)
+    }
+
+    /// The COIN-M account's events (python-binance's
+    /// `coin_futures_user_socket`), as [`futures_user_socket`](Self::futures_user_socket)
+    /// on `/dapi/v1/listenKey` and `/ws/<key>`.
+    pub fn coin_futures_user_socket(&self) -> Result<FuturesUserSocket<U>, Error> {
+        self.futures_user(Venue::CoinM)
+    }
+
+    fn futures_user(&self, venue: Venue) -> Result<FuturesUserSocket<U>, Error> {
+        let (stream_base, rest_url) = self.inner.futures_urls(venue)?;
+        let signer = self.signer()?;
+        Ok(FuturesUserSocket::new(FuturesUserSetup {
+            venue,
+            stream_base,
+            rest_url,
+            api_key: Arc::from(signer.credentials.api_key()),
+            connections: self.inner.connections.clone(),
+        }))
     }
 
     /// Futures depth caches (reference §5.4) for many contracts of `venue`

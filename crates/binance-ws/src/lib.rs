@@ -44,6 +44,7 @@ mod config;
 mod depth;
 mod error;
 mod futures;
+mod futures_user;
 mod limiter;
 mod link;
 mod manager;
@@ -67,6 +68,7 @@ pub use depth::{
     DepthCaches, DepthEvent,
 };
 pub use error::{Error, ErrorKind};
+pub use futures_user::{FuturesUserSocket, DEFAULT_KEEPALIVE as FUTURES_LISTEN_KEY_KEEPALIVE};
 pub use manager::{SocketManager, SocketManagerBuilder};
 pub use message::{FuturesStreamEvent, Message, RawFrame, Status, StreamEvent};
 pub use socket::Socket;

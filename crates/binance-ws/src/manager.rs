@@ -506,7 +506,7 @@ impl<U: TimeUnit> SocketManager<U> {
     }
 
     /// The signer: the builder's credentials, or the environment's.
-    fn signer(&self) -> Result<Arc<Signer>, Error> {
+    pub(crate) fn signer(&self) -> Result<Arc<Signer>, Error> {
         let credentials = match &self.inner.credentials {
             Some(c) => c.clone(),
             None => Credentials::from_env()?,

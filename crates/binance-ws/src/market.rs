@@ -47,6 +47,11 @@ pub(crate) struct Plan {
     /// Non-zero for a connection no other socket may join (live sockets,
     /// whose subscriptions are their own).
     pub private: u64,
+    /// A user data stream (the "stream" is a listen key): quiet for hours
+    /// is normal (no per-stream silence), and events are not filtered by
+    /// their order key while a rotation's two connections deliver (two
+    /// user events may share a time); the owner deduplicates them.
+    pub user_data: bool,
 }
 
 /// Above this many streams, connect bare and SUBSCRIBE rather than put the
@@ -214,6 +219,7 @@ impl<U: TimeUnit> Connections<U> {
             // Only spot streams take `timeUnit` (§1.2); futures times are ms.
             micros: venue == Venue::Spot && U::PER_SECOND == Micros::PER_SECOND,
             private: 0,
+            user_data: false,
         }
     }
 
@@ -266,7 +272,8 @@ pub(crate) fn spawn<U: TimeUnit>(
         send_timeout: options.request_timeout,
         keepalive,
     };
-    let market = Market::<U>::new(plan, options.stream_watchdog);
+    let silence = options.stream_watchdog.filter(|_| !plan.user_data);
+    let market = Market::<U>::new(plan, silence);
     let (commands, state) = link::spawn(env, settings, market, on_exit);
     Handle { commands, state }
 }
@@ -582,7 +589,9 @@ impl<U: TimeUnit> Protocol for Market<U> {
             Phase::Opening => {
                 self.rotating = true;
                 // A previous switch's filtering (if still on) goes on.
-                self.dedupe.get_or_insert_with(Repeats::default);
+                if !self.plan.user_data {
+                    self.dedupe.get_or_insert_with(Repeats::default);
+                }
             }
             Phase::Failed => {
                 self.rotating = false;
@@ -843,6 +852,7 @@ mod tests {
             combined: false,
             micros: false,
             private: 0,
+            user_data: false,
         };
         let mut market = Market::<Millis>::new(plan, None);
         let queue = Arc::new(Queue::new(100, Overflow::DropOldest));
@@ -883,6 +893,7 @@ mod tests {
             combined: true,
             micros: false,
             private: 0,
+            user_data: false,
         };
         let mut market = Market::<Millis>::new(plan, None);
         market.url();

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use binance_types::futures::user::FuturesUserEvent;
 use binance_types::futures::FuturesEvent;
 use binance_types::{DecodeError, Event, Millis, TimeUnit};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
@@ -16,6 +17,9 @@ pub enum Message<U: TimeUnit = Millis> {
     /// A decoded USD-M or COIN-M event (futures sockets). Its times are
     /// milliseconds whatever `U` is: futures streams have no `timeUnit`.
     Futures(FuturesStreamEvent),
+    /// A futures account's event (futures user sockets), times in
+    /// milliseconds (boxed: an order update is large).
+    FuturesUser(Box<FuturesUserEvent>),
     /// A frame as received, for sockets in raw mode.
     Raw(RawFrame),
     /// The connection's state changed, or something worth knowing happened.

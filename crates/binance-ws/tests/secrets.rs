@@ -1,6 +1,7 @@
-//! No API key, secret, signature or listen token in the client's log output
-//! (captured at TRACE) or in any `Debug` / `Display` string it gives out,
-//! across subscriptions, token renewals, orders and refusals.
+//! No API key, secret, signature, listen token or listen key in the
+//! client's log output (captured at TRACE) or in any `Debug` / `Display`
+//! string it gives out, across subscriptions, token renewals, listen-key
+//! keepalives and expiries, orders and refusals.
 
 mod support;
 
@@ -12,7 +13,8 @@ use binance_sim::{AccountSpec, MarketConfig, Sim, SimConfig, Wallet};
 use binance_ws::{Credentials, Message};
 use rust_decimal::Decimal;
 use serde_json::{json, Map};
-use support::{builder, next};
+use binance_ws::binance_types::venue::Venue;
+use support::{builder, http_with, next, venues_builder};
 
 const KEY: &str = "KEYqwertyuiopASDFGHJKL0123456789";
 const SECRET: &str = "SECRETzxcvbnmQWERTYUIOP9876543210";
@@ -90,6 +92,7 @@ async fn no_credential_in_logs_debug_or_errors() {
     let ed = Credentials::from_pem(ED_KEY, &ed_pem).unwrap();
     let mut shown: Vec<String> = vec![format!("{hmac:?}"), format!("{ed:?}")];
     let mut tokens = Vec::new();
+    let mut listen_keys: Vec<String> = Vec::new();
 
     // Spot (HMAC), spot (Ed25519 logon), margin with renewals.
     let manager = builder(&sim).credentials(hmac.clone()).build().unwrap();
@@ -149,6 +152,51 @@ async fn no_credential_in_logs_debug_or_errors() {
     logon.close().await;
     margin.close().await;
 
+    // Futures user data: listen keys made, kept alive, expired and made
+    // again, an order's events, a refused key.
+    let venues = venues_builder(&sim)
+        .credentials(hmac.clone())
+        .build()
+        .unwrap();
+    let mut futures = venues
+        .futures_user_socket()
+        .unwrap()
+        .keepalive(Duration::from_millis(100));
+    futures.connect().await.unwrap();
+    let listen_key = || async {
+        let url = format!("{}/fapi/v1/listenKey", sim.venue_rest_url(Venue::UsdM));
+        let (_, _, body) = http_with("POST", &url, &[("X-MBX-APIKEY", KEY)]).await;
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        body["listenKey"].as_str().unwrap().to_owned()
+    };
+    // A POST by the same API key returns the socket's key.
+    listen_keys.push(listen_key().await);
+    sim.faults().expire_listen_keys(Venue::UsdM);
+    loop {
+        let message = next(&mut futures).await.unwrap();
+        shown.push(format!("{message:?}"));
+        if matches!(message, Message::Status(binance_ws::Status::Rotated)) {
+            break;
+        }
+    }
+    listen_keys.push(listen_key().await);
+    shown.push(format!("{futures:?}"));
+    futures.close().await;
+    let refused = builder(&sim)
+        .venue_endpoint(
+            Venue::UsdM,
+            binance_ws::Endpoint::Custom(sim.venue_ws_url(Venue::UsdM)),
+        )
+        .credentials(Credentials::hmac("unknown", SECRET))
+        .build()
+        .unwrap()
+        .futures_user_socket()
+        .unwrap()
+        .connect()
+        .await
+        .unwrap_err();
+    shown.push(format!("{refused:?} {refused}"));
+
     let log = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     assert!(log.contains("listen token"), "the capture works: {log}");
     let everything = format!("{log}\n{}", shown.join("\n"));
@@ -159,6 +207,9 @@ async fn no_credential_in_logs_debug_or_errors() {
     tokens.dedup();
     assert!(tokens.len() >= 2, "tokens issued: {}", tokens.len());
     secrets.extend(tokens.iter().map(String::as_str));
+    listen_keys.dedup();
+    assert_eq!(listen_keys.len(), 2, "a key, and a new one after expiry");
+    secrets.extend(listen_keys.iter().map(String::as_str));
     for secret in secrets {
         assert!(
             !everything.contains(secret),

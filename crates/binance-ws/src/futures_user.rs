@@ -1,0 +1,643 @@
+//! Futures user data (USD-M and COIN-M), as Binance still runs it there: a
+//! listen key made over REST (`POST /fapi/v1/listenKey`, `/dapi/v1/…`),
+//! kept alive over REST, and read on a stream connection
+//! (`/private/ws/<key>` on USD-M, `/ws/<key>` on COIN-M).
+//!
+//! What users of every library lose here, done right:
+//! - the key is kept alive on a timer well inside its 60 minutes;
+//! - `listenKeyExpired`, or a keepalive answered `-1125` (the key is gone),
+//!   makes a new key and new connections, opened before the old ones go;
+//! - by default two connections carry the key, opened at different times
+//!   (so their 24-hour cuts differ) and each rotated make-before-break on
+//!   its own; an event both bring is delivered once;
+//! - if every connection was down at once, [`Status::Gap`] says from when
+//!   to when (read open orders and positions over REST to catch up).
+//!
+//! Each connection is a market link (reconnect, backoff, watchdog, client
+//! pings on a quiet connection, rotation) whose one "stream" is the key;
+//! this task owns the key and the connections.
+
+use std::collections::{HashSet, VecDeque};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+
+use binance_types::futures::user::decode_futures_user;
+use binance_types::venue::{Route, Venue};
+use binance_types::{Millis, TimeUnit};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::error::{Error, ErrorKind};
+use crate::link::State;
+use crate::market::{Command, Connections, Handle};
+use crate::message::{Message, Status};
+use crate::queue::{Entry, Pop, Queue};
+use crate::rest;
+use crate::transport::Network;
+
+/// Binance's keepalive advice is "about every 60 minutes" for a key that
+/// lives 60: this is well inside it.
+pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(30 * 60);
+
+/// Everything a futures user socket's task needs.
+pub(crate) struct FuturesUserSetup<U: TimeUnit> {
+    pub venue: Venue,
+    /// The venue's stream base (USD-M: without the route).
+    pub stream_base: String,
+    /// The venue's REST base.
+    pub rest_url: String,
+    pub api_key: Arc<str>,
+    pub connections: Arc<Connections<U>>,
+}
+
+/// A futures user data socket: one account's `ORDER_TRADE_UPDATE`,
+/// `ACCOUNT_UPDATE`, `TRADE_LITE`, … as [`Message::FuturesUser`], with the
+/// same `connect` / `recv` / `close` / [`futures_util::Stream`] as every
+/// socket.
+pub struct FuturesUserSocket<U: TimeUnit = Millis> {
+    setup: Arc<FuturesUserSetup<U>>,
+    connections: usize,
+    keepalive: Duration,
+    queue: Arc<Queue<Message<U>>>,
+    state: Option<watch::Receiver<State>>,
+    close: Option<mpsc::UnboundedSender<()>>,
+    user_timeout: Option<Duration>,
+    pending: Option<Pop<Message<U>>>,
+    closed: bool,
+    done: bool,
+}
+
+impl<U: TimeUnit> std::fmt::Debug for FuturesUserSocket<U> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // No listen key, no API key.
+        f.debug_struct("FuturesUserSocket")
+            .field("venue", &self.setup.venue)
+            .field("connections", &self.connections)
+            .field("keepalive", &self.keepalive)
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<U: TimeUnit> FuturesUserSocket<U> {
+    pub(crate) fn new(setup: FuturesUserSetup<U>) -> Self {
+        let options = &setup.connections.env.options;
+        FuturesUserSocket {
+            queue: Arc::new(Queue::new(options.queue_capacity, options.overflow)),
+            user_timeout: options.user_timeout,
+            connections: options.user_connections.clamp(1, 4),
+            keepalive: DEFAULT_KEEPALIVE,
+            setup: Arc::new(setup),
+            state: None,
+            close: None,
+            pending: None,
+            closed: false,
+            done: false,
+        }
+    }
+
+    /// How many connections carry the key (1 to 4; default from
+    /// [`SocketManagerBuilder::user_connections`](crate::SocketManagerBuilder::user_connections), 2).
+    /// Set before connecting.
+    pub fn connections(mut self, count: usize) -> Self {
+        self.connections = count.clamp(1, 4);
+        self
+    }
+
+    /// How often the key is kept alive (default 30 minutes; it lives 60).
+    /// Set before connecting.
+    pub fn keepalive(mut self, every: Duration) -> Self {
+        self.keepalive = every.max(Duration::from_millis(10));
+        self
+    }
+
+    /// This socket's queue: capacity and overflow policy. Set before connecting.
+    pub fn queue(mut self, capacity: usize, overflow: crate::Overflow) -> Self {
+        if self.state.is_none() {
+            self.queue = Arc::new(Queue::new(capacity, overflow));
+        }
+        self
+    }
+
+    /// The longest `recv()` waits before a (non-terminal) timeout error.
+    pub fn user_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.user_timeout = timeout;
+        self
+    }
+
+    fn start(&mut self) -> Result<watch::Receiver<State>, Error> {
+        if let Some(state) = &self.state {
+            return Ok(state.clone());
+        }
+        if self.closed {
+            return Err(Error::closed());
+        }
+        let (state_tx, state) = watch::channel(State::Connecting);
+        let (close_tx, close_rx) = mpsc::unbounded_channel();
+        let (frames_tx, frames) = mpsc::unbounded_channel();
+        let task = Task {
+            setup: self.setup.clone(),
+            want: self.connections,
+            keepalive: self.keepalive,
+            queue: self.queue.clone(),
+            state: state_tx,
+            frames_tx,
+            key: None,
+            legs: Vec::new(),
+            next_leg: 1,
+            seen: SeenOnce::default(),
+            covered: false,
+            ever_covered: false,
+            gap_since: None,
+        };
+        tokio::spawn(task.run(close_rx, frames));
+        self.close = Some(close_tx);
+        self.state = Some(state.clone());
+        Ok(state)
+    }
+
+    /// Make the key and open the connections; returns once one carries it.
+    /// An API key Binance refuses ends here with [`ErrorKind::Auth`].
+    pub async fn connect(&mut self) -> Result<(), Error> {
+        let state = self.start()?;
+        crate::link::wait_open(state).await
+    }
+
+    /// The next message, connecting first if needed.
+    pub async fn recv(&mut self) -> Result<Message<U>, Error> {
+        if self.state.is_none() && !self.closed {
+            self.start()?;
+        }
+        self.queue.next(&mut self.pending, self.user_timeout).await
+    }
+
+    /// Stop: `recv()` answers [`ErrorKind::Closed`] from now on; the key is
+    /// closed (`DELETE`) and the connections end, and `close` returns once
+    /// they have (waiting at most about two seconds), as on every socket.
+    pub async fn close(&mut self) {
+        self.closed = true;
+        if let Some(close) = self.close.take() {
+            let _ = close.send(());
+        }
+        self.queue.close(Error::closed());
+        if let Some(state) = self.state.take() {
+            let _ =
+                tokio::time::timeout(crate::link::CLOSE_WAIT, crate::link::wait_ended(state)).await;
+        }
+    }
+}
+
+impl<U: TimeUnit> Drop for FuturesUserSocket<U> {
+    fn drop(&mut self) {
+        if let Some(close) = self.close.take() {
+            let _ = close.send(());
+        }
+    }
+}
+
+impl<U: TimeUnit> futures_util::Stream for FuturesUserSocket<U> {
+    type Item = Result<Message<U>, Error>;
+
+    /// Like `recv()`, ending after a terminal error.
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(None);
+        }
+        if this.state.is_none() && !this.closed {
+            if let Err(e) = this.start() {
+                this.done = true;
+                return Poll::Ready(Some(Err(e)));
+            }
+        }
+        let result = std::task::ready!(this.queue.poll_next(&mut this.pending, cx));
+        if result.as_ref().is_err_and(Error::is_terminal) {
+            this.done = true;
+        }
+        Poll::Ready(Some(result))
+    }
+}
+
+/// The REST paths of the venue's listen key.
+fn listen_key_path(venue: Venue) -> &'static str {
+    match venue {
+        Venue::CoinM => "/dapi/v1/listenKey",
+        _ => "/fapi/v1/listenKey",
+    }
+}
+
+/// What a listen-key request came to.
+enum KeyAnswer {
+    Key(String),
+    /// `-1125`: the key does not exist (expired or closed).
+    Gone,
+}
+
+/// `POST` (a key), `PUT` (keep `key` alive) or `DELETE` (close it).
+async fn listen_key<U: TimeUnit>(
+    setup: &FuturesUserSetup<U>,
+    net: &Network,
+    method: &str,
+    key: Option<&str>,
+) -> Result<KeyAnswer, Error> {
+    let mut url = format!("{}{}", setup.rest_url, listen_key_path(setup.venue));
+    if let Some(key) = key {
+        url.push_str("?listenKey=");
+        url.push_str(key);
+    }
+    let headers = [("X-MBX-APIKEY", &*setup.api_key)];
+    // The URL carries the key: errors name the method and path only.
+    let what = format!("{method} {}", listen_key_path(setup.venue));
+    // rest's errors name the host, never the path or query.
+    let response = rest::send(method, &url, &headers, net)
+        .await
+        .map_err(|e| Error::new(e.kind().clone(), format!("{what}: {e}")))?;
+    let body: serde_json::Value = serde_json::from_slice(&response.body).unwrap_or_default();
+    let code = body.get("code").and_then(serde_json::Value::as_i64);
+    if response.status == 200 {
+        let key = body
+            .get("listenKey")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default();
+        return Ok(KeyAnswer::Key(key.to_owned()));
+    }
+    if code == Some(-1125) {
+        return Ok(KeyAnswer::Gone);
+    }
+    let message = body
+        .get("msg")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let kind = match code {
+        Some(code @ (-2014 | -2015 | -1022 | -2008)) => ErrorKind::Auth { code },
+        _ => ErrorKind::Http {
+            status: response.status,
+            retry_after: response.retry_after,
+        },
+    };
+    Err(Error::new(
+        kind,
+        format!(
+            "{what}: HTTP {} {}{message}",
+            response.status,
+            code.map(|c| format!("code {c}: ")).unwrap_or_default()
+        ),
+    ))
+}
+
+/// Events delivered lately, by their bytes: the same event from a second
+/// connection (or from both connections of one rotating) is dropped.
+/// Binance's user events carry their time and ids, so two real events are
+/// never the same bytes.
+#[derive(Default)]
+struct SeenOnce {
+    seen: HashSet<Arc<str>>,
+    order: VecDeque<Arc<str>>,
+}
+
+impl SeenOnce {
+    const KEEP: usize = 4096;
+
+    fn fresh(&mut self, payload: &str) -> bool {
+        if self.seen.contains(payload) {
+            return false;
+        }
+        let payload: Arc<str> = Arc::from(payload);
+        self.seen.insert(payload.clone());
+        self.order.push_back(payload);
+        if self.order.len() > Self::KEEP {
+            if let Some(old) = self.order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+        true
+    }
+}
+
+/// One connection carrying the key.
+struct Leg<U: TimeUnit> {
+    /// Its number in this task (what its forwarder tags entries with).
+    number: u64,
+    /// Its reader's id on the connection.
+    reader: u64,
+    handle: Handle<U>,
+    /// Forwards what its reader queue gets to the task.
+    forward: JoinHandle<()>,
+    /// The key it carries.
+    key: Arc<str>,
+    up: bool,
+}
+
+impl<U: TimeUnit> Leg<U> {
+    fn stop(&self) {
+        self.forward.abort();
+        self.handle.send(Command::Detach {
+            id: self.reader,
+            last: None,
+        });
+    }
+}
+
+struct ListenKey {
+    value: Arc<str>,
+    keep_alive_at: Instant,
+}
+
+/// What a leg's forwarder sends: the leg's number and an entry of its queue.
+type LegEntry<U> = (u64, Result<Entry<U>, Error>);
+
+struct Task<U: TimeUnit> {
+    setup: Arc<FuturesUserSetup<U>>,
+    want: usize,
+    keepalive: Duration,
+    queue: Arc<Queue<Message<U>>>,
+    state: watch::Sender<State>,
+    frames_tx: mpsc::UnboundedSender<LegEntry<U>>,
+    key: Option<ListenKey>,
+    legs: Vec<Leg<U>>,
+    next_leg: u64,
+    seen: SeenOnce,
+    /// Some connection carries the key now.
+    covered: bool,
+    ever_covered: bool,
+    /// Every connection has been down since then.
+    gap_since: Option<SystemTime>,
+}
+
+/// After a failed key request, the next try waits this long (doubling).
+const KEY_RETRY: Duration = Duration::from_millis(500);
+const KEY_RETRY_MAX: Duration = Duration::from_secs(30);
+
+impl<U: TimeUnit> Task<U> {
+    fn net(&self) -> Network {
+        self.setup.connections.env.net.clone()
+    }
+
+    async fn run(
+        mut self,
+        mut close: mpsc::UnboundedReceiver<()>,
+        mut frames: mpsc::UnboundedReceiver<LegEntry<U>>,
+    ) {
+        let mut retry = KEY_RETRY;
+        // A key to get (at start, on expiry, on -1125) and when to try.
+        let mut renew_at: Option<Instant> = Some(Instant::now());
+        let far = Instant::now() + Duration::from_secs(86400 * 365);
+        loop {
+            let keep_alive_at = self.key.as_ref().map_or(far, |k| k.keep_alive_at);
+            let renew = renew_at.unwrap_or(far);
+            tokio::select! {
+                biased;
+                _ = close.recv() => break,
+                _ = tokio::time::sleep_until(renew), if renew_at.is_some() => {
+                    match listen_key(&self.setup, &self.net(), "POST", None).await {
+                        Ok(KeyAnswer::Key(key)) if !key.is_empty() => {
+                            retry = KEY_RETRY;
+                            renew_at = None;
+                            self.use_key(key);
+                        }
+                        Ok(_) => {
+                            renew_at = Some(Instant::now() + retry);
+                            retry = (retry * 2).min(KEY_RETRY_MAX);
+                        }
+                        Err(e) if e.is_auth() => {
+                            self.end(e);
+                            break;
+                        }
+                        Err(e) => {
+                            tracing::info!("listen key: {e}; again in {retry:?}");
+                            let wait = e.retry_after().unwrap_or(retry).max(retry);
+                            renew_at = Some(Instant::now() + wait);
+                            retry = (retry * 2).min(KEY_RETRY_MAX);
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until(keep_alive_at), if self.key.is_some() => {
+                    let key = self.key.as_ref().expect("guarded").value.clone();
+                    match listen_key(&self.setup, &self.net(), "PUT", Some(&key)).await {
+                        Ok(KeyAnswer::Key(_)) => {
+                            retry = KEY_RETRY;
+                            if let Some(k) = &mut self.key {
+                                k.keep_alive_at = Instant::now() + self.keepalive;
+                            }
+                        }
+                        Ok(KeyAnswer::Gone) => {
+                            tracing::info!("listen key gone (-1125): making a new one");
+                            self.key = None;
+                            renew_at = Some(Instant::now());
+                        }
+                        Err(e) if e.is_auth() => {
+                            self.end(e);
+                            break;
+                        }
+                        Err(e) => {
+                            // Inside its 60 minutes: try again soon.
+                            tracing::info!("listen key keepalive: {e}; again in {retry:?}");
+                            if let Some(k) = &mut self.key {
+                                k.keep_alive_at = Instant::now() + retry;
+                            }
+                            retry = (retry * 2).min(KEY_RETRY_MAX);
+                        }
+                    }
+                }
+                Some((leg, entry)) = frames.recv() => {
+                    if self.on_entry(leg, entry) && renew_at.is_none() {
+                        // listenKeyExpired: the key is dead; a new one.
+                        tracing::info!("listenKeyExpired: making a new key");
+                        self.key = None;
+                        renew_at = Some(Instant::now());
+                    }
+                }
+            }
+        }
+        for leg in self.legs.drain(..) {
+            leg.stop();
+        }
+        if let Some(key) = self.key.take() {
+            let net = self.net();
+            let _ = tokio::time::timeout(
+                crate::link::CLOSE_WAIT,
+                listen_key(&self.setup, &net, "DELETE", Some(&key.value)),
+            )
+            .await;
+        }
+        // An end with an error (a refused key) stays what it was.
+        self.state.send_if_modified(|state| {
+            if matches!(state, State::Ended(_)) {
+                return false;
+            }
+            *state = State::Ended(Error::closed());
+            true
+        });
+    }
+
+    /// Carry `key`: new connections for it (unless it is the key they
+    /// carry already: a POST while a key lives returns the same key);
+    /// connections of an older key stay until one of the new is up.
+    fn use_key(&mut self, key: String) {
+        let key: Arc<str> = Arc::from(key);
+        self.key = Some(ListenKey {
+            value: key.clone(),
+            keep_alive_at: Instant::now() + self.keepalive,
+        });
+        let carrying = self.legs.iter().filter(|l| l.key == key).count();
+        for _ in carrying..self.want {
+            self.add_leg(key.clone());
+        }
+    }
+
+    fn add_leg(&mut self, key: Arc<str>) {
+        let connections = &self.setup.connections;
+        let base = match self.setup.venue {
+            Venue::UsdM => format!("{}{}", self.setup.stream_base, Route::Private.path()),
+            _ => self.setup.stream_base.clone(),
+        };
+        let mut plan = connections.plan_at(base, self.setup.venue, vec![key.to_string()], false);
+        plan.private = connections.next_reader();
+        plan.user_data = true;
+        let handle = connections.connection(&plan);
+        let reader = connections.next_reader();
+        let options = &connections.env.options;
+        let queue = Arc::new(Queue::new(options.queue_capacity, options.overflow));
+        handle.send(Command::Attach {
+            id: reader,
+            queue: queue.clone(),
+            stamp: false,
+            max_stall: options.max_stall,
+        });
+        let tx = self.frames_tx.clone();
+        let number = self.next_leg;
+        self.next_leg += 1;
+        let forward = tokio::spawn(async move {
+            loop {
+                let entry = queue.pop().await;
+                let ended = entry.is_err();
+                if tx.send((number, entry)).is_err() || ended {
+                    return;
+                }
+            }
+        });
+        self.legs.push(Leg {
+            number,
+            reader,
+            handle,
+            forward,
+            key,
+            up: false,
+        });
+    }
+
+    /// One entry of leg `number`: true when it says the key expired.
+    fn on_entry(&mut self, number: u64, entry: Result<Entry<U>, Error>) -> bool {
+        let Some(at) = self.legs.iter().position(|l| l.number == number) else {
+            return false; // a leg already stopped
+        };
+        let frame = match entry {
+            Ok(Entry::Frame(frame)) => frame,
+            Ok(Entry::Status(status, _)) => {
+                match *status {
+                    Status::Connected | Status::Reconnected | Status::Rotated => {
+                        self.legs[at].up = true;
+                        self.retire_old_legs();
+                    }
+                    Status::Disconnected { .. } => self.legs[at].up = false,
+                    // Events lost on the way to this task: say so.
+                    lagged @ Status::Lagged { .. } => self.queue.push(Message::Status(lagged)),
+                    _ => {}
+                }
+                self.coverage();
+                return false;
+            }
+            Err(e) => {
+                // The connection gave up (retries exhausted): a fresh one.
+                tracing::info!("user connection {number} ended: {e}");
+                let leg = self.legs.remove(at);
+                leg.stop();
+                if let Some(key) = self.key.as_ref().map(|k| k.value.clone()) {
+                    if leg.key == key {
+                        self.add_leg(key);
+                    }
+                }
+                self.coverage();
+                return false;
+            }
+        };
+        if !self.seen.fresh(frame.text()) {
+            return false;
+        }
+        match decode_futures_user(frame.text().as_bytes()) {
+            Ok(event) => {
+                let expired = matches!(
+                    event,
+                    binance_types::futures::user::FuturesUserEvent::ListenKeyExpired(_)
+                );
+                self.queue.push(Message::FuturesUser(Box::new(event)));
+                expired
+            }
+            Err(error) => {
+                tracing::warn!("malformed user frame: {error}");
+                self.queue
+                    .push(Message::Status(Status::Malformed { error }));
+                false
+            }
+        }
+    }
+
+    /// Once a connection of the current key is up, those of older keys go.
+    fn retire_old_legs(&mut self) {
+        let Some(key) = self.key.as_ref().map(|k| k.value.clone()) else {
+            return;
+        };
+        if !self.legs.iter().any(|l| l.key == key && l.up) {
+            return;
+        }
+        let before = self.legs.len();
+        self.legs.retain(|leg| {
+            let keep = leg.key == key;
+            if !keep {
+                leg.stop();
+            }
+            keep
+        });
+        if self.legs.len() < before {
+            // The new key's connections carry the account now.
+            self.queue.push(Message::Status(Status::Rotated));
+        }
+    }
+
+    /// Say when coverage starts, stops and comes back (with the gap).
+    fn coverage(&mut self) {
+        let covered = self.legs.iter().any(|l| l.up);
+        if covered == self.covered {
+            return;
+        }
+        self.covered = covered;
+        let now = SystemTime::now();
+        if !covered {
+            self.gap_since = Some(now);
+            self.queue.push(Message::Status(Status::Disconnected {
+                reason: "every user data connection is down".into(),
+            }));
+            return;
+        }
+        if !self.ever_covered {
+            self.ever_covered = true;
+            self.queue.push(Message::Status(Status::Connected));
+            let _ = self.state.send(State::Open);
+        } else {
+            self.queue.push(Message::Status(Status::Reconnected));
+        }
+        if let Some(from) = self.gap_since.take() {
+            self.queue
+                .push(Message::Status(Status::Gap { from, to: now }));
+        }
+    }
+
+    fn end(&mut self, error: Error) {
+        self.queue.end(error.clone());
+        let _ = self.state.send(State::Ended(error));
+    }
+}

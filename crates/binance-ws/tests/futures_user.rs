@@ -1,0 +1,235 @@
+//! Futures user data sockets against the simulator's futures accounts:
+//! every event of the simulator's log arrives exactly once through
+//! connection drops, `serverShutdown`, rotations and a listen key that
+//! expires; the key is kept alive on time; errors and `Debug` never show a
+//! key.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use binance_sim::cli::{demo_account, DEMO_API_KEY, DEMO_SECRET};
+use binance_sim::{FuturesConfig, Sim, SimConfig};
+use binance_ws::binance_types::futures::user::FuturesUserEvent;
+use binance_ws::binance_types::sign::hmac_sha256_hex;
+use binance_ws::binance_types::venue::Venue;
+use binance_ws::{Credentials, FuturesUserSocket, Message, Status};
+use serde_json::Value;
+use support::*;
+
+async fn sim_with_validity(validity: Duration) -> Sim {
+    Sim::start(SimConfig {
+        accounts: vec![demo_account()],
+        futures: FuturesConfig {
+            listen_key_validity: validity,
+            ..FuturesConfig::default()
+        },
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+fn manager(sim: &Sim) -> binance_ws::SocketManager {
+    venues_builder(sim)
+        .credentials(Credentials::hmac(DEMO_API_KEY, DEMO_SECRET))
+        .build()
+        .unwrap()
+}
+
+/// A signed market order on `venue`, as any bot would send it.
+async fn order(sim: &Sim, venue: Venue, symbol: &str, side: &str, quantity: &str) {
+    let path = match venue {
+        Venue::CoinM => "/dapi/v1/order",
+        _ => "/fapi/v1/order",
+    };
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis();
+    let query = format!("symbol={symbol}&side={side}&type=MARKET&quantity={quantity}&timestamp={now}");
+    let signature = hmac_sha256_hex(DEMO_SECRET.as_bytes(), query.as_bytes());
+    let url = format!("{}{path}?{query}&signature={signature}", sim.venue_rest_url(venue));
+    let (status, _, body) = http_with("POST", &url, &[("X-MBX-APIKEY", DEMO_API_KEY)]).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// The account's events in the simulator's log, as JSON values
+/// (`listenKeyExpired` aside: it belongs to a key, not to the account).
+fn logged(sim: &Sim, venue: Venue) -> Vec<Value> {
+    sim.futures_user_events(venue, DEMO_API_KEY)
+        .iter()
+        .map(|text| serde_json::from_str::<Value>(text).unwrap())
+        .filter(|v| v["e"] != "listenKeyExpired")
+        .collect()
+}
+
+/// What a socket delivered: account events as JSON values, and the
+/// statuses and expiries seen on the way.
+#[derive(Default)]
+struct Delivered {
+    events: Vec<Value>,
+    statuses: Vec<Status>,
+    expired: usize,
+}
+
+impl Delivered {
+    fn take(&mut self, message: Message) {
+        match message {
+            Message::FuturesUser(event) => match *event {
+                FuturesUserEvent::ListenKeyExpired(_) => self.expired += 1,
+                event => self.events.push(serde_json::to_value(&event).unwrap()),
+            },
+            Message::Status(status) => self.statuses.push(status),
+            other => panic!("not a futures user message: {other:?}"),
+        }
+    }
+
+    /// Read until `want` is true of what was delivered.
+    async fn until(&mut self, socket: &mut FuturesUserSocket, want: impl Fn(&Delivered) -> bool) {
+        while !want(self) {
+            match tokio::time::timeout(PATIENCE, socket.recv()).await {
+                Ok(message) => self.take(message.expect("the socket goes on")),
+                Err(_) => panic!(
+                    "not there in time: {} events, {} expiries, statuses {:?}",
+                    self.events.len(),
+                    self.expired,
+                    self.statuses
+                ),
+            }
+        }
+    }
+}
+
+/// Every logged event delivered exactly once, nothing else.
+fn assert_exactly_once(delivered: &[Value], logged: &[Value]) {
+    let count = |values: &[Value]| {
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for v in values {
+            *counts.entry(v.to_string()).or_default() += 1;
+        }
+        counts
+    };
+    let (got, want) = (count(delivered), count(logged));
+    for (event, n) in &want {
+        assert_eq!(got.get(event), Some(n), "logged {n} times: {event}");
+    }
+    assert_eq!(delivered.len(), logged.len(), "nothing delivered that was not logged");
+}
+
+/// One connection dropped (twice), every connection told `serverShutdown`,
+/// rotations every 700 ms, and the key expired mid-stream: every order's
+/// events arrive exactly once.
+#[tokio::test]
+async fn every_event_arrives_once_through_drops_shutdowns_rotations_and_expiry() {
+    let sim = sim_with_validity(Duration::from_secs(3600)).await;
+    let manager = venues_builder(&sim)
+        .credentials(Credentials::hmac(DEMO_API_KEY, DEMO_SECRET))
+        .rotate_after(Duration::from_millis(700))
+        .build()
+        .unwrap();
+    let mut socket = manager.futures_user_socket().unwrap();
+    socket.connect().await.unwrap();
+    let mut delivered = Delivered::default();
+    let faults = sim.faults().clone();
+    let mut side = "BUY";
+    for round in 0..40 {
+        order(&sim, Venue::UsdM, "BTCUSDT", side, "0.001").await;
+        side = if side == "BUY" { "SELL" } else { "BUY" };
+        match round {
+            8 | 20 => {
+                // One of the two connections: the other carries on.
+                let ids = faults.connections();
+                assert!(faults.drop_connection(ids[0], binance_sim::DropMode::Reset));
+            }
+            14 => drop(faults.server_shutdown(Some(Duration::from_millis(500)))),
+            28 => {
+                // The key dies: trading waits until the new key's
+                // connections carry the account (events of a dead key's
+                // time go nowhere, on Binance too).
+                assert!(faults.expire_listen_keys(Venue::UsdM) >= 1);
+                delivered
+                    .until(&mut socket, |d| {
+                        d.expired >= 1 && d.statuses.iter().any(|s| matches!(s, Status::Rotated))
+                    })
+                    .await;
+            }
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let want = logged(&sim, Venue::UsdM);
+    assert!(want.len() >= 40, "each order made events: {}", want.len());
+    delivered.until(&mut socket, |d| d.events.len() >= want.len()).await;
+    // Anything late would be a repeat: none comes.
+    while let Ok(Ok(message)) =
+        tokio::time::timeout(Duration::from_millis(300), socket.recv()).await
+    {
+        delivered.take(message);
+    }
+    assert_exactly_once(&delivered.events, &logged(&sim, Venue::UsdM));
+    assert!(
+        !delivered.statuses.iter().any(|s| matches!(s, Status::Gap { .. })),
+        "never every connection down: {:?}",
+        delivered.statuses
+    );
+    socket.close().await;
+}
+
+/// The key lives 1.5 s here; kept alive every 300 ms it never expires.
+#[tokio::test]
+async fn the_key_is_kept_alive_on_time() {
+    let sim = sim_with_validity(Duration::from_millis(1500)).await;
+    let mut socket = manager(&sim)
+        .futures_user_socket()
+        .unwrap()
+        .keepalive(Duration::from_millis(300));
+    socket.connect().await.unwrap();
+    let mut delivered = Delivered::default();
+    for i in 0..25 {
+        order(&sim, Venue::UsdM, "ETHUSDT", if i % 2 == 0 { "BUY" } else { "SELL" }, "0.01").await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let want = logged(&sim, Venue::UsdM);
+    delivered.until(&mut socket, |d| d.events.len() >= want.len()).await;
+    assert_eq!(delivered.expired, 0, "the key never expired");
+    assert_exactly_once(&delivered.events, &want);
+}
+
+/// Without keepalive inside its validity the key expires: the socket makes
+/// a new one by itself and goes on.
+#[tokio::test]
+async fn an_expired_key_is_replaced() {
+    let sim = sim_with_validity(Duration::from_millis(800)).await;
+    let mut socket = manager(&sim)
+        .coin_futures_user_socket()
+        .unwrap()
+        .keepalive(Duration::from_secs(3600));
+    socket.connect().await.unwrap();
+    let mut delivered = Delivered::default();
+    delivered
+        .until(&mut socket, |d| {
+            d.expired >= 1 && d.statuses.iter().any(|s| matches!(s, Status::Rotated))
+        })
+        .await;
+    order(&sim, Venue::CoinM, "BTCUSD_PERP", "BUY", "1").await;
+    delivered
+        .until(&mut socket, |d| {
+            d.events
+                .iter()
+                .any(|e| e["e"] == "ORDER_TRADE_UPDATE" && e["o"]["s"] == "BTCUSD_PERP")
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn a_refused_api_key_ends_the_socket_with_an_auth_error_naming_no_key() {
+    let sim = sim_with_validity(Duration::from_secs(3600)).await;
+    let manager = venues_builder(&sim)
+        .credentials(Credentials::hmac("not-a-key-of-the-sim", DEMO_SECRET))
+        .build()
+        .unwrap();
+    let mut socket = manager.futures_user_socket().unwrap();
+    let error = socket.connect().await.unwrap_err();
+    assert!(error.is_auth(), "{error:?}");
+    let shown = format!("{error} {error:?} {socket:?}");
+    assert!(!shown.contains("not-a-key-of-the-sim"), "{shown}");
+}
