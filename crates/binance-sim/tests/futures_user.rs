@@ -444,6 +444,21 @@ async fn orders_report_in_order_in_binances_bytes() {
     for event in later {
         like_vector(event, Venue::UsdM);
     }
+    // An IOC order that meets nothing expires at once.
+    let (status, ioc) = order(
+        &sim,
+        Venue::UsdM,
+        "POST",
+        "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=IOC&quantity=0.001&price=1000.0",
+    )
+    .await;
+    assert_eq!((status, &ioc["status"]), (200, &json!("EXPIRED")), "{ioc}");
+    let expired = frames(&mut ws, 2).await;
+    let executions: Vec<Value> = expired
+        .iter()
+        .map(|e| serde_json::from_str::<Value>(e).unwrap()["o"]["x"].clone())
+        .collect();
+    assert_eq!(executions, [json!("NEW"), json!("EXPIRED")]);
     nothing_waiting(&mut ws, 2).await;
 }
 
