@@ -9,13 +9,11 @@
 //! filter); both are named by the key in combined frames.
 //!
 //! Numbers follow Binance's examples (`vectors/futures/user`,
-//! `vectors/coinm/user`): a zero is `"0"`; order quantities at the
-//! contract's quantity precision, prices at its price precision; average
-//! and entry prices at the price precision plus 3 on USD-M (`"6563.66500"`
-//! for a 2-decimal contract), at the price precision on COIN-M (`"6563.6"`);
-//! balances, commissions and realized profit with eight decimals; a position
-//! amount as short as it goes (`"-10"`); unrealized profit with five
-//! decimals on USD-M, eight on COIN-M.
+//! `vectors/coinm/user`), through the contract's [`Format`]: a zero is
+//! `"0"`; order quantities and prices at the contract's precision; average
+//! and entry prices at [`Format::average_places`]; balances, commissions and
+//! realized profit with eight decimals; a position amount as short as it
+//! goes (`"-10"`); unrealized profit at [`Format::unrealized_places`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -36,6 +34,7 @@ use crate::api_error::ApiErr;
 use crate::clock::now_ms;
 use crate::engine::{self, Fill, NewOrder, OrderType, TimeInForce};
 use crate::futures::{Contract, FuturesMarket, UserFills};
+use crate::futures_wire::{zero_or, Format};
 use crate::hub::Hub;
 use crate::notation::fixed_scale;
 
@@ -106,53 +105,6 @@ struct Order {
     notional: Decimal,
     status: OrderStatus,
     time: u64,
-}
-
-/// How a contract writes the numbers of user events.
-#[derive(Clone, Copy)]
-struct Places {
-    venue: Venue,
-    price: u32,
-    qty: u32,
-}
-
-impl Places {
-    fn of(c: &Contract) -> Places {
-        let f = c.format();
-        Places {
-            venue: f.venue,
-            price: f.price,
-            qty: f.qty,
-        }
-    }
-    fn price(self, v: Decimal) -> Decimal {
-        zero_or(v, self.price)
-    }
-    fn qty(self, v: Decimal) -> Decimal {
-        zero_or(v, self.qty)
-    }
-    /// Decimals of average and entry prices.
-    fn average(self) -> u32 {
-        match self.venue {
-            Venue::CoinM => self.price,
-            _ => self.price + 3,
-        }
-    }
-    fn unrealized(self) -> u32 {
-        match self.venue {
-            Venue::CoinM => 8,
-            _ => 5,
-        }
-    }
-}
-
-/// `"0"` for zero, otherwise `places` decimals.
-fn zero_or(v: Decimal, places: u32) -> Decimal {
-    if v.is_zero() {
-        Decimal::ZERO
-    } else {
-        fixed_scale(v, places)
-    }
 }
 
 /// Eight decimals, as balances are written.
@@ -303,16 +255,6 @@ impl FuturesUsers {
         }
     }
 
-    /// The account's balances on this venue (its starting wallet before any trade).
-    pub fn balances(&self, api_key: &str) -> BTreeMap<String, Decimal> {
-        let mut st = self.state.lock().unwrap();
-        if !st.wallets.contains_key(api_key) {
-            let wallet = self.new_wallet();
-            st.wallets.insert(api_key.to_owned(), wallet);
-        }
-        st.wallets[api_key].balances.clone()
-    }
-
     /// `POST order`: place, match, report; the order's JSON.
     pub fn place(&self, api_key: &str, req: &FuturesOrderRequest) -> Result<Value, ApiErr> {
         let contract = self
@@ -342,7 +284,7 @@ impl FuturesUsers {
         let result = c
             .submit_user(new, now, &self.hub)
             .map_err(|e| ApiErr::new(400, i64::from(e.binance_code()), e.to_string()))?;
-        let places = Places::of(&c);
+        let places = c.format();
         let mut st = self.state.lock().unwrap();
         let id = (req.symbol.clone(), result.order_id);
         st.orders.insert(
@@ -357,7 +299,7 @@ impl FuturesUsers {
                     "MARKET" => "GTC",
                     _ => req.time_in_force.as_str(),
                 },
-                quantity: places.qty(req.quantity),
+                quantity: places.user_qty(req.quantity),
                 price: req.price.unwrap_or_default(),
                 filled: Decimal::ZERO,
                 notional: Decimal::ZERO,
@@ -404,7 +346,7 @@ impl FuturesUsers {
         Ok(order_json(
             &st.orders[&key],
             key.1,
-            Places::of(&c),
+            c.format(),
             c.spec().contract_size,
         ))
     }
@@ -417,7 +359,7 @@ impl FuturesUsers {
             .ok_or_else(ApiErr::invalid_symbol)?;
         let (places, size) = {
             let c = contract.lock().unwrap();
-            (Places::of(&c), c.spec().contract_size)
+            (c.format(), c.spec().contract_size)
         };
         let st = self.state.lock().unwrap();
         let key = find(&st, api_key, symbol, &id)?;
@@ -464,7 +406,7 @@ impl FuturesUsers {
         let balance = wallet.balances.entry(asset.clone()).or_default();
         *balance += realized - commission;
         let balance = *balance;
-        let places = Places::of(c);
+        let places = c.format();
         let time = next_time(st);
         if self.venue == Venue::UsdM {
             let order = &st.orders[id];
@@ -473,12 +415,12 @@ impl FuturesUsers {
                 transaction_time: Time::new(fill.time_ms),
                 symbol: order.symbol.clone(),
                 quantity: order.quantity,
-                price: places.price(order.price),
+                price: places.user_price(order.price),
                 is_maker: maker,
                 client_order_id: order.client_order_id.clone(),
                 side: order.side,
-                last_filled_price: places.price(fill.price),
-                last_filled_quantity: places.qty(fill.qty),
+                last_filled_price: places.user_price(fill.price),
+                last_filled_quantity: places.user_qty(fill.qty),
                 trade_id: fill.trade_id as i64,
                 order_id: id.1,
             });
@@ -499,7 +441,7 @@ impl FuturesUsers {
             Venue::CoinM => Decimal::ZERO,
             _ => holding.amount * (mark - holding.entry),
         };
-        let entry = fixed_scale(holding.entry, places.average());
+        let entry = fixed_scale(holding.entry, places.average_places());
         let update = FuturesUserEvent::AccountUpdate(AccountUpdate::<Millis> {
             event_time: Time::new(next_time(st)),
             transaction_time: Time::new(fill.time_ms),
@@ -521,7 +463,7 @@ impl FuturesUsers {
                         _ => holding.entry.normalize(),
                     },
                     accumulated_realized: zero_or(holding.realized, 8),
-                    unrealized_pnl: zero_or(unrealized, places.unrealized()),
+                    unrealized_pnl: zero_or(unrealized, places.unrealized_places()),
                     margin_type: MarginType::Cross,
                     isolated_wallet: Decimal::ZERO,
                     position_side: PositionSide::Both,
@@ -556,7 +498,7 @@ impl FuturesUsers {
         execution: ExecutionType,
         last: Option<Last>,
     ) {
-        let places = Places::of(c);
+        let places = c.format();
         let order = &st.orders[id];
         let api_key = order.api_key.clone();
         // Notional of the account's open orders on the contract, by side.
@@ -578,7 +520,7 @@ impl FuturesUsers {
             Decimal::ZERO
         } else {
             let avg = order.notional / order.filled;
-            fixed_scale(avg, places.average())
+            fixed_scale(avg, places.average_places())
         };
         let now = now_ms();
         let o = FuturesOrder::<Millis> {
@@ -588,15 +530,15 @@ impl FuturesUsers {
             order_type: order.kind.to_owned(),
             time_in_force: order.time_in_force.to_owned(),
             quantity: order.quantity,
-            price: places.price(order.price),
+            price: places.user_price(order.price),
             average_price: average,
             stop_price: Decimal::ZERO,
             execution_type: execution,
             order_status: order.status.clone(),
             order_id: id.1,
-            last_filled_quantity: places.qty(last.map_or(Decimal::ZERO, |l| l.fill.qty)),
-            cumulative_filled_quantity: places.qty(order.filled),
-            last_filled_price: places.price(last.map_or(Decimal::ZERO, |l| l.fill.price)),
+            last_filled_quantity: places.user_qty(last.map_or(Decimal::ZERO, |l| l.fill.qty)),
+            cumulative_filled_quantity: places.user_qty(order.filled),
+            last_filled_price: places.user_price(last.map_or(Decimal::ZERO, |l| l.fill.price)),
             margin_asset: (!usdm).then(|| margin_asset.clone()),
             commission_asset: Some(margin_asset),
             commission: Some(zero_or(last.map_or(Decimal::ZERO, |l| l.commission), 8)),
@@ -783,11 +725,11 @@ impl FuturesOrderRequest {
 }
 
 /// The order as the futures REST answers it.
-fn order_json(o: &Order, order_id: u64, places: Places, contract_size: u32) -> Value {
+fn order_json(o: &Order, order_id: u64, places: Format, contract_size: u32) -> Value {
     let average = if o.filled.is_zero() {
         Decimal::ZERO
     } else {
-        fixed_scale(o.notional / o.filled, places.average())
+        fixed_scale(o.notional / o.filled, places.average_places())
     };
     // COIN-M's filled amount in the coin: contracts × size / average price.
     let base = if average.is_zero() {
@@ -797,10 +739,10 @@ fn order_json(o: &Order, order_id: u64, places: Places, contract_size: u32) -> V
     };
     let text = |v: Decimal| v.to_string();
     let mut body = json!({
-        "clientOrderId": o.client_order_id, "cumQty": text(places.qty(o.filled)),
-        "executedQty": text(places.qty(o.filled)), "orderId": order_id,
+        "clientOrderId": o.client_order_id, "cumQty": text(places.user_qty(o.filled)),
+        "executedQty": text(places.user_qty(o.filled)), "orderId": order_id,
         "avgPrice": text(average), "origQty": text(o.quantity),
-        "price": text(places.price(o.price)), "reduceOnly": false, "side": o.side,
+        "price": text(places.user_price(o.price)), "reduceOnly": false, "side": o.side,
         "positionSide": "BOTH", "status": o.status.as_str(), "stopPrice": "0",
         "closePosition": false, "symbol": o.symbol, "timeInForce": o.time_in_force,
         "type": o.kind, "origType": o.kind, "updateTime": o.time,

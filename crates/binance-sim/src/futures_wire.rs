@@ -34,6 +34,15 @@ pub struct Format {
     pub qty: u32,
 }
 
+/// `"0"` for zero (as user events write it), otherwise `places` decimals.
+pub fn zero_or(v: Decimal, places: u32) -> Decimal {
+    if v.is_zero() {
+        Decimal::ZERO
+    } else {
+        fixed_scale(v, places)
+    }
+}
+
 /// Decimals of mark and index prices and of funding rates.
 const RATE_PLACES: u32 = 8;
 
@@ -59,6 +68,33 @@ impl Format {
     /// A mark or index price, or a funding rate.
     pub fn rate(self, v: Decimal) -> Decimal {
         fixed_scale(v, RATE_PLACES)
+    }
+
+    /// A price in a user event: `"0"` for zero (`vectors/futures/user`).
+    pub fn user_price(self, v: Decimal) -> Decimal {
+        zero_or(v, self.price)
+    }
+
+    /// A quantity in a user event: `"0"` for zero.
+    pub fn user_qty(self, v: Decimal) -> Decimal {
+        zero_or(v, self.qty)
+    }
+
+    /// Decimals of average and entry prices in user events: three more than
+    /// a price on USD-M (`"6563.66500"`), a price's on COIN-M (`"6563.6"`).
+    pub fn average_places(self) -> u32 {
+        match self.venue {
+            Venue::CoinM => self.price,
+            _ => self.price + 3,
+        }
+    }
+
+    /// Decimals of unrealized profit: five on USD-M, eight on COIN-M.
+    pub fn unrealized_places(self) -> u32 {
+        match self.venue {
+            Venue::CoinM => RATE_PLACES,
+            _ => 5,
+        }
     }
 
     /// A percentage.

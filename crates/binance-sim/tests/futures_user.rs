@@ -354,6 +354,22 @@ async fn orders_report_in_order_in_binances_bytes() {
     assert_eq!(account["m"], "ORDER");
     assert_eq!(account["P"][0]["pa"], "0.005");
     assert_eq!(account["P"][0]["ps"], "BOTH");
+    // The wallet paid the taker commission (0.05 %) of every fill.
+    let commissions: rust_decimal::Decimal = parsed
+        .iter()
+        .filter(|v| v["e"] == "ORDER_TRADE_UPDATE")
+        .map(|v| {
+            v["o"]["n"]
+                .as_str()
+                .unwrap()
+                .parse::<rust_decimal::Decimal>()
+                .unwrap()
+        })
+        .sum();
+    assert!(commissions > rust_decimal::Decimal::ZERO);
+    let wallet: rust_decimal::Decimal = account["B"][0]["wb"].as_str().unwrap().parse().unwrap();
+    assert_eq!(account["B"][0]["a"], "USDT");
+    assert_eq!(wallet, rust_decimal::Decimal::from(100_000) - commissions);
     let times: Vec<u64> = parsed.iter().map(|v| v["E"].as_u64().unwrap()).collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "E never goes back");
     for event in &events {
@@ -428,6 +444,21 @@ async fn orders_report_in_order_in_binances_bytes() {
     for event in later {
         like_vector(event, Venue::UsdM);
     }
+    // An IOC order that meets nothing expires at once.
+    let (status, ioc) = order(
+        &sim,
+        Venue::UsdM,
+        "POST",
+        "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=IOC&quantity=0.001&price=1000.0",
+    )
+    .await;
+    assert_eq!((status, &ioc["status"]), (200, &json!("EXPIRED")), "{ioc}");
+    let expired = frames(&mut ws, 2).await;
+    let executions: Vec<Value> = expired
+        .iter()
+        .map(|e| serde_json::from_str::<Value>(e).unwrap()["o"]["x"].clone())
+        .collect();
+    assert_eq!(executions, [json!("NEW"), json!("EXPIRED")]);
     nothing_waiting(&mut ws, 2).await;
 }
 
@@ -492,4 +523,92 @@ async fn faults_reach_user_streams() {
         reason: "boom".into(),
     });
     assert_eq!(ending(&mut ws).await, Ok((1011, "boom".into())));
+}
+
+#[tokio::test]
+async fn a_resting_order_filled_by_the_market_reports_as_maker() {
+    let sim = sim(Duration::from_secs(3600)).await;
+    let key = new_key(&sim, Venue::UsdM).await;
+    let mut ws = open(&sim, Venue::UsdM, &format!("/private/ws/{key}")).await;
+    // Alone at the best bid, one tick above the book's (once the spread
+    // leaves room), so the next synthetic sell takes it first.
+    let tick: rust_decimal::Decimal = "0.10".parse().unwrap();
+    let price = loop {
+        let book = get_json(&format!(
+            "{}/fapi/v1/depth?symbol=BTCUSDT&limit=5",
+            sim.venue_rest_url(Venue::UsdM)
+        ))
+        .await;
+        let level = |side: &str| -> rust_decimal::Decimal {
+            book[side][0][0].as_str().unwrap().parse().unwrap()
+        };
+        if level("asks") - level("bids") >= tick * rust_decimal::Decimal::from(2) {
+            break level("bids") + tick;
+        }
+    };
+    let (status, placed) = order(
+        &sim,
+        Venue::UsdM,
+        "POST",
+        &format!("symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.001&price={price}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{placed}");
+    if placed["status"] != "NEW" {
+        return; // the book moved under it and it took: nothing to see here
+    }
+    let trade = loop {
+        let v = next_json(&mut ws).await;
+        if v["e"] == "ORDER_TRADE_UPDATE" && v["o"]["x"] == "TRADE" {
+            break v;
+        }
+    };
+    assert_eq!(trade["o"]["m"], true, "{trade}");
+    assert_eq!(trade["o"]["X"], "FILLED");
+    let account = next_json(&mut ws).await;
+    assert_eq!(account["e"], "ACCOUNT_UPDATE");
+    assert_eq!(account["a"]["P"][0]["pa"], "0.001");
+    let log = sim.futures_user_events(Venue::UsdM, KEY);
+    assert_eq!(log.last(), Some(&account.to_string()));
+    for event in &log {
+        like_vector(event, Venue::UsdM);
+    }
+}
+
+#[tokio::test]
+async fn keys_join_by_query_and_by_subscribe() {
+    let sim = sim(Duration::from_secs(3600)).await;
+    let key = new_key(&sim, Venue::UsdM).await;
+    // Two keys on one /private/stream (the second one's owner is unknown to
+    // the simulator: it carries nothing).
+    let other = "y".repeat(64);
+    let mut both = open(
+        &sim,
+        Venue::UsdM,
+        &format!("/private/stream?listenKey={other}&listenKey={key}&events=ORDER_TRADE_UPDATE"),
+    )
+    .await;
+    let mut later = open(&sim, Venue::UsdM, "/private/ws").await;
+    let reply = request(
+        &mut later,
+        json!({"method": "SUBSCRIBE", "params": [key], "id": 1}),
+    )
+    .await;
+    assert_eq!(reply, json!({"result": null, "id": 1}));
+    nothing_waiting(&mut both, 2).await;
+    let (status, _) = order(
+        &sim,
+        Venue::UsdM,
+        "POST",
+        "symbol=ETHUSDT&side=SELL&type=MARKET&quantity=0.010",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let log = sim.futures_user_events(Venue::UsdM, KEY);
+    assert_eq!(frames(&mut later, log.len()).await, log);
+    let first = next_json(&mut both).await;
+    assert_eq!(
+        (&first["stream"], &first["data"]["e"]),
+        (&json!(key), &json!("ORDER_TRADE_UPDATE"))
+    );
 }

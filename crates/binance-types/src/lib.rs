@@ -1,5 +1,5 @@
-//! The Binance wire model (spot, plus USD-M and COIN-M futures market data):
-//! no network I/O, just exact types.
+//! The Binance wire model (spot, plus USD-M and COIN-M futures market and
+//! user data): no network I/O, just exact types.
 //!
 //! - [`stream`]: typed stream names (`btcusdt@trade`, `!miniTicker@arr`, …)
 //!   that render to and parse from Binance's exact spelling.
@@ -12,7 +12,8 @@
 //!   event, `serverShutdown`) and its order key, without decoding it.
 //! - [`frame`]: decode a raw or combined frame into a [`Frame`] in one pass,
 //!   and encode it back to the JSON Binance sends.
-//! - [`futures`]: USD-M and COIN-M futures stream names and events;
+//! - [`futures`]: USD-M and COIN-M futures stream names and events, and
+//!   their user-data events ([`futures::user`]);
 //!   [`venue`]: which market, its hosts and (USD-M) routed paths.
 //! - [`book`]: a price-level order book; [`book_sync`]: the spot and
 //!   futures local order-book procedures as one state machine.
