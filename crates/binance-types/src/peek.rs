@@ -463,7 +463,8 @@ mod tests {
     /// `!forceOrder@arr` by `E`, its symbol inside `o`).
     #[test]
     fn futures_order_keys_and_symbols() {
-        let cases: &[(&str, Option<(u64, Option<&str>)>)] = &[
+        type Want = Option<(u64, Option<&'static str>)>;
+        let cases: &[(&str, Want)] = &[
             (
                 r#"{"stream":"!bookTicker","data":{"e":"bookTicker","u":400900217,"E":1568014460893,"T":1568014460891,"s":"BNBUSDT","b":"25.35190000","B":"31.21000000","a":"25.36520000","A":"40.66000000"}}"#,
                 Some((400900217, Some("BNBUSDT"))),
