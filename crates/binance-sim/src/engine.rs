@@ -279,6 +279,70 @@ impl Engine {
         })
     }
 
+    /// Moves a resting order to `price` and a new total `qty` (fills
+    /// included), keeping its id, as Binance's futures order modify does: it
+    /// goes to the back of the queue at the new price and takes what it now
+    /// crosses. `Ok(None)`: no such order resting, or `qty` not above what
+    /// it already filled.
+    pub fn amend(
+        &mut self,
+        order_id: u64,
+        price: Decimal,
+        qty: Decimal,
+        now_ms: u64,
+    ) -> Result<Option<SubmitResult>, OrderError> {
+        let lots = self.validate_qty(qty)?;
+        let ticks = self.validate_price(price)?;
+        match self.open_order(order_id) {
+            Some(open) if qty > open.executed_qty => {}
+            _ => return Ok(None),
+        }
+        let mut pending = self.begin();
+        let (loc, order) = self
+            .remove_resting(&mut pending, order_id)
+            .expect("open orders rest");
+        let done = order.orig_lots - order.lots;
+        let filled = self.execute_taker(
+            &mut pending,
+            loc.side,
+            order_id,
+            Some(ticks),
+            lots - done,
+            now_ms,
+        );
+        let rest = lots - done - filled;
+        let status = if rest == 0 {
+            OrderStatus::Filled
+        } else {
+            self.rest(&mut pending, loc.side, ticks, order_id, rest, lots, false);
+            if done + filled == 0 {
+                OrderStatus::New
+            } else {
+                OrderStatus::PartiallyFilled
+            }
+        };
+        let committed = self.commit(pending);
+        Ok(Some(SubmitResult {
+            order_id,
+            order: NewOrder {
+                side: loc.side,
+                order_type: OrderType::Limit {
+                    price,
+                    time_in_force: TimeInForce::Gtc,
+                },
+                qty,
+            },
+            status,
+            executed_qty: self.qty(filled),
+            cumulative_quote_qty: committed.fills.iter().map(|f| f.quote_qty).sum(),
+            remaining_qty: self.qty(rest),
+            fills: committed.fills,
+            update_ids: committed.update_ids,
+            changes: committed.changes,
+            time_ms: now_ms,
+        }))
+    }
+
     /// Id of the latest book change event (0 before any).
     pub fn last_update_id(&self) -> u64 {
         self.last_update_id
