@@ -242,6 +242,13 @@ impl FuturesUsers {
         st.log.entry(api_key.to_owned()).or_default().push(json);
     }
 
+    /// The contract `symbol`; `-1121` when there is none.
+    fn contract(&self, symbol: &str) -> Result<&Mutex<Contract>, ApiErr> {
+        self.market
+            .contract(symbol)
+            .ok_or_else(ApiErr::invalid_symbol)
+    }
+
     /// A new wallet on this venue.
     fn new_wallet(&self) -> Wallet {
         let assets = match self.venue {
@@ -260,10 +267,7 @@ impl FuturesUsers {
 
     /// `POST order`: place, match, report; the order's JSON.
     pub fn place(&self, api_key: &str, req: &FuturesOrderRequest) -> Result<Value, ApiErr> {
-        let contract = self
-            .market
-            .contract(&req.symbol)
-            .ok_or_else(ApiErr::invalid_symbol)?;
+        let contract = self.contract(&req.symbol)?;
         let mut c = contract.lock().unwrap();
         let now = now_ms();
         let order_type = match (req.kind, req.price) {
@@ -320,20 +324,12 @@ impl FuturesUsers {
             st.orders.get_mut(&id).expect("just placed").status = OrderStatus::Expired;
             self.report(&mut st, &c, &id, ExecutionType::Expired, None);
         }
-        Ok(order_json(
-            &st.orders[&id],
-            id.1,
-            places,
-            c.spec().contract_size,
-        ))
+        Ok(answer(&st, &c, &id))
     }
 
     /// `DELETE order`: cancel a resting order; the order's JSON.
     pub fn cancel(&self, api_key: &str, symbol: &str, id: OrderRef) -> Result<Value, ApiErr> {
-        let contract = self
-            .market
-            .contract(symbol)
-            .ok_or_else(ApiErr::invalid_symbol)?;
+        let contract = self.contract(symbol)?;
         let mut c = contract.lock().unwrap();
         let key = {
             let st = self.state.lock().unwrap();
@@ -346,20 +342,12 @@ impl FuturesUsers {
         }
         st.orders.get_mut(&key).expect("found").status = OrderStatus::Canceled;
         self.report(&mut st, &c, &key, ExecutionType::Canceled, None);
-        Ok(order_json(
-            &st.orders[&key],
-            key.1,
-            c.format(),
-            c.spec().contract_size,
-        ))
+        Ok(answer(&st, &c, &key))
     }
 
     /// `GET order`: the order's JSON.
     pub fn query(&self, api_key: &str, symbol: &str, id: OrderRef) -> Result<Value, ApiErr> {
-        let contract = self
-            .market
-            .contract(symbol)
-            .ok_or_else(ApiErr::invalid_symbol)?;
+        let contract = self.contract(symbol)?;
         let (places, size) = {
             let c = contract.lock().unwrap();
             (c.format(), c.spec().contract_size)
@@ -380,10 +368,7 @@ impl FuturesUsers {
         quantity: Decimal,
         price: Decimal,
     ) -> Result<Value, ApiErr> {
-        let contract = self
-            .market
-            .contract(symbol)
-            .ok_or_else(ApiErr::invalid_symbol)?;
+        let contract = self.contract(symbol)?;
         let mut c = contract.lock().unwrap();
         let key = {
             let st = self.state.lock().unwrap();
@@ -412,12 +397,7 @@ impl FuturesUsers {
         for fill in &amended.fills {
             self.fill(&mut st, &c, &key, fill, false);
         }
-        Ok(order_json(
-            &st.orders[&key],
-            key.1,
-            places,
-            c.spec().contract_size,
-        ))
+        Ok(answer(&st, &c, &key))
     }
 
     /// The account's wallet as it stands (a new one before any fill).
@@ -469,9 +449,7 @@ impl FuturesUsers {
     /// `symbol` alone when given (`-1121` when it is not a contract).
     pub fn position_json(&self, api_key: &str, symbol: Option<&str>) -> Result<Value, ApiErr> {
         if let Some(symbol) = symbol {
-            self.market
-                .contract(symbol)
-                .ok_or_else(ApiErr::invalid_symbol)?;
+            self.contract(symbol)?;
         }
         let (_, positions, updated) = self.wallet_view(api_key);
         let mut out = Vec::new();
@@ -901,6 +879,11 @@ impl FuturesOrderRequest {
             client_order_id: get("newClientOrderId"),
         })
     }
+}
+
+/// Order `id` as the futures REST answers it.
+fn answer(st: &State, c: &Contract, id: &(String, u64)) -> Value {
+    order_json(&st.orders[id], id.1, c.format(), c.spec().contract_size)
 }
 
 /// The order as the futures REST answers it.

@@ -68,6 +68,11 @@ async fn ok(ws: &mut Ws, id: u64, method: &str, params: Value) -> Value {
     reply["result"].clone()
 }
 
+/// A signed call's error: status and code.
+async fn refused(ws: &mut Ws, id: u64, method: &str, params: &Value) -> (u64, i64) {
+    error_code(&call(ws, id, method, signed(params.clone(), SECRET)).await)
+}
+
 fn error_code(reply: &Value) -> (u64, i64) {
     (
         reply["status"].as_u64().unwrap(),
@@ -251,14 +256,8 @@ async fn orders_answer_as_rest_does() {
         ("order.cancel", json!({"symbol": "BTCUSDT"}), (400, -1102)),
     ];
     for (n, (method, params, want)) in cases.into_iter().enumerate() {
-        let reply = call(
-            &mut ws,
-            10 + n as u64,
-            method,
-            signed(params.clone(), SECRET),
-        )
-        .await;
-        assert_eq!(error_code(&reply), want, "{method} {params}: {reply}");
+        let got = refused(&mut ws, 10 + n as u64, method, &params).await;
+        assert_eq!(got, want, "{method} {params}");
     }
 }
 
@@ -377,14 +376,8 @@ async fn order_modify_amends_a_resting_limit_order() {
         ),
     ];
     for (n, (params, want)) in cases.into_iter().enumerate() {
-        let reply = call(
-            &mut api,
-            10 + n as u64,
-            "order.modify",
-            signed(params.clone(), SECRET),
-        )
-        .await;
-        assert_eq!(error_code(&reply), want, "{params}: {reply}");
+        let got = refused(&mut api, 10 + n as u64, "order.modify", &params).await;
+        assert_eq!(got, want, "{params}");
     }
 }
 
@@ -416,14 +409,9 @@ async fn account_methods_show_the_wallet_and_positions() {
         wallet < Decimal::from(100_000),
         "the taker commission was paid: {paid}"
     );
-    let bad = call(
-        &mut ws,
-        8,
-        "account.position",
-        signed(json!({"symbol": "NOPEUSDT"}), SECRET),
-    )
-    .await;
-    assert_eq!(error_code(&bad), (400, -1121));
+    let unknown = json!({"symbol": "NOPEUSDT"});
+    let got = refused(&mut ws, 8, "account.position", &unknown).await;
+    assert_eq!(got, (400, -1121));
 }
 
 #[tokio::test]
