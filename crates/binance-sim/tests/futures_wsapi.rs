@@ -30,31 +30,9 @@ async fn sim() -> Sim {
     .expect("sim starts")
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
-/// Params with `apiKey`, `timestamp` and an HMAC `signature` over the
-/// sorted `k=v&…` made with `secret`.
-fn signed(mut params: Value, secret: &str) -> Value {
-    let map = params.as_object_mut().unwrap();
-    map.entry("apiKey").or_insert(KEY.into());
-    map.entry("timestamp").or_insert(now().into());
-    let mut keys: Vec<&String> = map.keys().collect();
-    keys.sort();
-    let payload: Vec<String> = keys
-        .iter()
-        .map(|k| match &map[*k] {
-            Value::String(s) => format!("{k}={s}"),
-            v => format!("{k}={v}"),
-        })
-        .collect();
-    let signature = hmac_sha256_hex(secret.as_bytes(), payload.join("&").as_bytes());
-    map.insert("signature".into(), signature.into());
-    params
+/// Params signed by the test account (`secret`: a wrong one, to be refused).
+fn signed(params: Value, secret: &str) -> Value {
+    ws_signed(params, KEY, secret)
 }
 
 async fn call(ws: &mut Ws, id: u64, method: &str, params: Value) -> Value {
@@ -88,7 +66,7 @@ async fn rest_order(sim: &Sim, venue: Venue, method: &str, query: &str) -> Value
         Venue::CoinM => "/dapi/v1",
         _ => "/fapi/v1",
     };
-    let query = format!("{query}&timestamp={}", now());
+    let query = format!("{query}&timestamp={}", now_ms());
     let signature = hmac_sha256_hex(SECRET.as_bytes(), query.as_bytes());
     let url = format!(
         "{}{prefix}/order?{query}&signature={signature}",
@@ -115,6 +93,22 @@ async fn far_bid(sim: &Sim, venue: Venue, symbol: &str) -> Decimal {
     (bid * Decimal::new(9, 1)).floor()
 }
 
+/// A USD-M user stream on the listen key `userDataStream.start` gives,
+/// subscribed (it has answered a request).
+async fn user_stream(sim: &Sim, api: &mut Ws) -> Ws {
+    let start = call(api, 1, "userDataStream.start", json!({"apiKey": KEY})).await;
+    let key = start["result"]["listenKey"].as_str().unwrap().to_owned();
+    let url = format!("{}/private/ws/{key}", sim.venue_ws_url(Venue::UsdM));
+    let mut stream = connect(&url).await;
+    let listed = request(
+        &mut stream,
+        json!({"method": "LIST_SUBSCRIPTIONS", "id": 1}),
+    )
+    .await;
+    assert_eq!(listed["id"], 1);
+    stream
+}
+
 /// The next user event of type `e` with execution type `x` (when given).
 async fn next_event(ws: &mut Ws, e: &str, x: Option<&str>) -> Value {
     loop {
@@ -133,10 +127,10 @@ async fn ping_time_and_envelope_errors() {
     assert_eq!(pong["status"], 200);
     assert_eq!(pong["result"], json!({}));
     assert_eq!(pong["rateLimits"][0]["rateLimitType"], "REQUEST_WEIGHT");
-    let before = now();
+    let before = now_ms();
     let time = call(&mut ws, 2, "time", json!({})).await;
     let server = time["result"]["serverTime"].as_u64().unwrap();
-    assert!(server >= before && server <= now(), "{time}");
+    assert!(server >= before && server <= now_ms(), "{time}");
     let unknown = call(&mut ws, 3, "order.teleport", json!({})).await;
     assert_eq!(error_code(&unknown), (400, -1020));
     let quiet = call(&mut ws, 4, "ping", json!({"returnRateLimits": false})).await;
@@ -156,7 +150,7 @@ async fn signed_methods_refuse_what_spot_refuses() {
     let mut unsigned = signed(order.clone(), SECRET);
     unsigned.as_object_mut().unwrap().remove("signature");
     let mut keyless = order.clone();
-    keyless["timestamp"] = now().into();
+    keyless["timestamp"] = now_ms().into();
     let cases = [
         (
             "bad signature",
@@ -265,20 +259,7 @@ async fn orders_answer_as_rest_does() {
 async fn an_order_placed_here_reports_on_the_user_stream() {
     let sim = sim().await;
     let mut api = connect(&sim.venue_ws_api_url(Venue::UsdM)).await;
-    let start = call(&mut api, 1, "userDataStream.start", json!({"apiKey": KEY})).await;
-    let key = start["result"]["listenKey"].as_str().unwrap().to_owned();
-    let mut stream = connect(&format!(
-        "{}/private/ws/{key}",
-        sim.venue_ws_url(Venue::UsdM)
-    ))
-    .await;
-    // The stream is subscribed once it answers a request.
-    let listed = request(
-        &mut stream,
-        json!({"method": "LIST_SUBSCRIPTIONS", "id": 1}),
-    )
-    .await;
-    assert_eq!(listed["id"], 1);
+    let mut stream = user_stream(&sim, &mut api).await;
     let market = json!({"symbol": "BTCUSDT", "side": "SELL", "type": "MARKET",
         "quantity": "0.003", "newClientOrderId": "ws-sell"});
     let placed = ok(&mut api, 2, "order.place", market).await;
@@ -305,18 +286,7 @@ async fn an_order_placed_here_reports_on_the_user_stream() {
 async fn order_modify_amends_a_resting_limit_order() {
     let sim = sim().await;
     let mut api = connect(&sim.venue_ws_api_url(Venue::UsdM)).await;
-    let start = call(&mut api, 1, "userDataStream.start", json!({"apiKey": KEY})).await;
-    let key = start["result"]["listenKey"].as_str().unwrap().to_owned();
-    let mut stream = connect(&format!(
-        "{}/private/ws/{key}",
-        sim.venue_ws_url(Venue::UsdM)
-    ))
-    .await;
-    request(
-        &mut stream,
-        json!({"method": "LIST_SUBSCRIPTIONS", "id": 1}),
-    )
-    .await;
+    let mut stream = user_stream(&sim, &mut api).await;
     let price = far_bid(&sim, Venue::UsdM, "BTCUSDT").await;
     let limit = json!({"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT",
         "timeInForce": "GTC", "quantity": "0.002", "price": price.to_string()});
