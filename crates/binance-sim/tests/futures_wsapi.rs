@@ -35,10 +35,6 @@ fn signed(params: Value, secret: &str) -> Value {
     ws_signed(params, KEY, secret)
 }
 
-async fn call(ws: &mut Ws, id: u64, method: &str, params: Value) -> Value {
-    request(ws, json!({"id": id, "method": method, "params": params})).await
-}
-
 /// A signed call's result (the test fails on an error).
 async fn ok(ws: &mut Ws, id: u64, method: &str, params: Value) -> Value {
     let reply = call(ws, id, method, signed(params, SECRET)).await;
@@ -49,15 +45,6 @@ async fn ok(ws: &mut Ws, id: u64, method: &str, params: Value) -> Value {
 /// A signed call's error: status and code.
 async fn refused(ws: &mut Ws, id: u64, method: &str, params: &Value) -> (u64, i64) {
     error_code(&call(ws, id, method, signed(params.clone(), SECRET)).await)
-}
-
-fn error_code(reply: &Value) -> (u64, i64) {
-    (
-        reply["status"].as_u64().unwrap(),
-        reply["error"]["code"]
-            .as_i64()
-            .unwrap_or_else(|| panic!("an error: {reply}")),
-    )
 }
 
 /// A signed REST request on the venue's `/order`: its body.

@@ -11,7 +11,8 @@ use binance_types::sign::hmac_sha256_hex;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use support::{
-    any_vector, connect, http_with, next_json, now_ms as now, request, shape, ws_signed, Ws,
+    any_vector, call, connect, error_code, http_with, next_json, now_ms as now, request, shape,
+    ws_signed, Ws,
 };
 
 const KEY: &str = "sim-test-key";
@@ -36,19 +37,6 @@ async fn sim(token_validity: Duration) -> Sim {
 /// WebSocket API params signed with HMAC (sorted, `k=v&…`).
 fn signed(params: Value, secret: &str) -> Value {
     ws_signed(params, KEY, secret)
-}
-
-async fn call(ws: &mut Ws, id: u64, method: &str, params: Value) -> Value {
-    request(ws, json!({"id": id, "method": method, "params": params})).await
-}
-
-fn error_code(reply: &Value) -> (u64, i64) {
-    (
-        reply["status"].as_u64().unwrap(),
-        reply["error"]["code"]
-            .as_i64()
-            .unwrap_or_else(|| panic!("an error: {reply}")),
-    )
 }
 
 #[tokio::test]

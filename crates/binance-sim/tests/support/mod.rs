@@ -90,6 +90,25 @@ pub async fn request(ws: &mut Ws, request: Value) -> Value {
     }
 }
 
+/// A WebSocket API request: its answer.
+pub async fn call(ws: &mut Ws, id: u64, method: &str, params: Value) -> Value {
+    request(
+        ws,
+        serde_json::json!({"id": id, "method": method, "params": params}),
+    )
+    .await
+}
+
+/// A WebSocket API answer's error: status and code.
+pub fn error_code(reply: &Value) -> (u64, i64) {
+    (
+        reply["status"].as_u64().unwrap(),
+        reply["error"]["code"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("an error: {reply}")),
+    )
+}
+
 /// The frame that ends the connection: a close frame (code, reason) or an
 /// I/O error (as text).
 pub async fn ending(ws: &mut Ws) -> Result<(u16, String), String> {
