@@ -330,17 +330,18 @@ impl Engine {
             qty,
         };
         let done = resting.orig_lots - resting.lots;
-        let tif = TimeInForce::Gtc;
-        Ok(Some(self.take_then_rest(
+        let gtc = TimeInForce::Gtc;
+        let amended = self.take_then_rest(
             pending,
             order,
             order_id,
             Some(ticks),
-            tif,
+            gtc,
             lots,
             done,
             now_ms,
-        )))
+        );
+        Ok(Some(amended))
     }
 
     /// Id of the latest book change event (0 before any).

@@ -6,9 +6,11 @@
 
 mod support;
 
-use binance_sim::{AccountSpec, FuturesConfig, Sim, SimConfig, Venue};
+use std::time::Duration;
+
+use binance_sim::{AccountSpec, FuturesConfig, Limits, Sim, SimConfig, Venue};
 use binance_types::sign::hmac_sha256_hex;
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use support::*;
@@ -114,6 +116,10 @@ async fn ping_time_and_envelope_errors() {
     assert_eq!(pong["status"], 200);
     assert_eq!(pong["result"], json!({}));
     assert_eq!(pong["rateLimits"][0]["rateLimitType"], "REQUEST_WEIGHT");
+    assert_eq!(
+        pong["rateLimits"][0]["limit"], 2400,
+        "the futures weight limit"
+    );
     let before = now_ms();
     let time = call(&mut ws, 2, "time", json!({})).await;
     let server = time["result"]["serverTime"].as_u64().unwrap();
@@ -447,6 +453,31 @@ async fn coinm_serves_the_api_at_ws_dapi() {
     // Each venue's API only on its own path.
     let usdm_path = format!("{}/ws-fapi/v1", sim.venue_ws_url(Venue::CoinM));
     assert!(tokio_tungstenite::connect_async(&usdm_path).await.is_err());
+}
+
+#[tokio::test]
+async fn sessions_keep_the_futures_servers_heartbeat() {
+    let sim = Sim::start(SimConfig {
+        futures: FuturesConfig {
+            limits: Limits {
+                ping_interval: Duration::from_millis(100),
+                ..Limits::futures()
+            },
+            ..FuturesConfig::default()
+        },
+        ..SimConfig::default()
+    })
+    .await
+    .expect("sim starts");
+    let mut ws = connect(&sim.venue_ws_api_url(Venue::UsdM)).await;
+    let first = tokio::time::timeout(PATIENCE, ws.next())
+        .await
+        .expect("a frame in time");
+    assert!(
+        matches!(first, Some(Ok(Message::Ping(_)))),
+        "the venue's ping: {first:?}"
+    );
+    assert_eq!(Limits::futures().ping_interval, Duration::from_secs(180));
 }
 
 #[tokio::test]
