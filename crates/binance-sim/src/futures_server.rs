@@ -19,7 +19,7 @@ use axum::routing::get;
 use axum::Router;
 use binance_types::venue::{Route, Venue};
 
-use crate::shared::{stream_query, ConnMeta, VenueState};
+use crate::shared::{percent_decode, ConnMeta, VenueState};
 use crate::streams::Names;
 
 /// Every route of a futures venue: stream paths and REST.
@@ -65,18 +65,8 @@ async fn upgrade(
         users: state.users.clone(),
         route,
     };
-    // `?listenKey=<k>[&events=A/B]`: the key's stream, or one per event
-    // type asked for (`<k>#<type>`, and `listenKeyExpired` always).
-    let query = stream_query(uri.query().map(str::to_owned));
-    if let Some(key) = query.get("listenKey") {
-        let names: Vec<String> = match query.get("events") {
-            None => vec![key.clone()],
-            Some(events) => events
-                .split('/')
-                .chain(["listenKeyExpired"])
-                .map(|e| format!("{key}#{e}"))
-                .collect(),
-        };
+    let names = listen_key_streams(uri.query().unwrap_or_default());
+    if !names.is_empty() {
         let path = match rest {
             "/stream" => "/stream".to_owned(),
             _ => format!("/ws/{}", names.join("/")),
@@ -85,4 +75,52 @@ async fn upgrade(
         return crate::streams::open(state.shared, meta, &path, Some(&streams), ws, kinds).await;
     }
     crate::streams::open(state.shared, meta, rest, uri.query(), ws, kinds).await
+}
+
+/// The user streams of `?listenKey=<k1>[&events=A/B][&listenKey=<k2>…]`:
+/// each key's stream, or with `events` one per event type it names
+/// (`<k>#<type>`, and `<k>#listenKeyExpired` always).
+fn listen_key_streams(query: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut pending: Option<String> = None;
+    for (name, value) in query.split('&').filter_map(|p| p.split_once('=')) {
+        let value = percent_decode(value);
+        match name {
+            "listenKey" => {
+                names.extend(pending.replace(value));
+            }
+            "events" => {
+                if let Some(key) = pending.take() {
+                    names.extend(
+                        value
+                            .split('/')
+                            .chain(["listenKeyExpired"])
+                            .map(|e| format!("{key}#{e}")),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    names.extend(pending);
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listen_key_streams;
+
+    #[test]
+    fn listen_key_queries_name_each_keys_streams() {
+        assert_eq!(listen_key_streams("streams=a@b"), Vec::<String>::new());
+        assert_eq!(listen_key_streams("listenKey=k"), ["k"]);
+        assert_eq!(
+            listen_key_streams("listenKey=k1&events=A/B&listenKey=k2"),
+            ["k1#A", "k1#B", "k1#listenKeyExpired", "k2"]
+        );
+        assert_eq!(
+            listen_key_streams("listenKey=k1&listenKey=k2&events=A%2FB"),
+            ["k1", "k2#A", "k2#B", "k2#listenKeyExpired"]
+        );
+    }
 }

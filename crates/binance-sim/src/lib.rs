@@ -297,6 +297,31 @@ impl Sim {
             .unwrap_or_default()
     }
 
+    /// Place an order for the account `api_key` on a futures `venue`, as a
+    /// signed `POST /fapi/v1/order` (`/dapi/v1/order`) with these
+    /// parameters would (`symbol`, `side`, `type`, `quantity`, …): its
+    /// answer, or Binance's error as `(code, msg)`. For demos and tests
+    /// that trade without signing.
+    pub fn futures_order(
+        &self,
+        venue: Venue,
+        api_key: &str,
+        params: &[(&str, &str)],
+    ) -> Result<serde_json::Value, (i64, String)> {
+        let Some(v) = self.venue(venue) else {
+            return Err((-1121, format!("{venue} is not served")));
+        };
+        let get = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        futures_user::FuturesOrderRequest::parse(&get)
+            .and_then(|request| v.users.place(api_key, &request))
+            .map_err(|e| (e.code, e.msg))
+    }
+
     /// The symbols a venue trades (none for a venue not served).
     pub fn venue_symbols(&self, venue: Venue) -> Vec<String> {
         match venue {

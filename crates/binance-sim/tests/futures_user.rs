@@ -574,3 +574,41 @@ async fn a_resting_order_filled_by_the_market_reports_as_maker() {
         like_vector(event, Venue::UsdM);
     }
 }
+
+#[tokio::test]
+async fn keys_join_by_query_and_by_subscribe() {
+    let sim = sim(Duration::from_secs(3600)).await;
+    let key = new_key(&sim, Venue::UsdM).await;
+    // Two keys on one /private/stream (the second one's owner is unknown to
+    // the simulator: it carries nothing).
+    let other = "y".repeat(64);
+    let mut both = open(
+        &sim,
+        Venue::UsdM,
+        &format!("/private/stream?listenKey={other}&listenKey={key}&events=ORDER_TRADE_UPDATE"),
+    )
+    .await;
+    let mut later = open(&sim, Venue::UsdM, "/private/ws").await;
+    let reply = request(
+        &mut later,
+        json!({"method": "SUBSCRIBE", "params": [key], "id": 1}),
+    )
+    .await;
+    assert_eq!(reply, json!({"result": null, "id": 1}));
+    nothing_waiting(&mut both, 2).await;
+    let (status, _) = order(
+        &sim,
+        Venue::UsdM,
+        "POST",
+        "symbol=ETHUSDT&side=SELL&type=MARKET&quantity=0.010",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let log = sim.futures_user_events(Venue::UsdM, KEY);
+    assert_eq!(frames(&mut later, log.len()).await, log);
+    let first = next_json(&mut both).await;
+    assert_eq!(
+        (&first["stream"], &first["data"]["e"]),
+        (&json!(key), &json!("ORDER_TRADE_UPDATE"))
+    );
+}

@@ -161,6 +161,15 @@ impl DecodeError {
         }
     }
 
+    /// The same error with `secret` (a listen key naming a user stream)
+    /// cut out of the snippet.
+    pub(crate) fn without(mut self, secret: &str) -> Self {
+        if !secret.is_empty() {
+            self.snippet = self.snippet.replace(secret, redact::REDACTED);
+        }
+        self
+    }
+
     /// The byte offset of the fault in the frame.
     pub fn offset(&self) -> usize {
         self.offset

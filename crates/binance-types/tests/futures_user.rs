@@ -177,6 +177,19 @@ fn malformed_frames_are_errors_naming_the_problem() {
 }
 
 #[test]
+fn listen_key_never_shows_in_errors() {
+    let key = "WsCMN0a4KHUPTQuX6IUnqEZfB1inxmv1qR4kbf1LuEjur5VdbzqvyxqG9TSjVVxv";
+    for frame in [
+        format!(r#"{{"stream":"{key}","data":{{"e":"MARGIN_CALL","E":1}}}}"#),
+        format!(r#"{{"stream":"{key}","data":{{"e":"#),
+    ] {
+        let err = decode_futures_user(frame.as_bytes()).unwrap_err();
+        assert!(!err.to_string().contains(key), "{err}");
+        assert!(!format!("{err:?}").contains(key), "{err:?}");
+    }
+}
+
+#[test]
 fn listen_key_never_shows_in_debug() {
     let bytes = std::fs::read(support::shared().join("vectors/futures/user/listenKeyExpired.json"))
         .unwrap();

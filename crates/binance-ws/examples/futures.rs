@@ -1,5 +1,5 @@
-//! Futures sockets and a futures depth cache against the embedded
-//! simulator's USD-M and COIN-M markets (no network needed).
+//! Futures sockets, the account's events and a futures depth cache against
+//! the embedded simulator's USD-M and COIN-M markets (no network needed).
 //!
 //! `cargo run -p binance-ws --example futures`
 
@@ -11,7 +11,11 @@ use binance_ws::{DepthCacheOptions, DepthEvent, Endpoint, Message, SocketManager
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let sim = Sim::start(SimConfig::default()).await?;
+    let sim = Sim::start(SimConfig {
+        accounts: vec![binance_sim::cli::demo_account()],
+        ..SimConfig::default()
+    })
+    .await?;
     // For Binance itself: SocketManager::new() (fstream/fapi, dstream/dapi).
     let manager = SocketManager::builder()
         .endpoint(Endpoint::Custom(sim.ws_url()))
@@ -62,6 +66,37 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             break;
         }
     }
+
+    // The account: a listen key made, kept alive and renewed by the socket.
+    let manager = SocketManager::builder()
+        .venue_endpoint(Venue::UsdM, Endpoint::Custom(sim.venue_ws_url(Venue::UsdM)))
+        .venue_endpoint(
+            Venue::CoinM,
+            Endpoint::Custom(sim.venue_ws_url(Venue::CoinM)),
+        )
+        .credentials(binance_ws::Credentials::hmac(
+            binance_sim::cli::DEMO_API_KEY,
+            binance_sim::cli::DEMO_SECRET,
+        ))
+        .build()?;
+    let mut account = manager.futures_user_socket()?;
+    account.connect().await?;
+    let order = [
+        ("symbol", "BTCUSDT"),
+        ("side", "BUY"),
+        ("type", "MARKET"),
+        ("quantity", "0.002"),
+    ];
+    sim.futures_order(Venue::UsdM, binance_sim::cli::DEMO_API_KEY, &order)
+        .map_err(|(code, msg)| format!("{code} {msg}"))?;
+    let mut events = 0;
+    while events < 3 {
+        if let Message::FuturesUser(event) = account.recv().await? {
+            println!("account: {}", serde_json::to_string(&event)?);
+            events += 1;
+        }
+    }
+    account.close().await;
 
     // A COIN-M contract's book by §5.4 (not python-binance's partial-depth "cache").
     let caches = manager.futures_depth_caches(Venue::CoinM, DepthCacheOptions::default())?;

@@ -66,6 +66,28 @@ impl Endpoint {
         Ok((venue.base_url(network, None), venue.rest_url(network)))
     }
 
+    /// The futures WebSocket API of `venue` when this is its endpoint:
+    /// USD-M `wss://ws-fapi.binance.com/ws-fapi/v1`, COIN-M
+    /// `wss://ws-dapi.binance.com/ws-dapi/v1`; testnet and demo
+    /// `wss://testnet.binancefuture.com/ws-fapi/v1` (`/ws-dapi/v1` for
+    /// COIN-M, by the same pattern); a custom endpoint at its own address.
+    pub fn futures_ws_api_url(&self, venue: Venue) -> Result<String, Error> {
+        // Checks the venue has futures here (Binance.US has none).
+        self.futures_urls(venue)?;
+        let path = match venue {
+            Venue::CoinM => "/ws-dapi/v1",
+            _ => "/ws-fapi/v1",
+        };
+        Ok(match self {
+            Endpoint::Custom(_) => format!("{}{path}", self.base_url()),
+            Endpoint::Testnet | Endpoint::Demo => format!("wss://testnet.binancefuture.com{path}"),
+            _ => match venue {
+                Venue::CoinM => format!("wss://ws-dapi.binance.com{path}"),
+                _ => format!("wss://ws-fapi.binance.com{path}"),
+            },
+        })
+    }
+
     /// The REST base URL of the same venue (depth snapshots).
     pub fn rest_url(&self) -> String {
         match self {
@@ -337,6 +359,29 @@ mod tests {
                 "https://testnet.binancefuture.com".to_owned()
             )
         );
+        assert_eq!(
+            Endpoint::Production
+                .futures_ws_api_url(Venue::UsdM)
+                .unwrap(),
+            "wss://ws-fapi.binance.com/ws-fapi/v1"
+        );
+        assert_eq!(
+            Endpoint::Production
+                .futures_ws_api_url(Venue::CoinM)
+                .unwrap(),
+            "wss://ws-dapi.binance.com/ws-dapi/v1"
+        );
+        assert_eq!(
+            Endpoint::Testnet.futures_ws_api_url(Venue::UsdM).unwrap(),
+            "wss://testnet.binancefuture.com/ws-fapi/v1"
+        );
+        assert_eq!(
+            Endpoint::Custom("ws://127.0.0.1:9001".into())
+                .futures_ws_api_url(Venue::CoinM)
+                .unwrap(),
+            "ws://127.0.0.1:9001/ws-dapi/v1"
+        );
+        assert!(Endpoint::BinanceUs.futures_ws_api_url(Venue::UsdM).is_err());
         let refused = Endpoint::BinanceUs.futures_urls(Venue::CoinM).unwrap_err();
         assert!(
             refused.to_string().contains("Endpoint::Production"),

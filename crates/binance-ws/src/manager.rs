@@ -40,6 +40,13 @@ impl<U: TimeUnit> Inner<U> {
     /// without the route) and REST base, from its own endpoint if one was
     /// given, else from the spot one.
     pub(crate) fn futures_urls(&self, venue: Venue) -> Result<(String, String), Error> {
+        self.futures_endpoint(venue)?.futures_urls(venue)
+    }
+
+    /// The endpoint serving futures market `venue`: its own if one was
+    /// given, else the spot one (unless that is a custom spot server, which
+    /// says nothing about futures).
+    pub(crate) fn futures_endpoint(&self, venue: Venue) -> Result<&Endpoint, Error> {
         if venue == Venue::Spot {
             return Err(Error::config(
                 "futures sockets and caches take Venue::UsdM or Venue::CoinM; \
@@ -47,7 +54,7 @@ impl<U: TimeUnit> Inner<U> {
             ));
         }
         if let Some((_, endpoint)) = self.venue_endpoints.iter().find(|(v, _)| *v == venue) {
-            return endpoint.futures_urls(venue);
+            return Ok(endpoint);
         }
         if let Endpoint::Custom(url) = &self.endpoint {
             return Err(Error::config(format!(
@@ -60,7 +67,7 @@ impl<U: TimeUnit> Inner<U> {
                 }
             )));
         }
-        self.endpoint.futures_urls(venue)
+        Ok(&self.endpoint)
     }
 }
 
@@ -558,6 +565,32 @@ impl<U: TimeUnit> SocketManager<U> {
             self.inner.env().clone(),
             self.signer().ok(),
             None,
+            None,
+        );
+        api.connected().await?;
+        Ok(api)
+    }
+
+    /// The futures WebSocket API of `venue` (USD-M
+    /// `wss://ws-fapi.binance.com/ws-fapi/v1`, COIN-M
+    /// `wss://ws-dapi.binance.com/ws-dapi/v1`; a custom venue endpoint
+    /// serves it at `/ws-fapi/v1` or `/ws-dapi/v1`), open when returned:
+    /// `order.place`, `order.cancel`, `order.modify`, `order.status`,
+    /// `account.status`, `account.balance`, `account.position`, … through
+    /// the same [`WsApi::request`] / [`WsApi::signed_request`] and typed
+    /// errors as spot's. Its server pings only every 3 minutes, so the
+    /// client pings a quiet connection itself.
+    pub async fn futures_ws_api(&self, venue: Venue) -> Result<WsApi, Error> {
+        let url = self
+            .inner
+            .futures_endpoint(venue)?
+            .futures_ws_api_url(venue)?;
+        let api = WsApi::spawn(
+            url,
+            self.inner.env().clone(),
+            self.signer().ok(),
+            None,
+            Some(self.inner.env().options.watchdog / 3),
         );
         api.connected().await?;
         Ok(api)

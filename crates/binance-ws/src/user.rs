@@ -443,6 +443,8 @@ impl<U: TimeUnit> UserTask<U> {
             self.setup.shared.clone(),
             Some(self.setup.signer.clone()),
             Some((id, self.events_tx.clone())),
+            // Spot's WebSocket API pings every 20 s.
+            None,
         );
         let number = self.legs.values().filter(|l| !l.retiring()).count() as u64 + 1;
         self.legs.insert(

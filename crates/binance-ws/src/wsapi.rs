@@ -108,6 +108,7 @@ impl WsApi {
         env: Arc<LinkEnv>,
         signer: Option<Arc<Signer>>,
         events: Option<Events>,
+        keepalive: Option<Duration>,
     ) -> WsApi {
         let options = &env.options;
         let rotates = events.is_none();
@@ -118,7 +119,7 @@ impl WsApi {
             overlap: Duration::ZERO,
             pace: None,
             send_timeout: options.request_timeout,
-            keepalive: None,
+            keepalive,
         };
         let rate_limits = Arc::new(Mutex::new(Vec::new()));
         let api = Api {

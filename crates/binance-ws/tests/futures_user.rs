@@ -44,10 +44,17 @@ async fn order(sim: &Sim, venue: Venue, symbol: &str, side: &str, quantity: &str
         Venue::CoinM => "/dapi/v1/order",
         _ => "/fapi/v1/order",
     };
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis();
-    let query = format!("symbol={symbol}&side={side}&type=MARKET&quantity={quantity}&timestamp={now}");
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let query =
+        format!("symbol={symbol}&side={side}&type=MARKET&quantity={quantity}&timestamp={now}");
     let signature = hmac_sha256_hex(DEMO_SECRET.as_bytes(), query.as_bytes());
-    let url = format!("{}{path}?{query}&signature={signature}", sim.venue_rest_url(venue));
+    let url = format!(
+        "{}{path}?{query}&signature={signature}",
+        sim.venue_rest_url(venue)
+    );
     let (status, _, body) = http_with("POST", &url, &[("X-MBX-APIKEY", DEMO_API_KEY)]).await;
     assert_eq!(status, 200, "{body}");
 }
@@ -112,7 +119,11 @@ fn assert_exactly_once(delivered: &[Value], logged: &[Value]) {
     for (event, n) in &want {
         assert_eq!(got.get(event), Some(n), "logged {n} times: {event}");
     }
-    assert_eq!(delivered.len(), logged.len(), "nothing delivered that was not logged");
+    assert_eq!(
+        delivered.len(),
+        logged.len(),
+        "nothing delivered that was not logged"
+    );
 }
 
 /// One connection dropped (twice), every connection told `serverShutdown`,
@@ -158,7 +169,9 @@ async fn every_event_arrives_once_through_drops_shutdowns_rotations_and_expiry()
     }
     let want = logged(&sim, Venue::UsdM);
     assert!(want.len() >= 40, "each order made events: {}", want.len());
-    delivered.until(&mut socket, |d| d.events.len() >= want.len()).await;
+    delivered
+        .until(&mut socket, |d| d.events.len() >= want.len())
+        .await;
     // Anything late would be a repeat: none comes.
     while let Ok(Ok(message)) =
         tokio::time::timeout(Duration::from_millis(300), socket.recv()).await
@@ -167,7 +180,10 @@ async fn every_event_arrives_once_through_drops_shutdowns_rotations_and_expiry()
     }
     assert_exactly_once(&delivered.events, &logged(&sim, Venue::UsdM));
     assert!(
-        !delivered.statuses.iter().any(|s| matches!(s, Status::Gap { .. })),
+        !delivered
+            .statuses
+            .iter()
+            .any(|s| matches!(s, Status::Gap { .. })),
         "never every connection down: {:?}",
         delivered.statuses
     );
@@ -185,11 +201,20 @@ async fn the_key_is_kept_alive_on_time() {
     socket.connect().await.unwrap();
     let mut delivered = Delivered::default();
     for i in 0..25 {
-        order(&sim, Venue::UsdM, "ETHUSDT", if i % 2 == 0 { "BUY" } else { "SELL" }, "0.01").await;
+        order(
+            &sim,
+            Venue::UsdM,
+            "ETHUSDT",
+            if i % 2 == 0 { "BUY" } else { "SELL" },
+            "0.01",
+        )
+        .await;
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let want = logged(&sim, Venue::UsdM);
-    delivered.until(&mut socket, |d| d.events.len() >= want.len()).await;
+    delivered
+        .until(&mut socket, |d| d.events.len() >= want.len())
+        .await;
     assert_eq!(delivered.expired, 0, "the key never expired");
     assert_exactly_once(&delivered.events, &want);
 }

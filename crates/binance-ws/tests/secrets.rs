@@ -10,10 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use binance_sim::{AccountSpec, MarketConfig, Sim, SimConfig, Wallet};
+use binance_ws::binance_types::venue::Venue;
 use binance_ws::{Credentials, Message};
 use rust_decimal::Decimal;
 use serde_json::{json, Map};
-use binance_ws::binance_types::venue::Venue;
 use support::{builder, http_with, next, venues_builder};
 
 const KEY: &str = "KEYqwertyuiopASDFGHJKL0123456789";

@@ -319,12 +319,17 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         _ => Vec::new(),
     };
-    if cli.market != Venue::Spot && matches!(cli.command, Command::User { .. }) {
-        say!(
-            "user data for {} futures is not served yet: `bnws user` is spot and margin only",
-            cli.market
-        );
-        return Ok(ExitCode::from(2));
+    if let (
+        Venue::UsdM | Venue::CoinM,
+        Command::User {
+            margin, isolated, ..
+        },
+    ) = (cli.market, &cli.command)
+    {
+        if *margin || isolated.is_some() {
+            say!("--margin and --isolated are spot accounts: leave out --market");
+            return Ok(ExitCode::from(2));
+        }
     }
     let (endpoint, rest, _sim) = target(&cli).await?;
     let manager = manager(&cli, endpoint, _sim.is_some())?;
@@ -351,6 +356,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Record {
             out, rotate, count, ..
         } => record::record(&manager, market, &names, out, *rotate, *count).await,
+        Command::User { status, count, .. } if market != Venue::Spot => {
+            futures_user(&manager, market, *status, *count, _sim.as_ref()).await
+        }
         Command::User {
             margin,
             isolated,
@@ -680,43 +688,126 @@ async fn user(
     }
     // The demo starts once the subscription is live, so its first event shows.
     let trader = demo.map(|accounts| tokio::spawn(demo_trader(manager.clone(), accounts, wallet)));
+    let code = print_account(&mut socket, status, count, None).await;
+    if let Some(trader) = trader {
+        trader.abort();
+    }
+    socket.close().await;
+    code
+}
+
+/// `bnws --market usdm|coinm user`: the futures account's events as
+/// Binance's JSON, one line each (listen keys made and kept alive by the
+/// library). With `--sim`, the demo account buys and sells a contract every
+/// second.
+async fn futures_user(
+    manager: &SocketManager,
+    market: Venue,
+    status: bool,
+    count: Option<u64>,
+    sim: Option<&Sim>,
+) -> Result<ExitCode, String> {
+    let socket = match market {
+        Venue::CoinM => manager.coin_futures_user_socket(),
+        _ => manager.futures_user_socket(),
+    };
+    let mut socket = match socket {
+        Ok(s) => s,
+        Err(e) => {
+            say!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if let Err(e) = socket.connect().await {
+        say!("{e}");
+        return Ok(ExitCode::from(1));
+    }
+    let symbol = match market {
+        Venue::CoinM => "BTCUSD_PERP",
+        _ => "BTCUSDT",
+    };
+    let quantity = match market {
+        Venue::CoinM => "1",
+        _ => "0.001",
+    };
+    let mut side = "BUY";
+    let mut demo_order = || {
+        let params = [
+            ("symbol", symbol),
+            ("side", side),
+            ("type", "MARKET"),
+            ("quantity", quantity),
+        ];
+        if let Some(Err((code, msg))) =
+            sim.map(|s| s.futures_order(market, binance_sim::cli::DEMO_API_KEY, &params))
+        {
+            say!("demo order: {code} {msg}");
+        }
+        side = if side == "BUY" { "SELL" } else { "BUY" };
+    };
+    let demo: Option<&mut dyn FnMut()> = match sim {
+        Some(_) => Some(&mut demo_order),
+        None => None,
+    };
+    let code = print_account(&mut socket, status, count, demo).await;
+    socket.close().await;
+    code
+}
+
+/// Print an account socket's events as Binance's JSON, one line each, and
+/// its statuses on stderr (and stdout with `status`), until `count` events,
+/// Ctrl-C or the end; `every_second` (a demo's trade) runs each second.
+async fn print_account<S>(
+    socket: &mut S,
+    status: bool,
+    count: Option<u64>,
+    mut every_second: Option<&mut dyn FnMut()>,
+) -> Result<ExitCode, String>
+where
+    S: futures_util::Stream<Item = Result<Message, binance_ws::Error>> + Unpin,
+{
+    use futures_util::StreamExt;
     let mut out = output::Stdout::new();
     let mut losses = Losses::default();
     let mut printed = 0u64;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
     let code = loop {
         if count.is_some_and(|c| printed >= c) {
             break ExitCode::SUCCESS;
         }
         let message = tokio::select! {
-            m = socket.recv() => m,
+            m = socket.next() => m,
+            _ = tick.tick(), if every_second.is_some() => {
+                if let Some(run) = every_second.as_mut() {
+                    run();
+                }
+                continue;
+            }
             _ = tokio::signal::ctrl_c() => break ExitCode::SUCCESS,
         };
-        match message {
-            Ok(Message::Event(e)) => {
-                let line = serde_json::to_string(&e.event).map_err(|e| e.to_string())?;
-                writeln!(out, "{line}").map_err(|e| e.to_string())?;
-                out.send().await?;
-                printed += 1;
-            }
-            Ok(Message::Status(s)) => {
+        let line = match message {
+            Some(Ok(Message::Event(e))) => serde_json::to_string(&e.event),
+            Some(Ok(Message::FuturesUser(e))) => serde_json::to_string(&e),
+            Some(Ok(Message::Status(s))) => {
                 losses
                     .status(&s, status.then_some(&mut out as &mut dyn Write))
                     .map_err(|e| e.to_string())?;
                 out.send().await?;
+                continue;
             }
-            Ok(_) => {}
-            Err(e) if e.is_timeout() => {}
-            Err(e) if *e.kind() == ErrorKind::MaxReconnects => break gave_up(&mut out),
-            Err(e) => {
+            Some(Ok(_)) => continue,
+            Some(Err(e)) if e.is_timeout() => continue,
+            Some(Err(e)) if *e.kind() == ErrorKind::MaxReconnects => break gave_up(&mut out),
+            Some(Err(e)) => {
                 say!("{e}");
                 break ExitCode::from(1);
             }
-        }
+            None => break ExitCode::from(1),
+        };
+        writeln!(out, "{}", line.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+        out.send().await?;
+        printed += 1;
     };
-    if let Some(trader) = trader {
-        trader.abort();
-    }
-    socket.close().await;
     out.close(None).await?;
     Ok(losses.finish(code))
 }

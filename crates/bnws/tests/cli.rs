@@ -470,3 +470,25 @@ fn usdm_book_on_the_replayed_capture_ends_on_the_procedures_book() {
     assert_eq!(printed(&last["bids"]), bids);
     assert_eq!(printed(&last["asks"]), asks);
 }
+
+/// `--market usdm|coinm user --sim`: the demo account's futures events
+/// (listen key made and kept by the library), as Binance's JSON.
+#[test]
+fn futures_user_prints_the_accounts_events() {
+    for (market, symbol) in [("usdm", "BTCUSDT"), ("coinm", "BTCUSD_PERP")] {
+        let out = bnws_without_keys(&["--market", market, "--sim", "user", "--count", "3"]);
+        assert!(
+            out.status.success(),
+            "{market}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let lines = lines(&out);
+        assert_eq!(lines.len(), 3, "{market}");
+        assert_eq!(lines[0]["e"], "ORDER_TRADE_UPDATE", "{market}: {lines:?}");
+        assert_eq!(lines[0]["o"]["s"], symbol);
+        assert_eq!(lines[0]["o"]["x"], "NEW");
+        assert!(lines.iter().all(|l| l["E"].is_u64()));
+    }
+    let bad = bnws(&["--market", "usdm", "--sim", "user", "--margin"]);
+    assert_eq!(bad.status.code(), Some(2));
+}

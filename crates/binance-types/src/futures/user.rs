@@ -827,8 +827,33 @@ impl<U: TimeUnit> FuturesUserEvent<U> {
 
 /// Decode a futures user-data frame: a raw one (`{"e":…}`) or a combined
 /// one (`{"stream":"<listenKey>","data":{…}}`).
+///
+/// The stream name of a combined frame is the listen key, a credential:
+/// an error's snippet never shows it.
 pub fn decode_futures_user(bytes: &[u8]) -> Result<FuturesUserEvent<Millis>, DecodeError> {
-    decode(bytes).map_err(|e| DecodeError::new(bytes, &e))
+    decode(bytes).map_err(|e| {
+        let error = DecodeError::new(bytes, &e);
+        match serde_json::from_slice::<StreamOnly<'_>>(bytes) {
+            Ok(StreamOnly { stream: Some(key) }) => error.without(&key),
+            _ => error.without(&stream_prefix(bytes)),
+        }
+    })
+}
+
+/// Only the `stream` of a frame.
+#[derive(Deserialize)]
+struct StreamOnly<'a> {
+    #[serde(borrow, default)]
+    stream: Option<Cow<'a, str>>,
+}
+
+/// The `stream` value of a frame too broken to parse, read by hand.
+fn stream_prefix(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    text.split_once(r#""stream":""#)
+        .and_then(|(_, rest)| rest.split('"').next())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// The keys that say what a frame is; everything else is skipped.
