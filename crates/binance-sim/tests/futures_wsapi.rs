@@ -69,6 +69,11 @@ async fn rest_order(sim: &Sim, venue: Venue, method: &str, query: &str) -> Value
 /// A price far under the book (nine tenths of the best bid, whole), where
 /// a BUY rests untouched.
 async fn far_bid(sim: &Sim, venue: Venue, symbol: &str) -> Decimal {
+    (best(sim, venue, symbol, "bids").await * Decimal::new(9, 1)).floor()
+}
+
+/// The best price of a side (`bids`, `asks`) of a USD-M or COIN-M book.
+async fn best(sim: &Sim, venue: Venue, symbol: &str, side: &str) -> Decimal {
     let path = match venue {
         Venue::CoinM => "/dapi/v1/depth",
         _ => "/fapi/v1/depth",
@@ -78,8 +83,7 @@ async fn far_bid(sim: &Sim, venue: Venue, symbol: &str) -> Decimal {
         sim.venue_rest_url(venue)
     );
     let book = get_json(&url).await;
-    let bid: Decimal = book["bids"][0][0].as_str().unwrap().parse().unwrap();
-    (bid * Decimal::new(9, 1)).floor()
+    book[side][0][0].as_str().unwrap().parse().unwrap()
 }
 
 /// A USD-M user stream on the listen key `userDataStream.start` gives,
@@ -342,6 +346,40 @@ async fn order_modify_amends_a_resting_limit_order() {
         let got = refused(&mut api, 10 + n as u64, "order.modify", &params).await;
         assert_eq!(got, want, "{params}");
     }
+}
+
+#[tokio::test]
+async fn order_modify_to_a_crossing_price_trades_at_once() {
+    let sim = sim().await;
+    let mut api = connect(&sim.venue_ws_api_url(Venue::UsdM)).await;
+    let mut stream = user_stream(&sim, &mut api).await;
+    let price = far_bid(&sim, Venue::UsdM, "BTCUSDT").await;
+    let limit = json!({"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT",
+        "quantity": "0.001", "price": price.to_string()});
+    let id = ok(&mut api, 2, "order.place", limit).await["orderId"].clone();
+    // A tenth above the best ask: the whole book's asks are in reach.
+    let above = (best(&sim, Venue::UsdM, "BTCUSDT", "asks").await * Decimal::new(11, 1)).floor();
+    let change = json!({"symbol": "BTCUSDT", "orderId": id, "side": "BUY",
+        "quantity": "0.001", "price": above.to_string()});
+    let modified = ok(&mut api, 3, "order.modify", change).await;
+    assert_eq!(modified["status"], "FILLED", "{modified}");
+    assert_eq!(modified["executedQty"], "0.001");
+    let amended = next_event(&mut stream, "ORDER_TRADE_UPDATE", Some("AMENDMENT")).await;
+    assert_eq!(amended["o"]["i"], id);
+    let trade = next_event(&mut stream, "ORDER_TRADE_UPDATE", Some("TRADE")).await;
+    assert_eq!(
+        (&trade["o"]["i"], &trade["o"]["X"]),
+        (&id, &json!("FILLED"))
+    );
+    assert_eq!(trade["o"]["m"], false, "it took liquidity");
+    let position = ok(
+        &mut api,
+        4,
+        "account.position",
+        json!({"symbol": "BTCUSDT"}),
+    )
+    .await;
+    assert_eq!(position[0]["positionAmt"], "0.001");
 }
 
 #[tokio::test]
