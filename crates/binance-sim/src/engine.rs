@@ -222,20 +222,40 @@ impl Engine {
         };
 
         let order_id = self.next_id();
-        let mut pending = self.begin();
+        let pending = self.begin();
+        Ok(self.take_then_rest(pending, order, order_id, limit, tif, lots, 0, now_ms))
+    }
+
+    /// Matches `order` (id `order_id`, `done` of its `lots` filled before)
+    /// up to `limit`, rests a GTC remainder there, expires any other, and
+    /// commits `pending` with it.
+    #[allow(clippy::too_many_arguments)]
+    fn take_then_rest(
+        &mut self,
+        mut pending: Pending,
+        order: NewOrder,
+        order_id: u64,
+        limit: Option<i64>,
+        tif: TimeInForce,
+        lots: u64,
+        done: u64,
+        now_ms: u64,
+    ) -> SubmitResult {
+        let side = order.side;
+        let wanted = lots - done;
         let fok_short =
-            tif == TimeInForce::Fok && self.book(side.opposite()).available(limit, lots) < lots;
+            tif == TimeInForce::Fok && self.book(side.opposite()).available(limit, wanted) < wanted;
         let filled = if fok_short {
             0
         } else {
-            self.execute_taker(&mut pending, side, order_id, limit, lots, now_ms)
+            self.execute_taker(&mut pending, side, order_id, limit, wanted, now_ms)
         };
-        let rest = lots - filled;
+        let rest = wanted - filled;
         let status = match (rest, tif, limit) {
             (0, _, _) => OrderStatus::Filled,
             (_, TimeInForce::Gtc, Some(ticks)) => {
                 self.rest(&mut pending, side, ticks, order_id, rest, lots, false);
-                if filled == 0 {
+                if done + filled == 0 {
                     OrderStatus::New
                 } else {
                     OrderStatus::PartiallyFilled
@@ -244,7 +264,7 @@ impl Engine {
             _ => OrderStatus::Expired,
         };
         let committed = self.commit(pending);
-        Ok(SubmitResult {
+        SubmitResult {
             order_id,
             order,
             status,
@@ -255,7 +275,7 @@ impl Engine {
             update_ids: committed.update_ids,
             changes: committed.changes,
             time_ms: now_ms,
-        })
+        }
     }
 
     /// Cancels a resting order (user or synthetic); `None` if no order with
@@ -277,6 +297,51 @@ impl Engine {
             change: *committed.changes.first()?,
             time_ms: now_ms,
         })
+    }
+
+    /// Moves a resting order to `price` and a new total `qty` (fills
+    /// included), keeping its id, as Binance's futures order modify does: it
+    /// goes to the back of the queue at the new price and takes what it now
+    /// crosses. `Ok(None)`: no such order resting, or `qty` not above what
+    /// it already filled.
+    pub fn amend(
+        &mut self,
+        order_id: u64,
+        price: Decimal,
+        qty: Decimal,
+        now_ms: u64,
+    ) -> Result<Option<SubmitResult>, OrderError> {
+        let lots = self.validate_qty(qty)?;
+        let ticks = self.validate_price(price)?;
+        match self.open_order(order_id) {
+            Some(open) if qty > open.executed_qty => {}
+            _ => return Ok(None),
+        }
+        let mut pending = self.begin();
+        let (loc, resting) = self
+            .remove_resting(&mut pending, order_id)
+            .expect("open orders rest");
+        let order = NewOrder {
+            side: loc.side,
+            order_type: OrderType::Limit {
+                price,
+                time_in_force: TimeInForce::Gtc,
+            },
+            qty,
+        };
+        let done = resting.orig_lots - resting.lots;
+        let gtc = TimeInForce::Gtc;
+        let amended = self.take_then_rest(
+            pending,
+            order,
+            order_id,
+            Some(ticks),
+            gtc,
+            lots,
+            done,
+            now_ms,
+        );
+        Ok(Some(amended))
     }
 
     /// Id of the latest book change event (0 before any).

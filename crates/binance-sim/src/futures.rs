@@ -314,6 +314,29 @@ impl Contract {
         Some(result)
     }
 
+    /// Modify an account's resting order ([`Engine::amend`]), publishing
+    /// what it changed; `Ok(None)`: not resting, or `qty` not above its fills.
+    pub fn amend_user(
+        &mut self,
+        order_id: u64,
+        price: Decimal,
+        qty: Decimal,
+        now: u64,
+        hub: &Hub,
+    ) -> Result<Option<SubmitResult>, OrderError> {
+        if !self.user_orders.contains(&order_id) {
+            return Ok(None);
+        }
+        let Some(result) = self.engine.amend(order_id, price, qty, now)? else {
+            return Ok(None);
+        };
+        if result.status == crate::engine::OrderStatus::Filled {
+            self.user_orders.remove(&order_id);
+        }
+        self.published(&result.fills, &result.changes, now, hub);
+        Ok(Some(result))
+    }
+
     /// Leave the next `count` book updates out of the diff streams, as lost events.
     pub fn skip_updates(&mut self, count: u64) {
         self.skip = self.skip.saturating_add(count);

@@ -7,7 +7,8 @@
 //! `/stream…`. User streams are a listen key as a stream name
 //! (`/private/ws/<listenKey>` on USD-M, `/ws/<listenKey>` on COIN-M) or
 //! `?listenKey=<k>&events=…` (USD-M `/private/ws`, `/private/stream`).
-//! Every connection runs the one session loop
+//! The venue's WebSocket API is at `/ws-fapi/v1` (USD-M) or `/ws-dapi/v1`
+//! (COIN-M) ([`crate::futures_wsapi`]). Every connection runs the one session loop
 //! ([`crate::session`]) with the stream protocol of [`crate::streams`].
 
 use axum::extract::ws::WebSocketUpgrade;
@@ -34,7 +35,12 @@ pub(crate) fn router(state: VenueState) -> Router {
             .route(&format!("{prefix}/ws/{{*names}}"), get(upgrade))
             .route(&format!("{prefix}/stream"), get(upgrade));
     }
+    let api = match state.market.venue() {
+        Venue::CoinM => "/ws-dapi/v1",
+        _ => "/ws-fapi/v1",
+    };
     router
+        .route(api, get(crate::futures_wsapi::upgrade))
         .merge(crate::rest_futures::routes(state.market.venue()))
         .merge(crate::rest_futures_user::routes(state.market.venue()))
         .fallback(crate::rest::not_found)

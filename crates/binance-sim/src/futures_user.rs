@@ -80,6 +80,8 @@ struct ListenKey {
 struct Wallet {
     balances: BTreeMap<String, Decimal>,
     positions: BTreeMap<String, Holding>,
+    /// When a fill last changed it (0: never).
+    updated: u64,
 }
 
 /// One position: signed amount, entry price, realized profit so far.
@@ -240,6 +242,13 @@ impl FuturesUsers {
         st.log.entry(api_key.to_owned()).or_default().push(json);
     }
 
+    /// The contract `symbol`; `-1121` when there is none.
+    fn contract(&self, symbol: &str) -> Result<&Mutex<Contract>, ApiErr> {
+        self.market
+            .contract(symbol)
+            .ok_or_else(ApiErr::invalid_symbol)
+    }
+
     /// A new wallet on this venue.
     fn new_wallet(&self) -> Wallet {
         let assets = match self.venue {
@@ -252,15 +261,13 @@ impl FuturesUsers {
                 .map(|&(a, v)| (a.to_owned(), Decimal::from(v)))
                 .collect(),
             positions: BTreeMap::new(),
+            updated: 0,
         }
     }
 
     /// `POST order`: place, match, report; the order's JSON.
     pub fn place(&self, api_key: &str, req: &FuturesOrderRequest) -> Result<Value, ApiErr> {
-        let contract = self
-            .market
-            .contract(&req.symbol)
-            .ok_or_else(ApiErr::invalid_symbol)?;
+        let contract = self.contract(&req.symbol)?;
         let mut c = contract.lock().unwrap();
         let now = now_ms();
         let order_type = match (req.kind, req.price) {
@@ -317,20 +324,12 @@ impl FuturesUsers {
             st.orders.get_mut(&id).expect("just placed").status = OrderStatus::Expired;
             self.report(&mut st, &c, &id, ExecutionType::Expired, None);
         }
-        Ok(order_json(
-            &st.orders[&id],
-            id.1,
-            places,
-            c.spec().contract_size,
-        ))
+        Ok(answer(&st, &c, &id))
     }
 
     /// `DELETE order`: cancel a resting order; the order's JSON.
     pub fn cancel(&self, api_key: &str, symbol: &str, id: OrderRef) -> Result<Value, ApiErr> {
-        let contract = self
-            .market
-            .contract(symbol)
-            .ok_or_else(ApiErr::invalid_symbol)?;
+        let contract = self.contract(symbol)?;
         let mut c = contract.lock().unwrap();
         let key = {
             let st = self.state.lock().unwrap();
@@ -343,20 +342,12 @@ impl FuturesUsers {
         }
         st.orders.get_mut(&key).expect("found").status = OrderStatus::Canceled;
         self.report(&mut st, &c, &key, ExecutionType::Canceled, None);
-        Ok(order_json(
-            &st.orders[&key],
-            key.1,
-            c.format(),
-            c.spec().contract_size,
-        ))
+        Ok(answer(&st, &c, &key))
     }
 
     /// `GET order`: the order's JSON.
     pub fn query(&self, api_key: &str, symbol: &str, id: OrderRef) -> Result<Value, ApiErr> {
-        let contract = self
-            .market
-            .contract(symbol)
-            .ok_or_else(ApiErr::invalid_symbol)?;
+        let contract = self.contract(symbol)?;
         let (places, size) = {
             let c = contract.lock().unwrap();
             (c.format(), c.spec().contract_size)
@@ -364,6 +355,149 @@ impl FuturesUsers {
         let st = self.state.lock().unwrap();
         let key = find(&st, api_key, symbol, &id)?;
         Ok(order_json(&st.orders[&key], key.1, places, size))
+    }
+
+    /// `PUT order` (`order.modify`): a resting LIMIT order's new `price`
+    /// and total `quantity`; it keeps its id, reports `AMENDMENT`, then any
+    /// fills at the new price. The order's JSON.
+    pub fn modify(
+        &self,
+        api_key: &str,
+        symbol: &str,
+        id: OrderRef,
+        quantity: Decimal,
+        price: Decimal,
+    ) -> Result<Value, ApiErr> {
+        let contract = self.contract(symbol)?;
+        let mut c = contract.lock().unwrap();
+        let key = {
+            let st = self.state.lock().unwrap();
+            let key = find(&st, api_key, symbol, &id)?;
+            let order = &st.orders[&key];
+            if order.kind != "LIMIT" {
+                return Err(ApiErr::new(400, -1116, "Invalid orderType."));
+            }
+            if quantity <= order.filled {
+                return Err(ApiErr::illegal("quantity", &quantity.to_string()));
+            }
+            key
+        };
+        let now = now_ms();
+        let amended = c
+            .amend_user(key.1, price, quantity, now, &self.hub)
+            .map_err(|e| ApiErr::new(400, i64::from(e.binance_code()), e.to_string()))?
+            .ok_or_else(|| ApiErr::new(400, -2013, "Order does not exist."))?;
+        let places = c.format();
+        let mut st = self.state.lock().unwrap();
+        let order = st.orders.get_mut(&key).expect("found");
+        order.quantity = places.user_qty(quantity);
+        order.price = price;
+        order.time = now;
+        self.report(&mut st, &c, &key, ExecutionType::Amendment, None);
+        for fill in &amended.fills {
+            self.fill(&mut st, &c, &key, fill, false);
+        }
+        Ok(answer(&st, &c, &key))
+    }
+
+    /// The account's wallet as it stands (a new one before any fill).
+    fn wallet_view(
+        &self,
+        api_key: &str,
+    ) -> (BTreeMap<String, Decimal>, Vec<(String, Holding)>, u64) {
+        let st = self.state.lock().unwrap();
+        match st.wallets.get(api_key) {
+            Some(w) => (
+                w.balances.clone(),
+                w.positions.iter().map(|(s, h)| (s.clone(), *h)).collect(),
+                w.updated,
+            ),
+            None => (self.new_wallet().balances, Vec::new(), 0),
+        }
+    }
+
+    /// `account.balance` (`GET /fapi/v3/balance`, `/dapi/v1/balance`): one
+    /// entry per asset of the wallet, cross margin, nothing locked.
+    pub fn balance_json(&self, api_key: &str) -> Value {
+        let (balances, _, updated) = self.wallet_view(api_key);
+        let alias = self.alias(api_key).unwrap_or_else(|| "SgsR".to_owned());
+        let text = |v: &Decimal| eight(*v).to_string();
+        balances
+            .iter()
+            .map(|(asset, balance)| {
+                let mut entry = json!({
+                    "accountAlias": alias, "asset": asset, "balance": text(balance),
+                    "crossWalletBalance": text(balance), "crossUnPnl": "0.00000000",
+                    "availableBalance": text(balance),
+                });
+                let map = entry.as_object_mut().expect("an object");
+                match self.venue {
+                    Venue::CoinM => map.insert("withdrawAvailable".into(), json!(text(balance))),
+                    _ => {
+                        map.insert("maxWithdrawAmount".into(), json!(text(balance)));
+                        map.insert("marginAvailable".into(), json!(true))
+                    }
+                };
+                map.insert("updateTime".into(), json!(updated));
+                entry
+            })
+            .collect()
+    }
+
+    /// `account.position` (`GET /fapi/v3/positionRisk`,
+    /// `/dapi/v1/positionRisk`): the account's open one-way positions, of
+    /// `symbol` alone when given (`-1121` when it is not a contract).
+    pub fn position_json(&self, api_key: &str, symbol: Option<&str>) -> Result<Value, ApiErr> {
+        if let Some(symbol) = symbol {
+            self.contract(symbol)?;
+        }
+        let (_, positions, updated) = self.wallet_view(api_key);
+        let mut out = Vec::new();
+        for (name, h) in positions {
+            if h.amount.is_zero() || symbol.is_some_and(|s| s != name) {
+                continue;
+            }
+            let Some(contract) = self.market.contract(&name) else {
+                continue;
+            };
+            let c = contract.lock().unwrap();
+            let places = c.format();
+            let size = Decimal::from(c.spec().contract_size);
+            let mark = c.engine().last_trade_price().unwrap_or(h.entry);
+            let margin_asset = match self.venue {
+                Venue::CoinM => c.spec().spec.base_asset.clone(),
+                _ => c.spec().spec.quote_asset.clone(),
+            };
+            let notional = match self.venue {
+                Venue::CoinM => h.amount * size / nonzero(mark),
+                _ => h.amount * mark,
+            };
+            let entry = fixed_scale(h.entry, places.average_places());
+            out.push(json!({
+                "symbol": name, "positionSide": "BOTH",
+                "positionAmt": h.amount.normalize().to_string(),
+                "entryPrice": entry.to_string(), "breakEvenPrice": entry.to_string(),
+                "markPrice": fixed_scale(mark, 8).to_string(),
+                "unRealizedProfit": eight(unrealized(&h, mark, self.venue, size)).to_string(),
+                "liquidationPrice": "0", "marginType": "cross", "isolatedMargin": "0",
+                "isolatedWallet": "0", "notional": eight(notional).to_string(),
+                "marginAsset": margin_asset, "updateTime": updated,
+            }));
+        }
+        Ok(Value::Array(out))
+    }
+
+    /// `account.status` (`GET /fapi/v3/account`, `/dapi/v1/account`): the
+    /// trading flags, [`Self::balance_json`]'s assets and
+    /// [`Self::position_json`]'s positions.
+    pub fn account_json(&self, api_key: &str) -> Value {
+        let (_, _, updated) = self.wallet_view(api_key);
+        json!({
+            "feeTier": 0, "canTrade": true, "canDeposit": true, "canWithdraw": true,
+            "updateTime": updated,
+            "assets": self.balance_json(api_key),
+            "positions": self.position_json(api_key, None).expect("no symbol to check"),
+        })
     }
 
     /// Settle one fill of order `id` (the maker side with `maker`), then
@@ -396,6 +530,7 @@ impl FuturesUsers {
             st.wallets.insert(api_key.clone(), wallet);
         }
         let wallet = st.wallets.get_mut(&api_key).expect("just made");
+        wallet.updated = fill.time_ms;
         let holding = wallet.positions.entry(id.0.clone()).or_default();
         let signed = match side {
             Side::Buy => fill.qty,
@@ -434,13 +569,7 @@ impl FuturesUsers {
         };
         self.report(st, c, id, ExecutionType::Trade, Some(last));
         let mark = c.engine().last_trade_price().unwrap_or(fill.price);
-        let unrealized = match self.venue {
-            Venue::CoinM if !holding.entry.is_zero() && !mark.is_zero() => {
-                holding.amount * size * (Decimal::ONE / holding.entry - Decimal::ONE / mark)
-            }
-            Venue::CoinM => Decimal::ZERO,
-            _ => holding.amount * (mark - holding.entry),
-        };
+        let unrealized = unrealized(&holding, mark, self.venue, size);
         let entry = fixed_scale(holding.entry, places.average_places());
         let update = FuturesUserEvent::AccountUpdate(AccountUpdate::<Millis> {
             event_time: Time::new(next_time(st)),
@@ -636,6 +765,18 @@ fn trade(h: &mut Holding, signed: Decimal, price: Decimal, venue: Venue, size: D
     realized
 }
 
+/// A position's unrealized profit at `mark` (USD-M linear, COIN-M inverse
+/// in the coin).
+fn unrealized(h: &Holding, mark: Decimal, venue: Venue, size: Decimal) -> Decimal {
+    match venue {
+        Venue::CoinM if !h.entry.is_zero() && !mark.is_zero() => {
+            h.amount * size * (Decimal::ONE / h.entry - Decimal::ONE / mark)
+        }
+        Venue::CoinM => Decimal::ZERO,
+        _ => h.amount * (mark - h.entry),
+    }
+}
+
 /// `v`, or one when zero (an empty position's entry in a harmonic mean
 /// whose weight is zero anyway).
 fn nonzero(v: Decimal) -> Decimal {
@@ -652,6 +793,22 @@ pub enum OrderRef {
     Id(u64),
     /// `origClientOrderId`.
     Client(String),
+}
+
+impl OrderRef {
+    /// The `symbol` (uppercase) and order a cancel, query or modify names;
+    /// `orderId` wins over `origClientOrderId`.
+    pub fn parse(get: &dyn Fn(&str) -> Option<String>) -> Result<(String, OrderRef), ApiErr> {
+        let symbol = get("symbol")
+            .ok_or_else(|| ApiErr::missing("symbol"))?
+            .to_uppercase();
+        let id = match (get("orderId"), get("origClientOrderId")) {
+            (Some(id), _) => OrderRef::Id(id.parse().map_err(|_| ApiErr::illegal("orderId", &id))?),
+            (None, Some(client)) => OrderRef::Client(client),
+            (None, None) => return Err(ApiErr::missing("orderId")),
+        };
+        Ok((symbol, id))
+    }
 }
 
 /// The account's order on `symbol` named by `id`; `-2013` when none.
@@ -722,6 +879,11 @@ impl FuturesOrderRequest {
             client_order_id: get("newClientOrderId"),
         })
     }
+}
+
+/// Order `id` as the futures REST answers it.
+fn answer(st: &State, c: &Contract, id: &(String, u64)) -> Value {
+    order_json(&st.orders[id], id.1, c.format(), c.spec().contract_size)
 }
 
 /// The order as the futures REST answers it.

@@ -12,7 +12,9 @@
 //! `/dapi/v1/listenKey`), place orders (`/fapi/v1/order`, `/dapi/v1/order`)
 //! against the contracts' engines, and receive `ORDER_TRADE_UPDATE`,
 //! `TRADE_LITE`, `ACCOUNT_UPDATE` and `listenKeyExpired` on the user streams
-//! ([`futures_user`], [`Sim::futures_user_events`]).
+//! ([`futures_user`], [`Sim::futures_user_events`]); the same orders, the
+//! account's balances and positions and its listen key are served on each
+//! venue's WebSocket API ([`Sim::venue_ws_api_url`]).
 //!
 //! Accounts ([`SimConfig::accounts`], [`Sim::accounts`]) place orders through
 //! signed REST or the WebSocket API at [`Sim::ws_api_url`], and receive their
@@ -50,11 +52,12 @@ pub mod futures;
 pub mod futures_user;
 pub mod futures_wire;
 pub mod market;
-// The server: shared state, one session loop, the two connection kinds
-// (streams, WebSocket API), the HTTP endpoints, the router and accept loop.
+// The server: shared state, one session loop, the connection kinds
+// (streams, the spot and futures WebSocket APIs), the HTTP endpoints, the router and accept loop.
 mod admin;
 mod flood;
 mod futures_server;
+mod futures_wsapi;
 mod rest;
 mod rest_futures;
 mod rest_futures_user;
@@ -252,6 +255,16 @@ impl Sim {
     /// [`Sim::ws_url`] for [`Venue::Spot`] and for a venue not served.
     pub fn venue_ws_url(&self, venue: Venue) -> String {
         self.venue_url(venue, "wss", "ws")
+    }
+
+    /// A futures venue's WebSocket API: `/ws-fapi/v1` on USD-M's port,
+    /// `/ws-dapi/v1` on COIN-M's (spot's [`Sim::ws_api_url`] for spot).
+    pub fn venue_ws_api_url(&self, venue: Venue) -> String {
+        match venue {
+            Venue::UsdM => format!("{}/ws-fapi/v1", self.venue_ws_url(venue)),
+            Venue::CoinM => format!("{}/ws-dapi/v1", self.venue_ws_url(venue)),
+            _ => self.ws_api_url(),
+        }
     }
 
     /// The REST base of a venue (`http://127.0.0.1:PORT`, the port of its

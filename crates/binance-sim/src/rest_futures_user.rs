@@ -36,11 +36,28 @@ pub(crate) fn routes(venue: Venue) -> Router<VenueState> {
 
 /// The account's API key (`X-MBX-APIKEY`), known to the simulator.
 fn account_key(v: &VenueState, headers: &HeaderMap) -> Result<String, ApiErr> {
-    let key = api_key(headers)?;
+    known_key(v, api_key(headers)?)
+}
+
+/// `key` when it is an account's API key; `-2015` when not.
+pub(crate) fn known_key(v: &VenueState, key: String) -> Result<String, ApiErr> {
     if v.shared.accounts().knows_key(&key) {
         Ok(key)
     } else {
         Err(ApiErr::bad_key())
+    }
+}
+
+/// End the connections carrying a closed `listen_key` (close code 1000).
+pub(crate) fn end_streams(v: &VenueState, listen_key: &str) {
+    for conn in v.shared.hub.subscribers(listen_key) {
+        v.shared.faults.command(
+            conn,
+            Command::Drop(DropMode::Close {
+                code: 1000,
+                reason: "listenKey closed".into(),
+            }),
+        );
     }
 }
 
@@ -98,15 +115,7 @@ async fn close_key(
         let key = account_key(&v, &headers)?;
         let given = stream_query(q).remove("listenKey");
         let listen_key = v.users.close_listen_key(&key, given.as_deref())?;
-        for conn in v.shared.hub.subscribers(&listen_key) {
-            v.shared.faults.command(
-                conn,
-                Command::Drop(DropMode::Close {
-                    code: 1000,
-                    reason: "listenKey closed".into(),
-                }),
-            );
-        }
+        end_streams(&v, &listen_key);
         Ok(json!({}))
     })
     .await
@@ -121,20 +130,6 @@ fn signed(
 ) -> Result<(String, Authed), ApiErr> {
     let authed = authenticate(&v.shared, headers, q, body)?;
     Ok((v.shared.accounts().api_key(authed.account), authed))
-}
-
-/// The order a cancel or query names.
-fn order_ref(a: &Authed) -> Result<(String, OrderRef), ApiErr> {
-    let symbol = a
-        .get("symbol")
-        .ok_or_else(|| ApiErr::missing("symbol"))?
-        .to_uppercase();
-    let id = match (a.get("orderId"), a.get("origClientOrderId")) {
-        (Some(id), _) => OrderRef::Id(id.parse().map_err(|_| ApiErr::illegal("orderId", &id))?),
-        (None, Some(client)) => OrderRef::Client(client),
-        (None, None) => return Err(ApiErr::missing("orderId")),
-    };
-    Ok((symbol, id))
 }
 
 async fn place(
@@ -161,7 +156,7 @@ async fn cancel(
 ) -> Response {
     weighed(&v, &m, || {
         let (key, a) = signed(&v, &headers, q, body)?;
-        let (symbol, id) = order_ref(&a)?;
+        let (symbol, id) = OrderRef::parse(&|k| a.get(k))?;
         v.users.cancel(&key, &symbol, id)
     })
     .await
@@ -176,7 +171,7 @@ async fn query_order(
 ) -> Response {
     weighed(&v, &m, || {
         let (key, a) = signed(&v, &headers, q, body)?;
-        let (symbol, id) = order_ref(&a)?;
+        let (symbol, id) = OrderRef::parse(&|k| a.get(k))?;
         v.users.query(&key, &symbol, id)
     })
     .await

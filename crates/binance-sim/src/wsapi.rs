@@ -36,9 +36,7 @@ pub(crate) async fn upgrade(
         return refused;
     }
     let query = query.unwrap_or_default();
-    let rate_limits = !query
-        .split('&')
-        .any(|p| p.eq_ignore_ascii_case("returnRateLimits=false"));
+    let rate_limits = rate_limits_on(&query);
     // Events in microseconds with `timeUnit=MICROSECOND`, as on the stream server.
     let micros = query
         .split('&')
@@ -95,33 +93,13 @@ impl Protocol for Session {
     }
 
     async fn answer(&mut self, text: String) -> Option<String> {
-        let s = self.s.clone();
-        s.faults.api_requests.fetch_add(1, Ordering::Relaxed);
-        let meta = self.meta.clone();
+        let (s, meta) = (self.s.clone(), self.meta.clone());
         let reply = answer(&s, &meta, self, &text).await;
-        let delay = s.faults.api_delay();
-        if delay.is_zero() {
-            return Some(reply);
-        }
-        let late = self.listener.out.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            let _ = late.send(reply);
-        });
-        None
+        after_delay(&s, reply, &self.listener.out)
     }
 
-    fn notice(&self, notice: Notice) -> String {
-        match notice {
-            Notice::Malformed => {
-                r#"{"subscriptionId":0,"event":{"e":"executionReport","E":"#.to_owned()
-            }
-            Notice::Oversized(bytes) => format!(
-                r#"{{"event":{{"e":"oversized","pad":"{}"}}}}"#,
-                "x".repeat(bytes)
-            ),
-            Notice::ServerShutdown => shutdown_notice(Time::now()),
-        }
+    fn notice(&self, n: Notice) -> String {
+        notice(n)
     }
 
     fn close(&mut self) {
@@ -216,44 +194,141 @@ async fn forward(
     }
 }
 
-/// Answer one request frame.
-async fn answer(s: &Shared, meta: &ConnMeta, session: &mut Session, text: &str) -> String {
-    let request: WsApiRequest = match serde_json::from_str(text) {
-        Ok(r) => r,
-        Err(_) => {
+/// A request frame read: its id, its method (without a `v3/` prefix) and
+/// its parameters.
+pub(crate) struct Request {
+    pub id: RequestId,
+    pub method: String,
+    pub params: Map<String, Value>,
+}
+
+impl Request {
+    /// Read a frame; `Err` is the answer to one that is not a request.
+    pub(crate) fn read(text: &str) -> Result<Request, String> {
+        let request: WsApiRequest = serde_json::from_str(text).map_err(|_| {
             let id = serde_json::from_str::<Value>(text)
                 .ok()
                 .and_then(|v| v.get("id").cloned())
                 .unwrap_or(Value::Null);
-            return json!({"id": id, "status": 400, "error": {"code": -1102, "msg": "Mandatory parameter 'method' was not sent, was empty/null, or malformed."}}).to_string();
+            json!({"id": id, "status": 400, "error": {"code": -1102, "msg": "Mandatory parameter 'method' was not sent, was empty/null, or malformed."}}).to_string()
+        })?;
+        let method = request
+            .method
+            .strip_prefix("v3/")
+            .unwrap_or(&request.method)
+            .to_owned();
+        Ok(Request {
+            id: request.id,
+            method,
+            params: request.params.unwrap_or_default(),
+        })
+    }
+
+    /// Whether its answer carries `rateLimits`: the connection's choice
+    /// unless the request's `returnRateLimits` says no.
+    pub(crate) fn wants_limits(&self, session: bool) -> bool {
+        session && self.params.get("returnRateLimits").and_then(Value::as_bool) != Some(false)
+    }
+
+    /// A non-empty parameter, as text.
+    pub(crate) fn text(&self, name: &str) -> Option<String> {
+        self.params
+            .get(name)
+            .map(param_text)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Charge `weight` to the peer: `-1003` with `retryAfter` when over the
+    /// connection's minute limit.
+    pub(crate) fn charge(s: &Shared, meta: &ConnMeta, weight: u32) -> Result<(), ApiErr> {
+        let limit = s.limits.rest_weight_per_minute;
+        s.weights
+            .charge(meta.peer.ip(), weight, limit)
+            .map(|_| ())
+            .map_err(|wait| {
+                let retry = now_ms() + wait.as_millis() as u64;
+                let data = json!({"serverTime": now_ms(), "retryAfter": retry});
+                ApiErr::too_much_weight(limit).with_data(data)
+            })
+    }
+
+    /// The answer to this request: Binance's envelope around `outcome`,
+    /// with the peer's `rateLimits` when `want_limits` (led by the
+    /// account's order counts when it placed an order).
+    pub(crate) fn answer(
+        self,
+        s: &Shared,
+        meta: &ConnMeta,
+        outcome: Result<Value, ApiErr>,
+        want_limits: bool,
+        order_counts: Option<(usize, u32)>,
+    ) -> String {
+        let limit = s.limits.rest_weight_per_minute;
+        let rate_limits = want_limits.then(|| {
+            let used = s.weights.used(meta.peer.ip());
+            rate_limits(order_counts, limit, used)
+        });
+        reply(self.id, outcome, rate_limits)
+    }
+}
+
+/// Whether a connection's answers carry `rateLimits`: yes unless its query
+/// has `returnRateLimits=false`.
+pub(crate) fn rate_limits_on(query: &str) -> bool {
+    !query
+        .split('&')
+        .any(|p| p.eq_ignore_ascii_case("returnRateLimits=false"))
+}
+
+/// `reply` now, or (the API-delay fault) later on `out`.
+pub(crate) fn after_delay(
+    s: &Shared,
+    reply: String,
+    out: &mpsc::UnboundedSender<String>,
+) -> Option<String> {
+    s.faults.api_requests.fetch_add(1, Ordering::Relaxed);
+    let delay = s.faults.api_delay();
+    if delay.is_zero() {
+        return Some(reply);
+    }
+    let late = out.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        let _ = late.send(reply);
+    });
+    None
+}
+
+/// A fault's frame as the WebSocket API sends it.
+pub(crate) fn notice(notice: Notice) -> String {
+    match notice {
+        Notice::Malformed => {
+            r#"{"subscriptionId":0,"event":{"e":"executionReport","E":"#.to_owned()
         }
+        Notice::Oversized(bytes) => format!(
+            r#"{{"event":{{"e":"oversized","pad":"{}"}}}}"#,
+            "x".repeat(bytes)
+        ),
+        Notice::ServerShutdown => shutdown_notice(Time::now()),
+    }
+}
+
+/// Answer one request frame.
+async fn answer(s: &Shared, meta: &ConnMeta, session: &mut Session, text: &str) -> String {
+    let request = match Request::read(text) {
+        Ok(r) => r,
+        Err(answer) => return answer,
     };
-    let method = request
-        .method
-        .strip_prefix("v3/")
-        .unwrap_or(&request.method)
-        .to_owned();
-    let params = request.params.clone().unwrap_or_default();
-    let want_limits = session.rate_limits
-        && params.get("returnRateLimits").and_then(Value::as_bool) != Some(false);
-    let limit = s.limits.rest_weight_per_minute;
-    let outcome = match s.weights.charge(meta.peer.ip(), weight(&method), limit) {
-        Err(wait) => {
-            let retry = now_ms() + wait.as_millis() as u64;
-            let data = json!({"serverTime": now_ms(), "retryAfter": retry});
-            Err(ApiErr::too_much_weight(limit).with_data(data))
-        }
-        Ok(_) => match rest_path(&method) {
-            Some(path) => forward(&mut session.rest, path, &params).await,
-            None => dispatch(s, session, &method, &params),
+    let want_limits = request.wants_limits(session.rate_limits);
+    let outcome = match Request::charge(s, meta, weight(&request.method)) {
+        Err(e) => Err(e),
+        Ok(()) => match rest_path(&request.method) {
+            Some(path) => forward(&mut session.rest, path, &request.params).await,
+            None => dispatch(s, session, &request.method, &request.params),
         },
     };
     let order_counts = session.order_counts.take();
-    let rate_limits = want_limits.then(|| {
-        let used = s.weights.used(meta.peer.ip());
-        rate_limits(order_counts, limit, used)
-    });
-    reply(request.id, outcome, rate_limits)
+    request.answer(s, meta, outcome, want_limits, order_counts)
 }
 
 /// The answer to a request: Binance's envelope around the result or error.

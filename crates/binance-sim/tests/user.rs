@@ -10,7 +10,10 @@ use binance_sim::{AccountSpec, MarketConfig, Sim, SimConfig, Wallet};
 use binance_types::sign::hmac_sha256_hex;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-use support::{any_vector, connect, http_with, next_json, request, shape, Ws};
+use support::{
+    any_vector, call, connect, error_code, http_with, next_json, now_ms as now, request, shape,
+    ws_signed, Ws,
+};
 
 const KEY: &str = "sim-test-key";
 const SECRET: &str = "sim-test-secret";
@@ -31,44 +34,9 @@ async fn sim(token_validity: Duration) -> Sim {
     .expect("sim starts")
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
 /// WebSocket API params signed with HMAC (sorted, `k=v&…`).
-fn signed(mut params: Value, secret: &str) -> Value {
-    let map = params.as_object_mut().unwrap();
-    map.entry("apiKey").or_insert(KEY.into());
-    map.entry("timestamp").or_insert(now().into());
-    let mut keys: Vec<&String> = map.keys().collect();
-    keys.sort();
-    let payload = keys
-        .iter()
-        .map(|k| match &map[*k] {
-            Value::String(s) => format!("{k}={s}"),
-            v => format!("{k}={v}"),
-        })
-        .collect::<Vec<_>>()
-        .join("&");
-    let signature = hmac_sha256_hex(secret.as_bytes(), payload.as_bytes());
-    map.insert("signature".into(), signature.into());
-    params
-}
-
-async fn call(ws: &mut Ws, id: u64, method: &str, params: Value) -> Value {
-    request(ws, json!({"id": id, "method": method, "params": params})).await
-}
-
-fn error_code(reply: &Value) -> (u64, i64) {
-    (
-        reply["status"].as_u64().unwrap(),
-        reply["error"]["code"]
-            .as_i64()
-            .unwrap_or_else(|| panic!("an error: {reply}")),
-    )
+fn signed(params: Value, secret: &str) -> Value {
+    ws_signed(params, KEY, secret)
 }
 
 #[tokio::test]

@@ -47,6 +47,35 @@ pub async fn next_text(ws: &mut Ws) -> String {
     }
 }
 
+/// Milliseconds since the epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// WebSocket API params with `apiKey` (unless given), `timestamp` and an
+/// HMAC `signature` made with `secret` over the sorted `k=v&…`.
+pub fn ws_signed(mut params: Value, api_key: &str, secret: &str) -> Value {
+    let map = params.as_object_mut().unwrap();
+    map.entry("apiKey").or_insert(api_key.into());
+    map.entry("timestamp").or_insert(now_ms().into());
+    let mut keys: Vec<&String> = map.keys().collect();
+    keys.sort();
+    let payload = keys
+        .iter()
+        .map(|k| match &map[*k] {
+            Value::String(s) => format!("{k}={s}"),
+            v => format!("{k}={v}"),
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    let signature = binance_types::sign::hmac_sha256_hex(secret.as_bytes(), payload.as_bytes());
+    map.insert("signature".into(), signature.into());
+    params
+}
+
 /// Send a control request and return its reply, skipping data frames.
 pub async fn request(ws: &mut Ws, request: Value) -> Value {
     let id = request["id"].clone();
@@ -59,6 +88,25 @@ pub async fn request(ws: &mut Ws, request: Value) -> Value {
             return v;
         }
     }
+}
+
+/// A WebSocket API request: its answer.
+pub async fn call(ws: &mut Ws, id: u64, method: &str, params: Value) -> Value {
+    request(
+        ws,
+        serde_json::json!({"id": id, "method": method, "params": params}),
+    )
+    .await
+}
+
+/// A WebSocket API answer's error: status and code.
+pub fn error_code(reply: &Value) -> (u64, i64) {
+    (
+        reply["status"].as_u64().unwrap(),
+        reply["error"]["code"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("an error: {reply}")),
+    )
 }
 
 /// The frame that ends the connection: a close frame (code, reason) or an
