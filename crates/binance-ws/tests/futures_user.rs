@@ -305,3 +305,74 @@ async fn no_listen_key_within_the_retry_budget_ends_connect() {
         "{error}"
     );
 }
+
+/// The futures WebSocket API (`futures_ws_api`): an order placed over it
+/// shows on the account's user stream, its status and the balance answer,
+/// and a refused request is a typed error with Binance's code.
+#[tokio::test]
+async fn futures_ws_api_orders_show_on_the_user_stream() {
+    let sim = sim_with_validity(Duration::from_secs(3600)).await;
+    let manager = manager(&sim);
+    let mut account = manager.futures_user_socket().unwrap();
+    account.connect().await.unwrap();
+    let api = manager.futures_ws_api(Venue::UsdM).await.unwrap();
+    let order = serde_json::json!({"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"});
+    let placed = api.signed_request("order.place", order).await.unwrap();
+    let id = placed["orderId"].as_u64().expect("an order id");
+    let mut delivered = Delivered::default();
+    delivered
+        .until(&mut account, |d| {
+            d.events.iter().any(|e| {
+                e["e"] == "ORDER_TRADE_UPDATE" && e["o"]["i"] == id && e["o"]["X"] == "FILLED"
+            })
+        })
+        .await;
+    let status = api
+        .signed_request(
+            "order.status",
+            serde_json::json!({"symbol": "BTCUSDT", "orderId": id}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status["status"], "FILLED", "{status}");
+    let balance = api
+        .signed_request("account.balance", serde_json::json!({}))
+        .await
+        .unwrap();
+    assert!(
+        balance
+            .as_array()
+            .is_some_and(|b| b.iter().any(|a| a["asset"] == "USDT")),
+        "{balance}"
+    );
+    let refused = api
+        .signed_request(
+            "order.place",
+            serde_json::json!({"symbol": "NOPEUSDT", "side": "BUY", "type": "MARKET", "quantity": "1"}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.api_code(), Some(-1121), "{refused}");
+    let coinm = manager.futures_ws_api(Venue::CoinM).await.unwrap();
+    let time = coinm.request("time", serde_json::json!({})).await.unwrap();
+    assert!(time["serverTime"].is_u64(), "{time}");
+}
+
+/// Its server pings only every 3 minutes: a quiet futures WebSocket API
+/// connection is kept by the client's pings, not dropped by the watchdog.
+#[tokio::test]
+async fn a_quiet_futures_ws_api_connection_stays() {
+    let sim = sim_with_validity(Duration::from_secs(3600)).await;
+    let manager = venues_builder(&sim)
+        .credentials(Credentials::hmac(DEMO_API_KEY, DEMO_SECRET))
+        .watchdog(Duration::from_millis(600))
+        .build()
+        .unwrap();
+    let api = manager.futures_ws_api(Venue::UsdM).await.unwrap();
+    let first = sim.faults().api_connections();
+    assert_eq!(first.len(), 1);
+    // Ten watchdog periods without a request.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    api.request("ping", serde_json::json!({})).await.unwrap();
+    assert_eq!(sim.faults().api_connections(), first, "the same connection");
+}
