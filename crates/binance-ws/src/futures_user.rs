@@ -18,9 +18,7 @@
 //! this task owns the key and the connections.
 
 use std::collections::{HashSet, VecDeque};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use binance_types::futures::user::{decode_futures_user, FuturesUserEvent};
@@ -34,8 +32,9 @@ use crate::error::{Error, ErrorKind};
 use crate::link::State;
 use crate::market::{Command, Connections, Handle};
 use crate::message::{Message, Status};
-use crate::queue::{Entry, Pop, Queue};
+use crate::queue::{Entry, Queue};
 use crate::rest;
+use crate::task_socket::{task_stream, Starter, TaskSocket};
 use crate::transport::Network;
 
 /// Binance's keepalive advice is "about every 60 minutes" for a key that
@@ -59,84 +58,95 @@ pub(crate) struct FuturesUserSetup<U: TimeUnit> {
 /// `ACCOUNT_UPDATE`, `TRADE_LITE`, … as [`Message::FuturesUser`], with the
 /// same `connect` / `recv` / `close` / [`futures_util::Stream`] as every
 /// socket.
-pub struct FuturesUserSocket<U: TimeUnit = Millis> {
+pub struct FuturesUserSocket<U: TimeUnit = Millis>(TaskSocket<U, FuturesUserStarter<U>>);
+
+/// What a futures user socket starts: its task, with the settings of the
+/// moment.
+pub(crate) struct FuturesUserStarter<U: TimeUnit> {
     setup: Arc<FuturesUserSetup<U>>,
     connections: usize,
     keepalive: Duration,
-    queue: Arc<Queue<Message<U>>>,
-    state: Option<watch::Receiver<State>>,
-    close: Option<mpsc::UnboundedSender<()>>,
-    user_timeout: Option<Duration>,
-    pending: Option<Pop<Message<U>>>,
-    closed: bool,
-    done: bool,
 }
 
 impl<U: TimeUnit> std::fmt::Debug for FuturesUserSocket<U> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // No listen key, no API key.
+        let starter = &self.0.starter;
         f.debug_struct("FuturesUserSocket")
-            .field("venue", &self.setup.venue)
-            .field("connections", &self.connections)
-            .field("keepalive", &self.keepalive)
-            .field("closed", &self.closed)
+            .field("venue", &starter.setup.venue)
+            .field("connections", &starter.connections)
+            .field("keepalive", &starter.keepalive)
+            .field("started", &self.0.is_started())
             .finish_non_exhaustive()
     }
 }
 
 impl<U: TimeUnit> FuturesUserSocket<U> {
     pub(crate) fn new(setup: FuturesUserSetup<U>) -> Self {
-        let options = &setup.connections.env.options;
-        FuturesUserSocket {
-            queue: Arc::new(Queue::new(options.queue_capacity, options.overflow)),
-            user_timeout: options.user_timeout,
+        let options = setup.connections.env.options.clone();
+        let starter = FuturesUserStarter {
             connections: options.user_connections.clamp(1, 4),
             keepalive: DEFAULT_KEEPALIVE,
             setup: Arc::new(setup),
-            state: None,
-            close: None,
-            pending: None,
-            closed: false,
-            done: false,
-        }
+        };
+        FuturesUserSocket(TaskSocket::new(starter, &options))
     }
 
     /// How many connections carry the key (1 to 4; default from
     /// [`SocketManagerBuilder::user_connections`](crate::SocketManagerBuilder::user_connections), 2).
     /// Set before connecting.
     pub fn connections(mut self, count: usize) -> Self {
-        self.connections = count.clamp(1, 4);
+        self.0.starter.connections = count.clamp(1, 4);
         self
     }
 
     /// How often the key is kept alive (default 30 minutes; it lives 60).
     /// Set before connecting.
     pub fn keepalive(mut self, every: Duration) -> Self {
-        self.keepalive = every.max(Duration::from_millis(10));
+        self.0.starter.keepalive = every.max(Duration::from_millis(10));
         self
     }
 
     /// This socket's queue: capacity and overflow policy. Set before connecting.
     pub fn queue(mut self, capacity: usize, overflow: crate::Overflow) -> Self {
-        if self.state.is_none() {
-            self.queue = Arc::new(Queue::new(capacity, overflow));
-        }
+        self.0.set_queue(capacity, overflow);
         self
     }
 
     /// The longest `recv()` waits before a (non-terminal) timeout error.
     pub fn user_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.user_timeout = timeout;
+        self.0.set_user_timeout(timeout);
         self
     }
 
-    fn start(&mut self) -> Result<watch::Receiver<State>, Error> {
-        if let Some(state) = &self.state {
-            return Ok(state.clone());
-        }
-        if self.closed {
-            return Err(Error::closed());
-        }
+    /// Make the key and open the connections; returns once one carries it.
+    /// An API key Binance refuses ends here with [`ErrorKind::Auth`].
+    pub async fn connect(&mut self) -> Result<(), Error> {
+        self.0.connect().await
+    }
+
+    /// The next message, connecting first if needed.
+    pub async fn recv(&mut self) -> Result<Message<U>, Error> {
+        self.0.recv().await
+    }
+
+    /// Stop: `recv()` answers [`ErrorKind::Closed`] from now on and the
+    /// connections end; `close` returns once they have (waiting at most
+    /// about two seconds), as on every socket. The listen key is left to
+    /// expire rather than closed: Binance gives every socket of an account
+    /// the same key, and a `DELETE` would end the others' streams too.
+    pub async fn close(&mut self) {
+        self.0.close().await
+    }
+}
+
+task_stream!(FuturesUserSocket);
+
+impl<U: TimeUnit> Starter<U> for FuturesUserStarter<U> {
+    fn start(
+        &self,
+        queue: &Arc<Queue<Message<U>>>,
+    ) -> Result<(watch::Receiver<State>, mpsc::UnboundedSender<()>), Error> {
         let (state_tx, state) = watch::channel(State::Connecting);
         let (close_tx, close_rx) = mpsc::unbounded_channel();
         let (frames_tx, frames) = mpsc::unbounded_channel();
@@ -144,7 +154,7 @@ impl<U: TimeUnit> FuturesUserSocket<U> {
             setup: self.setup.clone(),
             want: self.connections,
             keepalive: self.keepalive,
-            queue: self.queue.clone(),
+            queue: queue.clone(),
             state: state_tx,
             frames_tx,
             key: None,
@@ -157,72 +167,7 @@ impl<U: TimeUnit> FuturesUserSocket<U> {
             confirmed_at: SystemTime::now(),
         };
         tokio::spawn(task.run(close_rx, frames));
-        self.close = Some(close_tx);
-        self.state = Some(state.clone());
-        Ok(state)
-    }
-
-    /// Make the key and open the connections; returns once one carries it.
-    /// An API key Binance refuses ends here with [`ErrorKind::Auth`].
-    pub async fn connect(&mut self) -> Result<(), Error> {
-        let state = self.start()?;
-        crate::link::wait_open(state).await
-    }
-
-    /// The next message, connecting first if needed.
-    pub async fn recv(&mut self) -> Result<Message<U>, Error> {
-        if self.state.is_none() && !self.closed {
-            self.start()?;
-        }
-        self.queue.next(&mut self.pending, self.user_timeout).await
-    }
-
-    /// Stop: `recv()` answers [`ErrorKind::Closed`] from now on and the
-    /// connections end; `close` returns once they have (waiting at most
-    /// about two seconds), as on every socket. The listen key is left to
-    /// expire rather than closed: Binance gives every socket of an account
-    /// the same key, and a `DELETE` would end the others' streams too.
-    pub async fn close(&mut self) {
-        self.closed = true;
-        if let Some(close) = self.close.take() {
-            let _ = close.send(());
-        }
-        self.queue.close(Error::closed());
-        if let Some(state) = self.state.take() {
-            let _ =
-                tokio::time::timeout(crate::link::CLOSE_WAIT, crate::link::wait_ended(state)).await;
-        }
-    }
-}
-
-impl<U: TimeUnit> Drop for FuturesUserSocket<U> {
-    fn drop(&mut self) {
-        if let Some(close) = self.close.take() {
-            let _ = close.send(());
-        }
-    }
-}
-
-impl<U: TimeUnit> futures_util::Stream for FuturesUserSocket<U> {
-    type Item = Result<Message<U>, Error>;
-
-    /// Like `recv()`, ending after a terminal error.
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        if this.done {
-            return Poll::Ready(None);
-        }
-        if this.state.is_none() && !this.closed {
-            if let Err(e) = this.start() {
-                this.done = true;
-                return Poll::Ready(Some(Err(e)));
-            }
-        }
-        let result = std::task::ready!(this.queue.poll_next(&mut this.pending, cx));
-        if result.as_ref().is_err_and(Error::is_terminal) {
-            this.done = true;
-        }
-        Poll::Ready(Some(result))
+        Ok((state, close_tx))
     }
 }
 

@@ -54,6 +54,7 @@ mod queue;
 mod rest;
 mod silence;
 mod socket;
+mod task_socket;
 mod transport;
 mod user;
 mod wsapi;

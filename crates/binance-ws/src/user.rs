@@ -15,9 +15,7 @@
 //! - a bounded queue with the same overflow policy and statuses as market sockets.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
 use binance_types::frame::Envelope;
@@ -30,7 +28,8 @@ use crate::auth::{sign_query, KeyType};
 use crate::error::{Error, ErrorKind};
 use crate::link::{LinkEnv, State};
 use crate::message::{Message, Status, StreamEvent};
-use crate::queue::{Pop, Queue};
+use crate::queue::Queue;
+use crate::task_socket::{task_stream, Starter, TaskSocket};
 use crate::wsapi::{ApiEvent, Signer, WsApi};
 
 /// Which account a user socket follows.
@@ -65,81 +64,89 @@ struct Settings {
 /// `outboundAccountPosition`, `balanceUpdate`, `listStatus`,
 /// `externalLockUpdate`) with the same `connect` / `recv` / `close` /
 /// [`futures_util::Stream`] as market sockets.
-pub struct UserSocket<U: TimeUnit = Millis> {
+pub struct UserSocket<U: TimeUnit = Millis>(TaskSocket<U, UserStarter>);
+
+/// What a user socket starts: its task, with the settings of the moment.
+pub(crate) struct UserStarter {
     setup: Arc<UserSetup>,
     settings: Settings,
-    queue: Arc<Queue<Message<U>>>,
-    state: Option<watch::Receiver<State>>,
-    close: Option<mpsc::UnboundedSender<()>>,
-    user_timeout: Option<Duration>,
-    pending: Option<Pop<Message<U>>>,
-    closed: bool,
-    done: bool,
 }
 
 impl<U: TimeUnit> UserSocket<U> {
     pub(crate) fn new(setup: UserSetup) -> Self {
-        let options = &setup.shared.options;
-        UserSocket {
-            queue: Arc::new(Queue::new(options.queue_capacity, options.overflow)),
-            user_timeout: options.user_timeout,
+        let options = setup.shared.options.clone();
+        let starter = UserStarter {
             settings: Settings {
                 connections: options.user_connections.clamp(1, 4),
                 logon: false,
                 token_validity: None,
             },
             setup: Arc::new(setup),
-            state: None,
-            close: None,
-            pending: None,
-            closed: false,
-            done: false,
-        }
+        };
+        UserSocket(TaskSocket::new(starter, &options))
     }
 
     /// How many connections carry the subscription (1 to 4; default from
     /// [`SocketManagerBuilder::user_connections`](crate::SocketManagerBuilder::user_connections), 2). With two, one can
     /// drop and reconnect without losing an event. Set before connecting.
     pub fn connections(mut self, count: usize) -> Self {
-        self.settings.connections = count.clamp(1, 4);
+        self.0.starter.settings.connections = count.clamp(1, 4);
         self
     }
 
     /// Spot only: subscribe with `session.logon` + `userDataStream.subscribe`
     /// (Ed25519 keys only) instead of `userDataStream.subscribe.signature`.
     pub fn logon(mut self) -> Self {
-        self.settings.logon = true;
+        self.0.starter.settings.logon = true;
         self
     }
 
     /// Margin only: ask for listen tokens valid this long (Binance's default
     /// and maximum: 24 h). The token is renewed before it expires either way.
     pub fn listen_token_validity(mut self, validity: Duration) -> Self {
-        self.settings.token_validity = Some(validity);
+        self.0.starter.settings.token_validity = Some(validity);
         self
     }
 
     /// This socket's queue: capacity and overflow policy. Set before connecting.
     pub fn queue(mut self, capacity: usize, overflow: crate::Overflow) -> Self {
-        if self.state.is_none() {
-            self.queue = Arc::new(Queue::new(capacity, overflow));
-        }
+        self.0.set_queue(capacity, overflow);
         self
     }
 
     /// The longest `recv()` waits before a (non-terminal) timeout error.
     pub fn user_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.user_timeout = timeout;
+        self.0.set_user_timeout(timeout);
         self
     }
 
-    fn start(&mut self) -> Result<watch::Receiver<State>, Error> {
-        if let Some(state) = &self.state {
-            return Ok(state.clone());
-        }
-        if self.closed {
-            return Err(Error::closed());
-        }
+    /// Open the connections and wait until the subscription is live.
+    /// Credentials Binance refuses end here with [`ErrorKind::Auth`].
+    pub async fn connect(&mut self) -> Result<(), Error> {
+        self.0.connect().await
+    }
+
+    /// The next message, connecting first if needed.
+    pub async fn recv(&mut self) -> Result<Message<U>, Error> {
+        self.0.recv().await
+    }
+
+    /// Stop: `recv()` answers [`ErrorKind::Closed`] from now on; the
+    /// subscriptions end and the connections close, and `close` returns
+    /// once they have (waiting at most about two seconds), as on every
+    /// socket type.
+    pub async fn close(&mut self) {
+        self.0.close().await
+    }
+}
+
+task_stream!(UserSocket);
+
+impl<U: TimeUnit> Starter<U> for UserStarter {
+    fn start(
+        &self,
+        queue: &Arc<Queue<Message<U>>>,
+    ) -> Result<(watch::Receiver<State>, mpsc::UnboundedSender<()>), Error> {
         if self.settings.logon {
             if self.setup.stream != UserStream::Spot {
                 return Err(Error::config("logon() is for the spot user socket only"));
@@ -158,7 +165,7 @@ impl<U: TimeUnit> UserSocket<U> {
         let mut task = UserTask::<U> {
             setup: self.setup.clone(),
             settings: self.settings.clone(),
-            queue: self.queue.clone(),
+            queue: queue.clone(),
             state: state_tx,
             events_tx,
             internal_tx,
@@ -183,70 +190,7 @@ impl<U: TimeUnit> UserSocket<U> {
             task.fetch_token();
         }
         tokio::spawn(task.run(close_rx, events, internal));
-        self.close = Some(close_tx);
-        self.state = Some(state.clone());
-        Ok(state)
-    }
-
-    /// Open the connections and wait until the subscription is live.
-    /// Credentials Binance refuses end here with [`ErrorKind::Auth`].
-    pub async fn connect(&mut self) -> Result<(), Error> {
-        let state = self.start()?;
-        crate::link::wait_open(state).await
-    }
-
-    /// The next message, connecting first if needed.
-    pub async fn recv(&mut self) -> Result<Message<U>, Error> {
-        if self.state.is_none() && !self.closed {
-            self.start()?;
-        }
-        self.queue.next(&mut self.pending, self.user_timeout).await
-    }
-
-    /// Stop: `recv()` answers [`ErrorKind::Closed`] from now on; the
-    /// subscriptions end and the connections close, and `close` returns
-    /// once they have (waiting at most about two seconds), as on every
-    /// socket type.
-    pub async fn close(&mut self) {
-        self.closed = true;
-        if let Some(close) = self.close.take() {
-            let _ = close.send(());
-        }
-        self.queue.close(Error::closed());
-        if let Some(state) = self.state.take() {
-            crate::link::wait_ended(state).await;
-        }
-    }
-}
-
-impl<U: TimeUnit> Drop for UserSocket<U> {
-    fn drop(&mut self) {
-        if let Some(close) = self.close.take() {
-            let _ = close.send(());
-        }
-    }
-}
-
-impl<U: TimeUnit> futures_util::Stream for UserSocket<U> {
-    type Item = Result<Message<U>, Error>;
-
-    /// Like `recv()`, ending after a terminal error.
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        if this.done {
-            return Poll::Ready(None);
-        }
-        if this.state.is_none() && !this.closed {
-            if let Err(e) = this.start() {
-                this.done = true;
-                return Poll::Ready(Some(Err(e)));
-            }
-        }
-        let result = std::task::ready!(this.queue.poll_next(&mut this.pending, cx));
-        if result.as_ref().is_err_and(Error::is_terminal) {
-            this.done = true;
-        }
-        Poll::Ready(Some(result))
+        Ok((state, close_tx))
     }
 }
 
