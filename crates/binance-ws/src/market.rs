@@ -840,24 +840,18 @@ mod tests {
         format!(r#"{{"e":"trade","E":1,"s":"BTCUSDT","t":{id},"p":"1","q":"1","T":1,"m":true,"M":true}}"#).into()
     }
 
-    fn delivered(queue: &Queue<Entry<Millis>>) -> Vec<String> {
-        std::iter::from_fn(|| queue.try_pop())
-            .filter_map(|entry| match entry {
-                Ok(Entry::Frame(frame)) => Some(frame.text.to_string()),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// A rotation cut short by a drop must not leave its filter on the
-    /// next connection: after a reconnect the server's ids may start lower.
-    #[test]
-    fn a_reconnect_starts_without_the_last_rotations_filter() {
+    /// A market protocol on `streams` with one reader attached, its
+    /// connection open.
+    fn opened(
+        venue: Venue,
+        streams: Vec<&str>,
+        combined: bool,
+    ) -> (Market<Millis>, Arc<Queue<Entry<Millis>>>) {
         let plan = Plan {
             base: "ws://127.0.0.1:1".into(),
-            venue: Venue::Spot,
-            streams: vec!["btcusdt@trade".into()],
-            combined: false,
+            venue,
+            streams: streams.into_iter().map(str::to_owned).collect(),
+            combined,
             micros: false,
             private: 0,
             user_data: false,
@@ -874,6 +868,23 @@ mod tests {
             false,
         );
         market.on_link(LinkEvent::Opened { again: false });
+        (market, queue)
+    }
+
+    fn delivered(queue: &Queue<Entry<Millis>>) -> Vec<String> {
+        std::iter::from_fn(|| queue.try_pop())
+            .filter_map(|entry| match entry {
+                Ok(Entry::Frame(frame)) => Some(frame.text.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A rotation cut short by a drop must not leave its filter on the
+    /// next connection: after a reconnect the server's ids may start lower.
+    #[test]
+    fn a_reconnect_starts_without_the_last_rotations_filter() {
+        let (mut market, queue) = opened(Venue::Spot, vec!["btcusdt@trade"], false);
         // serverShutdown: a rotation begins, both connections deliver.
         market.on_rotation(Phase::Opening);
         market.on_frame(trade(100), Which::Current);
@@ -895,27 +906,11 @@ mod tests {
     /// `markPriceUpdate` (no id) is delivered once.
     #[test]
     fn a_rotation_keeps_every_symbol_of_an_all_market_stream_and_no_repeat() {
-        let plan = Plan {
-            base: "ws://127.0.0.1:1".into(),
-            venue: Venue::CoinM,
-            streams: vec!["!bookTicker".into(), "btcusd_perp@markPrice".into()],
-            combined: true,
-            micros: false,
-            private: 0,
-            user_data: false,
-        };
-        let mut market = Market::<Millis>::new(plan, None);
-        let queue = Arc::new(Queue::new(100, Overflow::DropOldest));
-        market.on_command(
-            Command::Attach {
-                id: 1,
-                queue: queue.clone(),
-                stamp: false,
-                max_stall: Duration::from_secs(1),
-            },
-            false,
+        let (mut market, queue) = opened(
+            Venue::CoinM,
+            vec!["!bookTicker", "btcusd_perp@markPrice"],
+            true,
         );
-        market.on_link(LinkEvent::Opened { again: false });
         market.on_rotation(Phase::Opening);
         let book = |symbol: &str, u: u64| -> Utf8Bytes {
             format!(r#"{{"stream":"!bookTicker","data":{{"e":"bookTicker","u":{u},"s":"{symbol}","ps":"X","b":"1","B":"1","a":"2","A":"1","T":1,"E":1}}}}"#).into()
