@@ -132,4 +132,50 @@ fn bench_frame_to_book(c: &mut Criterion) {
 }
 
 criterion_group!(depth_cache, bench_frame_to_book);
-criterion_main!(benches, depth_cache);
+
+/// Every frame of the recorded USD-M and COIN-M traffic through the futures
+/// decoder, beside `serde_json`'s `IgnoredAny` over the same bytes. The
+/// frame count is printed and every frame must decode typed.
+fn bench_futures_capture(c: &mut Criterion) {
+    let shared = std::env::var("BINANCE_SHARED_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
+        });
+    let mut frames: Vec<Vec<u8>> = Vec::new();
+    for name in ["BINANCE_FUTURES.ws.1.0", "BINANCE_DELIVERY.ws.1.0"] {
+        let file = std::fs::File::open(shared.join("captures").join(name)).unwrap();
+        let capture = binance_types::capture::read_ws(file).unwrap();
+        frames.extend(capture.frames.into_iter().map(|f| f.text.into_bytes()));
+    }
+    let decoded = frames
+        .iter()
+        .filter(|f| binance_types::futures::decode_futures(f).is_ok())
+        .count();
+    eprintln!(
+        "futures_capture: {} frames, {} decoded",
+        frames.len(),
+        decoded
+    );
+    assert_eq!(decoded, frames.len(), "every frame decodes");
+    let mut group = c.benchmark_group("futures_capture");
+    group.throughput(criterion::Throughput::Elements(frames.len() as u64));
+    group.bench_function("ignored_any", |b| {
+        b.iter(|| {
+            for f in &frames {
+                serde_json::from_slice::<IgnoredAny>(black_box(f)).unwrap();
+            }
+        })
+    });
+    group.bench_function("decode_futures", |b| {
+        b.iter(|| {
+            for f in &frames {
+                binance_types::futures::decode_futures(black_box(f)).unwrap();
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(futures_capture, bench_futures_capture);
+criterion_main!(benches, depth_cache, futures_capture);

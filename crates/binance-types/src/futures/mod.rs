@@ -33,6 +33,7 @@ use serde_json::value::RawValue;
 
 use crate::control::ControlResponse;
 use crate::frame::{DecodeError, Envelope, UnknownEvent};
+use crate::sniff;
 use crate::time::{Micros, Millis, TimeUnit};
 pub use market::{
     AggTrade, AssetIndexUpdate, BookTicker, CompositeIndex, ContinuousKlineEvent, ContractInfo,
@@ -171,11 +172,37 @@ struct EventType<'a> {
     e: Option<Cow<'a, str>>,
 }
 
+/// The event type of the object at the start of `payload`, or of an
+/// array's first item, read from its first member without parsing the rest
+/// (`None`: the first member is not `"e"`; the slow path reads the head).
+fn sniff_event_type(payload: &[u8]) -> Option<&str> {
+    let pos = sniff::skip_ws(payload, 0);
+    let object = match payload.get(pos)? {
+        b'[' => sniff::skip_ws(payload, pos + 1),
+        _ => pos,
+    };
+    match sniff::first_member(payload, object)? {
+        ("e", sniff::Value::Str(e, _)) => Some(e),
+        _ => None,
+    }
+}
+
 fn decode<U: TimeUnit>(bytes: &[u8]) -> Result<FuturesFrame<'_, U>, serde_json::Error> {
     let is_array = |text: &[u8]| text.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
-    // The payload, and its head when already read (a raw object).
+    // The payload, and its head when already read (a raw object). A raw
+    // event whose first member is `e` needs no head: one typed parse.
+    let sniffed = sniff_event_type(bytes);
     let (envelope, payload, head): (Envelope<'_>, &[u8], Option<Head<'_>>) = if is_array(bytes) {
         (Envelope::Raw, bytes, None)
+    } else if let Some(e) = sniffed {
+        let head = Head {
+            stream: None,
+            data: None,
+            e: Some(Cow::Borrowed(e)),
+            result: false,
+            error: false,
+        };
+        (Envelope::Raw, bytes, Some(head))
     } else {
         let head: Head<'_> = serde_json::from_slice(bytes)?;
         match (head.stream, head.data) {
@@ -194,7 +221,13 @@ fn decode<U: TimeUnit>(bytes: &[u8]) -> Result<FuturesFrame<'_, U>, serde_json::
         }
     };
     let event = if is_array(payload) {
-        let items: Vec<EventType<'_>> = serde_json::from_slice(payload)?;
+        // The first item's type, sniffed; read whole only if it cannot be.
+        let items: Vec<EventType<'_>> = match sniff_event_type(payload) {
+            Some(e) => vec![EventType {
+                e: Some(Cow::Borrowed(e)),
+            }],
+            None => serde_json::from_slice(payload)?,
+        };
         match items.first().and_then(|i| i.e.as_deref()) {
             Some("markPriceUpdate") => FuturesEvent::MarkPrices(serde_json::from_slice(payload)?),
             Some("24hrMiniTicker") => FuturesEvent::MiniTickers(serde_json::from_slice(payload)?),
@@ -205,9 +238,17 @@ fn decode<U: TimeUnit>(bytes: &[u8]) -> Result<FuturesFrame<'_, U>, serde_json::
             _ => unknown(payload)?,
         }
     } else {
-        let head = match head {
-            Some(head) => head,
-            None => serde_json::from_slice(payload)?,
+        let head = match (head, sniff_event_type(payload)) {
+            (Some(head), _) => head,
+            // A combined frame's data starting with `e`: no second head.
+            (None, Some(e)) => Head {
+                stream: None,
+                data: None,
+                e: Some(Cow::Borrowed(e)),
+                result: false,
+                error: false,
+            },
+            (None, None) => serde_json::from_slice(payload)?,
         };
         match head.e.as_deref() {
             Some("aggTrade") => FuturesEvent::AggTrade(serde_json::from_slice(payload)?),
