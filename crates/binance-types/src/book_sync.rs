@@ -251,14 +251,6 @@ pub enum SyncState {
     Synced,
 }
 
-/// One buffered event: only what the procedure needs.
-#[derive(Debug, Clone)]
-struct Pending {
-    ids: UpdateIds,
-    bids: Vec<Level>,
-    asks: Vec<Level>,
-}
-
 /// One symbol's order book kept by a [`Procedure`]: owns an
 /// [`OrderBook`], takes diff-depth events and snapshots, and says what it
 /// did with each event.
@@ -270,7 +262,7 @@ pub struct BookSync {
     procedure: Procedure,
     book: OrderBook,
     state: SyncState,
-    buffer: VecDeque<Pending>,
+    buffer: VecDeque<Diff>,
 }
 
 impl BookSync {
@@ -330,12 +322,17 @@ impl BookSync {
 
     /// One diff-depth event of this symbol, in the order received.
     pub fn push(&mut self, event: impl Into<Diff>) -> Outcome {
-        let Diff { ids, bids, asks } = event.into();
-        let pending = Pending { ids, bids, asks };
+        self.push_keeping(event).0
+    }
+
+    /// [`push`](Self::push), giving the event back when it was applied (or
+    /// dropped), so a caller passing its levels on need not copy them.
+    pub fn push_keeping(&mut self, event: impl Into<Diff>) -> (Outcome, Option<Diff>) {
+        let pending = event.into();
         if self.needs_snapshot() {
             let event = pending.ids;
             self.buffer.push_back(pending);
-            return Outcome::Buffered { event };
+            return (Outcome::Buffered { event }, None);
         }
         self.process(pending)
     }
@@ -363,24 +360,26 @@ impl BookSync {
                     self.buffer.push_back(pending);
                     Outcome::Buffered { event }
                 } else {
-                    self.process(pending)
+                    self.process(pending).0
                 }
             })
             .collect()
     }
 
-    /// Apply the rules to one event while a snapshot is in use.
-    fn process(&mut self, pending: Pending) -> Outcome {
+    /// Apply the rules to one event while a snapshot is in use; the event
+    /// back unless it was buffered.
+    fn process(&mut self, pending: Diff) -> (Outcome, Option<Diff>) {
         let event = pending.ids;
         let spot = self.procedure == Procedure::Spot;
         let gap = match self.state {
             SyncState::NeedSnapshot { .. } => unreachable!("buffered before processing"),
             SyncState::AwaitingFirstEvent { last_update_id } => {
                 if event.last < last_update_id || (spot && event.last == last_update_id) {
-                    return Outcome::Dropped {
+                    let dropped = Outcome::Dropped {
                         last_update_id,
                         event,
                     };
+                    return (dropped, Some(pending));
                 }
                 let reach = last_update_id + u64::from(spot);
                 (event.first > reach).then_some(Gap::NotBracketing {
@@ -393,10 +392,11 @@ impl BookSync {
                 let continues = match (self.procedure, event.previous) {
                     (Procedure::Futures, previous) => previous == Some(expected_previous),
                     (Procedure::Spot, _) if event.last <= expected_previous => {
-                        return Outcome::Dropped {
+                        let dropped = Outcome::Dropped {
                             last_update_id: expected_previous,
                             event,
                         };
+                        return (dropped, Some(pending));
                     }
                     (Procedure::Spot, _) => event.first <= expected_previous + 1,
                 };
@@ -410,12 +410,12 @@ impl BookSync {
             Some(gap) => {
                 self.state = SyncState::NeedSnapshot { gap: Some(gap) };
                 self.buffer.push_back(pending);
-                Outcome::Gap(gap)
+                (Outcome::Gap(gap), None)
             }
             None => {
                 self.book.apply(event.last, &pending.bids, &pending.asks);
                 self.state = SyncState::Synced;
-                Outcome::Applied { event }
+                (Outcome::Applied { event }, Some(pending))
             }
         }
     }

@@ -601,3 +601,18 @@ fn spot_continuity_is_u_plus_one_with_overlap_tolerated() {
     );
     assert!(sync.needs_snapshot() && sync.book().is_none());
 }
+
+/// `push_keeping` gives an applied (or dropped) event's levels back, so a
+/// cache passing them on copies nothing; a buffered one stays inside.
+#[test]
+fn push_keeping_gives_the_applied_levels_back() {
+    let mut sync = BookSync::spot();
+    let (outcome, kept) = sync.push_keeping(spot(101, 104, &[("10", "2")]));
+    assert!(matches!(outcome, Outcome::Buffered { .. }) && kept.is_none());
+    sync.snapshot(102, &[lv("10", "1")], &[]);
+    let (outcome, kept) = sync.push_keeping(spot(105, 106, &[("10", "3"), ("9", "1")]));
+    assert!(matches!(outcome, Outcome::Applied { .. }), "{outcome:?}");
+    assert_eq!(kept.unwrap().bids, vec![lv("10", "3"), lv("9", "1")]);
+    let (outcome, kept) = sync.push_keeping(spot(104, 106, &[]));
+    assert!(matches!(outcome, Outcome::Dropped { .. }) && kept.is_some());
+}

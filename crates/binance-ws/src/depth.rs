@@ -13,6 +13,7 @@
 //! Many symbols share one connection; snapshots are paced under Binance's
 //! request-weight limit (spot and futures weigh snapshots differently).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -20,6 +21,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use binance_types::book_sync::{BookSync, Outcome, Procedure};
+use binance_types::frame::Envelope;
 use binance_types::futures::stream::{DepthSpeed, FuturesStream, FuturesSymbol};
 use binance_types::futures::{decode_futures, FuturesEvent};
 use binance_types::market::DepthSnapshot;
@@ -467,29 +469,33 @@ struct BookTask<U: TimeUnit> {
     generations: u64,
 }
 
-/// A diff-depth frame's stream and event, decoded as `venue` sends it
-/// (futures keep `pu`, which the spot decoder has no field for); `None` for
-/// any other frame.
+/// A diff-depth frame's stream (borrowed from the frame) and event, decoded
+/// as `venue` sends it (futures keep `pu`, which the spot decoder has no
+/// field for); `None` for any other frame.
 fn diff<U: TimeUnit>(
     venue: Venue,
     text: &str,
-) -> Result<Option<(String, binance_types::book_sync::Diff)>, DecodeError> {
-    Ok(match venue {
+) -> Result<Option<(Cow<'_, str>, binance_types::book_sync::Diff)>, DecodeError> {
+    let (envelope, update) = match venue {
         Venue::Spot => {
             let frame = binance_types::frame::decode_as::<U>(text.as_bytes())?;
-            match (frame.stream().map(str::to_owned), frame.event) {
-                (Some(stream), Event::DepthUpdate(update)) => Some((stream, update.into())),
-                _ => None,
+            match frame.event {
+                Event::DepthUpdate(update) => (frame.envelope, update.into()),
+                _ => return Ok(None),
             }
         }
         Venue::UsdM | Venue::CoinM => {
             // Futures times are ms whatever the manager's unit (no `timeUnit`).
             let frame = decode_futures(text.as_bytes())?;
-            match (frame.stream().map(str::to_owned), frame.event) {
-                (Some(stream), FuturesEvent::DepthUpdate(update)) => Some((stream, update.into())),
-                _ => None,
+            match frame.event {
+                FuturesEvent::DepthUpdate(update) => (frame.envelope, update.into()),
+                _ => return Ok(None),
             }
         }
+    };
+    Ok(match envelope {
+        Envelope::Combined { stream } => Some((stream, update)),
+        _ => None,
     })
 }
 
@@ -630,19 +636,23 @@ impl<U: TimeUnit> BookTask<U> {
             Ok(None) => return,
             Err(error) => return self.on_status(Status::Malformed { error }, fetches),
         };
-        let Some(book) = self.books.get_mut(&stream) else {
+        let Some(book) = self.books.get_mut(stream.as_ref()) else {
             return;
         };
-        let (bids, asks) = (update.bids.clone(), update.asks.clone());
         let mut shared = book.shared.write().unwrap();
         let was_synced = shared.sync.is_synced();
-        let event = match shared.sync.push(update) {
-            Outcome::Applied { event } if was_synced => DepthEvent::Updated {
-                first_update_id: event.first,
-                last_update_id: event.last,
-                bids,
-                asks,
-            },
+        // The applied event's levels come back to be passed on, not copied.
+        let (outcome, applied) = shared.sync.push_keeping(update);
+        let event = match outcome {
+            Outcome::Applied { event } if was_synced => {
+                let diff = applied.expect("an applied event comes back");
+                DepthEvent::Updated {
+                    first_update_id: event.first,
+                    last_update_id: event.last,
+                    bids: diff.bids,
+                    asks: diff.asks,
+                }
+            }
             Outcome::Applied { event } => {
                 shared.state = CacheState::Synced;
                 book.refresh_at = self.options.refresh.map(|r| Instant::now() + r);
