@@ -175,10 +175,26 @@ fn reorder(venue: Venue, value: Value) -> Value {
     }
 }
 
-/// A futures event's JSON as `venue` writes it.
+/// A futures event's JSON as `venue` writes it. Most types are written in
+/// their struct's order at once; only those whose recorded order differs
+/// go through a tree to be reordered.
 pub fn encode<T: Serialize>(venue: Venue, event: &T) -> String {
-    let value = serde_json::to_value(event).expect("events serialise");
-    serde_json::to_string(&reorder(venue, value)).expect("values serialise")
+    let text = serde_json::to_string(event).expect("events serialise");
+    match event_type(&text) {
+        Some(e) if key_order(venue, e).is_none() => text,
+        _ => {
+            let value = serde_json::to_value(event).expect("events serialise");
+            serde_json::to_string(&reorder(venue, value)).expect("values serialise")
+        }
+    }
+}
+
+/// The `e` of a serialised event (or of an array's first one) when it is
+/// the first key; `None` otherwise (the tree path then decides).
+fn event_type(text: &str) -> Option<&str> {
+    let rest = text.strip_prefix('[').unwrap_or(text);
+    let rest = rest.strip_prefix(r#"{"e":""#)?;
+    rest.split_once('"').map(|(e, _)| e)
 }
 
 #[cfg(test)]
