@@ -18,6 +18,10 @@ pub enum Venue {
     UsdM,
     /// COIN-M futures (`dstream.binance.com`).
     CoinM,
+    /// European options (the rebuilt options system: the USD-M host
+    /// `fstream.binance.com` with its routed paths, REST on
+    /// `eapi.binance.com`; reference §7).
+    Options,
 }
 
 /// Production or testnet.
@@ -62,7 +66,7 @@ impl fmt::Display for Route {
 
 impl Venue {
     /// Every venue.
-    pub const ALL: &'static [Venue] = &[Venue::Spot, Venue::UsdM, Venue::CoinM];
+    pub const ALL: &'static [Venue] = &[Venue::Spot, Venue::UsdM, Venue::CoinM, Venue::Options];
 
     /// The market-stream host (with port where Binance documents one).
     ///
@@ -74,8 +78,8 @@ impl Venue {
         match (self, network) {
             (Venue::Spot, Network::Production) => "stream.binance.com:9443",
             (Venue::Spot, Network::Testnet) => "stream.testnet.binance.vision",
-            (Venue::UsdM, Network::Production) => "fstream.binance.com",
-            (Venue::UsdM, Network::Testnet) => "fstream.binancefuture.com",
+            (Venue::UsdM | Venue::Options, Network::Production) => "fstream.binance.com",
+            (Venue::UsdM | Venue::Options, Network::Testnet) => "fstream.binancefuture.com",
             (Venue::CoinM, Network::Production) => "dstream.binance.com",
             (Venue::CoinM, Network::Testnet) => "dstream.binancefuture.com",
         }
@@ -90,7 +94,10 @@ impl Venue {
             (Venue::Spot, Network::Testnet) => "testnet.binance.vision",
             (Venue::UsdM, Network::Production) => "fapi.binance.com",
             (Venue::CoinM, Network::Production) => "dapi.binance.com",
-            (Venue::UsdM | Venue::CoinM, Network::Testnet) => "testnet.binancefuture.com",
+            (Venue::Options, Network::Production) => "eapi.binance.com",
+            (Venue::UsdM | Venue::CoinM | Venue::Options, Network::Testnet) => {
+                "testnet.binancefuture.com"
+            }
         }
     }
 
@@ -106,12 +113,14 @@ impl Venue {
             Venue::Spot => "/api/v3/depth",
             Venue::UsdM => "/fapi/v1/depth",
             Venue::CoinM => "/dapi/v1/depth",
+            Venue::Options => "/eapi/v1/depth",
         }
     }
 
-    /// Whether the host is split by routed path (only USD-M).
+    /// Whether the host is split by routed path (USD-M, and options on
+    /// the same host).
     pub const fn is_routed(self) -> bool {
-        matches!(self, Venue::UsdM)
+        matches!(self, Venue::UsdM | Venue::Options)
     }
 
     /// `wss://<host>[<route>]`, the base that `/ws/…` or `/stream?streams=…`
@@ -132,6 +141,7 @@ impl Venue {
             Venue::Spot => "spot",
             Venue::UsdM => "USD-M",
             Venue::CoinM => "COIN-M",
+            Venue::Options => "options",
         }
     }
 }

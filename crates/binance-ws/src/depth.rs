@@ -102,7 +102,7 @@ pub fn futures_snapshot_weight(limit: usize) -> u32 {
 fn venue_snapshot_weight(venue: Venue, limit: usize) -> u32 {
     match venue {
         Venue::Spot => snapshot_weight(limit),
-        Venue::UsdM | Venue::CoinM => futures_snapshot_weight(limit),
+        Venue::UsdM | Venue::CoinM | Venue::Options => futures_snapshot_weight(limit),
     }
 }
 
@@ -388,7 +388,9 @@ impl DepthCaches {
             .iter()
             .map(|s| match self.venue {
                 Venue::Spot => Symbol::new(s).map(|s| s.as_str().to_owned()),
-                Venue::UsdM | Venue::CoinM => FuturesSymbol::new(s).map(|s| s.as_str().to_owned()),
+                Venue::UsdM | Venue::CoinM | Venue::Options => {
+                    FuturesSymbol::new(s).map(|s| s.as_str().to_owned())
+                }
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(Error::from)?;
@@ -484,7 +486,7 @@ fn diff<U: TimeUnit>(
                 _ => return Ok(None),
             }
         }
-        Venue::UsdM | Venue::CoinM => {
+        Venue::UsdM | Venue::CoinM | Venue::Options => {
             // Futures times are ms whatever the manager's unit (no `timeUnit`).
             let frame = decode_futures(text.as_bytes())?;
             match frame.event {
@@ -507,7 +509,7 @@ impl<U: TimeUnit> BookTask<U> {
                 speed: self.options.speed,
             }
             .to_string(),
-            Venue::UsdM | Venue::CoinM => FuturesStream::Depth {
+            Venue::UsdM | Venue::CoinM | Venue::Options => FuturesStream::Depth {
                 symbol: FuturesSymbol::new(symbol).expect("validated when added"),
                 speed: match self.options.speed {
                     UpdateSpeed::Ms100 => DepthSpeed::Ms100,
@@ -521,7 +523,7 @@ impl<U: TimeUnit> BookTask<U> {
     fn fresh_sync(&self) -> BookSync {
         let procedure = match self.venue {
             Venue::Spot => Procedure::Spot,
-            Venue::UsdM | Venue::CoinM => Procedure::Futures,
+            Venue::UsdM | Venue::CoinM | Venue::Options => Procedure::Futures,
         };
         BookSync::with_book(procedure, bounded_book(self.options.max_depth))
     }

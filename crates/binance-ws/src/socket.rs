@@ -255,7 +255,7 @@ impl<U: TimeUnit> Socket<U> {
                     event: decoded.event,
                 })
             }),
-            Venue::UsdM | Venue::CoinM => decode_futures(bytes).map(|decoded| {
+            Venue::UsdM | Venue::CoinM | Venue::Options => decode_futures(bytes).map(|decoded| {
                 let stream = self.intern(decoded.stream());
                 Message::Futures(FuturesStreamEvent {
                     stream,
@@ -412,7 +412,7 @@ pub(crate) fn canonical_on(venue: Venue, streams: &[&str]) -> Result<Vec<String>
         .map(|s| {
             let name = match venue {
                 Venue::Spot => s.parse::<StreamName>().map(|n| n.to_string()),
-                Venue::UsdM | Venue::CoinM => {
+                Venue::UsdM | Venue::CoinM | Venue::Options => {
                     FuturesStream::parse_on(venue, s).map(|n| n.to_string())
                 }
             };
@@ -425,7 +425,7 @@ pub(crate) fn canonical_on(venue: Venue, streams: &[&str]) -> Result<Vec<String>
 /// on USD-M, the route of the stream's kind under the host.
 pub(crate) fn route_base(venue: Venue, base: &str, name: &str) -> String {
     let route = match venue {
-        Venue::UsdM => FuturesStream::parse_on(venue, name)
+        Venue::UsdM | Venue::Options => FuturesStream::parse_on(venue, name)
             .map(|stream| stream.usdm_route())
             .unwrap_or(Route::Market),
         Venue::Spot | Venue::CoinM => return base.to_owned(),
