@@ -487,7 +487,11 @@ impl<U: TimeUnit> Protocol for Market<U> {
             true => Some(SystemTime::now()),
             false => None,
         };
-        self.batch.push(RawFrame { text, received_at });
+        self.batch.push(RawFrame {
+            text,
+            received_at,
+            backfilled: false,
+        });
         if self.batch.len() >= DRAIN_BATCH {
             self.flush();
         }

@@ -59,12 +59,22 @@ pub struct RawFrame {
     /// [`Socket::receive_times`](crate::Socket::receive_times) (recorders);
     /// the clock is not read per frame for the others.
     pub received_at: Option<SystemTime>,
+    /// Rebuilt from REST to fill a hole in the stream (backfill), not read
+    /// off a connection.
+    pub(crate) backfilled: bool,
 }
 
 impl RawFrame {
     /// The frame's text.
     pub fn text(&self) -> &str {
         self.text.as_str()
+    }
+
+    /// Whether the frame was rebuilt from REST to fill a hole in its stream
+    /// (backfill) rather than read off a connection. Its text has the
+    /// combined envelope and the stream's event layout.
+    pub fn backfilled(&self) -> bool {
+        self.backfilled
     }
 }
 
@@ -75,6 +85,7 @@ impl std::fmt::Debug for RawFrame {
         f.debug_struct("RawFrame")
             .field("text", &&text[..cut])
             .field("len", &text.len())
+            .field("backfilled", &self.backfilled)
             .finish()
     }
 }
