@@ -531,6 +531,8 @@ impl<U: TimeUnit> Task<U> {
                 self.coverage();
                 return Seen::Nothing;
             }
+            // Only a market socket's own ledger backfills.
+            Ok(Entry::Backfill(_)) => return Seen::Nothing,
             Err(e) => {
                 // The connection gave up (its reconnect budget spent).
                 tracing::info!("user connection {number} ended: {e}");

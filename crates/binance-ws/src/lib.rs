@@ -45,6 +45,7 @@ mod depth;
 mod error;
 mod futures;
 mod futures_user;
+mod ledger;
 mod limiter;
 mod link;
 mod manager;
