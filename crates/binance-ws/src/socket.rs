@@ -249,7 +249,8 @@ impl<U: TimeUnit> Socket<U> {
         if !self.gap_check && !redundant {
             return;
         }
-        let backfill = match (&self.manager.rest, self.backfill && self.gap_check) {
+        let on = self.backfill && self.gap_check && self.manager.env.options.backfill_weight > 0;
+        let backfill = match (&self.manager.rest, on) {
             (Some(rest), true) if self.venue == Venue::Spot && !self.raw_ws() => {
                 Some(Arc::new(Backfill {
                     rest: rest.clone(),
