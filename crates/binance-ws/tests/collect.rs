@@ -43,12 +43,12 @@ async fn with_two_connections_dropping_either_again_and_again_loses_nothing() {
     // Backfill off: only the second connection may cover the drops.
     let manager = builder(&sim).backfill_weight_per_minute(0).build().unwrap();
     let mut socket = manager
-        .multiplex_socket(&["btcusdt@trade"])
+        .multiplex_socket(&["btcusdt@trade", "btcusdt@bookTicker"])
         .unwrap()
         .connections(2);
     socket.connect().await.unwrap();
     assert_eq!(sim.faults().connections().len(), 2, "two connections");
-    let mut ids = Vec::new();
+    let (mut ids, mut tops) = (Vec::new(), Vec::new());
     let mut statuses = Vec::new();
     for round in 0..6 {
         // Let trades flow, then drop one of the two (the older, then the
@@ -57,6 +57,7 @@ async fn with_two_connections_dropping_either_again_and_again_loses_nothing() {
             match next(&mut socket).await.unwrap() {
                 Message::Event(e) => match e.event {
                     Event::Trade(t) => ids.push(t.trade_id),
+                    Event::BookTicker(b) => tops.push(b.update_id),
                     other => panic!("{other:?}"),
                 },
                 Message::Status(s) => statuses.push(s),
@@ -74,6 +75,7 @@ async fn with_two_connections_dropping_either_again_and_again_loses_nothing() {
             match next(&mut socket).await.unwrap() {
                 Message::Event(e) => match e.event {
                     Event::Trade(t) => ids.push(t.trade_id),
+                    Event::BookTicker(b) => tops.push(b.update_id),
                     other => panic!("{other:?}"),
                 },
                 Message::Status(Status::Reconnected) => break,
@@ -86,6 +88,12 @@ async fn with_two_connections_dropping_either_again_and_again_loses_nothing() {
     assert!(
         ids.windows(2).all(|w| w[0] < w[1]),
         "delivered in order: {ids:?}"
+    );
+    // bookTicker has no sequence: its copies are told apart by `u`.
+    assert!(tops.len() > 20);
+    assert!(
+        tops.windows(2).all(|w| w[0] < w[1]),
+        "each book top once, in order: {tops:?}"
     );
     assert!(
         !statuses.iter().any(|s| matches!(s, Status::Gap { .. })),
