@@ -402,6 +402,17 @@ impl<'a> Fields<'a> {
         }
         loop {
             let (name, value) = member_key(bytes, at)?;
+            // Binance writes `e` first: once what the event needs is read,
+            // the rest (a diff's levels, a trade's price) is not scanned.
+            let done = match (fields.e, name) {
+                (Some("trade"), _) => fields.t.is_some(),
+                (Some("aggTrade"), _) => fields.a.is_some(),
+                (Some("depthUpdate"), "b" | "a") => true,
+                _ => false,
+            };
+            if done {
+                return Some(fields);
+            }
             let slot = match name {
                 "t" => Some(&mut fields.t),
                 "a" => Some(&mut fields.a),

@@ -126,7 +126,8 @@ impl Run {
     }
 }
 
-fn report(name: &str, runs: &mut [Run]) -> f64 {
+/// Prints the median run (by rate); returns its rate and CPU per message.
+fn report(name: &str, runs: &mut [Run]) -> (f64, f64) {
     runs.sort_by(|a, b| a.rate.partial_cmp(&b.rate).unwrap());
     let m = &runs[runs.len() / 2];
     println!(
@@ -137,7 +138,7 @@ fn report(name: &str, runs: &mut [Run]) -> f64 {
         m.rss_growth_kb,
         runs.len()
     );
-    m.rate
+    (m.rate, m.cpu_per_msg_ns)
 }
 
 fn percentile(sorted: &[u64], p: f64) -> u64 {
@@ -173,7 +174,7 @@ fn main() {
         .unwrap();
 
     // Throughput, alternating floor and ours so drift hits both alike.
-    let (mut floor, mut ours) = (Vec::new(), Vec::new());
+    let (mut floor, mut ours, mut unchecked) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..3 {
         floor.push(client.block_on(async {
             let (mut ws, _) =
@@ -201,39 +202,53 @@ fn main() {
             ids.check("floor");
             Run::since(t0, c0, rss0, n)
         }));
-        ours.push(client.block_on(async {
-            let manager = SocketManager::builder()
-                .endpoint(Endpoint::Custom(flood.ws_url()))
-                .no_proxy()
-                .build()
-                .unwrap();
-            let mut socket = manager.trade_socket("BTCUSDT").unwrap();
-            socket.connect().await.unwrap();
-            for _ in 0..20_000 {
-                socket.recv().await.unwrap();
-            }
-            reset_peak();
-            let (rss0, _) = memory();
-            let (t0, c0) = (Instant::now(), thread_cpu());
-            let mut n = 0u64;
-            let mut ids = Ids::default();
-            while t0.elapsed() < Duration::from_secs(seconds) {
-                if let Message::Event(e) = socket.recv().await.unwrap() {
-                    if let Event::Trade(t) = &e.event {
-                        std::hint::black_box(t.price);
-                        ids.see(t.trade_id);
-                        n += 1;
+        for (gap_check, runs) in [(true, &mut ours), (false, &mut unchecked)] {
+            runs.push(client.block_on(async {
+                let manager = SocketManager::builder()
+                    .endpoint(Endpoint::Custom(flood.ws_url()))
+                    .no_proxy()
+                    .build()
+                    .unwrap();
+                let mut socket = manager
+                    .trade_socket("BTCUSDT")
+                    .unwrap()
+                    .gap_check(gap_check);
+                socket.connect().await.unwrap();
+                for _ in 0..20_000 {
+                    socket.recv().await.unwrap();
+                }
+                reset_peak();
+                let (rss0, _) = memory();
+                let (t0, c0) = (Instant::now(), thread_cpu());
+                let mut n = 0u64;
+                let mut ids = Ids::default();
+                while t0.elapsed() < Duration::from_secs(seconds) {
+                    if let Message::Event(e) = socket.recv().await.unwrap() {
+                        if let Event::Trade(t) = &e.event {
+                            std::hint::black_box(t.price);
+                            ids.see(t.trade_id);
+                            n += 1;
+                        }
                     }
                 }
-            }
-            ids.check("ours");
-            Run::since(t0, c0, rss0, n)
-        }));
+                ids.check(if gap_check {
+                    "ours"
+                } else {
+                    "ours, no gap check"
+                });
+                Run::since(t0, c0, rss0, n)
+            }));
+        }
     }
     println!("throughput, flood of small trade frames over loopback, {seconds} s runs:");
-    let f = report("floor", &mut floor);
-    let o = report("ours", &mut ours);
+    let (f, _) = report("floor", &mut floor);
+    let (o, o_cpu) = report("ours", &mut ours);
+    let (_, u_cpu) = report("ours, no gap check", &mut unchecked);
     println!("   ratio: ours / floor = {:.2}", o / f);
+    println!(
+        "   CPU per message, ours / ours with gap_check(false) = {:.2}",
+        o_cpu / u_cpu
+    );
 
     // Latency at a fixed 20,000 messages a second: sim send time (µs) to user code.
     let samples = 20_000 * seconds as usize;

@@ -138,12 +138,12 @@ impl Ledger {
             }
         });
         let bytes = frame.text().as_bytes();
+        if let Some(held) = &mut track.held {
+            held.push_back(frame.clone());
+            return Verdict::Held;
+        }
         if kind == Kind::Sequenced {
             if let Some(sequence) = sequence_of(bytes) {
-                if let Some(held) = &mut track.held {
-                    held.push_back(frame.clone());
-                    return Verdict::Held;
-                }
                 let verdict = follow(track, sequence, self.per_ms);
                 if let Verdict::Hole { from, to, .. } = verdict {
                     let backfilling = self
@@ -305,16 +305,29 @@ pub(crate) struct Filled {
 /// The REST list that fills a stream's holes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
-    /// `/api/v3/historicalTrades` (weight 25).
+    /// `/api/v3/historicalTrades` by id (weight 25).
     Trades,
-    /// `/api/v3/aggTrades` (weight 4).
+    /// `/api/v3/aggTrades` by id (weight 4).
     AggTrades,
+    /// `/api/v3/klines` by open time (weight 2).
+    Klines(KlineInterval),
+}
+
+impl Source {
+    fn path_and_weight(self) -> (&'static str, u32) {
+        match self {
+            Source::Trades => ("/api/v3/historicalTrades", 25),
+            Source::AggTrades => ("/api/v3/aggTrades", 4),
+            Source::Klines(_) => ("/api/v3/klines", 2),
+        }
+    }
 }
 
 /// Most rows a REST list gives per request.
 const PAGE: u64 = 1000;
-/// The most ids one hole is filled with; a longer hole keeps the rest in
-/// the ledger (a day-long outage is for a batch job, not a live socket).
+/// The most ids (or candles) one hole is filled with; a longer hole keeps
+/// the rest in the ledger (a day-long outage is for a batch job, not a
+/// live socket).
 const MOST: u64 = 20_000;
 
 /// A trade as `/api/v3/historicalTrades` lists it.
@@ -346,54 +359,92 @@ struct AggRow<'a> {
     best: bool,
 }
 
+/// A candle as `/api/v3/klines` lists it: open time, open, high, low,
+/// close, volume, close time, quote volume, trades, taker buy base and
+/// quote volumes, and an unused field.
+#[derive(Deserialize)]
+struct KlineRow<'a>(
+    u64,
+    #[serde(borrow)] &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    u64,
+    &'a str,
+    u64,
+    &'a str,
+    &'a str,
+    serde::de::IgnoredAny,
+);
+
 impl Backfill {
     fn source<'s>(&self, stream: &'s str) -> Option<(Source, &'s str)> {
         if self.venue != Venue::Spot {
             return None;
         }
         let (symbol, kind) = stream.split_once('@')?;
-        match kind {
-            "trade" => Some((Source::Trades, symbol)),
-            "aggTrade" => Some((Source::AggTrades, symbol)),
-            _ => None,
-        }
+        let source = match kind {
+            "trade" => Source::Trades,
+            "aggTrade" => Source::AggTrades,
+            _ => Source::Klines(kind.strip_prefix("kline_")?.parse().ok()?),
+        };
+        Some((source, symbol))
     }
 
     /// Whether this hole of `stream` can be filled from REST.
     pub fn can_fill(&self, stream: &str, from: Position, to: Position) -> bool {
-        self.source(stream).is_some()
-            && matches!((from, to), (Position::Id(a), Position::Id(b)) if a <= b)
+        match (self.source(stream), from, to) {
+            (Some((Source::Klines(_), _)), Position::Time(a), Position::Time(b)) => a <= b,
+            (Some((Source::Trades | Source::AggTrades, _)), Position::Id(a), Position::Id(b)) => {
+                a <= b
+            }
+            _ => false,
+        }
     }
 
-    /// Fill ids `from..=to` of `stream`: what REST still has, in order,
-    /// within the weight budget. Errors end the fill early (the rest stays
-    /// in the ledger).
-    pub async fn fill(&self, stream: String, from: u64, to: u64) -> Filled {
+    /// Fill `from..=to` of `stream` (ids, or candle open times): what REST
+    /// still has, in order, within the weight budget. Errors end the fill
+    /// early (the rest stays in the ledger).
+    pub async fn fill(&self, stream: String, from: Position, to: Position) -> Filled {
+        let source = self
+            .source(&stream)
+            .map(|(source, symbol)| (source, symbol.to_ascii_uppercase()));
+        let (kline, step) = match &source {
+            Some((Source::Klines(interval), _)) => (true, interval.millis()),
+            _ => (false, 1),
+        };
         let mut filled = Filled {
             stream,
-            hole_to: to,
+            hole_to: match kline {
+                true => to.value() * self.per_ms,
+                false => to.value(),
+            },
             frames: Vec::new(),
             range: None,
         };
-        let Some((source, symbol)) = self.source(&filled.stream) else {
+        let Some((source, symbol)) = source else {
             return filled;
         };
-        let symbol = symbol.to_ascii_uppercase();
-        let to = to.min(from + MOST - 1);
+        let (from, to) = (from.value(), to.value());
+        let to = to.min(from + (MOST - 1) * step);
         let mut next = from;
         while next <= to {
-            let limit = (to - next + 1).min(PAGE);
-            let (path, weight) = match source {
-                Source::Trades => ("/api/v3/historicalTrades", 25),
-                Source::AggTrades => ("/api/v3/aggTrades", 4),
-            };
+            let (path, weight) = source.path_and_weight();
             for _ in 0..weight {
                 tokio::time::sleep_until(self.pace.reserve()).await;
             }
-            let url = format!(
-                "{}{path}?symbol={symbol}&fromId={next}&limit={limit}",
-                self.rest
-            );
+            let query = match source {
+                // Up to the last missing candle's close time, so that it
+                // comes whole from any server.
+                Source::Klines(interval) => format!(
+                    "interval={}&startTime={next}&endTime={}&limit={PAGE}",
+                    interval.as_str(),
+                    to + step - 1
+                ),
+                _ => format!("fromId={next}&limit={}", (to - next + 1).min(PAGE)),
+            };
+            let url = format!("{}{path}?symbol={symbol}&{query}", self.rest);
             let body = match rest::get(&url, &self.net).await {
                 Ok(response) if response.status == 200 => response.body,
                 Ok(response) => {
@@ -413,12 +464,17 @@ impl Backfill {
             let last = match source {
                 Source::Trades => self.trades(&body, &symbol, to, &mut filled),
                 Source::AggTrades => self.agg_trades(&body, &symbol, to, &mut filled),
+                Source::Klines(interval) => self.klines(&body, &symbol, interval, to, &mut filled),
+            };
+            let position = |v: u64| match kline {
+                true => Position::Time(UNIX_EPOCH + Duration::from_millis(v)),
+                false => Position::Id(v),
             };
             match last {
                 Some(last) if filled.frames.len() > before => {
-                    let first = filled.range.map_or(Position::Id(next), |(first, _)| first);
-                    filled.range = Some((first, Position::Id(last)));
-                    next = last + 1;
+                    let first = filled.range.map_or(position(next), |(first, _)| first);
+                    filled.range = Some((first, position(last)));
+                    next = last + step;
                 }
                 _ => break,
             }
@@ -454,6 +510,37 @@ impl Backfill {
             );
             filled.frames.push(self.frame(&filled.stream, &event));
             last = Some(row.a);
+        }
+        last
+    }
+
+    /// The candles of `body` opened up to `to` (ms), as closed kline
+    /// frames; the last open time. REST does not give a candle's trade ids:
+    /// `f` and `L` are -1, and `E` is the close time plus 1 ms.
+    fn klines(
+        &self,
+        body: &[u8],
+        symbol: &str,
+        interval: KlineInterval,
+        to: u64,
+        filled: &mut Filled,
+    ) -> Option<u64> {
+        let rows: Vec<KlineRow<'_>> = serde_json::from_slice(body).ok()?;
+        let mut last = None;
+        for KlineRow(open, o, h, l, c, v, close, q, n, taker_v, taker_q, _) in
+            rows.iter().filter(|row| row.0 <= to)
+        {
+            let (t, big_t, e) = (
+                open * self.per_ms,
+                close * self.per_ms,
+                (close + 1) * self.per_ms,
+            );
+            let event = format!(
+                r#"{{"e":"kline","E":{e},"s":"{symbol}","k":{{"t":{t},"T":{big_t},"s":"{symbol}","i":"{}","f":-1,"L":-1,"o":"{o}","c":"{c}","h":"{h}","l":"{l}","v":"{v}","n":{n},"x":true,"q":"{q}","V":"{taker_v}","Q":"{taker_q}","B":"0"}}}}"#,
+                interval.as_str()
+            );
+            filled.frames.push(self.frame(&filled.stream, &event));
+            last = Some(*open);
         }
         last
     }
@@ -565,5 +652,57 @@ mod tests {
         let mut single = Ledger::new(false, 1, None);
         assert_eq!(single.check("x@depth5", &book), Verdict::Pass);
         assert_eq!(single.check("x@depth5", &book), Verdict::Pass);
+    }
+
+    /// Candles filled from REST are the candles the stream closed: the
+    /// simulator's kline_1s stream against its `/api/v3/klines`.
+    #[tokio::test]
+    async fn past_candles_come_back_as_the_stream_closed_them() {
+        let sim = binance_sim::Sim::start(binance_sim::SimConfig::default())
+            .await
+            .unwrap();
+        let manager = crate::SocketManager::builder()
+            .endpoint(crate::Endpoint::Custom(sim.ws_url()))
+            .no_proxy()
+            .build()
+            .unwrap();
+        let stream = "btcusdt@kline_1s";
+        let mut socket = manager.multiplex_socket(&[stream]).unwrap().raw();
+        let mut live: Vec<serde_json::Value> = Vec::new();
+        while live.len() < 4 {
+            if let crate::Message::Raw(frame) = socket.recv().await.unwrap() {
+                let value: serde_json::Value = serde_json::from_str(frame.text()).unwrap();
+                if value["data"]["k"]["x"] == true {
+                    live.push(value["data"]["k"].clone());
+                }
+            }
+        }
+        let connections = &manager.inner.connections;
+        let backfill = Backfill {
+            rest: connections.rest.clone().unwrap(),
+            net: connections.env.net.clone(),
+            venue: Venue::Spot,
+            pace: connections.backfill_pace.clone(),
+            combined: true,
+            per_ms: 1,
+        };
+        let open = |k: &serde_json::Value| k["t"].as_u64().unwrap();
+        let at = |ms: u64| Position::Time(UNIX_EPOCH + Duration::from_millis(ms));
+        let (from, to) = (open(&live[1]), open(&live[2]));
+        let filled = backfill.fill(stream.into(), at(from), at(to)).await;
+        assert_eq!(filled.range, Some((at(from), at(to))));
+        assert_eq!(filled.hole_to, to);
+        assert_eq!(filled.frames.len(), 2);
+        for (frame, want) in filled.frames.iter().zip(&live[1..3]) {
+            assert!(frame.backfilled());
+            let value: serde_json::Value = serde_json::from_str(frame.text()).unwrap();
+            assert_eq!(value["stream"], stream);
+            let got = &value["data"]["k"];
+            for key in [
+                "t", "T", "s", "i", "o", "h", "l", "c", "v", "n", "x", "q", "V", "Q",
+            ] {
+                assert_eq!(got[key], want[key], "{key} of {got} and {want}");
+            }
+        }
     }
 }

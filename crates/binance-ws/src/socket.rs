@@ -19,7 +19,7 @@ use crate::ledger::{Backfill, Filled, Ledger, Verdict};
 use crate::link::State;
 use crate::market::{Command, Connections, Control, Handle, Plan};
 use crate::message::Message;
-use crate::message::{FuturesStreamEvent, Position, RawFrame, Status, StreamEvent};
+use crate::message::{FuturesStreamEvent, RawFrame, Status, StreamEvent};
 use crate::queue::{Entry, Pop, Queue};
 
 /// Entries a socket takes from its queue under one lock.
@@ -393,12 +393,12 @@ impl<U: TimeUnit> Socket<U> {
                 backfilling,
             } => {
                 let stream = stream.to_owned();
-                if let (true, Position::Id(first), Position::Id(last)) = (backfilling, from, to) {
+                if backfilling {
                     let backfill = ledger.backfill().cloned().expect("backfilling");
                     let queue = self.queue.clone();
                     let name = stream.clone();
                     tokio::spawn(async move {
-                        let filled = backfill.fill(name, first, last).await;
+                        let filled = backfill.fill(name, from, to).await;
                         queue.push_over(Entry::Backfill(Box::new(filled)));
                     });
                 }
