@@ -598,6 +598,17 @@ pub enum StreamNameError {
         /// Every form a futures stream name can take.
         valid_forms: &'static str,
     },
+    /// Not an options stream name Binance knows (see
+    /// `binance_types::options::stream`).
+    #[error("invalid options stream name `{input}`: {reason}; valid forms: {valid_forms}")]
+    InvalidOptions {
+        /// The name given.
+        input: String,
+        /// What is wrong with it.
+        reason: String,
+        /// Every form an options stream name can take.
+        valid_forms: &'static str,
+    },
 }
 
 impl StreamNameError {
