@@ -50,6 +50,7 @@ mod link;
 mod manager;
 mod market;
 mod message;
+mod options;
 mod queue;
 mod rest;
 mod silence;
@@ -71,7 +72,7 @@ pub use depth::{
 pub use error::{Error, ErrorKind};
 pub use futures_user::{FuturesUserSocket, DEFAULT_KEEPALIVE as FUTURES_LISTEN_KEY_KEEPALIVE};
 pub use manager::{SocketManager, SocketManagerBuilder};
-pub use message::{FuturesStreamEvent, Message, RawFrame, Status, StreamEvent};
+pub use message::{FuturesStreamEvent, Message, OptionsStreamEvent, RawFrame, Status, StreamEvent};
 pub use socket::Socket;
 pub use user::{UserSocket, UserStream};
 pub use wsapi::WsApi;
