@@ -334,9 +334,130 @@ fn usdm_stream_prints_public_and_market_streams() {
     let bad = bnws(&["--market", "usdm", "--sim", "stream", "btcusdt@trade"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("valid forms"));
-    let bad = bnws(&["--market", "options", "--sim", "stream", "btcusdt@trade"]);
+    let bad = bnws(&["--market", "margin", "--sim", "stream", "btcusdt@trade"]);
     assert_eq!(bad.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("spot, usdm, coinm"));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("spot, usdm, coinm, options"));
+}
+
+/// The embedded simulator's first option (`BTC-…-C`).
+fn first_option() -> String {
+    binance_sim::OptionsConfig::default().options[0]
+        .spec
+        .symbol
+        .clone()
+}
+
+/// `--market options`: names are checked as options names, a mixed list is
+/// split over `/public` and `/market` (both print), and a futures name is
+/// refused with the options forms.
+#[test]
+fn options_stream_prints_public_and_market_streams() {
+    let depth = format!("{}@depth@100ms", first_option().to_lowercase());
+    let out = bnws(&[
+        "--market",
+        "options",
+        "--sim",
+        "stream",
+        "btcusdt@optionMarkPrice",
+        &depth,
+        "--count",
+        "30",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let streams: std::collections::BTreeSet<String> = lines(&out)
+        .iter()
+        .map(|l| l["stream"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        streams.into_iter().collect::<Vec<_>>(),
+        [depth.as_str(), "btcusdt@optionMarkPrice"]
+    );
+    let bad = bnws(&[
+        "--market",
+        "options",
+        "--sim",
+        "stream",
+        "btcusdt@markPrice",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("`btcusdt@markPrice`") && err.contains("optionMarkPrice"),
+        "{err}"
+    );
+}
+
+/// `--market options book` keeps an option's book equal to the simulator's
+/// true book (snapshots from `/eapi/v1/depth`).
+#[test]
+fn options_book_prints_the_true_book() {
+    use binance_types::venue::Venue;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sim = runtime
+        .block_on(binance_sim::Sim::start(binance_sim::SimConfig::default()))
+        .unwrap();
+    let symbol = sim.venue_symbols(Venue::Options)[0].clone();
+    let out = bnws(&[
+        "--market",
+        "options",
+        "--endpoint",
+        &sim.venue_ws_url(Venue::Options),
+        "book",
+        &symbol,
+        "--depth",
+        "5",
+        "--count",
+        "3",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = lines(&out);
+    assert_eq!(lines.len(), 3);
+    // Equal as numbers: frames write options prices with 3 decimals.
+    let normal = |levels: Vec<Value>| -> Vec<Value> {
+        levels
+            .iter()
+            .map(|l| {
+                let n = |x: &Value| {
+                    let d: binance_types::Decimal = x.as_str().unwrap().parse().unwrap();
+                    d.normalize()
+                };
+                serde_json::json!([n(&l[0]), n(&l[1])])
+            })
+            .collect()
+    };
+    let printed = |levels: &Value| normal(printed(levels));
+    for line in lines {
+        let id = line["lastUpdateId"].as_u64().unwrap();
+        let truth = sim.venue_true_book(Venue::Options, &symbol, id).unwrap();
+        let side = |v: &[(binance_types::Decimal, binance_types::Decimal)]| {
+            normal(
+                v.iter()
+                    .take(5)
+                    .map(|(p, q)| serde_json::json!([p, q]))
+                    .collect(),
+            )
+        };
+        assert_eq!(line["symbol"], symbol);
+        assert_eq!(printed(&line["bids"]), side(&truth.bids), "bids at {id}");
+        assert_eq!(printed(&line["asks"]), side(&truth.asks), "asks at {id}");
+    }
+    // The embedded simulator serves options too.
+    let out = bnws(&[
+        "--market", "options", "--sim", "book", &symbol, "--count", "1",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// `--market coinm book` keeps a COIN-M contract's book equal to the
