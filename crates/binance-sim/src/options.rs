@@ -932,7 +932,7 @@ impl OptionsMarket {
         OptionsMarket {
             books,
             indexes: Mutex::new(indexes),
-            rng: Mutex::new(StdRng::seed_from_u64(seed ^ 0x0971_0a5)),
+            rng: Mutex::new(StdRng::seed_from_u64(seed ^ 0x0097_10a5)),
             actions_per_second,
             open_interest_ticks: (open_interest_every.as_millis() as u64 / 10).max(1),
             listing: AtomicUsize::new(0),

@@ -228,6 +228,9 @@ fn alias(name: &str) -> &str {
     }
 }
 
+/// A name a SUBSCRIBE asked for: canonical, whether it is fed, as written.
+type Checked = (String, (bool, String));
+
 /// One stream connection: its subscriptions in the hub, raw or combined.
 struct Streams {
     s: Shared,
@@ -306,7 +309,7 @@ impl Streams {
         let market = shared.exchange.market();
         let result = match request {
             ControlRequest::Subscribe { streams, .. } => {
-                let canonical: Result<Vec<(String, (bool, String))>, String> = streams
+                let canonical: Result<Vec<Checked>, String> = streams
                     .iter()
                     .map(|n| {
                         let (name, fed) = self.names.check(market, n)?;
