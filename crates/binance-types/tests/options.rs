@@ -118,3 +118,16 @@ fn unknown_events_stay_raw_and_control_answers_are_typed() {
     let err = decode_options(br#"{"e":"trade","E":"x"}"#).unwrap_err();
     assert!(err.to_string().contains("trade") || !err.to_string().is_empty());
 }
+
+/// Binance's documented `GET /eapi/v1/depth` answer names its update id
+/// `u` (and adds `T`); it reads as a depth snapshot like the others.
+#[test]
+fn the_options_rest_snapshot_reads_as_a_depth_snapshot() {
+    let text = r#"{"T":1589436922972,"u":37461,"bids":[["1000","0.9"]],"asks":[["1100","0.1"]]}"#;
+    let snapshot: binance_types::market::DepthSnapshot = serde_json::from_str(text).unwrap();
+    assert_eq!(snapshot.last_update_id, 37461);
+    assert_eq!(snapshot.bids[0].price.to_string(), "1000");
+    let futures = r#"{"lastUpdateId":7,"E":1,"T":1,"bids":[],"asks":[]}"#;
+    let snapshot: binance_types::market::DepthSnapshot = serde_json::from_str(futures).unwrap();
+    assert_eq!(snapshot.last_update_id, 7);
+}
