@@ -286,6 +286,39 @@ fn user_without_keys_says_what_to_set() {
     );
 }
 
+/// Each printed book's top `depth` levels equal `venue`'s true book at the
+/// printed update id, as numbers (options frames write `"5480.000"`).
+fn assert_books_true(
+    sim: &binance_sim::Sim,
+    venue: binance_types::venue::Venue,
+    symbol: &str,
+    lines: Vec<Value>,
+    depth: usize,
+) {
+    let n = |x: &Value| -> binance_types::Decimal { x.as_str().unwrap().parse().unwrap() };
+    let ours = |levels: &Value| -> Vec<_> {
+        levels
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| (n(&l[0]).normalize(), n(&l[1]).normalize()))
+            .collect()
+    };
+    let truth = |v: &[(binance_types::Decimal, binance_types::Decimal)]| -> Vec<_> {
+        v.iter()
+            .take(depth)
+            .map(|(p, q)| (p.normalize(), q.normalize()))
+            .collect()
+    };
+    for line in lines {
+        let id = line["lastUpdateId"].as_u64().unwrap();
+        let book = sim.venue_true_book(venue, symbol, id).unwrap();
+        assert_eq!(line["symbol"], symbol);
+        assert_eq!(ours(&line["bids"]), truth(&book.bids), "bids at {id}");
+        assert_eq!(ours(&line["asks"]), truth(&book.asks), "asks at {id}");
+    }
+}
+
 /// Printed `[price, quantity]` levels as exact decimals, whatever number of
 /// decimals they were written with.
 fn printed(levels: &Value) -> Vec<Value> {
@@ -420,35 +453,7 @@ fn options_book_prints_the_true_book() {
     );
     let lines = lines(&out);
     assert_eq!(lines.len(), 3);
-    // Equal as numbers: frames write options prices with 3 decimals.
-    let normal = |levels: Vec<Value>| -> Vec<Value> {
-        levels
-            .iter()
-            .map(|l| {
-                let n = |x: &Value| {
-                    let d: binance_types::Decimal = x.as_str().unwrap().parse().unwrap();
-                    d.normalize()
-                };
-                serde_json::json!([n(&l[0]), n(&l[1])])
-            })
-            .collect()
-    };
-    let printed = |levels: &Value| normal(printed(levels));
-    for line in lines {
-        let id = line["lastUpdateId"].as_u64().unwrap();
-        let truth = sim.venue_true_book(Venue::Options, &symbol, id).unwrap();
-        let side = |v: &[(binance_types::Decimal, binance_types::Decimal)]| {
-            normal(
-                v.iter()
-                    .take(5)
-                    .map(|(p, q)| serde_json::json!([p, q]))
-                    .collect(),
-            )
-        };
-        assert_eq!(line["symbol"], symbol);
-        assert_eq!(printed(&line["bids"]), side(&truth.bids), "bids at {id}");
-        assert_eq!(printed(&line["asks"]), side(&truth.asks), "asks at {id}");
-    }
+    assert_books_true(&sim, Venue::Options, &symbol, lines, 5);
     // The embedded simulator serves options too.
     let out = bnws(&[
         "--market", "options", "--sim", "book", &symbol, "--count", "1",
@@ -488,21 +493,7 @@ fn coinm_book_prints_the_true_book() {
     );
     let lines = lines(&out);
     assert_eq!(lines.len(), 3);
-    for line in lines {
-        let id = line["lastUpdateId"].as_u64().unwrap();
-        let truth = sim
-            .venue_true_book(Venue::CoinM, "BTCUSD_PERP", id)
-            .unwrap();
-        let side = |v: &[(binance_types::Decimal, binance_types::Decimal)]| {
-            v.iter()
-                .take(5)
-                .map(|(p, q)| serde_json::json!([p, q]))
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(line["symbol"], "BTCUSD_PERP");
-        assert_eq!(printed(&line["bids"]), side(&truth.bids), "bids at {id}");
-        assert_eq!(printed(&line["asks"]), side(&truth.asks), "asks at {id}");
-    }
+    assert_books_true(&sim, Venue::CoinM, "BTCUSD_PERP", lines, 5);
 }
 
 /// `bnws --market usdm book` on a replay of the recorded USD-M traffic

@@ -10,7 +10,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::stream::{DepthLevels, KlineInterval, StreamNameError, Symbol};
+use crate::stream::{serde_as_text, DepthLevels, KlineInterval, StreamNameError, Symbol};
 use crate::venue::{Network, Route, Venue};
 
 /// Every form an options stream name can take, for error messages.
@@ -441,18 +441,7 @@ impl FromStr for OptionsStream {
     }
 }
 
-impl serde::Serialize for OptionsStream {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for OptionsStream {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
+serde_as_text!(OptionsStream);
 
 #[cfg(test)]
 mod tests {
