@@ -350,17 +350,8 @@ fn usdm_stream_prints_public_and_market_streams() {
         "--count",
         "40",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let streams: std::collections::BTreeSet<String> = lines(&out)
-        .iter()
-        .map(|l| l["stream"].as_str().unwrap().to_owned())
-        .collect();
     assert_eq!(
-        streams.into_iter().collect::<Vec<_>>(),
+        streams_printed(&out),
         ["btcusdt@depth@100ms", "btcusdt@markPrice@1s"]
     );
     // A spot name on USD-M, and a market that does not exist.
@@ -370,6 +361,20 @@ fn usdm_stream_prints_public_and_market_streams() {
     let bad = bnws(&["--market", "margin", "--sim", "stream", "btcusdt@trade"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("spot, usdm, coinm, options"));
+}
+
+/// The stream names of a successful run's combined frames, sorted, once each.
+fn streams_printed(out: &std::process::Output) -> Vec<String> {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let streams: std::collections::BTreeSet<String> = lines(out)
+        .iter()
+        .map(|l| l["stream"].as_str().unwrap().to_owned())
+        .collect();
+    streams.into_iter().collect()
 }
 
 /// The embedded simulator's first option (`BTC-…-C`).
@@ -396,17 +401,8 @@ fn options_stream_prints_public_and_market_streams() {
         "--count",
         "30",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let streams: std::collections::BTreeSet<String> = lines(&out)
-        .iter()
-        .map(|l| l["stream"].as_str().unwrap().to_owned())
-        .collect();
     assert_eq!(
-        streams.into_iter().collect::<Vec<_>>(),
+        streams_printed(&out),
         [depth.as_str(), "btcusdt@optionMarkPrice"]
     );
     let bad = bnws(&[
