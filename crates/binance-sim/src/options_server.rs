@@ -28,7 +28,7 @@ use crate::api_error::{binance_error, weight_by_limit};
 use crate::clock::now_ms;
 use crate::notation::fixed_scale;
 use crate::options::{OptionSpec, OptionsMarket, PRICE_PLACES, QTY_PLACES};
-use crate::shared::{ConnMeta, Request, Shared};
+use crate::shared::{ConnMeta, HasShared, Request, Shared};
 use crate::streams::Names;
 
 /// What the options server's handlers share.
@@ -36,6 +36,12 @@ use crate::streams::Names;
 pub(crate) struct OptionsState {
     pub shared: Shared,
     pub market: Arc<OptionsMarket>,
+}
+
+impl HasShared for OptionsState {
+    fn shared(&self) -> &Shared {
+        &self.shared
+    }
 }
 
 /// Every route of the options server: stream paths and REST.
@@ -48,8 +54,14 @@ pub(crate) fn router(state: OptionsState) -> Router {
             .route(&format!("{prefix}/stream"), get(upgrade));
     }
     router
-        .route("/eapi/v1/ping", get(ping))
-        .route("/eapi/v1/time", get(time))
+        .route(
+            "/eapi/v1/ping",
+            get(crate::rest_futures::ping::<OptionsState>),
+        )
+        .route(
+            "/eapi/v1/time",
+            get(crate::rest_futures::time::<OptionsState>),
+        )
         .route("/eapi/v1/exchangeInfo", get(exchange_info))
         .route("/eapi/v1/depth", get(depth))
         .fallback(crate::rest::not_found)
@@ -73,20 +85,6 @@ async fn upgrade(
         route,
     };
     crate::streams::open(state.shared, meta, rest, uri.query(), ws, names).await
-}
-
-async fn ping(State(v): State<OptionsState>, Extension(m): Extension<ConnMeta>) -> Response {
-    v.shared
-        .weighed(&m, 1, async { Json(json!({})).into_response() })
-        .await
-}
-
-async fn time(State(v): State<OptionsState>, Extension(m): Extension<ConnMeta>) -> Response {
-    v.shared
-        .weighed(&m, 1, async {
-            Json(json!({ "serverTime": now_ms() })).into_response()
-        })
-        .await
 }
 
 /// `exchangeInfo`: the underlyings (`optionContracts`), the settle asset
