@@ -24,7 +24,7 @@ use binance_types::venue::Route;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
-use crate::api_error::{binance_error, weight_by_limit};
+use crate::api_error::binance_error;
 use crate::clock::now_ms;
 use crate::notation::fixed_scale;
 use crate::options::{OptionSpec, OptionsMarket, PRICE_PLACES, QTY_PLACES};
@@ -161,13 +161,9 @@ fn entry(o: &OptionSpec) -> Value {
 /// The limits `/eapi/v1/depth` takes; the default is 100.
 const DEPTH_LIMITS: [usize; 6] = [10, 20, 50, 100, 500, 1000];
 
-/// Depth weights as the futures ones: 2 up to 50 levels, 5 for 100, 10 for
-/// 500, 20 for 1000.
-fn depth_weight(limit: usize) -> u32 {
-    weight_by_limit(limit, &[(50, 2), (100, 5), (500, 10)], 20)
-}
-
-/// `/eapi/v1/depth?symbol=&limit=`: `{"bids","asks","T","lastUpdateId"}`.
+/// `/eapi/v1/depth?symbol=&limit=`: `{"bids","asks","T","lastUpdateId"}`,
+/// weighed as the futures depth (2 up to 50 levels, 5 for 100, 10 for 500,
+/// 20 for 1000).
 async fn depth(Request { s: v, meta: m, q }: Request<OptionsState>) -> Response {
     let limit = match q.get("limit").map(|l| l.parse::<usize>()) {
         None => 100,
@@ -205,13 +201,5 @@ async fn depth(Request { s: v, meta: m, q }: Request<OptionsState>) -> Response 
         "bids": side(&book.bids), "asks": side(&book.asks),
         "T": now_ms(), "lastUpdateId": book.last_update_id,
     });
-    let delay = v.shared.faults.depth_delay();
-    v.shared
-        .weighed(&m, depth_weight(limit), async move {
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
-            Json(body).into_response()
-        })
-        .await
+    crate::rest_futures::depth_answer(&v.shared, &m, limit, body).await
 }
