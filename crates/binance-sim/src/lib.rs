@@ -8,6 +8,12 @@
 //! ([`futures`]), the futures stream names and routed paths, frames written
 //! as futures writes them ([`futures_wire`]), `/fapi/v1/…` and `/dapi/v1/…`.
 //!
+//! The European options market ([`SimConfig::options`]) runs on a port of
+//! its own too: an engine per option symbol (`BTC-261225-90000-C`), the
+//! option streams of reference §7 on the `/public` and `/market` routed
+//! paths (and the legacy `/ws`, `/stream`), written as Binance's options
+//! system writes them, and `/eapi/v1/…` REST ([`options`]).
+//!
 //! On the futures ports, accounts create listen keys (`/fapi/v1/listenKey`,
 //! `/dapi/v1/listenKey`), place orders (`/fapi/v1/order`, `/dapi/v1/order`)
 //! against the contracts' engines, and receive `ORDER_TRADE_UPDATE`,

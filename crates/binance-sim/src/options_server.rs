@@ -24,11 +24,11 @@ use binance_types::venue::Route;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
-use crate::api_error::{binance_error, weight_by_limit};
+use crate::api_error::binance_error;
 use crate::clock::now_ms;
 use crate::notation::fixed_scale;
 use crate::options::{OptionSpec, OptionsMarket, PRICE_PLACES, QTY_PLACES};
-use crate::shared::{ConnMeta, Request, Shared};
+use crate::shared::{ConnMeta, HasShared, Request, Shared};
 use crate::streams::Names;
 
 /// What the options server's handlers share.
@@ -36,6 +36,12 @@ use crate::streams::Names;
 pub(crate) struct OptionsState {
     pub shared: Shared,
     pub market: Arc<OptionsMarket>,
+}
+
+impl HasShared for OptionsState {
+    fn shared(&self) -> &Shared {
+        &self.shared
+    }
 }
 
 /// Every route of the options server: stream paths and REST.
@@ -48,8 +54,14 @@ pub(crate) fn router(state: OptionsState) -> Router {
             .route(&format!("{prefix}/stream"), get(upgrade));
     }
     router
-        .route("/eapi/v1/ping", get(ping))
-        .route("/eapi/v1/time", get(time))
+        .route(
+            "/eapi/v1/ping",
+            get(crate::rest_futures::ping::<OptionsState>),
+        )
+        .route(
+            "/eapi/v1/time",
+            get(crate::rest_futures::time::<OptionsState>),
+        )
         .route("/eapi/v1/exchangeInfo", get(exchange_info))
         .route("/eapi/v1/depth", get(depth))
         .fallback(crate::rest::not_found)
@@ -73,20 +85,6 @@ async fn upgrade(
         route,
     };
     crate::streams::open(state.shared, meta, rest, uri.query(), ws, names).await
-}
-
-async fn ping(State(v): State<OptionsState>, Extension(m): Extension<ConnMeta>) -> Response {
-    v.shared
-        .weighed(&m, 1, async { Json(json!({})).into_response() })
-        .await
-}
-
-async fn time(State(v): State<OptionsState>, Extension(m): Extension<ConnMeta>) -> Response {
-    v.shared
-        .weighed(&m, 1, async {
-            Json(json!({ "serverTime": now_ms() })).into_response()
-        })
-        .await
 }
 
 /// `exchangeInfo`: the underlyings (`optionContracts`), the settle asset
@@ -163,13 +161,9 @@ fn entry(o: &OptionSpec) -> Value {
 /// The limits `/eapi/v1/depth` takes; the default is 100.
 const DEPTH_LIMITS: [usize; 6] = [10, 20, 50, 100, 500, 1000];
 
-/// Depth weights as the futures ones: 2 up to 50 levels, 5 for 100, 10 for
-/// 500, 20 for 1000.
-fn depth_weight(limit: usize) -> u32 {
-    weight_by_limit(limit, &[(50, 2), (100, 5), (500, 10)], 20)
-}
-
-/// `/eapi/v1/depth?symbol=&limit=`: `{"bids","asks","T","lastUpdateId"}`.
+/// `/eapi/v1/depth?symbol=&limit=`: `{"bids","asks","T","lastUpdateId"}`,
+/// weighed as the futures depth (2 up to 50 levels, 5 for 100, 10 for 500,
+/// 20 for 1000).
 async fn depth(Request { s: v, meta: m, q }: Request<OptionsState>) -> Response {
     let limit = match q.get("limit").map(|l| l.parse::<usize>()) {
         None => 100,
@@ -207,13 +201,5 @@ async fn depth(Request { s: v, meta: m, q }: Request<OptionsState>) -> Response 
         "bids": side(&book.bids), "asks": side(&book.asks),
         "T": now_ms(), "lastUpdateId": book.last_update_id,
     });
-    let delay = v.shared.faults.depth_delay();
-    v.shared
-        .weighed(&m, depth_weight(limit), async move {
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
-            Json(body).into_response()
-        })
-        .await
+    crate::rest_futures::depth_answer(&v.shared, &m, limit, body).await
 }

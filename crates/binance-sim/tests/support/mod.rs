@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses part of this
 
 mod common;
+mod streams;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,6 +11,8 @@ use std::time::Duration;
 pub use common::*;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
+#[allow(unused_imports)] // not every test binary reads streams
+pub use streams::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
