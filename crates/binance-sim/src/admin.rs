@@ -79,6 +79,7 @@ fn faults(s: &Shared) -> Faults {
         market: s.exchange.market().clone(),
         futures: Vec::new(),
         users: Vec::new(),
+        options: None,
     }
 }
 

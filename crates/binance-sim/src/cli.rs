@@ -4,7 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 
 use crate::engine::SymbolSpec;
-use crate::{FuturesConfig, MarketConfig, Sim, SimConfig, Venue};
+use crate::{FuturesConfig, MarketConfig, OptionsConfig, Sim, SimConfig, Venue};
 
 /// The simulator's options.
 #[derive(clap::Args, Debug, Clone)]
@@ -63,6 +63,13 @@ pub struct SimArgs {
     /// Serve no futures markets.
     #[arg(long)]
     pub no_futures: bool,
+    /// Port of the options server (streams on `/public` and `/market`,
+    /// `/eapi` REST; 0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    pub options_port: u16,
+    /// Serve no options market.
+    #[arg(long)]
+    pub no_options: bool,
 }
 
 /// The API key of the demo account made when no accounts file is given.
@@ -169,6 +176,13 @@ pub async fn run(args: SimArgs) -> ExitCode {
                 ..FuturesConfig::default()
             },
         },
+        options: match args.no_options {
+            true => OptionsConfig::off(),
+            false => OptionsConfig {
+                port: args.options_port,
+                ..OptionsConfig::default()
+            },
+        },
         ..SimConfig::default()
     };
     let sim = match Sim::start(config).await {
@@ -202,6 +216,11 @@ pub async fn run(args: SimArgs) -> ExitCode {
             Venue::CoinM,
             "/ws/<stream>  /stream?streams=<a>/<b>",
             "dapi",
+        ),
+        (
+            Venue::Options,
+            "/public/ws/<stream>  /market/stream?streams=<a>/<b>",
+            "eapi",
         ),
     ] {
         let symbols = sim.venue_symbols(venue);

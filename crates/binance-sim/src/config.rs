@@ -8,6 +8,7 @@ use crate::accounts::AccountSpec;
 use crate::engine;
 use crate::futures::ContractSpec;
 use crate::market::MarketConfig;
+use crate::options::OptionSpec;
 
 /// Binance's connection limits, each configurable so tests can reach them
 /// in seconds.
@@ -63,6 +64,61 @@ impl Limits {
             max_incoming_per_second: 10,
             rest_weight_per_minute: 2400,
             ..Limits::default()
+        }
+    }
+}
+
+impl Limits {
+    /// The options stream server's limits (reference §7): a ping every
+    /// 5 min, 15 min to answer it, 10 incoming messages a second, 200
+    /// streams a connection, 24 h.
+    pub fn options() -> Limits {
+        Limits {
+            ping_interval: Duration::from_secs(300),
+            pong_timeout: Duration::from_secs(900),
+            max_streams: 200,
+            ..Limits::futures()
+        }
+    }
+}
+
+/// The European options market, served on its own port (streams on the
+/// `/public` and `/market` routed paths, REST under `/eapi/v1`).
+#[derive(Debug, Clone)]
+pub struct OptionsConfig {
+    /// The option symbols (empty: no options market is served).
+    pub options: Vec<OptionSpec>,
+    /// Connection limits (default [`Limits::options`]).
+    pub limits: Limits,
+    /// Engine actions per second per option.
+    pub actions_per_second: u32,
+    /// Port of the options server (0 picks a free one), on the spot address's IP.
+    pub port: u16,
+    /// How often `@optionOpenInterest` pushes (Binance: 60 s); shorten it
+    /// to see it in a test.
+    pub open_interest_every: Duration,
+}
+
+impl OptionsConfig {
+    /// No options market.
+    pub fn off() -> Self {
+        OptionsConfig {
+            options: Vec::new(),
+            ..OptionsConfig::default()
+        }
+    }
+}
+
+impl Default for OptionsConfig {
+    /// The built-in options ([`OptionSpec::builtin`], expiries after now),
+    /// 20 engine actions a second each.
+    fn default() -> Self {
+        OptionsConfig {
+            options: OptionSpec::builtin(crate::clock::now_ms()),
+            limits: Limits::options(),
+            actions_per_second: 20,
+            port: 0,
+            open_interest_every: Duration::from_secs(60),
         }
     }
 }
@@ -143,6 +199,9 @@ pub struct SimConfig {
     /// COIN-M BTCUSD_PERP, ETHUSD_PERP and BTCUSD_261225;
     /// [`FuturesConfig::off`] serves none).
     pub futures: FuturesConfig,
+    /// The options market (default: BTC and ETH calls and puts, three
+    /// strikes, two expiries; [`OptionsConfig::off`] serves none).
+    pub options: OptionsConfig,
 }
 
 /// How a flood connection pushes.
@@ -164,6 +223,7 @@ impl Default for SimConfig {
             max_listen_token_validity: Duration::from_secs(24 * 3600),
             history: Some(engine::DEFAULT_HISTORY_WINDOW),
             futures: FuturesConfig::default(),
+            options: OptionsConfig::default(),
         }
     }
 }

@@ -149,6 +149,8 @@ pub struct Faults {
     pub(crate) futures: Vec<Arc<FuturesMarket>>,
     /// The futures venues' user data.
     pub(crate) users: Vec<Arc<FuturesUsers>>,
+    /// The options market, when served.
+    pub(crate) options: Option<Arc<crate::options::OptionsMarket>>,
 }
 
 impl Faults {
@@ -270,6 +272,12 @@ impl Faults {
         if venue == Venue::Spot {
             return self.skip_update_ids(symbol, count);
         }
+        if venue == Venue::Options {
+            return self
+                .options
+                .as_ref()
+                .is_some_and(|o| o.skip_update_ids(symbol, count));
+        }
         let contract = self
             .futures
             .iter()
@@ -313,8 +321,12 @@ impl Faults {
         if venue == Venue::Spot {
             return self.silence_stream(stream);
         }
-        let name = binance_types::futures::FuturesStream::parse_on(venue, stream)
-            .map_or_else(|_| stream.to_owned(), |n| n.to_string());
+        let name = match venue {
+            Venue::Options => crate::options::OptionStream::parse(stream)
+                .map_or_else(|_| stream.to_owned(), |n| n.to_string()),
+            _ => binance_types::futures::FuturesStream::parse_on(venue, stream)
+                .map_or_else(|_| stream.to_owned(), |n| n.to_string()),
+        };
         let hubs = self.state.venue_hubs.lock().unwrap();
         hubs.iter()
             .filter(|(v, _)| *v == venue)

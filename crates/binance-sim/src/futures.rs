@@ -152,6 +152,87 @@ type Top = (Option<(Decimal, Decimal)>, Option<(Decimal, Decimal)>);
 /// The three depth speeds, in the order of a contract's windows.
 const SPEEDS: [DepthSpeed; 3] = [DepthSpeed::Ms100, DepthSpeed::Ms250, DepthSpeed::Ms500];
 
+/// A diff-depth event's update ids and levels.
+pub(crate) struct Diff {
+    /// `U`: the first update id in the event.
+    pub first: u64,
+    /// `u`: the last update id in the event.
+    pub last: u64,
+    /// `pu`: the `u` of the stream's previous event.
+    pub previous: u64,
+    /// Changed bid levels, best first.
+    pub bids: Vec<Level>,
+    /// Changed ask levels, best first.
+    pub asks: Vec<Level>,
+}
+
+/// One book's depth streams at `N` speeds (§5.4): a diff window per speed,
+/// the `u` each speed's diff and partial streams sent last (their next
+/// `pu`), and the updates still to lose (a fault). Futures contracts and
+/// option books share it.
+pub(crate) struct DepthFeed<const N: usize> {
+    windows: [DepthWindow; N],
+    last_diff: [u64; N],
+    last_partial: [u64; N],
+    skip: u64,
+}
+
+impl<const N: usize> DepthFeed<N> {
+    /// A feed whose first events follow update id `last`.
+    pub(crate) fn new(last: u64) -> Self {
+        DepthFeed {
+            windows: std::array::from_fn(|_| DepthWindow::default()),
+            last_diff: [last; N],
+            last_partial: [last; N],
+            skip: 0,
+        }
+    }
+
+    /// Leave the next `count` book updates out of the diff streams.
+    pub(crate) fn skip_updates(&mut self, count: u64) {
+        self.skip = self.skip.saturating_add(count);
+    }
+
+    /// Record one engine update's book changes. When the update is to be
+    /// lost (a fault), the open windows are closed first and returned
+    /// (speed, diff) to be sent, and the lost update's id becomes every
+    /// speed's previous `u`, so the next event's `pu` is an id never sent.
+    pub(crate) fn record(&mut self, changes: &[LevelChange]) -> Vec<(usize, Diff)> {
+        if let (Some(first), true) = (changes.first(), self.skip > 0) {
+            let open = (0..N).filter_map(|s| Some((s, self.take(s)?))).collect();
+            self.last_diff = [first.update_id; N];
+            self.skip -= 1;
+            return open;
+        }
+        for change in changes {
+            for w in &mut self.windows {
+                w.add(change);
+            }
+        }
+        Vec::new()
+    }
+
+    /// Close the diff window of `speed`: its event, if anything changed.
+    pub(crate) fn take(&mut self, speed: usize) -> Option<Diff> {
+        let (first, last, bids, asks) = self.windows[speed].take_levels()?;
+        let previous = std::mem::replace(&mut self.last_diff[speed], last);
+        Some(Diff {
+            first,
+            last,
+            previous,
+            bids,
+            asks,
+        })
+    }
+
+    /// `U`, `u` and `pu` of the partial-depth events of `speed` showing the
+    /// book at update `last`.
+    pub(crate) fn partial(&mut self, speed: usize, last: u64) -> (u64, u64, u64) {
+        let previous = std::mem::replace(&mut self.last_partial[speed], last);
+        ((previous + 1).min(last), last, previous)
+    }
+}
+
 /// Who settles the fills of accounts' orders resting on a contract's book.
 pub trait UserFills: Send + Sync {
     /// The synthetic flow (or another order) filled the resting account
@@ -167,17 +248,11 @@ pub struct Contract {
     format: Format,
     /// Each aggregate trade's first and last trade id; entry `n` has id `n + 1`.
     aggs: Recent<(u64, u64)>,
-    /// Open diff windows, one per speed of [`SPEEDS`].
-    windows: [DepthWindow; 3],
-    /// The `u` of the last diff event sent at each speed (its next `pu`).
-    last_diff: [u64; 3],
-    /// The `u` of the last partial-depth event sent at each speed.
-    last_partial: [u64; 3],
+    /// The depth streams, one speed of [`SPEEDS`] each.
+    depth: DepthFeed<3>,
     stats: SymbolStats,
     top: Top,
     rng: StdRng,
-    /// Book updates still to leave out of the diff streams (a fault).
-    skip: u64,
     /// Mark-price candles (COIN-M `markPriceKline`) and index-price candles
     /// (COIN-M `indexPriceKline`, of the pair).
     mark_candles: PriceCandles,
@@ -210,11 +285,8 @@ impl Contract {
             engine,
             name,
             aggs: Recent::default(),
-            windows: Default::default(),
-            last_diff: [last; 3],
-            last_partial: [last; 3],
+            depth: DepthFeed::new(last),
             rng: StdRng::seed_from_u64(seed ^ 0x5eed),
-            skip: 0,
             mark_candles: PriceCandles::default(),
             index_candles: PriceCandles::default(),
             user_orders: HashSet::new(),
@@ -339,24 +411,12 @@ impl Contract {
 
     /// Leave the next `count` book updates out of the diff streams, as lost events.
     pub fn skip_updates(&mut self, count: u64) {
-        self.skip = self.skip.saturating_add(count);
+        self.depth.skip_updates(count);
     }
 
     fn add_changes(&mut self, changes: &[LevelChange], now: u64, hub: &Hub) {
-        if let (Some(first), true) = (changes.first(), self.skip > 0) {
-            // Send what is open, then act as though the event carrying
-            // this update went out and was lost.
-            for speed in 0..SPEEDS.len() {
-                self.flush_diff(speed, now, hub);
-                self.last_diff[speed] = first.update_id;
-            }
-            self.skip -= 1;
-            return;
-        }
-        for change in changes {
-            for w in &mut self.windows {
-                w.add(change);
-            }
+        for (speed, diff) in self.depth.record(changes) {
+            self.send_diff(speed, diff, now, hub);
         }
     }
 
@@ -441,20 +501,26 @@ impl Contract {
 
     /// Close the diff window of `speed` and publish it, if anything changed.
     fn flush_diff(&mut self, speed: usize, now: u64, hub: &Hub) {
+        if let Some(diff) = self.depth.take(speed) {
+            self.send_diff(speed, diff, now, hub);
+        }
+    }
+
+    /// Publish a diff event of `speed`.
+    fn send_diff(&self, speed: usize, diff: Diff, now: u64, hub: &Hub) {
         let f = self.format;
-        if let Some((first, last, bids, asks)) = self.windows[speed].take_levels() {
+        {
             let update = DepthUpdate::<Millis> {
                 event_time: Time::new(now),
                 transaction_time: Time::new(now),
                 symbol: self.symbol().to_owned(),
                 pair: self.ps(),
-                first_update_id: first,
-                final_update_id: last,
-                previous_final_update_id: self.last_diff[speed],
-                bids: f.levels(bids),
-                asks: f.levels(asks),
+                first_update_id: diff.first,
+                final_update_id: diff.last,
+                previous_final_update_id: diff.previous,
+                bids: f.levels(diff.bids),
+                asks: f.levels(diff.asks),
             };
-            self.last_diff[speed] = last;
             let stream = FuturesStream::Depth {
                 symbol: self.name.clone(),
                 speed: SPEEDS[speed],
@@ -476,7 +542,7 @@ impl Contract {
     /// Publish the partial depths of `speed`.
     fn flush_partial(&mut self, speed: usize, now: u64, hub: &Hub) {
         let f = self.format;
-        let last = self.engine.last_update_id();
+        let (first, last, previous) = self.depth.partial(speed, self.engine.last_update_id());
         for &levels in DepthLevels::ALL {
             let stream = FuturesStream::PartialDepth {
                 symbol: self.name.clone(),
@@ -495,15 +561,14 @@ impl Contract {
                 transaction_time: Time::new(now),
                 symbol: self.symbol().to_owned(),
                 pair: self.ps(),
-                first_update_id: (self.last_partial[speed] + 1).min(last),
+                first_update_id: first,
                 final_update_id: last,
-                previous_final_update_id: self.last_partial[speed],
+                previous_final_update_id: previous,
                 bids: side(&book.bids),
                 asks: side(&book.asks),
             };
             send(hub, f.venue, &stream, &update);
         }
-        self.last_partial[speed] = last;
     }
 
     /// The mark price: the book's mid (the last trade's price on a one-sided book).

@@ -169,6 +169,7 @@ pub fn rest(
         market: h.shared.exchange.market().clone(),
         futures: Vec::new(),
         users: Vec::new(),
+        options: None,
     }
     .clear();
     h.shared.accounts().set_clock_skew(0);

@@ -8,6 +8,12 @@
 //! ([`futures`]), the futures stream names and routed paths, frames written
 //! as futures writes them ([`futures_wire`]), `/fapi/v1/…` and `/dapi/v1/…`.
 //!
+//! The European options market ([`SimConfig::options`]) runs on a port of
+//! its own too: an engine per option symbol (`BTC-261225-90000-C`), the
+//! option streams of reference §7 on the `/public` and `/market` routed
+//! paths (and the legacy `/ws`, `/stream`), written as Binance's options
+//! system writes them, and `/eapi/v1/…` REST ([`options`]).
+//!
 //! On the futures ports, accounts create listen keys (`/fapi/v1/listenKey`,
 //! `/dapi/v1/listenKey`), place orders (`/fapi/v1/order`, `/dapi/v1/order`)
 //! against the contracts' engines, and receive `ORDER_TRADE_UPDATE`,
@@ -52,12 +58,14 @@ pub mod futures;
 pub mod futures_user;
 pub mod futures_wire;
 pub mod market;
+pub mod options;
 // The server: shared state, one session loop, the connection kinds
 // (streams, the spot and futures WebSocket APIs), the HTTP endpoints, the router and accept loop.
 mod admin;
 mod flood;
 mod futures_server;
 mod futures_wsapi;
+mod options_server;
 mod rest;
 mod rest_futures;
 mod rest_futures_user;
@@ -83,10 +91,11 @@ use std::time::Duration;
 
 pub use accounts::{AccountSpec, Accounts, KeyKind, Wallet};
 pub use binance_types::venue::Venue;
-pub use config::{Flood, FuturesConfig, Limits, SimConfig};
+pub use config::{Flood, FuturesConfig, Limits, OptionsConfig, SimConfig};
 pub use faults::{DropMode, Faults};
 pub use futures::ContractSpec;
 pub use market::MarketConfig;
+pub use options::{OptionSide, OptionSpec, OptionStream};
 
 use engine::{BookSnapshot, Fill};
 use exchange::Exchange;
@@ -94,6 +103,7 @@ use futures::FuturesMarket;
 use futures_user::FuturesUsers;
 use hub::Hub;
 use market::Market;
+use options::OptionsMarket;
 use shared::{Shared, Weights};
 
 /// A running simulator. Dropping it stops the server and the market.
@@ -106,6 +116,8 @@ pub struct Sim {
     accounts: Accounts,
     /// The futures venues served, each on its own listener.
     venues: Vec<VenueServer>,
+    /// The options market's listener and books, when served.
+    options: Option<OptionsServer>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -114,6 +126,13 @@ struct VenueServer {
     addr: SocketAddr,
     market: Arc<FuturesMarket>,
     users: Arc<FuturesUsers>,
+    weights: Arc<Weights>,
+}
+
+/// The options market's listener and books.
+struct OptionsServer {
+    addr: SocketAddr,
+    market: Arc<OptionsMarket>,
     weights: Arc<Weights>,
 }
 
@@ -133,6 +152,7 @@ impl Sim {
             market: market.clone(),
             futures: Vec::new(),
             users: Vec::new(),
+            options: None,
         };
         let (acceptor, certificate) = match config.tls {
             true => {
@@ -208,6 +228,51 @@ impl Sim {
                 weights: venue_weights,
             });
         }
+        let options = &config.options;
+        let options = match options.options.is_empty() {
+            true => None,
+            false => {
+                let listener =
+                    tokio::net::TcpListener::bind(SocketAddr::new(addr.ip(), options.port)).await?;
+                let options_addr = listener.local_addr()?;
+                let market = Arc::new(OptionsMarket::new(
+                    &options.options,
+                    &config.market.flow,
+                    config.market.seed,
+                    options.actions_per_second,
+                    options.open_interest_every,
+                    config.history,
+                ));
+                let hub = Arc::new(Hub::default());
+                let options_weights = Arc::new(Weights::default());
+                let state = options_server::OptionsState {
+                    shared: Shared::new(
+                        exchange.clone(),
+                        hub.clone(),
+                        fault_state.clone(),
+                        options.limits.clone(),
+                        None,
+                        options_weights.clone(),
+                    ),
+                    market: market.clone(),
+                };
+                fault_state.attach_venue_hub(Venue::Options, &hub);
+                tasks.push(tokio::spawn(market.clone().run(hub)));
+                let app = options_server::router(state);
+                let (refusing, acceptor) = (fault_state.clone(), acceptor.clone());
+                tasks.push(tokio::spawn(async move {
+                    if let Err(e) = server::serve_app(listener, app, refusing, acceptor).await {
+                        eprintln!("binance-sim: options server stopped: {e}");
+                    }
+                }));
+                faults.options = Some(market.clone());
+                Some(OptionsServer {
+                    addr: options_addr,
+                    market,
+                    weights: options_weights,
+                })
+            }
+        };
         tasks.push(tokio::spawn(async move {
             if let Err(e) = server::serve(listener, shared, acceptor).await {
                 eprintln!("binance-sim: server stopped: {e}");
@@ -221,6 +286,7 @@ impl Sim {
             certificate,
             accounts,
             venues,
+            options,
             tasks,
         })
     }
@@ -230,19 +296,28 @@ impl Sim {
         self.venues.iter().find(|v| v.market.venue() == venue)
     }
 
+    /// The address of a venue's own server, if it runs.
+    fn venue_addr(&self, venue: Venue) -> Option<SocketAddr> {
+        match venue {
+            Venue::Spot => None,
+            Venue::Options => self.options.as_ref().map(|o| o.addr),
+            _ => self.venue(venue).map(|v| v.addr),
+        }
+    }
+
     /// `scheme://host` of a venue's port (spot's for spot, or when the
     /// venue is not served).
     fn venue_url(&self, venue: Venue, tls: &str, plain: &str) -> String {
-        match self.venue(venue) {
-            Some(v) => {
+        match self.venue_addr(venue) {
+            Some(addr) => {
                 let scheme = if self.certificate.is_some() {
                     tls
                 } else {
                     plain
                 };
                 let host = match self.certificate {
-                    Some(_) => format!("localhost:{}", v.addr.port()),
-                    None => v.addr.to_string(),
+                    Some(_) => format!("localhost:{}", addr.port()),
+                    None => addr.to_string(),
                 };
                 format!("{scheme}://{host}")
             }
@@ -251,7 +326,7 @@ impl Sim {
     }
 
     /// The stream base of a venue (`ws://127.0.0.1:PORT`, no route: USD-M's
-    /// `/public`, `/market` and `/private` live under it); spot's
+    /// and options' `/public`, `/market` (and USD-M's `/private`) live under it); spot's
     /// [`Sim::ws_url`] for [`Venue::Spot`] and for a venue not served.
     pub fn venue_ws_url(&self, venue: Venue) -> String {
         self.venue_url(venue, "wss", "ws")
@@ -268,7 +343,8 @@ impl Sim {
     }
 
     /// The REST base of a venue (`http://127.0.0.1:PORT`, the port of its
-    /// streams): `/fapi/v1/…` on USD-M, `/dapi/v1/…` on COIN-M.
+    /// streams): `/fapi/v1/…` on USD-M, `/dapi/v1/…` on COIN-M, `/eapi/v1/…`
+    /// on options.
     pub fn venue_rest_url(&self, venue: Venue) -> String {
         self.venue_url(venue, "https", "http")
     }
@@ -284,6 +360,7 @@ impl Sim {
     ) -> Option<BookSnapshot> {
         match venue {
             Venue::Spot => self.true_book(symbol, update_id),
+            Venue::Options => self.options.as_ref()?.market.true_book(symbol, update_id),
             _ => self.venue(venue)?.market.true_book(symbol, update_id),
         }
     }
@@ -326,6 +403,11 @@ impl Sim {
     pub fn venue_symbols(&self, venue: Venue) -> Vec<String> {
         match venue {
             Venue::Spot => self.symbols(),
+            Venue::Options => self
+                .options
+                .as_ref()
+                .map(|o| o.market.symbols().map(str::to_owned).collect())
+                .unwrap_or_default(),
             _ => self
                 .venue(venue)
                 .map(|v| v.market.symbols().map(str::to_owned).collect())
@@ -435,7 +517,9 @@ impl Sim {
     /// every venue.
     pub fn rest_refusals(&self) -> u64 {
         let refused = |w: &Weights| w.refused.load(std::sync::atomic::Ordering::Relaxed);
-        refused(&self.weights) + self.venues.iter().map(|v| refused(&v.weights)).sum::<u64>()
+        refused(&self.weights)
+            + self.venues.iter().map(|v| refused(&v.weights)).sum::<u64>()
+            + self.options.as_ref().map_or(0, |o| refused(&o.weights))
     }
 
     /// The symbols traded.

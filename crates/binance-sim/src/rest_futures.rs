@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use crate::api_error::{binance_error, weight_by_limit};
 use crate::clock::now_ms;
 use crate::futures::{Contract, ContractSpec};
-use crate::shared::{ConnMeta, Request, VenueState};
+use crate::shared::{ConnMeta, HasShared, Request, Shared, VenueState};
 
 /// The value, or the error answer.
 macro_rules! answer {
@@ -39,8 +39,8 @@ pub(crate) fn routes(venue: Venue) -> Router<VenueState> {
         _ => "/fapi/v1",
     };
     Router::new()
-        .route(&format!("{p}/ping"), get(ping))
-        .route(&format!("{p}/time"), get(time))
+        .route(&format!("{p}/ping"), get(ping::<VenueState>))
+        .route(&format!("{p}/time"), get(time::<VenueState>))
         .route(&format!("{p}/exchangeInfo"), get(exchange_info))
         .route(&format!("{p}/depth"), get(depth))
         .route(&format!("{p}/trades"), get(trades))
@@ -48,14 +48,22 @@ pub(crate) fn routes(venue: Venue) -> Router<VenueState> {
         .route(&format!("{p}/klines"), get(klines))
 }
 
-async fn ping(State(v): State<VenueState>, Extension(m): Extension<ConnMeta>) -> Response {
-    v.shared
+/// `ping` (weight 1), on the futures venues and options.
+pub(crate) async fn ping<S: HasShared>(
+    State(v): State<S>,
+    Extension(m): Extension<ConnMeta>,
+) -> Response {
+    v.shared()
         .weighed(&m, 1, async { Json(json!({})).into_response() })
         .await
 }
 
-async fn time(State(v): State<VenueState>, Extension(m): Extension<ConnMeta>) -> Response {
-    v.shared
+/// `time` (weight 1), on the futures venues and options.
+pub(crate) async fn time<S: HasShared>(
+    State(v): State<S>,
+    Extension(m): Extension<ConnMeta>,
+) -> Response {
+    v.shared()
         .weighed(&m, 1, async {
             Json(json!({ "serverTime": now_ms() })).into_response()
         })
@@ -192,15 +200,20 @@ async fn depth(Request { s: v, meta: m, q }: Request<VenueState>) -> Response {
             "bids": side(&book.bids), "asks": side(&book.asks),
         }),
     };
-    let delay = v.shared.faults.depth_delay();
-    v.shared
-        .weighed(&m, depth_weight(limit), async move {
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
-            Json(body).into_response()
-        })
-        .await
+    depth_answer(&v.shared, &m, limit, body).await
+}
+
+/// A depth snapshot's answer, weighed by its `limit` and sent after the
+/// depth-delay fault (the futures venues and options).
+pub(crate) async fn depth_answer(s: &Shared, m: &ConnMeta, limit: usize, body: Value) -> Response {
+    let delay = s.faults.depth_delay();
+    s.weighed(m, depth_weight(limit), async move {
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        Json(body).into_response()
+    })
+    .await
 }
 
 /// `/trades`: the latest trades (weight 5).

@@ -123,6 +123,19 @@ pub(crate) struct VenueState {
     pub users: Arc<FuturesUsers>,
 }
 
+/// A server state whose handlers charge and answer through a [`Shared`]
+/// (a futures venue's, the options server's), so they can share handlers.
+pub(crate) trait HasShared: Clone + Send + Sync + 'static {
+    /// The server's shared state.
+    fn shared(&self) -> &Shared;
+}
+
+impl HasShared for VenueState {
+    fn shared(&self) -> &Shared {
+        &self.shared
+    }
+}
+
 /// The peer and a second handle on its TCP socket, for each request.
 #[derive(Clone)]
 pub(crate) struct ConnMeta {

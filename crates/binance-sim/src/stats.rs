@@ -9,7 +9,7 @@
 //! Every answer depends only on the fills recorded and the `now_ms` asked
 //! about; nothing here reads the clock.
 
-mod align;
+pub(crate) mod align;
 mod klines;
 mod minutes;
 mod tally;

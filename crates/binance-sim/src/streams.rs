@@ -23,6 +23,7 @@ use crate::futures::FuturesMarket;
 use crate::futures_user::FuturesUsers;
 use crate::hub::{Inbox, Published};
 use crate::market::Market;
+use crate::options::{OptionStream, OptionsMarket};
 use crate::session::{self, Notice, Outbox, Protocol};
 use crate::shared::{percent_decode, stream_query, ConnMeta, Shared, Unit};
 
@@ -65,7 +66,7 @@ pub(crate) async fn open(
     let unit = match (&names_kind, Unit::from_query(&query)) {
         (Names::Spot, Ok(unit)) => unit,
         // Futures streams have no timeUnit: always milliseconds.
-        (Names::Futures { .. }, _) => Unit::Millis,
+        (Names::Futures { .. } | Names::Options { .. }, _) => Unit::Millis,
         (Names::Spot, Err(other)) => {
             return binance_error(
                 StatusCode::BAD_REQUEST,
@@ -80,7 +81,7 @@ pub(crate) async fn open(
     let mut canonical = Vec::with_capacity(names.len());
     for name in &names {
         match names_kind.check(s.exchange.market(), name) {
-            Ok(checked) => canonical.push(checked),
+            Ok((checked, fed)) => canonical.push((checked, fed, name.clone())),
             // No `@`: what Binance reads as a listen key (`/ws/<listenKey>`);
             // one it does not know, such as ccxt's connection index in
             // `/ws/0`, opens a connection that carries nothing until SUBSCRIBE.
@@ -88,7 +89,7 @@ pub(crate) async fn open(
             Err(msg) => return binance_error(StatusCode::BAD_REQUEST, -1121, &msg),
         }
     }
-    if let (Some(flood), [(name, true)], Names::Spot) = (s.flood, &canonical[..], &names_kind) {
+    if let (Some(flood), [(name, true, _)], Names::Spot) = (s.flood, &canonical[..], &names_kind) {
         if let Ok(StreamName::Trade(symbol)) = name.parse::<StreamName>() {
             return ws.on_upgrade(move |socket| crate::flood::run(socket, symbol, flood, unit));
         }
@@ -113,6 +114,14 @@ pub(crate) enum Names {
         market: Arc<FuturesMarket>,
         /// The venue's listen keys.
         users: Arc<FuturesUsers>,
+        /// The route of the connection's path.
+        route: Option<Route>,
+    },
+    /// The options market's ([`OptionStream::parse`]), on a routed path
+    /// (`None`: a legacy path, which gets `/public` data).
+    Options {
+        /// The option books.
+        market: Arc<OptionsMarket>,
         /// The route of the connection's path.
         route: Option<Route>,
     },
@@ -147,6 +156,16 @@ impl Names {
                 };
                 Ok((stream.to_string(), fed))
             }
+            Names::Options { market, route } => {
+                let stream = OptionStream::parse(name)?;
+                if !market.supports(&stream) {
+                    return Err(format!(
+                        "stream `{name}` is not simulated (unknown option symbol, underlying or expiry)"
+                    ));
+                }
+                let fed = stream.route() == route.unwrap_or(Route::Public);
+                Ok((stream.to_string(), fed))
+            }
         }
     }
 
@@ -154,7 +173,9 @@ impl Names {
     fn id_allowed(&self, id: &RequestId) -> bool {
         match self {
             Names::Spot => true,
-            Names::Futures { .. } => matches!(id, RequestId::Int(n) if *n >= 0),
+            Names::Futures { .. } | Names::Options { .. } => {
+                matches!(id, RequestId::Int(n) if *n >= 0)
+            }
         }
     }
 }
@@ -207,6 +228,9 @@ fn alias(name: &str) -> &str {
     }
 }
 
+/// A name a SUBSCRIBE asked for: canonical, whether it is fed, as written.
+type Checked = (String, (bool, String));
+
 /// One stream connection: its subscriptions in the hub, raw or combined.
 struct Streams {
     s: Shared,
@@ -216,13 +240,16 @@ struct Streams {
     combined: bool,
     unit: Unit,
     names: Names,
+    /// Options: the spelling a subscriber wrote for a canonical name,
+    /// where they differ; combined frames carry it back.
+    spelled: HashMap<String, String>,
 }
 
 impl Streams {
     fn start(
         s: Shared,
         conn: u64,
-        names: Vec<(String, bool)>,
+        names: Vec<(String, bool, String)>,
         combined: bool,
         unit: Unit,
         kind: Names,
@@ -236,15 +263,19 @@ impl Streams {
             combined,
             unit,
             names: kind,
+            spelled: HashMap::new(),
         };
-        for (name, fed) in names {
-            streams.subscribe(name, fed);
+        for (name, fed, written) in names {
+            streams.subscribe(name, fed, &written);
         }
         (streams, Outbox::Bounded(outbox))
     }
 
     /// Hold a subscription; feed it from the hub unless it stays silent.
-    fn subscribe(&mut self, name: String, fed: bool) {
+    fn subscribe(&mut self, name: String, fed: bool, written: &str) {
+        if matches!(self.names, Names::Options { .. }) && written != name {
+            self.spelled.insert(name.clone(), written.to_owned());
+        }
         if fed {
             self.s
                 .hub
@@ -278,22 +309,26 @@ impl Streams {
         let market = shared.exchange.market();
         let result = match request {
             ControlRequest::Subscribe { streams, .. } => {
-                let canonical: Result<Vec<(String, bool)>, String> = streams
+                let canonical: Result<Vec<Checked>, String> = streams
                     .iter()
-                    .map(|n| self.names.check(market, n))
+                    .map(|n| {
+                        let (name, fed) = self.names.check(market, n)?;
+                        Ok((name, (fed, n.clone())))
+                    })
                     .collect();
                 match canonical {
                     Err(_) => Err(ControlError::invalid_stream()),
                     Ok(names) => {
-                        let new: BTreeMap<String, bool> = names
+                        let new: BTreeMap<String, (bool, String)> = names
                             .into_iter()
                             .filter(|(n, _)| !self.subscribed.contains(n))
                             .collect();
                         if self.subscribed.len() + new.len() > self.s.limits.max_streams {
                             Err(ControlError::new(2, "Invalid request: too many streams"))
                         } else {
-                            new.into_iter()
-                                .for_each(|(name, fed)| self.subscribe(name, fed));
+                            new.into_iter().for_each(|(name, (fed, written))| {
+                                self.subscribe(name, fed, &written)
+                            });
                             Ok(Value::Null)
                         }
                     }
@@ -304,6 +339,7 @@ impl Streams {
                     let name = self.names.check(market, &name).map_or(name, |(n, _)| n);
                     self.s.hub.unsubscribe(&self.unit.hub_key(&name), self.conn);
                     self.subscribed.remove(&name);
+                    self.spelled.remove(&name);
                 }
                 Ok(Value::Null)
             }
@@ -326,7 +362,14 @@ impl Protocol for Streams {
     const KIND: ConnKind = ConnKind::Stream;
 
     fn frame(&self, item: Arc<Published>) -> String {
-        item.frame(self.combined)
+        match (self.combined, self.spelled.get(&*item.stream)) {
+            (true, Some(written)) => Published {
+                stream: written.as_str().into(),
+                json: item.json.clone(),
+            }
+            .frame(true),
+            _ => item.frame(self.combined),
+        }
     }
 
     fn frame_delay(&self) -> std::time::Duration {

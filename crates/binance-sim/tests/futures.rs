@@ -7,10 +7,6 @@
 mod support;
 
 use binance_sim::{FuturesConfig, Limits, Sim, SimConfig, Venue};
-use binance_types::book_sync::{BookSync, Outcome};
-use binance_types::futures::{decode_futures, FuturesEvent};
-use binance_types::Level;
-use futures_util::SinkExt;
 use serde_json::{json, Value};
 use support::*;
 use tokio_tungstenite::tungstenite::Message;
@@ -32,49 +28,6 @@ async fn busy(limits: Limits) -> Sim {
 /// A connection to `path` on a venue's stream port.
 async fn open(sim: &Sim, venue: Venue, path: &str) -> Ws {
     connect(&format!("{}{path}", sim.venue_ws_url(venue))).await
-}
-
-/// The next data frame's event type (`e`, of the first item of an array).
-async fn next_event(ws: &mut Ws) -> Value {
-    loop {
-        let v = next_json(ws).await;
-        if v.get("result").is_some() || v.get("error").is_some() {
-            continue;
-        }
-        return v;
-    }
-}
-
-fn event_type(v: &Value) -> &str {
-    let data = v.get("data").unwrap_or(v);
-    let data = data.as_array().and_then(|a| a.first()).unwrap_or(data);
-    data["e"].as_str().unwrap_or_default()
-}
-
-/// Send `LIST_SUBSCRIPTIONS` with this id.
-async fn list(ws: &mut Ws, id: u64) -> Result<(), impl std::fmt::Debug> {
-    let request = json!({"method": "LIST_SUBSCRIPTIONS", "id": id});
-    ws.send(Message::Text(request.to_string().into())).await
-}
-
-/// The next frame on `ws` is the answer to a request sent now: nothing
-/// (no data of a silent stream) was waiting before it.
-async fn nothing_pending(ws: &mut Ws, id: u64) {
-    list(ws, id).await.unwrap();
-    let first = next_json(ws).await;
-    assert_eq!(first["id"], id, "data arrived on a silent stream: {first}");
-}
-
-/// Read until `count` frames of event type `e` arrived.
-async fn frames_of(ws: &mut Ws, e: &str, count: usize) -> Vec<Value> {
-    let mut out = Vec::new();
-    while out.len() < count {
-        let v = next_event(ws).await;
-        if event_type(&v) == e {
-            out.push(v);
-        }
-    }
-    out
 }
 
 #[tokio::test]
@@ -240,94 +193,31 @@ async fn more_than_ten_messages_a_second_closes_a_futures_connection() {
     );
 }
 
-/// The book a [`BookSync`] keeps, as (price, quantity) lists.
-fn levels(levels: impl Iterator<Item = Level>) -> Vec<(String, String)> {
-    levels
-        .map(|l| {
-            (
-                l.price.normalize().to_string(),
-                l.quantity.normalize().to_string(),
-            )
-        })
-        .collect()
-}
-
-fn truth(v: &[(rust_decimal::Decimal, rust_decimal::Decimal)]) -> Vec<(String, String)> {
-    v.iter()
-        .map(|(p, q)| (p.normalize().to_string(), q.normalize().to_string()))
-        .collect()
-}
-
 /// §5.4 over the simulator's own stream and snapshot: the synced book equals
 /// the true book at every applied event.
-async fn sync_reaches_the_true_book(venue: Venue, path: &str, symbol: &str) {
+async fn sync_on(venue: Venue, path: &str, symbol: &str) {
     let sim = busy(Limits::futures()).await;
-    let stream = format!("{}@depth@100ms", symbol.to_lowercase());
-    let mut ws = connect(&format!(
-        "{}{path}?streams={stream}",
-        sim.venue_ws_url(venue)
-    ))
-    .await;
-    let mut sync = BookSync::futures();
-    let decode = |v: Value| {
-        let text = v.to_string();
-        let frame = decode_futures(text.as_bytes()).unwrap().into_owned();
-        match frame.event {
-            FuturesEvent::DepthUpdate(d) => d,
-            other => panic!("not depth: {other:?}"),
-        }
-    };
-    // Buffer a few events, then take the snapshot.
-    for _ in 0..3 {
-        sync.push(decode(next_event(&mut ws).await));
-    }
     let prefix = match venue {
         Venue::CoinM => "dapi",
         _ => "fapi",
     };
-    let mut applied = 0;
-    let mut snapshots = 0;
-    while applied < 30 {
-        if sync.needs_snapshot() {
-            snapshots += 1;
-            assert!(
-                snapshots <= 3,
-                "the procedure keeps failing: {:?}",
-                sync.state()
-            );
-            let snapshot = get_json(&format!(
-                "{}/{prefix}/v1/depth?symbol={symbol}&limit=1000",
-                sim.venue_rest_url(venue)
-            ))
-            .await;
-            let side =
-                |k: &str| -> Vec<Level> { serde_json::from_value(snapshot[k].clone()).unwrap() };
-            let id = snapshot["lastUpdateId"].as_u64().unwrap();
-            for outcome in sync.snapshot(id, &side("bids"), &side("asks")) {
-                assert!(!matches!(outcome, Outcome::Gap(_)), "{outcome:?}");
-            }
-        }
-        let event = decode(next_event(&mut ws).await);
-        let u = event.final_update_id;
-        let outcome = sync.push(event);
-        assert!(!matches!(outcome, Outcome::Gap(_)), "{outcome:?}");
-        if let Some(book) = sync.book() {
-            applied += 1;
-            let want = sim.venue_true_book(venue, symbol, u).expect("truth kept");
-            assert_eq!(levels(book.bids()), truth(&want.bids), "bids at {u}");
-            assert_eq!(levels(book.asks()), truth(&want.asks), "asks at {u}");
-        }
-    }
+    let stream_url = format!(
+        "{}{path}?streams={}@depth@100ms",
+        sim.venue_ws_url(venue),
+        symbol.to_lowercase()
+    );
+    let depth_url = format!("{}/{prefix}/v1/depth", sim.venue_rest_url(venue));
+    sync_reaches_the_true_book(&sim, venue, &stream_url, &depth_url, symbol).await;
 }
 
 #[tokio::test]
 async fn usdm_depth_procedure_reaches_the_true_book() {
-    sync_reaches_the_true_book(Venue::UsdM, "/public/stream", "BTCUSDT").await;
+    sync_on(Venue::UsdM, "/public/stream", "BTCUSDT").await;
 }
 
 #[tokio::test]
 async fn coinm_depth_procedure_reaches_the_true_book() {
-    sync_reaches_the_true_book(Venue::CoinM, "/stream", "BTCUSD_261225").await;
+    sync_on(Venue::CoinM, "/stream", "BTCUSD_261225").await;
 }
 
 #[tokio::test]
@@ -345,24 +235,7 @@ async fn pu_is_the_previous_u_on_every_depth_stream() {
         names.join("/")
     ))
     .await;
-    let mut last: std::collections::HashMap<String, u64> = Default::default();
-    let mut seen = 0;
-    while seen < 120 || last.len() < names.len() {
-        let v = next_event(&mut ws).await;
-        let stream = v["stream"].as_str().unwrap().to_owned();
-        let d = &v["data"];
-        let (first, u, pu) = (
-            d["U"].as_u64().unwrap(),
-            d["u"].as_u64().unwrap(),
-            d["pu"].as_u64().unwrap(),
-        );
-        assert!(first <= u, "{v}");
-        if let Some(prev) = last.insert(stream.clone(), u) {
-            assert_eq!(pu, prev, "{stream}: pu is not the previous u");
-            assert_eq!(first, prev + 1, "{stream}: the ids do not tile");
-        }
-        seen += 1;
-    }
+    pu_is_the_previous_u(&mut ws, names.len(), 120).await;
 }
 
 #[tokio::test]
@@ -542,27 +415,7 @@ async fn a_skipped_update_shows_as_a_pu_gap() {
     let faults = sim.faults();
     assert!(!faults.skip_venue_update_ids(Venue::UsdM, "DOGEUSDT", 1));
     let mut ws = open(&sim, Venue::UsdM, "/public/ws/btcusdt@depth@100ms").await;
-    let mut previous = next_event(&mut ws).await["u"].as_u64().unwrap();
-    assert!(faults.skip_venue_update_ids(Venue::UsdM, "BTCUSDT", 1));
-    let mut events = 0;
-    loop {
-        let v = next_event(&mut ws).await;
-        let (pu, u) = (v["pu"].as_u64().unwrap(), v["u"].as_u64().unwrap());
-        if pu != previous {
-            assert!(pu > previous, "{v}");
-            break;
-        }
-        previous = u;
-        events += 1;
-        assert!(events < 20, "no gap after the skip");
-    }
-    // Nothing else is lost: the events after it continue each other.
-    let mut previous = next_event(&mut ws).await["u"].as_u64().unwrap();
-    for _ in 0..5 {
-        let v = next_event(&mut ws).await;
-        assert_eq!(v["pu"].as_u64().unwrap(), previous, "{v}");
-        previous = v["u"].as_u64().unwrap();
-    }
+    a_skip_breaks_pu_once(&sim, Venue::UsdM, &mut ws, "BTCUSDT").await;
 }
 
 #[tokio::test]

@@ -8,44 +8,11 @@
 
 mod support;
 
-use std::collections::BTreeMap;
-
 use binance_sim::engine::SymbolSpec;
 use binance_sim::futures::PERPETUAL_DELIVERY_MS;
 use binance_sim::{ContractSpec, FuturesConfig, Sim, SimConfig, Venue};
 use serde_json::Value;
 use support::*;
-
-/// Keys in order, value types, and (`decimals`) the places of numeric strings.
-fn skeleton(v: &Value, decimals: bool) -> String {
-    match v {
-        Value::Object(m) => {
-            let parts: Vec<String> = m
-                .iter()
-                .map(|(k, v)| format!("{k}:{}", skeleton(v, decimals)))
-                .collect();
-            format!("{{{}}}", parts.join(","))
-        }
-        Value::Array(items) => match items.first() {
-            Some(first) => format!("[{}]", skeleton(first, decimals)),
-            None => "[]".into(),
-        },
-        Value::String(s) => {
-            let numeric = !s.is_empty()
-                && s.trim_start_matches('-')
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || c == '.');
-            match (numeric, decimals) {
-                (true, true) => format!("d{}", s.split_once('.').map_or(0, |(_, f)| f.len())),
-                (true, false) => "d".into(),
-                (false, _) => "s".into(),
-            }
-        }
-        Value::Number(_) => "n".into(),
-        Value::Bool(_) => "b".into(),
-        Value::Null => "null".into(),
-    }
-}
 
 /// A contract with the spec of a recorded one.
 #[allow(clippy::too_many_arguments)]
@@ -109,29 +76,6 @@ async fn sim() -> Sim {
     .expect("sim starts")
 }
 
-/// The first frame of each stream (depth frames with both sides non-empty).
-async fn first_frames(url: &str, streams: &[&str]) -> BTreeMap<String, Value> {
-    let mut ws = connect(&format!("{url}?streams={}", streams.join("/"))).await;
-    let mut got = BTreeMap::new();
-    while got.len() < streams.len() {
-        let v = next_json(&mut ws).await;
-        let Some(stream) = v["stream"].as_str() else {
-            continue;
-        };
-        let data = &v["data"];
-        let sides_empty = ["b", "a"].iter().any(|k| {
-            data.get(*k)
-                .and_then(Value::as_array)
-                .is_some_and(Vec::is_empty)
-        });
-        if data.get("U").is_some() && sides_empty {
-            continue;
-        }
-        got.entry(stream.to_owned()).or_insert_with(|| data.clone());
-    }
-    got
-}
-
 /// The first recorded frame of `stream` in a capture.
 fn captured(file: &str, stream: &str) -> Value {
     let text = std::fs::read_to_string(shared().join("captures").join(file)).unwrap();
@@ -153,14 +97,6 @@ fn captured(file: &str, stream: &str) -> Value {
         }
     }
     panic!("{file}: no frame of {stream}");
-}
-
-fn same(what: &str, ours: &Value, theirs: &Value, decimals: bool) {
-    assert_eq!(
-        skeleton(ours, decimals),
-        skeleton(theirs, decimals),
-        "{what}\n ours:   {ours}\n theirs: {theirs}"
-    );
 }
 
 /// Without `nq` (USD-M's RPI-free quantity, added after the capture was

@@ -14,7 +14,9 @@
 //!   and encode it back to the JSON Binance sends.
 //! - [`futures`]: USD-M and COIN-M futures stream names and events, and
 //!   their user-data events ([`futures::user`]);
-//!   [`venue`]: which market, its hosts and (USD-M) routed paths.
+//!   [`options`]: European options stream names (with their routed
+//!   paths) and events ([`options::decode_options`]);
+//!   [`venue`]: which market, its hosts and (USD-M, options) routed paths.
 //! - [`book`]: a price-level order book; [`book_sync`]: the spot and
 //!   futures local order-book procedures as one state machine.
 //! - [`sign`]: request signing.
@@ -39,6 +41,7 @@ mod event;
 pub mod frame;
 pub mod futures;
 pub mod market;
+pub mod options;
 pub mod peek;
 mod quick;
 mod redact;

@@ -415,8 +415,9 @@ pub struct AvgPrice<U: TimeUnit = Millis> {
 /// `<symbol>@depth<n>` and the REST `GET /api/v3/depth` answer: the top of the book.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartialDepth {
-    /// `lastUpdateId`: the book's update id at this snapshot.
-    #[serde(rename = "lastUpdateId")]
+    /// `lastUpdateId`: the book's update id at this snapshot (the options
+    /// snapshot `GET /eapi/v1/depth` calls it `u`).
+    #[serde(rename = "lastUpdateId", alias = "u")]
     pub last_update_id: u64,
     /// Bids, best first.
     pub bids: Vec<Level>,

@@ -302,7 +302,10 @@ fn object_key(bytes: &[u8], pos: usize) -> Option<(Key<'_>, usize)> {
             // Futures events pushed on a clock, one per symbol and push.
             | "markPriceUpdate" | "continuous_kline" | "indexPriceUpdate" | "markPrice_kline"
             | "indexPrice_kline" | "compositeIndex" | "forceOrder" | "contractInfo"
-            | "assetIndexUpdate",
+            | "assetIndexUpdate"
+            // Options events pushed on a clock (trades are keyed by `t`,
+            // depth and book tickers by `u`, as futures).
+            | "markPrice" | "indexPrice" | "openInterest" | "optionSymbol",
         ) => clock(big_e),
         Some(_) => None,
         None => id(u.or(last)),
@@ -691,6 +694,48 @@ mod tests {
         ];
         for (frame, want) in cases {
             assert_eq!(sequence_of(frame.as_bytes()), *want, "{frame}");
+        }
+    }
+
+    /// Options: trades by `t`, depth and book tickers by `u`, the clock
+    /// events (mark prices with a decimal `t` theta, index prices, open
+    /// interest, new symbols) by `E`.
+    #[test]
+    fn options_order_keys() {
+        type Want = Option<(u64, Option<&'static str>)>;
+        let cases: &[(&str, Want)] = &[
+            (
+                r#"{"e":"trade","E":1762856064204,"T":1762856064203,"s":"BTC-251123-126000-C","t":4,"p":"1300.000","q":"0.1000","X":"MARKET","S":"BUY","m":false}"#,
+                Some((4, Some("BTC-251123-126000-C"))),
+            ),
+            (
+                r#"{"e":"depthUpdate","E":9,"T":8,"s":"BTC-251123-126000-C","U":465,"u":466,"pu":464,"b":[],"a":[]}"#,
+                Some((466, Some("BTC-251123-126000-C"))),
+            ),
+            (
+                r#"{"e":"bookTicker","u":2472,"s":"BTC-251226-110000-C","b":"5000.000","B":"0.2000","a":"5100.000","A":"0.1000","T":1,"E":2}"#,
+                Some((2472, Some("BTC-251226-110000-C"))),
+            ),
+            (
+                r#"{"stream":"btcusdt@optionMarkPrice","data":[{"s":"A","mp":"1","E":5,"e":"markPrice","t":"-164.2","a":"0.9"},{"s":"B","mp":"1","E":6,"e":"markPrice","t":"-1.0","a":"0.9"}]}"#,
+                Some((6, None)),
+            ),
+            (
+                r#"[{"e":"indexPrice","E":11,"s":"ETHUSDT","p":"3224.5"}]"#,
+                Some((11, None)),
+            ),
+            (
+                r#"[{"e":"openInterest","E":12,"s":"ETH-221125-2700-C","o":"1580.87","h":"1912992.17"}]"#,
+                Some((12, None)),
+            ),
+            (
+                r#"{"e":"optionSymbol","E":13,"s":"BTC-250926-140000-C","ps":"BTCUSDT","u":1}"#,
+                Some((13, Some("BTC-250926-140000-C"))),
+            ),
+        ];
+        for (text, want) in cases {
+            let got = order_key_of(text.as_bytes()).map(|k| (k.value, k.symbol));
+            assert_eq!(got, *want, "{text}");
         }
     }
 }

@@ -552,18 +552,27 @@ impl FromStr for StreamName {
     }
 }
 
-impl serde::Serialize for StreamName {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
+/// Serde as the name's text: written with `Display`, read with `FromStr`
+/// (its error as the serde error).
+macro_rules! serde_as_text {
+    ($name:ty) => {
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
 
-impl<'de> serde::Deserialize<'de> for StreamName {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
 }
+pub(crate) use serde_as_text;
+
+serde_as_text!(StreamName);
 
 /// Why a stream name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -596,6 +605,17 @@ pub enum StreamNameError {
         /// What is wrong with it.
         reason: String,
         /// Every form a futures stream name can take.
+        valid_forms: &'static str,
+    },
+    /// Not an options stream name Binance knows (see
+    /// `binance_types::options::stream`).
+    #[error("invalid options stream name `{input}`: {reason}; valid forms: {valid_forms}")]
+    InvalidOptions {
+        /// The name given.
+        input: String,
+        /// What is wrong with it.
+        reason: String,
+        /// Every form an options stream name can take.
         valid_forms: &'static str,
     },
 }

@@ -54,7 +54,7 @@ impl Endpoint {
             Endpoint::Custom(_) => return Ok((self.base_url().to_owned(), self.rest_url())),
             Endpoint::BinanceUs => {
                 return Err(Error::config(format!(
-                "Binance.US has no {venue} futures: use Endpoint::Production, Endpoint::Testnet \
+                "Binance.US has no {venue} market: use Endpoint::Production, Endpoint::Testnet \
                      or Endpoint::Custom(url) for the {venue} market"
             )))
             }

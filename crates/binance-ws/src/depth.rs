@@ -25,6 +25,8 @@ use binance_types::frame::Envelope;
 use binance_types::futures::stream::{DepthSpeed, FuturesStream, FuturesSymbol};
 use binance_types::futures::{decode_futures, FuturesEvent};
 use binance_types::market::DepthSnapshot;
+use binance_types::options::stream::{OptionSymbol, OptionsDepthSpeed, OptionsStream};
+use binance_types::options::{decode_options, OptionsEvent};
 use binance_types::stream::UpdateSpeed;
 use binance_types::venue::Venue;
 use binance_types::{DecodeError, Event};
@@ -98,7 +100,9 @@ pub fn futures_snapshot_weight(limit: usize) -> u32 {
     }
 }
 
-/// The snapshot weight on `venue`.
+/// The snapshot weight on `venue`. Options (`/eapi/v1/depth`, limits 10
+/// to 1000) weigh as futures: 2 up to 50 levels, 5 for 100, 10 for 500,
+/// 20 for 1000.
 fn venue_snapshot_weight(venue: Venue, limit: usize) -> u32 {
     match venue {
         Venue::Spot => snapshot_weight(limit),
@@ -389,9 +393,8 @@ impl DepthCaches {
             .iter()
             .map(|s| match self.venue {
                 Venue::Spot => Symbol::new(s).map(|s| s.as_str().to_owned()),
-                Venue::UsdM | Venue::CoinM | Venue::Options => {
-                    FuturesSymbol::new(s).map(|s| s.as_str().to_owned())
-                }
+                Venue::UsdM | Venue::CoinM => FuturesSymbol::new(s).map(|s| s.as_str().to_owned()),
+                Venue::Options => OptionSymbol::new(s).map(|s| s.as_str().to_owned()),
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(Error::from)?;
@@ -487,11 +490,18 @@ fn diff<U: TimeUnit>(
                 _ => return Ok(None),
             }
         }
-        Venue::UsdM | Venue::CoinM | Venue::Options => {
+        Venue::UsdM | Venue::CoinM => {
             // Futures times are ms whatever the manager's unit (no `timeUnit`).
             let frame = decode_futures(text.as_bytes())?;
             match frame.event {
                 FuturesEvent::DepthUpdate(update) => (frame.envelope, update.into()),
+                _ => return Ok(None),
+            }
+        }
+        Venue::Options => {
+            let frame = decode_options(text.as_bytes())?;
+            match frame.event {
+                OptionsEvent::DepthUpdate(update) => (frame.envelope, update.into()),
                 _ => return Ok(None),
             }
         }
@@ -510,11 +520,20 @@ impl<U: TimeUnit> BookTask<U> {
                 speed: self.options.speed,
             }
             .to_string(),
-            Venue::UsdM | Venue::CoinM | Venue::Options => FuturesStream::Depth {
+            Venue::UsdM | Venue::CoinM => FuturesStream::Depth {
                 symbol: FuturesSymbol::new(symbol).expect("validated when added"),
                 speed: match self.options.speed {
                     UpdateSpeed::Ms100 => DepthSpeed::Ms100,
                     _ => DepthSpeed::Ms250,
+                },
+            }
+            .to_string(),
+            // Options depth has no default speed: 100 or 500 ms (§7).
+            Venue::Options => OptionsStream::Depth {
+                symbol: OptionSymbol::new(symbol).expect("validated when added"),
+                speed: match self.options.speed {
+                    UpdateSpeed::Ms100 => OptionsDepthSpeed::Ms100,
+                    _ => OptionsDepthSpeed::Ms500,
                 },
             }
             .to_string(),

@@ -61,6 +61,17 @@ impl<U: TimeUnit> SocketManager<U> {
         venue: Venue,
         streams: &[&str],
     ) -> Result<Socket<U>, Error> {
+        self.venue_multiplex(venue, streams)
+    }
+
+    /// One combined socket for stream names of a derivatives `venue`
+    /// (futures, options): each name checked for the venue, put on its
+    /// route's connections, at most the per-connection limit on each.
+    pub(crate) fn venue_multiplex(
+        &self,
+        venue: Venue,
+        streams: &[&str],
+    ) -> Result<Socket<U>, Error> {
         let (base, _) = self.inner.futures_urls(venue)?;
         let mut names = canonical_on(venue, streams)?;
         names.sort();
@@ -68,7 +79,7 @@ impl<U: TimeUnit> SocketManager<U> {
         if names.is_empty() {
             return Err(Error::new(
                 ErrorKind::StreamName,
-                "a futures multiplex socket needs at least one stream",
+                format!("a {venue} multiplex socket needs at least one stream"),
             ));
         }
         let max = self.inner.env().options.max_streams_per_connection;
@@ -100,8 +111,14 @@ impl<U: TimeUnit> SocketManager<U> {
     /// the stream's route (the futures counterpart of
     /// [`socket`](Self::socket)).
     pub fn futures_socket(&self, venue: Venue, stream: FuturesStream) -> Result<Socket<U>, Error> {
+        self.venue_raw_socket(venue, &stream.to_string())
+    }
+
+    /// A raw `/ws/<name>` socket on one stream of a derivatives `venue`, on
+    /// the stream's route.
+    pub(crate) fn venue_raw_socket(&self, venue: Venue, stream: &str) -> Result<Socket<U>, Error> {
         let (base, _) = self.inner.futures_urls(venue)?;
-        let name = canonical_on(venue, &[&stream.to_string()])?.remove(0);
+        let name = canonical_on(venue, &[stream])?.remove(0);
         let at = route_base(venue, &base, &name);
         let plan = self.inner.connections.plan_at(at, venue, vec![name], false);
         Ok(Socket::on(

@@ -51,6 +51,7 @@ mod link;
 mod manager;
 mod market;
 mod message;
+mod options;
 mod queue;
 mod rest;
 mod silence;
@@ -72,7 +73,9 @@ pub use depth::{
 pub use error::{Error, ErrorKind};
 pub use futures_user::{FuturesUserSocket, DEFAULT_KEEPALIVE as FUTURES_LISTEN_KEY_KEEPALIVE};
 pub use manager::{SocketManager, SocketManagerBuilder};
-pub use message::{FuturesStreamEvent, Message, Position, RawFrame, Status, StreamEvent};
+pub use message::{
+    FuturesStreamEvent, Message, OptionsStreamEvent, Position, RawFrame, Status, StreamEvent,
+};
 pub use socket::Socket;
 pub use user::{UserSocket, UserStream};
 pub use wsapi::WsApi;

@@ -49,7 +49,8 @@ impl<U: TimeUnit> Inner<U> {
     pub(crate) fn futures_endpoint(&self, venue: Venue) -> Result<&Endpoint, Error> {
         if venue == Venue::Spot {
             return Err(Error::config(
-                "futures sockets and caches take Venue::UsdM or Venue::CoinM; \
+                "futures and options sockets and caches take Venue::UsdM, Venue::CoinM or \
+                 Venue::Options; \
                  spot has its own methods (aggtrade_socket, depth_caches, …)",
             ));
         }
@@ -58,11 +59,12 @@ impl<U: TimeUnit> Inner<U> {
         }
         if let Endpoint::Custom(url) = &self.endpoint {
             return Err(Error::config(format!(
-                "the custom endpoint {url} is a spot server and does not say where {venue} \
-                 futures are served: give it with SocketManagerBuilder::venue_endpoint(Venue::{}, \
+                "the custom endpoint {url} is a spot server and does not say where the {venue} \
+                 market is served: give it with SocketManagerBuilder::venue_endpoint(Venue::{}, \
                  Endpoint::Custom(..)) (the simulator prints each market's URL)",
                 match venue {
                     Venue::CoinM => "CoinM",
+                    Venue::Options => "Options",
                     _ => "UsdM",
                 }
             )));

@@ -282,7 +282,10 @@ pub(crate) fn spawn<U: TimeUnit>(
         // Futures take 10 a second, and ping only every 3 minutes: a quiet
         // stream would look dead to the watchdog, so the client pings
         // (answered by a pong) when nothing was heard for a third of it.
-        Venue::UsdM | Venue::CoinM | Venue::Options => (8, Some(options.watchdog / 3)),
+        Venue::UsdM | Venue::CoinM => (8, Some(options.watchdog / 3)),
+        // Options take 10 a second too, and Binance pings only every 5
+        // minutes (§7): the same client keepalive.
+        Venue::Options => (8, Some(options.watchdog / 3)),
     };
     // Copies of the same streams rotate apart, so that never more than one
     // of them is switching: copy i after (1 - i/8) of the lifetime.

@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use binance_types::futures::user::FuturesUserEvent;
 use binance_types::futures::FuturesEvent;
+use binance_types::options::OptionsEvent;
 use binance_types::{DecodeError, Event, Millis, TimeUnit};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
@@ -17,6 +18,8 @@ pub enum Message<U: TimeUnit = Millis> {
     /// A decoded USD-M or COIN-M event (futures sockets). Its times are
     /// milliseconds whatever `U` is: futures streams have no `timeUnit`.
     Futures(FuturesStreamEvent),
+    /// A decoded options event (options sockets), times in milliseconds.
+    Options(OptionsStreamEvent),
     /// A futures account's event (futures user sockets), times in
     /// milliseconds (boxed: an order update is large).
     FuturesUser(Box<FuturesUserEvent>),
@@ -49,6 +52,16 @@ pub struct FuturesStreamEvent {
     pub stream: Option<Arc<str>>,
     /// The event, times in milliseconds.
     pub event: FuturesEvent<Millis>,
+}
+
+/// A decoded options event and the stream it came on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptionsStreamEvent {
+    /// The stream name (for combined sockets; `None` on a raw
+    /// [`options_socket`](crate::SocketManager::options_socket)).
+    pub stream: Option<Arc<str>>,
+    /// The event, times in milliseconds.
+    pub event: OptionsEvent,
 }
 
 /// A frame exactly as the server sent it, with the time it was read.

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use binance_types::futures::decode_futures;
 use binance_types::futures::stream::FuturesStream;
+use binance_types::options::{decode_options, OptionsStream};
 use binance_types::peek::{peek, Peek};
 use binance_types::venue::{Route, Venue};
 use binance_types::{Millis, StreamName, TimeUnit};
@@ -19,7 +20,7 @@ use crate::ledger::{Backfill, Filled, Ledger, Verdict};
 use crate::link::State;
 use crate::market::{Command, Connections, Control, Handle, Plan};
 use crate::message::Message;
-use crate::message::{FuturesStreamEvent, RawFrame, Status, StreamEvent};
+use crate::message::{FuturesStreamEvent, OptionsStreamEvent, RawFrame, Status, StreamEvent};
 use crate::queue::{Entry, Pop, Queue};
 
 /// Entries a socket takes from its queue under one lock.
@@ -454,9 +455,16 @@ impl<U: TimeUnit> Socket<U> {
                     event: decoded.event,
                 })
             }),
-            Venue::UsdM | Venue::CoinM | Venue::Options => decode_futures(bytes).map(|decoded| {
+            Venue::UsdM | Venue::CoinM => decode_futures(bytes).map(|decoded| {
                 let stream = self.intern(decoded.stream());
                 Message::Futures(FuturesStreamEvent {
+                    stream,
+                    event: decoded.event,
+                })
+            }),
+            Venue::Options => decode_options(bytes).map(|decoded| {
+                let stream = self.intern(decoded.stream());
+                Message::Options(OptionsStreamEvent {
                     stream,
                     event: decoded.event,
                 })
@@ -617,9 +625,10 @@ pub(crate) fn canonical_on(venue: Venue, streams: &[&str]) -> Result<Vec<String>
         .map(|s| {
             let name = match venue {
                 Venue::Spot => s.parse::<StreamName>().map(|n| n.to_string()),
-                Venue::UsdM | Venue::CoinM | Venue::Options => {
+                Venue::UsdM | Venue::CoinM => {
                     FuturesStream::parse_on(venue, s).map(|n| n.to_string())
                 }
+                Venue::Options => s.parse::<OptionsStream>().map(|n| n.to_string()),
             };
             name.map_err(Error::from)
         })
@@ -627,11 +636,15 @@ pub(crate) fn canonical_on(venue: Venue, streams: &[&str]) -> Result<Vec<String>
 }
 
 /// The stream base carrying `name` (canonical) on `venue` served at `base`:
-/// on USD-M, the route of the stream's kind under the host.
+/// on USD-M and options, the route of the stream's kind under the host.
 pub(crate) fn route_base(venue: Venue, base: &str, name: &str) -> String {
     let route = match venue {
-        Venue::UsdM | Venue::Options => FuturesStream::parse_on(venue, name)
+        Venue::UsdM => FuturesStream::parse_on(venue, name)
             .map(|stream| stream.usdm_route())
+            .unwrap_or(Route::Market),
+        Venue::Options => name
+            .parse::<OptionsStream>()
+            .map(|stream| stream.route())
             .unwrap_or(Route::Market),
         Venue::Spot | Venue::CoinM => return base.to_owned(),
     };

@@ -6,7 +6,7 @@ mod support;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use binance_sim::{DropMode, FuturesConfig, Limits, MarketConfig, Sim, SimConfig};
+use binance_sim::{DropMode, FuturesConfig, Limits, MarketConfig, OptionsConfig, Sim, SimConfig};
 use binance_ws::binance_types::venue::Venue;
 use binance_ws::binance_types::Level;
 use binance_ws::{CacheState, DepthCacheOptions, DepthEvent, Endpoint, ErrorKind, SocketManager};
@@ -42,6 +42,11 @@ async fn a_cache_follows_the_true_book() {
 /// snapshots, malformed frames. Every book that can be read equals the
 /// exchange's true book at its update id.
 async fn survive_faults(seed: u64, venue: Venue, symbols: [&str; 2]) {
+    survive_faults_in(seed, venue, symbols, OptionsConfig::off()).await
+}
+
+/// [`survive_faults`] with the simulator's options market given.
+async fn survive_faults_in(seed: u64, venue: Venue, symbols: [&str; 2], market: OptionsConfig) {
     let limits = Limits {
         max_incoming_per_second: 100,
         ..Limits::default()
@@ -61,6 +66,7 @@ async fn survive_faults(seed: u64, venue: Venue, symbols: [&str; 2]) {
             },
             ..FuturesConfig::default()
         },
+        options: market,
         ..SimConfig::default()
     })
     .await
@@ -77,6 +83,12 @@ async fn survive_faults(seed: u64, venue: Venue, symbols: [&str; 2]) {
         .unwrap();
     let caches = match venue {
         Venue::Spot => manager.depth_caches(options(&sim)),
+        Venue::Options => manager
+            .options_depth_caches(DepthCacheOptions {
+                snapshot_limit: 1000, // the /eapi/v1/depth maximum
+                ..DepthCacheOptions::default()
+            })
+            .unwrap(),
         futures => manager
             .futures_depth_caches(
                 futures,
@@ -171,6 +183,29 @@ async fn usdm_caches_stay_true_through_random_faults() {
 async fn coinm_caches_stay_true_through_random_faults() {
     for seed in 1..=5 {
         survive_faults(seed, Venue::CoinM, ["BTCUSD_PERP", "ETHUSD_PERP"]).await;
+    }
+}
+
+/// Options caches (the futures procedure over `/eapi/v1/depth`) through
+/// the same faults, on two options of a busy two-option market.
+#[tokio::test]
+async fn options_caches_stay_true_through_random_faults() {
+    for seed in 1..=5 {
+        let mut options = OptionsConfig {
+            actions_per_second: 1000,
+            limits: Limits {
+                max_incoming_per_second: 100,
+                ..Limits::options()
+            },
+            ..OptionsConfig::default()
+        };
+        options.options.truncate(2);
+        let names: Vec<String> = options
+            .options
+            .iter()
+            .map(|o| o.spec.symbol.clone())
+            .collect();
+        survive_faults_in(seed, Venue::Options, [&names[0], &names[1]], options).await;
     }
 }
 

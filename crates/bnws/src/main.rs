@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use binance_sim::{Sim, SimConfig};
 use binance_types::futures::stream::FuturesStream;
+use binance_types::options::OptionsStream;
 use binance_types::venue::Venue;
 use binance_types::StreamName;
 use binance_ws::{
@@ -27,10 +28,11 @@ mod record;
 #[derive(Parser, Debug)]
 #[command(
     version,
-    after_help = "Examples:\n  bnws --sim stream btcusdt@trade --count 5\n  bnws --market usdm --sim stream btcusdt@markPrice btcusdt@depth@100ms\n  bnws --market coinm --sim book BTCUSD_PERP --depth 5\n  bnws stream btcusdt@trade ethusdt@bookTicker\n  bnws --sim book BTCUSDT --depth 5\n  bnws record btcusdt@trade --out rec/\n  bnws replay rec/btcusdt@trade-0.gz --serve 9000\n  bnws sim --port 9443"
+    after_help = "Examples:\n  bnws --sim stream btcusdt@trade --count 5\n  bnws --market usdm --sim stream btcusdt@markPrice btcusdt@depth@100ms\n  bnws --market coinm --sim book BTCUSD_PERP --depth 5\n  bnws --market options --sim stream btcusdt@optionMarkPrice !index@arr\n  bnws stream btcusdt@trade ethusdt@bookTicker\n  bnws --sim book BTCUSDT --depth 5\n  bnws record btcusdt@trade --out rec/\n  bnws replay rec/btcusdt@trade-0.gz --serve 9000\n  bnws sim --port 9443"
 )]
 struct Cli {
-    /// The market: spot, usdm (USD-M futures) or coinm (COIN-M futures).
+    /// The market: spot, usdm (USD-M futures), coinm (COIN-M futures) or
+    /// options (European options, streams routed like USD-M).
     #[arg(long, global = true, default_value = "spot", value_parser = parse_market)]
     market: Venue,
     /// Run an embedded simulator and connect to it (works with no network).
@@ -69,7 +71,8 @@ fn parse_market(s: &str) -> Result<Venue, String> {
         "spot" => Ok(Venue::Spot),
         "usdm" | "usd-m" | "futures" => Ok(Venue::UsdM),
         "coinm" | "coin-m" | "delivery" => Ok(Venue::CoinM),
-        _ => Err(format!("`{s}`: one of spot, usdm, coinm")),
+        "options" | "option" | "eoptions" => Ok(Venue::Options),
+        _ => Err(format!("`{s}`: one of spot, usdm, coinm, options")),
     }
 }
 
@@ -101,7 +104,8 @@ enum Command {
     },
     /// Keep a local order book and print it.
     Book {
-        /// The symbol, e.g. BTCUSDT (COIN-M: BTCUSD_PERP).
+        /// The symbol, e.g. BTCUSDT (COIN-M: BTCUSD_PERP; options:
+        /// BTC-261225-90000-C).
         symbol: String,
         /// Levels a side to print.
         #[arg(long, default_value_t = 10)]
@@ -265,6 +269,7 @@ fn check_names(market: Venue, names: &[String]) -> Result<Vec<String>, ExitCode>
         .map(|n| {
             let name = match market {
                 Venue::Spot => n.parse::<StreamName>().map(|s| s.to_string()),
+                Venue::Options => n.parse::<OptionsStream>().map(|s| s.to_string()),
                 futures => FuturesStream::parse_on(futures, n).map(|s| s.to_string()),
             };
             name.map_err(|e| {
@@ -289,6 +294,11 @@ pub(crate) fn open_socket(
                 .map_err(|e: binance_types::StreamNameError| e.to_string())?,
         )),
         (Venue::Spot, _) => manager.multiplex_socket(&refs),
+        (Venue::Options, [one]) => manager.options_socket(
+            one.parse()
+                .map_err(|e: binance_types::StreamNameError| e.to_string())?,
+        ),
+        (Venue::Options, _) => manager.options_multiplex_socket(&refs),
         (futures, [one]) => manager.futures_socket(
             futures,
             FuturesStream::parse_on(futures, one).map_err(|e| e.to_string())?,
@@ -330,6 +340,10 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             say!("--margin and --isolated are spot accounts: leave out --market");
             return Ok(ExitCode::from(2));
         }
+    }
+    if let (Venue::Options, Command::User { .. }) = (cli.market, &cli.command) {
+        say!("options accounts have no user stream in bnws: use --market spot, usdm or coinm");
+        return Ok(ExitCode::from(2));
     }
     let (endpoint, rest, _sim) = target(&cli).await?;
     let manager = manager(&cli, endpoint, _sim.is_some())?;
@@ -566,6 +580,7 @@ async fn book(
     };
     let caches = match market {
         Venue::Spot => Ok(manager.depth_caches(options)),
+        Venue::Options => manager.options_depth_caches(options),
         futures => manager.futures_depth_caches(futures, options),
     };
     let added = match caches {

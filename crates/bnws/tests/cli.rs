@@ -286,6 +286,39 @@ fn user_without_keys_says_what_to_set() {
     );
 }
 
+/// Each printed book's top `depth` levels equal `venue`'s true book at the
+/// printed update id, as numbers (options frames write `"5480.000"`).
+fn assert_books_true(
+    sim: &binance_sim::Sim,
+    venue: binance_types::venue::Venue,
+    symbol: &str,
+    lines: Vec<Value>,
+    depth: usize,
+) {
+    let n = |x: &Value| -> binance_types::Decimal { x.as_str().unwrap().parse().unwrap() };
+    let ours = |levels: &Value| -> Vec<_> {
+        levels
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| (n(&l[0]).normalize(), n(&l[1]).normalize()))
+            .collect()
+    };
+    let truth = |v: &[(binance_types::Decimal, binance_types::Decimal)]| -> Vec<_> {
+        v.iter()
+            .take(depth)
+            .map(|(p, q)| (p.normalize(), q.normalize()))
+            .collect()
+    };
+    for line in lines {
+        let id = line["lastUpdateId"].as_u64().unwrap();
+        let book = sim.venue_true_book(venue, symbol, id).unwrap();
+        assert_eq!(line["symbol"], symbol);
+        assert_eq!(ours(&line["bids"]), truth(&book.bids), "bids at {id}");
+        assert_eq!(ours(&line["asks"]), truth(&book.asks), "asks at {id}");
+    }
+}
+
 /// Printed `[price, quantity]` levels as exact decimals, whatever number of
 /// decimals they were written with.
 fn printed(levels: &Value) -> Vec<Value> {
@@ -317,26 +350,115 @@ fn usdm_stream_prints_public_and_market_streams() {
         "--count",
         "40",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let streams: std::collections::BTreeSet<String> = lines(&out)
-        .iter()
-        .map(|l| l["stream"].as_str().unwrap().to_owned())
-        .collect();
     assert_eq!(
-        streams.into_iter().collect::<Vec<_>>(),
+        streams_printed(&out),
         ["btcusdt@depth@100ms", "btcusdt@markPrice@1s"]
     );
     // A spot name on USD-M, and a market that does not exist.
     let bad = bnws(&["--market", "usdm", "--sim", "stream", "btcusdt@trade"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("valid forms"));
-    let bad = bnws(&["--market", "options", "--sim", "stream", "btcusdt@trade"]);
+    let bad = bnws(&["--market", "margin", "--sim", "stream", "btcusdt@trade"]);
     assert_eq!(bad.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("spot, usdm, coinm"));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("spot, usdm, coinm, options"));
+}
+
+/// The stream names of a successful run's combined frames, sorted, once each.
+fn streams_printed(out: &std::process::Output) -> Vec<String> {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let streams: std::collections::BTreeSet<String> = lines(out)
+        .iter()
+        .map(|l| l["stream"].as_str().unwrap().to_owned())
+        .collect();
+    streams.into_iter().collect()
+}
+
+/// The embedded simulator's first option (`BTC-…-C`).
+fn first_option() -> String {
+    binance_sim::OptionsConfig::default().options[0]
+        .spec
+        .symbol
+        .clone()
+}
+
+/// `--market options`: names are checked as options names, a mixed list is
+/// split over `/public` and `/market` (both print), and a futures name is
+/// refused with the options forms.
+#[test]
+fn options_stream_prints_public_and_market_streams() {
+    let depth = format!("{}@depth@100ms", first_option().to_lowercase());
+    let out = bnws(&[
+        "--market",
+        "options",
+        "--sim",
+        "stream",
+        "btcusdt@optionMarkPrice",
+        &depth,
+        "--count",
+        "30",
+    ]);
+    assert_eq!(
+        streams_printed(&out),
+        [depth.as_str(), "btcusdt@optionMarkPrice"]
+    );
+    let bad = bnws(&[
+        "--market",
+        "options",
+        "--sim",
+        "stream",
+        "btcusdt@markPrice",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("`btcusdt@markPrice`") && err.contains("optionMarkPrice"),
+        "{err}"
+    );
+}
+
+/// `--market options book` keeps an option's book equal to the simulator's
+/// true book (snapshots from `/eapi/v1/depth`).
+#[test]
+fn options_book_prints_the_true_book() {
+    use binance_types::venue::Venue;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sim = runtime
+        .block_on(binance_sim::Sim::start(binance_sim::SimConfig::default()))
+        .unwrap();
+    let symbol = sim.venue_symbols(Venue::Options)[0].clone();
+    let out = bnws(&[
+        "--market",
+        "options",
+        "--endpoint",
+        &sim.venue_ws_url(Venue::Options),
+        "book",
+        &symbol,
+        "--depth",
+        "5",
+        "--count",
+        "3",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = lines(&out);
+    assert_eq!(lines.len(), 3);
+    assert_books_true(&sim, Venue::Options, &symbol, lines, 5);
+    // The embedded simulator serves options too.
+    let out = bnws(&[
+        "--market", "options", "--sim", "book", &symbol, "--count", "1",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// `--market coinm book` keeps a COIN-M contract's book equal to the
@@ -367,21 +489,7 @@ fn coinm_book_prints_the_true_book() {
     );
     let lines = lines(&out);
     assert_eq!(lines.len(), 3);
-    for line in lines {
-        let id = line["lastUpdateId"].as_u64().unwrap();
-        let truth = sim
-            .venue_true_book(Venue::CoinM, "BTCUSD_PERP", id)
-            .unwrap();
-        let side = |v: &[(binance_types::Decimal, binance_types::Decimal)]| {
-            v.iter()
-                .take(5)
-                .map(|(p, q)| serde_json::json!([p, q]))
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(line["symbol"], "BTCUSD_PERP");
-        assert_eq!(printed(&line["bids"]), side(&truth.bids), "bids at {id}");
-        assert_eq!(printed(&line["asks"]), side(&truth.asks), "asks at {id}");
-    }
+    assert_books_true(&sim, Venue::CoinM, "BTCUSD_PERP", lines, 5);
 }
 
 /// `bnws --market usdm book` on a replay of the recorded USD-M traffic

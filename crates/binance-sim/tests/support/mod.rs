@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses part of this
 
 mod common;
+mod streams;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,6 +11,8 @@ use std::time::Duration;
 pub use common::*;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
+#[allow(unused_imports)] // not every test binary reads streams
+pub use streams::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -253,4 +256,70 @@ impl Silent {
 /// The close code of a close frame's payload.
 pub fn close_code(payload: &[u8]) -> u16 {
     u16::from_be_bytes([payload[0], payload[1]])
+}
+
+/// Keys in order, value types, and (`decimals`) the places of numeric strings.
+pub fn skeleton(v: &Value, decimals: bool) -> String {
+    match v {
+        Value::Object(m) => {
+            let parts: Vec<String> = m
+                .iter()
+                .map(|(k, v)| format!("{k}:{}", skeleton(v, decimals)))
+                .collect();
+            format!("{{{}}}", parts.join(","))
+        }
+        Value::Array(items) => match items.first() {
+            Some(first) => format!("[{}]", skeleton(first, decimals)),
+            None => "[]".into(),
+        },
+        Value::String(s) => {
+            let numeric = !s.is_empty()
+                && s.trim_start_matches('-')
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '.');
+            match (numeric, decimals) {
+                (true, true) => format!("d{}", s.split_once('.').map_or(0, |(_, f)| f.len())),
+                (true, false) => "d".into(),
+                (false, _) => "s".into(),
+            }
+        }
+        Value::Number(_) => "n".into(),
+        Value::Bool(_) => "b".into(),
+        Value::Null => "null".into(),
+    }
+}
+
+/// `ours` has the skeleton of `theirs` (with decimals or without).
+pub fn same(what: &str, ours: &Value, theirs: &Value, decimals: bool) {
+    assert_eq!(
+        skeleton(ours, decimals),
+        skeleton(theirs, decimals),
+        "{what}\n ours:   {ours}\n theirs: {theirs}"
+    );
+}
+
+/// The first frame of each stream (depth frames with both sides non-empty).
+pub async fn first_frames(
+    url: &str,
+    streams: &[&str],
+) -> std::collections::BTreeMap<String, Value> {
+    let mut ws = connect(&format!("{url}?streams={}", streams.join("/"))).await;
+    let mut got = std::collections::BTreeMap::new();
+    while got.len() < streams.len() {
+        let v = next_json(&mut ws).await;
+        let Some(stream) = v["stream"].as_str() else {
+            continue;
+        };
+        let data = &v["data"];
+        let sides_empty = ["b", "a"].iter().any(|k| {
+            data.get(*k)
+                .and_then(Value::as_array)
+                .is_some_and(Vec::is_empty)
+        });
+        if data.get("U").is_some() && sides_empty {
+            continue;
+        }
+        got.entry(stream.to_owned()).or_insert_with(|| data.clone());
+    }
+    got
 }

@@ -159,8 +159,9 @@ pub struct Kline<U: TimeUnit = Millis> {
     /// `Q`: taker buy quote volume.
     #[serde(rename = "Q", deserialize_with = "crate::decimal::de")]
     pub taker_buy_quote_volume: Decimal,
-    /// `B`: "ignore".
-    #[serde(rename = "B")]
+    /// `B`: "ignore"; options candles have none (empty here, and then
+    /// not written back).
+    #[serde(rename = "B", default, skip_serializing_if = "String::is_empty")]
     pub ignore: String,
 }
 

@@ -95,23 +95,27 @@ pub enum FuturesEvent<U: TimeUnit = Millis> {
 }
 
 /// A decoded futures frame: its envelope and its event.
+pub type FuturesFrame<'a, U = Millis> = VenueFrame<'a, FuturesEvent<U>>;
+
+/// A decoded frame of a derivatives venue (futures, options): its envelope
+/// and its event of type `E`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FuturesFrame<'a, U: TimeUnit = Millis> {
+pub struct VenueFrame<'a, E> {
     /// How it was wrapped.
     pub envelope: Envelope<'a>,
     /// What it said.
-    pub event: FuturesEvent<U>,
+    pub event: E,
 }
 
-impl<U: TimeUnit> FuturesFrame<'_, U> {
+impl<E: Serialize> VenueFrame<'_, E> {
     /// The stream name, for combined-stream frames.
     pub fn stream(&self) -> Option<&str> {
         self.envelope.stream()
     }
 
     /// The same frame, owning its stream name.
-    pub fn into_owned(self) -> FuturesFrame<'static, U> {
-        FuturesFrame {
+    pub fn into_owned(self) -> VenueFrame<'static, E> {
+        VenueFrame {
             envelope: self.envelope.into_owned(),
             event: self.event,
         }
@@ -123,7 +127,7 @@ impl<U: TimeUnit> FuturesFrame<'_, U> {
     }
 }
 
-impl<U: TimeUnit> Serialize for FuturesFrame<'_, U> {
+impl<E: Serialize> Serialize for VenueFrame<'_, E> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.envelope.wrap(&self.event, s)
     }
@@ -161,6 +165,19 @@ struct Head<'a> {
     error: bool,
 }
 
+impl<'a> Head<'a> {
+    /// The head of a payload whose type was sniffed.
+    fn of(e: &'a str) -> Self {
+        Head {
+            stream: None,
+            data: None,
+            e: Some(Cow::Borrowed(e)),
+            result: false,
+            error: false,
+        }
+    }
+}
+
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     serde::de::IgnoredAny::deserialize(d).map(|_| true)
 }
@@ -187,7 +204,22 @@ fn sniff_event_type(payload: &[u8]) -> Option<&str> {
     }
 }
 
-fn decode<U: TimeUnit>(bytes: &[u8]) -> Result<FuturesFrame<'_, U>, serde_json::Error> {
+/// What a venue's event type needs from the shared frame decoder: the
+/// typed event of an object payload (its `e`, and whether it has `result`
+/// or `error`: a control answer) and of an array payload (its first
+/// item's `e`).
+pub(crate) trait VenueEvent: Sized {
+    /// An object payload.
+    fn object(e: Option<&str>, control: bool, payload: &[u8]) -> Result<Self, serde_json::Error>;
+    /// An array payload.
+    fn array(first: Option<&str>, payload: &[u8]) -> Result<Self, serde_json::Error>;
+}
+
+/// A raw or combined frame of a derivatives venue: the envelope found once,
+/// the event type sniffed from the first member where it can be.
+pub(crate) fn decode_frame<E: VenueEvent>(
+    bytes: &[u8],
+) -> Result<VenueFrame<'_, E>, serde_json::Error> {
     let is_array = |text: &[u8]| text.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
     // The payload, and its head when already read (a raw object). A raw
     // event whose first member is `e` needs no head: one typed parse.
@@ -195,14 +227,7 @@ fn decode<U: TimeUnit>(bytes: &[u8]) -> Result<FuturesFrame<'_, U>, serde_json::
     let (envelope, payload, head): (Envelope<'_>, &[u8], Option<Head<'_>>) = if is_array(bytes) {
         (Envelope::Raw, bytes, None)
     } else if let Some(e) = sniffed {
-        let head = Head {
-            stream: None,
-            data: None,
-            e: Some(Cow::Borrowed(e)),
-            result: false,
-            error: false,
-        };
-        (Envelope::Raw, bytes, Some(head))
+        (Envelope::Raw, bytes, Some(Head::of(e)))
     } else {
         let head: Head<'_> = serde_json::from_slice(bytes)?;
         match (head.stream, head.data) {
@@ -228,29 +253,38 @@ fn decode<U: TimeUnit>(bytes: &[u8]) -> Result<FuturesFrame<'_, U>, serde_json::
             }],
             None => serde_json::from_slice(payload)?,
         };
-        match items.first().and_then(|i| i.e.as_deref()) {
+        E::array(items.first().and_then(|i| i.e.as_deref()), payload)?
+    } else {
+        let head = match (head, sniff_event_type(payload)) {
+            (Some(head), _) => head,
+            // A combined frame's data starting with `e`: no second head.
+            (None, Some(e)) => Head::of(e),
+            (None, None) => serde_json::from_slice(payload)?,
+        };
+        E::object(head.e.as_deref(), head.result || head.error, payload)?
+    };
+    Ok(VenueFrame { envelope, event })
+}
+
+fn decode<U: TimeUnit>(bytes: &[u8]) -> Result<FuturesFrame<'_, U>, serde_json::Error> {
+    decode_frame(bytes)
+}
+
+impl<U: TimeUnit> VenueEvent for FuturesEvent<U> {
+    fn array(first: Option<&str>, payload: &[u8]) -> Result<Self, serde_json::Error> {
+        Ok(match first {
             Some("markPriceUpdate") => FuturesEvent::MarkPrices(serde_json::from_slice(payload)?),
             Some("24hrMiniTicker") => FuturesEvent::MiniTickers(serde_json::from_slice(payload)?),
             Some("24hrTicker") => FuturesEvent::Tickers(serde_json::from_slice(payload)?),
             Some("assetIndexUpdate") => {
                 FuturesEvent::AssetIndexes(serde_json::from_slice(payload)?)
             }
-            _ => unknown(payload)?,
-        }
-    } else {
-        let head = match (head, sniff_event_type(payload)) {
-            (Some(head), _) => head,
-            // A combined frame's data starting with `e`: no second head.
-            (None, Some(e)) => Head {
-                stream: None,
-                data: None,
-                e: Some(Cow::Borrowed(e)),
-                result: false,
-                error: false,
-            },
-            (None, None) => serde_json::from_slice(payload)?,
-        };
-        match head.e.as_deref() {
+            _ => FuturesEvent::Unknown(unknown(payload)?),
+        })
+    }
+
+    fn object(e: Option<&str>, control: bool, payload: &[u8]) -> Result<Self, serde_json::Error> {
+        Ok(match e {
             Some("aggTrade") => FuturesEvent::AggTrade(serde_json::from_slice(payload)?),
             Some("markPriceUpdate") => FuturesEvent::MarkPrice(serde_json::from_slice(payload)?),
             Some("indexPriceUpdate") => FuturesEvent::IndexPrice(serde_json::from_slice(payload)?),
@@ -275,16 +309,14 @@ fn decode<U: TimeUnit>(bytes: &[u8]) -> Result<FuturesFrame<'_, U>, serde_json::
             Some("contractInfo") => FuturesEvent::ContractInfo(serde_json::from_slice(payload)?),
             Some("assetIndexUpdate") => FuturesEvent::AssetIndex(serde_json::from_slice(payload)?),
             Some("EquityUpdate") => FuturesEvent::TradingSession(serde_json::from_slice(payload)?),
-            None if head.result || head.error => {
-                FuturesEvent::ControlResponse(serde_json::from_slice(payload)?)
-            }
-            _ => unknown(payload)?,
-        }
-    };
-    Ok(FuturesFrame { envelope, event })
+            None if control => FuturesEvent::ControlResponse(serde_json::from_slice(payload)?),
+            _ => FuturesEvent::Unknown(unknown(payload)?),
+        })
+    }
 }
 
-fn unknown<U: TimeUnit>(payload: &[u8]) -> Result<FuturesEvent<U>, serde_json::Error> {
+/// A payload this version does not type, kept verbatim.
+pub(crate) fn unknown(payload: &[u8]) -> Result<UnknownEvent, serde_json::Error> {
     let raw: &RawValue = serde_json::from_slice(payload)?;
-    Ok(FuturesEvent::Unknown(UnknownEvent(raw.to_owned())))
+    Ok(UnknownEvent(raw.to_owned()))
 }

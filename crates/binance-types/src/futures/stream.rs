@@ -9,7 +9,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::stream::{wire_enum, DepthLevels, KlineInterval, StreamNameError, Symbol};
+use crate::stream::{
+    serde_as_text, wire_enum, DepthLevels, KlineInterval, StreamNameError, Symbol,
+};
 use crate::venue::{Network, Route, Venue};
 
 /// Every form a futures stream name can take, for error messages.
@@ -534,18 +536,7 @@ impl FromStr for FuturesStream {
     }
 }
 
-impl serde::Serialize for FuturesStream {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for FuturesStream {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
+serde_as_text!(FuturesStream);
 
 #[cfg(test)]
 mod tests {

@@ -11,8 +11,8 @@ use binance_sim::Sim;
 use binance_ws::binance_types::venue::Venue;
 use binance_ws::binance_types::{Event, Level, OrderBook, TimeUnit};
 use binance_ws::{
-    DepthCache, DepthEvent, Endpoint, Error, FuturesStreamEvent, Message, SocketManager,
-    SocketManagerBuilder, Status, StreamEvent,
+    DepthCache, DepthEvent, Endpoint, Error, FuturesStreamEvent, Message, OptionsStreamEvent,
+    SocketManager, SocketManagerBuilder, Status, StreamEvent,
 };
 pub use common::*;
 use futures_util::{Stream, StreamExt};
@@ -41,7 +41,7 @@ pub fn manager(sim: &Sim) -> SocketManager {
     builder(sim).build().expect("manager")
 }
 
-/// A manager on every market of the simulator (spot, USD-M, COIN-M), with
+/// A manager on every market of the simulator (spot, USD-M, COIN-M, options), with
 /// quick reconnects for tests.
 pub fn venues_builder(sim: &Sim) -> SocketManagerBuilder {
     builder(sim)
@@ -50,6 +50,26 @@ pub fn venues_builder(sim: &Sim) -> SocketManagerBuilder {
             Venue::CoinM,
             Endpoint::Custom(sim.venue_ws_url(Venue::CoinM)),
         )
+        .venue_endpoint(
+            Venue::Options,
+            Endpoint::Custom(sim.venue_ws_url(Venue::Options)),
+        )
+}
+
+/// The next options event of an options socket, skipping statuses.
+pub async fn next_options<U, S>(socket: &mut S) -> OptionsStreamEvent
+where
+    U: TimeUnit,
+    S: Stream<Item = Result<Message<U>, Error>> + Unpin,
+{
+    loop {
+        match next(socket).await.expect("socket alive") {
+            Message::Options(e) => return e,
+            Message::Event(e) => panic!("a spot event on an options socket: {e:?}"),
+            Message::Futures(e) => panic!("a futures event on an options socket: {e:?}"),
+            _ => continue,
+        }
+    }
 }
 
 /// The next futures event of a futures socket, skipping statuses.
