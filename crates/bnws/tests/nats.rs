@@ -1,0 +1,510 @@
+//! `bnws record --sink nats://…` and `bnws replay nats://…` against real
+//! `nats-server`s on loopback (each test starts its own, with JetStream in
+//! a temporary directory, and kills it at the end), fed by the simulator:
+//! every trade of the simulator's log arrives exactly once, with two
+//! collectors, with a collector killed and restarted, with a cluster node
+//! killed; replay prints what was recorded; `--shard` shares streams.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use binance_sim::{Sim, SimConfig};
+use futures_util::StreamExt;
+use serde_json::Value;
+
+fn bnws_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_bnws"))
+}
+
+fn bnws(args: &[&str]) -> Output {
+    let out = assert_cmd::Command::new(bnws_path())
+        .args(args)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    out
+}
+
+fn spawn_bnws(args: &[&str]) -> Child {
+    Command::new(bnws_path())
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn refs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "bnws-nats-{tag}-{}-{}",
+        std::process::id(),
+        free_port()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A `nats-server` child, killed (and its store removed) on drop.
+struct NatsServer {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl NatsServer {
+    /// One node with JetStream.
+    fn single() -> NatsServer {
+        let port = free_port();
+        let dir = temp_dir("single");
+        let child = Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server on PATH (apt-get install nats-server)");
+        let server = NatsServer {
+            child: Some(child),
+            port,
+            dir,
+        };
+        server.wait_listening();
+        server
+    }
+
+    /// Three nodes of one JetStream cluster on loopback.
+    fn cluster() -> Vec<NatsServer> {
+        let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
+        let routes: Vec<String> = ports
+            .iter()
+            .map(|(_, r)| format!("nats-route://127.0.0.1:{r}"))
+            .collect();
+        let servers: Vec<NatsServer> = ports
+            .iter()
+            .enumerate()
+            .map(|(i, (port, route))| {
+                let dir = temp_dir(&format!("n{i}"));
+                let config = format!(
+                    "server_name: n{i}\nlisten: 127.0.0.1:{port}\n\
+                     jetstream {{ store_dir: \"{}\" }}\n\
+                     cluster {{ name: bnws-test\n listen: 127.0.0.1:{route}\n routes: [{}] }}\n",
+                    dir.join("js").display(),
+                    routes.join(", ")
+                );
+                let file = dir.join("nats.conf");
+                std::fs::write(&file, config).unwrap();
+                let child = Command::new("nats-server")
+                    .arg("-c")
+                    .arg(&file)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("nats-server on PATH (apt-get install nats-server)");
+                NatsServer {
+                    child: Some(child),
+                    port: *port,
+                    dir,
+                }
+            })
+            .collect();
+        for s in &servers {
+            s.wait_listening();
+        }
+        servers
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Ready when a connection gets the server's INFO line.
+    fn wait_listening(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(tcp) = TcpStream::connect(("127.0.0.1", self.port)) {
+                let mut line = String::new();
+                tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                if BufReader::new(tcp).read_line(&mut line).is_ok() && line.starts_with("INFO") {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "nats-server on {} did not start", self.port);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A simulator busy enough that a few hundred trades take a second or so,
+/// keeping its whole trade log.
+fn busy_sim(runtime: &tokio::runtime::Runtime) -> Sim {
+    runtime
+        .block_on(Sim::start(SimConfig {
+            market: binance_sim::MarketConfig {
+                actions_per_second: 2000,
+                ..Default::default()
+            },
+            history: None,
+            ..SimConfig::default()
+        }))
+        .unwrap()
+}
+
+/// JetStream answers (a cluster has elected its meta leader).
+async fn jetstream(urls: &[String]) -> async_nats::jetstream::Context {
+    let client = async_nats::connect(urls).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while js.query_account().await.is_err() {
+        assert!(Instant::now() < deadline, "JetStream not ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    js
+}
+
+/// Every message of a stream: (subject, headers, body), in order.
+async fn read_all(
+    js: &async_nats::jetstream::Context,
+    name: &str,
+) -> Vec<(String, async_nats::HeaderMap, Vec<u8>)> {
+    let mut stream = js.get_stream(name).await.unwrap();
+    let total = stream.info().await.unwrap().state.messages;
+    let mut all = Vec::new();
+    if total == 0 {
+        return all;
+    }
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig::default())
+        .await
+        .unwrap();
+    let mut messages = consumer.messages().await.unwrap();
+    while (all.len() as u64) < total {
+        let m = tokio::time::timeout(Duration::from_secs(10), messages.next())
+            .await
+            .expect("stored messages arrive")
+            .unwrap()
+            .unwrap();
+        all.push((
+            m.subject.to_string(),
+            m.headers.clone().unwrap_or_default(),
+            m.payload.to_vec(),
+        ));
+    }
+    all
+}
+
+/// Stored messages now.
+async fn stored(js: &async_nats::jetstream::Context, name: &str) -> u64 {
+    match js.get_stream(name).await {
+        Ok(mut s) => s.info().await.map_or(0, |i| i.state.messages),
+        Err(_) => 0,
+    }
+}
+
+/// Wait (polling the stream's count) until it holds at least `n` messages.
+async fn wait_stored(js: &async_nats::jetstream::Context, name: &str, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while stored(js, name).await < n {
+        assert!(Instant::now() < deadline, "{name} never reached {n} messages");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// The trade ids stored, checked: each once, every id of the simulator's
+/// log between the first and the last, nothing else.
+fn check_exactly_once(sim: &Sim, messages: &[(String, async_nats::HeaderMap, Vec<u8>)]) -> usize {
+    let mut ids = Vec::new();
+    for (subject, headers, body) in messages {
+        assert_eq!(subject, "binance.spot.btcusdt.trade");
+        assert_eq!(headers.get("Bnws-Stream").unwrap().as_str(), "btcusdt@trade");
+        let t: Value = serde_json::from_slice(body).unwrap();
+        let id = t["t"].as_u64().unwrap();
+        assert_eq!(
+            headers.get("Nats-Msg-Id").unwrap().as_str(),
+            format!("spot:btcusdt@trade:BTCUSDT:{id}")
+        );
+        let ns: u128 = headers.get("Bnws-Received-Ns").unwrap().as_str().parse().unwrap();
+        assert!(ns > 1_600_000_000_000_000_000, "receive time in ns: {ns}");
+        ids.push(id);
+    }
+    let unique: BTreeSet<u64> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "a trade stored twice");
+    let (lo, hi) = (*unique.first().unwrap(), *unique.last().unwrap());
+    let log: BTreeSet<u64> = sim
+        .trades("BTCUSDT")
+        .iter()
+        .map(|f| f.trade_id)
+        .filter(|id| (lo..=hi).contains(id))
+        .collect();
+    assert_eq!(log.len() as u64, hi - lo + 1, "the log covers the period");
+    let missing: Vec<u64> = log.difference(&unique).copied().take(10).collect();
+    assert!(missing.is_empty(), "trades never stored: {missing:?}…");
+    assert_eq!(unique, log);
+    ids.len()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn wait_ok(child: Child, what: &str) -> String {
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{what}: {err}");
+    err
+}
+
+#[test]
+fn one_collector_stores_every_trade_exactly_once_and_no_ledger_without_gaps() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sim = busy_sim(&runtime);
+    let nats = NatsServer::single();
+    let dir = temp_dir("files");
+    let out = bnws(&[
+        "--endpoint",
+        &sim.ws_url(),
+        "record",
+        "btcusdt@trade",
+        "--sink",
+        &nats.url(),
+        "--out",
+        dir.to_str().unwrap(),
+        "--count",
+        "400",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("NATS stored 400 messages"), "{}", stderr(&out));
+    let messages = runtime.block_on(async {
+        let js = jetstream(&[nats.url()]).await;
+        let stream = js.get_stream("BINANCE").await.unwrap();
+        let config = &stream.cached_info().config;
+        assert_eq!(config.duplicate_window, Duration::from_secs(120));
+        assert_eq!(config.subjects, vec!["binance.>".to_string()]);
+        read_all(&js, "BINANCE").await
+    });
+    assert_eq!(check_exactly_once(&sim, &messages), 400);
+    // No gap statuses happened: no ledger line in the file or the subject.
+    assert!(!dir.join("ledger.jsonl").exists());
+    assert!(messages.iter().all(|(s, _, _)| s != "binance.ledger"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn two_collectors_one_killed_and_restarted_store_each_trade_once() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sim = busy_sim(&runtime);
+    let nats = NatsServer::single();
+    let url = nats.url();
+    let endpoint = sim.ws_url();
+    let args = |count: &'static str| {
+        vec![
+            "--endpoint".to_string(),
+            endpoint.clone(),
+            "record".into(),
+            "btcusdt@trade".into(),
+            "--sink".into(),
+            url.clone(),
+            "--count".into(),
+            count.into(),
+        ]
+    };
+    let a_args = args("1500");
+    let b_args = args("300");
+    let js = runtime.block_on(jetstream(&[url.clone()]));
+    let a = spawn_bnws(&refs(&a_args));
+    runtime.block_on(wait_stored(&js, "BINANCE", 100));
+    let mut b = spawn_bnws(&refs(&b_args));
+    let before = runtime.block_on(stored(&js, "BINANCE"));
+    runtime.block_on(wait_stored(&js, "BINANCE", before + 200));
+    // Killed mid-run, with publishes in flight.
+    b.kill().unwrap();
+    b.wait().unwrap();
+    let before = runtime.block_on(stored(&js, "BINANCE"));
+    runtime.block_on(wait_stored(&js, "BINANCE", before + 200));
+    let b2 = spawn_bnws(&refs(&b_args));
+    let b2_err = wait_ok(b2, "the restarted collector");
+    let a_err = wait_ok(a, "the collector that stayed");
+    let messages = runtime.block_on(read_all(&js, "BINANCE"));
+    let n = check_exactly_once(&sim, &messages);
+    assert!(n >= 1500, "{n}");
+    // JetStream dropped the second copies (by Nats-Msg-Id).
+    let dups = |err: &str| -> u64 {
+        let at = err.find("duplicates dropped").unwrap_or_else(|| panic!("{err}"));
+        let head = &err[..at];
+        let open = head.rfind('(').unwrap();
+        head[open + 1..].trim().parse().unwrap()
+    };
+    assert!(dups(&a_err) + dups(&b2_err) >= 300, "{a_err}\n{b2_err}");
+}
+
+#[test]
+fn a_cluster_node_killed_mid_run_loses_nothing() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sim = busy_sim(&runtime);
+    let mut nodes = NatsServer::cluster();
+    let all: Vec<String> = nodes.iter().map(NatsServer::url).collect();
+    let sink = all.join(",").replace("nats://", "");
+    let sink = format!("nats://{sink}");
+    let js = runtime.block_on(jetstream(&all[1..]));
+    let collector = spawn_bnws(&[
+        "--endpoint",
+        &sim.ws_url(),
+        "record",
+        "btcusdt@trade",
+        "--sink",
+        &sink,
+        "--replicas",
+        "3",
+        "--count",
+        "1500",
+    ]);
+    runtime.block_on(wait_stored(&js, "BINANCE", 300));
+    nodes[0].kill();
+    let err = wait_ok(collector, "the collector");
+    let (messages, replicas) = runtime.block_on(async {
+        let mut stream = js.get_stream("BINANCE").await.unwrap();
+        let replicas = stream.info().await.unwrap().config.num_replicas;
+        (read_all(&js, "BINANCE").await, replicas)
+    });
+    assert_eq!(replicas, 3);
+    let n = check_exactly_once(&sim, &messages);
+    assert_eq!(n, 1500, "{err}");
+}
+
+#[test]
+fn replay_prints_what_was_recorded_in_order() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sim = busy_sim(&runtime);
+    let nats = NatsServer::single();
+    let dir = temp_dir("replay");
+    let out = bnws(&[
+        "--endpoint",
+        &sim.ws_url(),
+        "record",
+        "btcusdt@trade",
+        "btcusdt@depth@100ms",
+        "--sink",
+        &format!("{}/REC", nats.url()),
+        "--out",
+        dir.to_str().unwrap(),
+        "--count",
+        "300",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "gz"))
+        .unwrap();
+    let from_file = bnws(&["replay", file.to_str().unwrap()]);
+    assert!(from_file.status.success());
+    let from_nats = bnws(&["replay", &format!("{}/REC", nats.url())]);
+    assert!(from_nats.status.success(), "{}", stderr(&from_nats));
+    let lines = |o: &Output| -> Vec<String> {
+        String::from_utf8_lossy(&o.stdout).lines().map(str::to_owned).collect()
+    };
+    let recorded = lines(&from_file);
+    assert_eq!(recorded.len(), 300);
+    assert!(recorded.iter().any(|l| l.contains("@depth@100ms")));
+    // Byte for byte the frames Binance sent, in the order received.
+    assert_eq!(lines(&from_nats), recorded);
+    let trades = bnws(&[
+        "replay",
+        &format!("{}/REC", nats.url()),
+        "--subject",
+        "binance.spot.btcusdt.trade",
+    ]);
+    assert!(trades.status.success(), "{}", stderr(&trades));
+    let only: Vec<String> = recorded
+        .iter()
+        .filter(|l| l.starts_with(r#"{"stream":"btcusdt@trade""#))
+        .cloned()
+        .collect();
+    assert!(!only.is_empty());
+    assert_eq!(lines(&trades), only);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let bad = bnws(&["replay", "nats://nohost"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("nats://HOST:PORT"), "{}", stderr(&bad));
+}
+
+/// The streams collector `shard` of `n` (copies `k`) takes.
+fn share(names: &[String], shard: u32, n: u32, k: u32) -> Vec<String> {
+    let mut args = vec!["record".to_string()];
+    args.extend(names.iter().cloned());
+    args.extend([
+        "--dry-run".into(),
+        "--shard".into(),
+        format!("{shard}/{n}"),
+        "--shard-copies".into(),
+        k.to_string(),
+    ]);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = bnws(&refs);
+    assert!(out.status.success(), "{}", stderr(&out));
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn shards_cover_every_stream_once_or_twice_and_growing_moves_a_quarter() {
+    let names: Vec<String> = (0..200)
+        .map(|i| format!("s{i}usdt@{}", ["trade", "aggTrade", "depth@100ms", "bookTicker"][i % 4]))
+        .collect();
+    for (k, ns) in [(1u32, 1..=4u32), (2, 2..=4)] {
+        for n in ns {
+            let shares: Vec<Vec<String>> = (1..=n).map(|i| share(&names, i, n, k)).collect();
+            for name in &names {
+                let owners = shares.iter().filter(|s| s.contains(name)).count();
+                assert_eq!(owners, k as usize, "{name}: {n} collectors, {k} copies");
+            }
+            // Deterministic: the same answer again.
+            assert_eq!(share(&names, 1, n, k), shares[0]);
+        }
+    }
+    let owner = |n: u32| -> Vec<u32> {
+        let shares: Vec<Vec<String>> = (1..=n).map(|i| share(&names, i, n, 1)).collect();
+        names
+            .iter()
+            .map(|name| (1..=n).find(|&i| shares[i as usize - 1].contains(name)).unwrap())
+            .collect()
+    };
+    let (three, four) = (owner(3), owner(4));
+    let moved: Vec<usize> = (0..names.len()).filter(|&i| three[i] != four[i]).collect();
+    // Only to the new collector, and about a quarter of them.
+    assert!(moved.iter().all(|&i| four[i] == 4));
+    let fraction = moved.len() as f64 / names.len() as f64;
+    assert!((0.15..=0.35).contains(&fraction), "{fraction}");
+    let bad = bnws(&["record", "btcusdt@trade", "--dry-run", "--shard", "4/3"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("I/N"), "{}", stderr(&bad));
+}
