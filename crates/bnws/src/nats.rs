@@ -571,14 +571,27 @@ pub(crate) async fn read_stream(
             return Ok(0);
         }
     }
-    let consumer = stream
-        .create_consumer(jetstream::consumer::pull::OrderedConfig {
-            filter_subject: if subject.is_some() { filter } else { String::new() },
-            deliver_policy: jetstream::consumer::DeliverPolicy::All,
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| format!("JetStream stream `{name}`: {e}"))?;
+    let config = jetstream::consumer::pull::OrderedConfig {
+        filter_subject: if subject.is_some() { filter } else { String::new() },
+        deliver_policy: jetstream::consumer::DeliverPolicy::All,
+        ..Default::default()
+    };
+    // A cluster that just lost a node may place the consumer on it and time
+    // out (nats-server 2.9): a few tries.
+    let mut tries = 0;
+    let consumer = loop {
+        match stream.create_consumer(config.clone()).await {
+            Ok(c) => break c,
+            Err(e) if tries < 5 => {
+                tries += 1;
+                status_line(serde_json::json!({
+                    "e": "status", "state": "nats_consumer_retry",
+                    "stream": name, "error": e.to_string(),
+                }));
+            }
+            Err(e) => return Err(format!("JetStream stream `{name}`: {e}")),
+        }
+    };
     let mut messages = consumer
         .messages()
         .await
