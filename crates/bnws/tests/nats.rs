@@ -214,8 +214,8 @@ async fn read_all(
     js: &async_nats::jetstream::Context,
     name: &str,
 ) -> Vec<(String, async_nats::HeaderMap, Vec<u8>)> {
-    let mut stream = js.get_stream(name).await.unwrap();
-    let total = stream.info().await.unwrap().state.messages;
+    let (stream, info) = settled(js, name).await;
+    let total = info.state.messages;
     let mut all = Vec::new();
     if total == 0 {
         return all;
@@ -245,6 +245,27 @@ async fn read_all(
         ));
     }
     all
+}
+
+/// The stream and its info, once its cluster answers (a node that left or
+/// came back moves leaders for a moment).
+async fn settled(
+    js: &async_nats::jetstream::Context,
+    name: &str,
+) -> (
+    async_nats::jetstream::stream::Stream,
+    async_nats::jetstream::stream::Info,
+) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(mut stream) = js.get_stream(name).await {
+            if let Ok(info) = stream.info().await {
+                let info = info.clone();
+                return (stream, info);
+            }
+        }
+        assert!(Instant::now() < deadline, "stream {name} does not answer");
+    }
 }
 
 /// Stored messages now.
@@ -422,8 +443,7 @@ fn a_cluster_node_killed_mid_run_loses_nothing() {
     nodes[0].start_node();
     nodes[0].wait_listening();
     let (messages, replicas) = runtime.block_on(async {
-        let mut stream = js.get_stream("BINANCE").await.unwrap();
-        let replicas = stream.info().await.unwrap().config.num_replicas;
+        let replicas = settled(&js, "BINANCE").await.1.config.num_replicas;
         (read_all(&js, "BINANCE").await, replicas)
     });
     assert_eq!(replicas, 3);
