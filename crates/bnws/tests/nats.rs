@@ -75,19 +75,23 @@ impl NatsServer {
     fn single() -> NatsServer {
         let port = free_port();
         let dir = temp_dir("single");
-        let child = Command::new("nats-server")
-            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server on PATH (apt-get install nats-server)");
-        let server = NatsServer {
-            child: Some(child),
+        let config = dir.join("nats.conf");
+        let store = dir.join("js");
+        std::fs::write(
+            &config,
+            format!(
+                "listen: 127.0.0.1:{port}\njetstream {{ store_dir: \"{}\" }}\n",
+                store.display()
+            ),
+        )
+        .unwrap();
+        let mut server = NatsServer {
+            child: None,
             port,
             dir,
-            config: None,
+            config: Some(config),
         };
+        server.start_node();
         server.wait_listening();
         server
     }
@@ -129,7 +133,7 @@ impl NatsServer {
         servers
     }
 
-    /// Start a cluster node (again), with its store as it was.
+    /// Start the server (again), with its store as it was.
     fn start_node(&mut self) {
         let child = Command::new("nats-server")
             .arg("-c")
@@ -410,6 +414,67 @@ fn two_collectors_one_killed_and_restarted_store_each_trade_once() {
         head[open + 1..].trim().parse().unwrap()
     };
     assert!(dups(&a_err) + dups(&b2_err) >= 300, "{a_err}\n{b2_err}");
+}
+
+#[test]
+fn a_nats_outage_is_buffered_said_and_retried() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sim = busy_sim(&runtime);
+    let mut nats = NatsServer::single();
+    let js = runtime.block_on(jetstream(&[nats.url()]));
+    let collector = spawn_bnws(&[
+        "--endpoint",
+        &sim.ws_url(),
+        "record",
+        "btcusdt@trade",
+        "--sink",
+        &nats.url(),
+        "--count",
+        "1000",
+    ]);
+    runtime.block_on(wait_stored(&js, "BINANCE", 200));
+    // The collector's stderr, line by line as it comes.
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let mut collector = collector;
+    let pipe = collector.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            let _ = tx.send(line);
+        }
+    });
+    nats.kill();
+    // Down until the collector says its acks failed and it will publish
+    // them again (after its 3 s ack timeout); the market goes on meanwhile.
+    let mut said = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("no nats_retry status: {said:?}"));
+        let retry = line.contains(r#""state":"nats_retry""#);
+        said.push(line);
+        if retry {
+            break;
+        }
+    }
+    nats.start_node();
+    nats.wait_listening();
+    let status = collector.wait().unwrap();
+    reader.join().unwrap();
+    said.extend(rx.try_iter());
+    let err = said.join("\n");
+    assert!(status.success(), "{err}");
+    assert!(err.contains(r#""state":"nats_disconnected""#), "{err}");
+    let retried: u64 = err
+        .split("publishes retried")
+        .next()
+        .and_then(|head| head.rsplit(", ").next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(retried > 0, "{err}");
+    let js = runtime.block_on(jetstream(&[nats.url()]));
+    let messages = runtime.block_on(read_all(&js, "BINANCE"));
+    assert_eq!(check_exactly_once(&sim, &messages), 1000, "{err}");
 }
 
 #[test]
