@@ -15,7 +15,6 @@
 //! `cargo bench -p bnws --bench nats [-- FRAMES [ROUNDS]]`
 
 #[path = "../../binance-ws/tests/support/adversary.rs"]
-#[allow(dead_code)]
 mod adversary;
 
 use std::io::{BufRead, BufReader};
@@ -75,9 +74,8 @@ fn main() {
     }
     let url = format!("nats://127.0.0.1:{port}");
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let js = runtime.block_on(async {
-        async_nats::jetstream::new(async_nats::connect(&url).await.unwrap())
-    });
+    let js = runtime
+        .block_on(async { async_nats::jetstream::new(async_nats::connect(&url).await.unwrap()) });
     let (mut ours, mut plain) = (Vec::new(), Vec::new());
     let mut failed = false;
     for round in 1..=rounds {
@@ -157,9 +155,18 @@ async fn run_bnws(
     let server = tokio::spawn(flood(listener, total));
     let started = Instant::now();
     let args: Vec<String> = [
-        "--endpoint", &endpoint, "record", "btcusdt@trade", "--sink", url,
-        "--nats-stream", name, "--nats-prefix", &name.to_lowercase(),
-        "--count", &total.to_string(),
+        "--endpoint",
+        &endpoint,
+        "record",
+        "btcusdt@trade",
+        "--sink",
+        url,
+        "--nats-stream",
+        name,
+        "--nats-prefix",
+        &name.to_lowercase(),
+        "--count",
+        &total.to_string(),
     ]
     .iter()
     .map(|s| s.to_string())

@@ -457,9 +457,11 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                         }
                     };
                     if nats_prefix.is_empty()
-                        || !nats_prefix
-                            .split('.')
-                            .all(|t| !t.is_empty() && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                        || !nats_prefix.split('.').all(|t| {
+                            !t.is_empty()
+                                && t.chars()
+                                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                        })
                     {
                         say!("--nats-prefix `{nats_prefix}`: dot-separated tokens of letters, digits, `_` and `-`, e.g. binance or md.binance");
                         return Ok(ExitCode::from(2));

@@ -70,7 +70,10 @@ pub(crate) fn parse_url(s: &str) -> Result<NatsUrl, String> {
         .collect::<Result<Vec<_>, _>>()?;
     let stream = match path {
         "" => None,
-        p if p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') => {
+        p if p
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
+        {
             Some(p.to_string())
         }
         _ => return Err(bad()),
@@ -264,7 +267,8 @@ pub(crate) async fn connect(url: &NatsUrl, name: &str) -> Result<async_nats::Cli
         .name(name)
         .connection_timeout(Duration::from_secs(5))
         .reconnect_delay_callback(|attempts| {
-            Duration::from_millis(50u64.saturating_mul(1 << attempts.min(6))).min(Duration::from_secs(2))
+            Duration::from_millis(50u64.saturating_mul(1 << attempts.min(6)))
+                .min(Duration::from_secs(2))
         })
         .event_callback(|event| async move {
             match event {
@@ -399,8 +403,13 @@ impl Sink {
     }
 }
 
-type AckFuture =
-    Pin<Box<dyn Future<Output = Result<jetstream::publish::PublishAck, jetstream::context::PublishError>> + Send>>;
+type AckFuture = Pin<
+    Box<
+        dyn Future<
+                Output = Result<jetstream::publish::PublishAck, jetstream::context::PublishError>,
+            > + Send,
+    >,
+>;
 
 /// A message published (or to publish again) and its ack.
 struct Pending {
@@ -572,7 +581,11 @@ pub(crate) async fn read_stream(
         }
     }
     let config = jetstream::consumer::pull::OrderedConfig {
-        filter_subject: if subject.is_some() { filter } else { String::new() },
+        filter_subject: if subject.is_some() {
+            filter
+        } else {
+            String::new()
+        },
         deliver_policy: jetstream::consumer::DeliverPolicy::All,
         ..Default::default()
     };
@@ -601,7 +614,9 @@ pub(crate) async fn read_stream(
         let message = message.map_err(|e| format!("JetStream stream `{name}`: {e}"))?;
         let pending = message.info().map(|i| i.pending).unwrap_or(1);
         let headers = message.headers.as_ref();
-        let stream_name = headers.and_then(|h| h.get(STREAM_HEADER)).map(|v| v.as_str());
+        let stream_name = headers
+            .and_then(|h| h.get(STREAM_HEADER))
+            .map(|v| v.as_str());
         let at = headers
             .and_then(|h| h.get(RECEIVED_HEADER))
             .and_then(|v| v.as_str().parse::<u128>().ok())
@@ -666,8 +681,17 @@ mod tests {
             }
         );
         assert_eq!(parse_url("nats://h:1").unwrap().stream, None);
-        for bad in ["http://h:1", "nats://h", "nats://h:x", "nats://:1", "nats://h:1/a.b"] {
-            assert!(parse_url(bad).unwrap_err().contains("nats://HOST:PORT"), "{bad}");
+        for bad in [
+            "http://h:1",
+            "nats://h",
+            "nats://h:x",
+            "nats://:1",
+            "nats://h:1/a.b",
+        ] {
+            assert!(
+                parse_url(bad).unwrap_err().contains("nats://HOST:PORT"),
+                "{bad}"
+            );
         }
     }
 

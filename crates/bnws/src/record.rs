@@ -173,7 +173,11 @@ pub(crate) async fn record(
                         match crate::nats::frame_message(&prefix, market, &frame) {
                             Some(m) => sink.send(m).await?,
                             None => {
-                                let cut = frame.text().char_indices().nth(80).map_or(frame.text().len(), |(i, _)| i);
+                                let cut = frame
+                                    .text()
+                                    .char_indices()
+                                    .nth(80)
+                                    .map_or(frame.text().len(), |(i, _)| i);
                                 eprintln!("\nbnws: frame not in a combined envelope, left out of NATS: {:?}", &frame.text()[..cut]);
                             }
                         }
@@ -242,7 +246,11 @@ pub(crate) async fn record(
     }
     if ledger.lines > 0 {
         if let Some(path) = &ledger.path {
-            eprintln!("bnws: {} gap ledger lines in {}", ledger.lines, path.display());
+            eprintln!(
+                "bnws: {} gap ledger lines in {}",
+                ledger.lines,
+                path.display()
+            );
         }
     }
     finish_sink(sink, interrupted).await?;

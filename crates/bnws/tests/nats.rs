@@ -160,7 +160,11 @@ impl NatsServer {
                     return;
                 }
             }
-            assert!(Instant::now() < deadline, "nats-server on {} did not start", self.port);
+            assert!(
+                Instant::now() < deadline,
+                "nats-server on {} did not start",
+                self.port
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -284,7 +288,10 @@ async fn stored(js: &async_nats::jetstream::Context, name: &str) -> u64 {
 async fn wait_stored(js: &async_nats::jetstream::Context, name: &str, n: u64) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while stored(js, name).await < n {
-        assert!(Instant::now() < deadline, "{name} never reached {n} messages");
+        assert!(
+            Instant::now() < deadline,
+            "{name} never reached {n} messages"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
@@ -295,14 +302,25 @@ fn check_exactly_once(sim: &Sim, messages: &[(String, async_nats::HeaderMap, Vec
     let mut ids = Vec::new();
     for (subject, headers, body) in messages {
         assert_eq!(subject, "binance.spot.btcusdt.trade");
-        assert_eq!(headers.get("Bnws-Stream").unwrap().as_str(), "btcusdt@trade");
+        assert_eq!(
+            headers.get("Bnws-Stream").unwrap().as_str(),
+            "btcusdt@trade"
+        );
         let t: Value = serde_json::from_slice(body).unwrap();
         let id = t["t"].as_u64().unwrap();
         assert_eq!(
-            headers.get(async_nats::header::NATS_MESSAGE_ID).unwrap().as_str(),
+            headers
+                .get(async_nats::header::NATS_MESSAGE_ID)
+                .unwrap()
+                .as_str(),
             format!("spot:btcusdt@trade:BTCUSDT:{id}")
         );
-        let ns: u128 = headers.get("Bnws-Received-Ns").unwrap().as_str().parse().unwrap();
+        let ns: u128 = headers
+            .get("Bnws-Received-Ns")
+            .unwrap()
+            .as_str()
+            .parse()
+            .unwrap();
         assert!(ns > 1_600_000_000_000_000_000, "receive time in ns: {ns}");
         ids.push(id);
     }
@@ -352,7 +370,11 @@ fn one_collector_stores_every_trade_exactly_once_and_no_ledger_without_gaps() {
         "400",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("NATS stored 400 messages"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("NATS stored 400 messages"),
+        "{}",
+        stderr(&out)
+    );
     let messages = runtime.block_on(async {
         let js = jetstream(&[nats.url()]).await;
         let stream = js.get_stream("BINANCE").await.unwrap();
@@ -389,7 +411,7 @@ fn two_collectors_one_killed_and_restarted_store_each_trade_once() {
     };
     let a_args = args("1500");
     let b_args = args("300");
-    let js = runtime.block_on(jetstream(&[url.clone()]));
+    let js = runtime.block_on(jetstream(std::slice::from_ref(&url)));
     let a = spawn_bnws(&refs(&a_args));
     runtime.block_on(wait_stored(&js, "BINANCE", 100));
     let mut b = spawn_bnws(&refs(&b_args));
@@ -408,7 +430,9 @@ fn two_collectors_one_killed_and_restarted_store_each_trade_once() {
     assert!(n >= 1500, "{n}");
     // JetStream dropped the second copies (by Nats-Msg-Id).
     let dups = |err: &str| -> u64 {
-        let at = err.find("duplicates dropped").unwrap_or_else(|| panic!("{err}"));
+        let at = err
+            .find("duplicates dropped")
+            .unwrap_or_else(|| panic!("{err}"));
         let head = &err[..at];
         let open = head.rfind('(').unwrap();
         head[open + 1..].trim().parse().unwrap()
@@ -546,7 +570,10 @@ fn replay_prints_what_was_recorded_in_order() {
     let from_nats = bnws(&["replay", &format!("{}/REC", nats.url())]);
     assert!(from_nats.status.success(), "{}", stderr(&from_nats));
     let lines = |o: &Output| -> Vec<String> {
-        String::from_utf8_lossy(&o.stdout).lines().map(str::to_owned).collect()
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect()
     };
     let recorded = lines(&from_file);
     assert_eq!(recorded.len(), 300);
@@ -570,7 +597,11 @@ fn replay_prints_what_was_recorded_in_order() {
     std::fs::remove_dir_all(&dir).unwrap();
     let bad = bnws(&["replay", "nats://nohost"]);
     assert_eq!(bad.status.code(), Some(2));
-    assert!(stderr(&bad).contains("nats://HOST:PORT"), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("nats://HOST:PORT"),
+        "{}",
+        stderr(&bad)
+    );
 }
 
 /// The streams collector `shard` of `n` (copies `k`) takes.
@@ -587,13 +618,21 @@ fn share(names: &[String], shard: u32, n: u32, k: u32) -> Vec<String> {
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = bnws(&refs);
     assert!(out.status.success(), "{}", stderr(&out));
-    String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 #[test]
 fn shards_cover_every_stream_once_or_twice_and_growing_moves_a_quarter() {
     let names: Vec<String> = (0..200)
-        .map(|i| format!("s{i}usdt@{}", ["trade", "aggTrade", "depth@100ms", "bookTicker"][i % 4]))
+        .map(|i| {
+            format!(
+                "s{i}usdt@{}",
+                ["trade", "aggTrade", "depth@100ms", "bookTicker"][i % 4]
+            )
+        })
         .collect();
     for (k, ns) in [(1u32, 1..=4u32), (2, 2..=4)] {
         for n in ns {
@@ -610,7 +649,11 @@ fn shards_cover_every_stream_once_or_twice_and_growing_moves_a_quarter() {
         let shares: Vec<Vec<String>> = (1..=n).map(|i| share(&names, i, n, 1)).collect();
         names
             .iter()
-            .map(|name| (1..=n).find(|&i| shares[i as usize - 1].contains(name)).unwrap())
+            .map(|name| {
+                (1..=n)
+                    .find(|&i| shares[i as usize - 1].contains(name))
+                    .unwrap()
+            })
             .collect()
     };
     let (three, four) = (owner(3), owner(4));
