@@ -12,7 +12,8 @@
 //! run checks the stream then holds N messages: fewer is a failed run. The
 //! figures are medians of the rounds; the ratio is ours / plain.
 //!
-//! `cargo bench -p bnws --bench nats [-- FRAMES [ROUNDS]]`
+//! `cargo bench -p bnws --bench nats [-- FRAMES [ROUNDS [WINDOW]]]` (WINDOW:
+//! acks in flight for both, default 256, bnws's `--nats-window` default).
 
 #[path = "../../binance-ws/tests/support/adversary.rs"]
 mod adversary;
@@ -23,8 +24,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-const WINDOW: usize = 256;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -52,6 +51,8 @@ fn main() {
         .collect();
     let total = numbers.first().copied().unwrap_or(200_000);
     let rounds = numbers.get(1).copied().unwrap_or(3) as usize;
+    let window = numbers.get(2).copied().unwrap_or(256) as usize;
+    println!("{total} frames, {rounds} rounds, {window} acks in flight");
     let port = free_port();
     let dir = std::env::temp_dir().join(format!("bnws-bench-nats-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -82,8 +83,8 @@ fn main() {
         for kind in ["bnws", "plain"] {
             let name = format!("{}{round}", kind.to_uppercase());
             let (seconds, stored) = match kind {
-                "bnws" => runtime.block_on(run_bnws(&js, &url, &name, total)),
-                _ => runtime.block_on(run_plain(&js, &name, total)),
+                "bnws" => runtime.block_on(run_bnws(&js, &url, &name, total, window)),
+                _ => runtime.block_on(run_plain(&js, &name, total, window)),
             };
             let rate = stored as f64 / seconds;
             println!(
@@ -149,6 +150,7 @@ async fn run_bnws(
     url: &str,
     name: &str,
     total: u64,
+    window: usize,
 ) -> (f64, u64) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("ws://{}", listener.local_addr().unwrap());
@@ -167,6 +169,8 @@ async fn run_bnws(
         &name.to_lowercase(),
         "--count",
         &total.to_string(),
+        "--nats-window",
+        &window.to_string(),
     ]
     .iter()
     .map(|s| s.to_string())
@@ -187,7 +191,12 @@ async fn run_bnws(
     (seconds, count(js, name).await)
 }
 
-async fn run_plain(js: &async_nats::jetstream::Context, name: &str, total: u64) -> (f64, u64) {
+async fn run_plain(
+    js: &async_nats::jetstream::Context,
+    name: &str,
+    total: u64,
+    window: usize,
+) -> (f64, u64) {
     let subject = format!("{}.spot.btcusdt.trade", name.to_lowercase());
     js.create_stream(async_nats::jetstream::stream::Config {
         name: name.to_string(),
@@ -201,10 +210,10 @@ async fn run_plain(js: &async_nats::jetstream::Context, name: &str, total: u64) 
         .map(|id| bytes::Bytes::from(adversary::trade(id, false)))
         .collect();
     let started = Instant::now();
-    let mut acks = std::collections::VecDeque::with_capacity(WINDOW);
+    let mut acks = std::collections::VecDeque::with_capacity(window);
     for payload in payloads {
         acks.push_back(js.publish(subject.clone(), payload).await.unwrap());
-        if acks.len() >= WINDOW {
+        if acks.len() >= window {
             acks.pop_front().unwrap().await.unwrap();
         }
     }
