@@ -247,6 +247,21 @@ impl Faults {
         }
     }
 
+    /// A hole in a trade stream: leave the next `count` trades of `symbol`
+    /// out of its trade and aggTrade streams (an aggregate trade goes with
+    /// its first trade), as though the frames were lost on the way; REST
+    /// (`/api/v3/historicalTrades`, `/api/v3/aggTrades`) still has them.
+    /// False for an unknown symbol.
+    pub fn hide_trades(&self, symbol: &str, count: u64) -> bool {
+        match self.market.symbol(symbol) {
+            Some(m) => {
+                m.lock().unwrap().hide_trades(count);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// A futures gap: leave the next `count` book updates of `symbol` on
     /// `venue` out of its diff-depth streams as though the events carrying
     /// them were lost, so the next event's `pu` is a `u` the client never

@@ -93,6 +93,8 @@ pub struct SymbolMarket {
     windows: [DepthWindow; 2],
     /// Book updates still to leave out of the depth streams (a fault).
     skip: u64,
+    /// Trades still to leave out of the trade and aggTrade streams.
+    hide: u64,
     /// Klines, tickers and averages, from the same fills.
     stats: SymbolStats,
     top: (Option<Quote>, Option<Quote>),
@@ -112,6 +114,7 @@ impl SymbolMarket {
             aggs: Recent::default(),
             windows: Default::default(),
             skip: 0,
+            hide: 0,
             top,
         }
     }
@@ -141,6 +144,13 @@ impl SymbolMarket {
     /// Leave the next `count` book updates out of the depth streams.
     pub fn skip_updates(&mut self, count: u64) {
         self.skip = self.skip.saturating_add(count);
+    }
+
+    /// Leave the next `count` trades out of the trade and aggTrade streams
+    /// (an aggregate trade goes with its first trade); they stay in the
+    /// trade log that REST serves.
+    pub fn hide_trades(&mut self, count: u64) {
+        self.hide = self.hide.saturating_add(count);
     }
 
     fn symbol(&self) -> &str {
@@ -214,8 +224,16 @@ impl SymbolMarket {
             return;
         };
         let trade_stream = StreamName::Trade(symbol.clone());
+        let hidden: Vec<bool> = fills
+            .iter()
+            .map(|_| {
+                let hide = self.hide > 0;
+                self.hide = self.hide.saturating_sub(1);
+                hide
+            })
+            .collect();
         {
-            for fill in fills {
+            for (fill, _) in fills.iter().zip(&hidden).filter(|(_, hidden)| !**hidden) {
                 let trade = Trade::<Millis> {
                     event_time: Time::new(now),
                     symbol: self.symbol().to_owned(),
@@ -231,8 +249,11 @@ impl SymbolMarket {
         }
         // One aggTrade per run of fills of the same taker order at one price.
         let agg_stream = StreamName::AggTrade(symbol);
+        let mut at = 0;
         for run in fills.chunk_by(|a, b| a.taker_order_id == b.taker_order_id && a.price == b.price)
         {
+            let hide = hidden[at];
+            at += run.len();
             self.aggs
                 .push((run[0].trade_id, run[run.len() - 1].trade_id));
             let (first, last) = (run[0], run[run.len() - 1]);
@@ -248,7 +269,9 @@ impl SymbolMarket {
                 buyer_is_maker: first.buyer_is_maker,
                 ignore: true,
             };
-            hub.emit(&agg_stream, agg);
+            if !hide {
+                hub.emit(&agg_stream, agg);
+            }
         }
     }
 

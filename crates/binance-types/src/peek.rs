@@ -310,6 +310,142 @@ fn object_key(bytes: &[u8], pos: usize) -> Option<(Key<'_>, usize)> {
     Some((key, at + 1))
 }
 
+/// Where an event sits in its stream's sequence, for a gap check: read
+/// from bytes like [`order_key`], without decoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sequence<'a> {
+    /// Ids that follow one another without holes: a trade's `t`, an
+    /// aggregate trade's `a` (`first == last`), a spot diff's `U`..`u`.
+    Ids {
+        /// The event's first id.
+        first: u64,
+        /// Its last id.
+        last: u64,
+    },
+    /// A futures (or options) diff: `pu` must be the previous event's `u`.
+    Chained {
+        /// `pu`.
+        previous: u64,
+        /// `u`.
+        last: u64,
+    },
+    /// A closed kline (`k.x` true): its open time and interval
+    /// (`1m`, `1h`, …); the next closed one opens one interval later.
+    Closed {
+        /// `k.t`, in the stream's time unit.
+        open: u64,
+        /// `k.i`.
+        interval: &'a str,
+    },
+}
+
+/// The [`Sequence`] of a trade, aggregate trade, diff depth or closed kline
+/// frame (raw or combined); `None` for any other frame, and for a kline
+/// that is not closed yet.
+pub fn sequence_of(bytes: &[u8]) -> Option<Sequence<'_>> {
+    let pos = skip_ws(bytes, 0);
+    let payload = match sniff::first_member(bytes, pos) {
+        Some(("stream", Value::Str(_, end))) => sniff::next_member(bytes, end, "data")?,
+        Some(_) => pos,
+        None => return None,
+    };
+    let fields = Fields::read(bytes, payload)?;
+    match fields.e? {
+        "trade" => fields.t.map(|id| Sequence::Ids {
+            first: id,
+            last: id,
+        }),
+        "aggTrade" => fields.a.map(|id| Sequence::Ids {
+            first: id,
+            last: id,
+        }),
+        "depthUpdate" => match (fields.first, fields.u, fields.pu) {
+            (_, Some(last), Some(previous)) => Some(Sequence::Chained { previous, last }),
+            (Some(first), Some(last), None) => Some(Sequence::Ids { first, last }),
+            _ => None,
+        },
+        "kline" | "continuous_kline" => {
+            let kline = Fields::read(bytes, fields.k?)?;
+            match (kline.closed, kline.t, kline.interval) {
+                (true, Some(open), Some(interval)) => Some(Sequence::Closed { open, interval }),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The members of one object a [`Sequence`] is read from.
+#[derive(Default)]
+struct Fields<'a> {
+    e: Option<&'a str>,
+    t: Option<u64>,
+    a: Option<u64>,
+    first: Option<u64>,
+    u: Option<u64>,
+    pu: Option<u64>,
+    /// Where `k`'s object starts.
+    k: Option<usize>,
+    closed: bool,
+    interval: Option<&'a str>,
+}
+
+impl<'a> Fields<'a> {
+    fn read(bytes: &'a [u8], pos: usize) -> Option<Fields<'a>> {
+        if bytes.get(pos) != Some(&b'{') {
+            return None;
+        }
+        let mut fields = Fields::default();
+        let mut at = skip_ws(bytes, pos + 1);
+        if bytes.get(at) == Some(&b'}') {
+            return Some(fields);
+        }
+        loop {
+            let (name, value) = member_key(bytes, at)?;
+            let slot = match name {
+                "t" => Some(&mut fields.t),
+                "a" => Some(&mut fields.a),
+                "U" => Some(&mut fields.first),
+                "u" => Some(&mut fields.u),
+                "pu" => Some(&mut fields.pu),
+                _ => None,
+            };
+            let end = match (name, slot) {
+                ("e", _) | ("i", _) => {
+                    let (text, end) = string(bytes, value)?;
+                    match name {
+                        "e" => fields.e = Some(text),
+                        _ => fields.interval = Some(text),
+                    }
+                    end
+                }
+                ("x", _) => {
+                    fields.closed = bytes[value..].starts_with(b"true");
+                    skip_value(bytes, value)?
+                }
+                ("k", _) => {
+                    fields.k = Some(value);
+                    skip_value(bytes, value)?
+                }
+                (_, Some(slot)) => match sniff::unsigned(bytes, value) {
+                    Some((n, end)) if end > value => {
+                        *slot = Some(n);
+                        end
+                    }
+                    _ => skip_value(bytes, value)?,
+                },
+                _ => skip_value(bytes, value)?,
+            };
+            at = skip_ws(bytes, end);
+            match bytes.get(at)? {
+                b',' => at = skip_ws(bytes, at + 1),
+                b'}' => return Some(fields),
+                _ => return None,
+            }
+        }
+    }
+}
+
 /// The `s` member of the object at `pos`, if it is a plain string.
 fn nested_symbol(bytes: &[u8], pos: usize) -> Option<&str> {
     let mut at = skip_ws(bytes, pos + 1);
@@ -493,6 +629,57 @@ mod tests {
         for (text, want) in cases {
             let got = order_key_of(text.as_bytes()).map(|k| (k.value, k.symbol));
             assert_eq!(got, *want, "{text}");
+        }
+    }
+
+    #[test]
+    fn reads_where_an_event_sits_in_its_sequence() {
+        let cases: &[(&str, Option<Sequence<'_>>)] = &[
+            (
+                r#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":12,"p":"1","q":"1","T":1,"m":true,"M":true}}"#,
+                Some(Sequence::Ids {
+                    first: 12,
+                    last: 12,
+                }),
+            ),
+            (
+                r#"{"e":"aggTrade","E":1,"s":"BTCUSDT","a":7,"p":"1","q":"1","f":3,"l":4,"T":1,"m":true,"M":true}"#,
+                Some(Sequence::Ids { first: 7, last: 7 }),
+            ),
+            (
+                r#"{"e":"depthUpdate","E":1,"s":"BNBBTC","U":157,"u":160,"b":[],"a":[]}"#,
+                Some(Sequence::Ids {
+                    first: 157,
+                    last: 160,
+                }),
+            ),
+            (
+                r#"{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT","U":157,"u":160,"pu":149,"b":[],"a":[]}"#,
+                Some(Sequence::Chained {
+                    previous: 149,
+                    last: 160,
+                }),
+            ),
+            (
+                r#"{"e":"kline","E":1,"s":"BNBBTC","k":{"t":60000,"T":119999,"s":"BNBBTC","i":"1m","f":1,"L":2,"o":"1","c":"1","h":"1","l":"1","v":"1","n":2,"x":true,"q":"1","V":"1","Q":"1","B":"0"}}"#,
+                Some(Sequence::Closed {
+                    open: 60000,
+                    interval: "1m",
+                }),
+            ),
+            (
+                r#"{"e":"kline","E":1,"s":"BNBBTC","k":{"t":60000,"i":"1m","x":false}}"#,
+                None,
+            ),
+            (
+                r#"{"u":400900217,"s":"BNBUSDT","b":"1","B":"1","a":"1","A":"1"}"#,
+                None,
+            ),
+            (r#"{"e":"24hrTicker","E":1,"s":"X"}"#, None),
+            (r#"[{"e":"trade","t":1}]"#, None),
+        ];
+        for (frame, want) in cases {
+            assert_eq!(sequence_of(frame.as_bytes()), *want, "{frame}");
         }
     }
 }

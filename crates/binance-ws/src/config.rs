@@ -441,6 +441,11 @@ pub(crate) struct Options {
     /// How long a WebSocket API request waits for its answer (default 10 s,
     /// Binance's own backend timeout).
     pub request_timeout: Duration,
+    /// Connections per market socket (1 to 4, default 1).
+    pub market_connections: usize,
+    /// REST request weight a manager's sockets may spend a minute filling
+    /// holes (default 1200, a fifth of spot's 6000; 0 turns backfill off).
+    pub backfill_weight: u32,
 }
 
 impl Default for Options {
@@ -461,6 +466,8 @@ impl Default for Options {
             user_connections: 2,
             recv_window: None,
             request_timeout: Duration::from_secs(10),
+            market_connections: 1,
+            backfill_weight: 1200,
         }
     }
 }

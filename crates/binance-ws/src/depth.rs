@@ -362,7 +362,8 @@ impl DepthCaches {
         let weight = venue_snapshot_weight(venue, options.snapshot_limit);
         let task = BookTask {
             venue,
-            socket: socket.raw(),
+            // The book procedure checks the sequence itself.
+            socket: socket.raw().gap_check(false),
             net,
             rest_url,
             snapshots: snapshot_pace(&options, weight),

@@ -31,7 +31,7 @@ use tokio::time::Instant;
 use crate::error::{Error, ErrorKind};
 use crate::link::State;
 use crate::market::{Command, Connections, Handle};
-use crate::message::{Message, Status};
+use crate::message::{Message, Position, Status};
 use crate::queue::{Entry, Queue};
 use crate::rest;
 use crate::task_socket::{task_stream, Starter, TaskSocket};
@@ -531,6 +531,8 @@ impl<U: TimeUnit> Task<U> {
                 self.coverage();
                 return Seen::Nothing;
             }
+            // Only a market socket's own ledger backfills.
+            Ok(Entry::Backfill(_)) => return Seen::Nothing,
             Err(e) => {
                 // The connection gave up (its reconnect budget spent).
                 tracing::info!("user connection {number} ended: {e}");
@@ -638,8 +640,11 @@ impl<U: TimeUnit> Task<U> {
             self.queue.push(Message::Status(Status::Reconnected));
         }
         if let Some(from) = self.gap_since.take() {
-            self.queue
-                .push(Message::Status(Status::Gap { from, to: now }));
+            self.queue.push(Message::Status(Status::Gap {
+                stream: None,
+                from: Position::Time(from),
+                to: Position::Time(now),
+            }));
         }
     }
 

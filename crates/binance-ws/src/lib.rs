@@ -45,6 +45,7 @@ mod depth;
 mod error;
 mod futures;
 mod futures_user;
+mod ledger;
 mod limiter;
 mod link;
 mod manager;
@@ -71,7 +72,7 @@ pub use depth::{
 pub use error::{Error, ErrorKind};
 pub use futures_user::{FuturesUserSocket, DEFAULT_KEEPALIVE as FUTURES_LISTEN_KEY_KEEPALIVE};
 pub use manager::{SocketManager, SocketManagerBuilder};
-pub use message::{FuturesStreamEvent, Message, RawFrame, Status, StreamEvent};
+pub use message::{FuturesStreamEvent, Message, Position, RawFrame, Status, StreamEvent};
 pub use socket::Socket;
 pub use user::{UserSocket, UserStream};
 pub use wsapi::WsApi;

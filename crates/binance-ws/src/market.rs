@@ -52,6 +52,10 @@ pub(crate) struct Plan {
     /// their order key while a rotation's two connections deliver (two
     /// user events may share a time); the owner deduplicates them.
     pub user_data: bool,
+    /// Which copy of the same streams (0 for the first): a socket with
+    /// [`connections(n)`](crate::Socket::connections) reads `n` connections
+    /// that differ only in this, opened apart and rotated at different times.
+    pub replica: u8,
 }
 
 /// Above this many streams, connect bare and SUBSCRIBE rather than put the
@@ -104,10 +108,11 @@ impl Plan {
     /// (which a long list keeps out of the URL).
     pub fn key(&self) -> String {
         format!(
-            "{}#{}#{}",
+            "{}#{}#{}#{}",
             self.initial_url(),
             self.streams.join("/"),
-            self.private
+            self.private,
+            self.replica
         )
     }
 
@@ -173,6 +178,10 @@ type Registry<U> = Mutex<HashMap<String, (u64, Handle<U>)>>;
 pub(crate) struct Connections<U: TimeUnit> {
     base: String,
     pub env: Arc<LinkEnv>,
+    /// The spot REST base, where holes are filled from (`None`: nowhere).
+    pub rest: Option<String>,
+    /// The weight budget every socket's backfill shares.
+    pub backfill_pace: Arc<Window>,
     registry: Arc<Registry<U>>,
     next_id: AtomicU64,
 }
@@ -180,12 +189,21 @@ pub(crate) struct Connections<U: TimeUnit> {
 impl<U: TimeUnit> Connections<U> {
     /// Connections to the stream host at `base`.
     pub fn new(base: String, env: Arc<LinkEnv>) -> Self {
+        let weight = env.options.backfill_weight as usize;
         Connections {
             base,
             env,
+            rest: None,
+            backfill_pace: Arc::new(Window::new(weight, Duration::from_secs(60))),
             registry: Arc::default(),
             next_id: AtomicU64::new(1),
         }
+    }
+
+    /// Holes are filled from the spot REST API at `url`.
+    pub fn rest(mut self, url: String) -> Self {
+        self.rest = Some(url);
+        self
     }
 
     /// A fresh id for a reader (or a private connection).
@@ -220,6 +238,7 @@ impl<U: TimeUnit> Connections<U> {
             micros: venue == Venue::Spot && U::PER_SECOND == Micros::PER_SECOND,
             private: 0,
             user_data: false,
+            replica: 0,
         }
     }
 
@@ -265,8 +284,13 @@ pub(crate) fn spawn<U: TimeUnit>(
         // (answered by a pong) when nothing was heard for a third of it.
         Venue::UsdM | Venue::CoinM | Venue::Options => (8, Some(options.watchdog / 3)),
     };
+    // Copies of the same streams rotate apart, so that never more than one
+    // of them is switching: copy i after (1 - i/8) of the lifetime.
+    let rotate_after = options
+        .rotate_after
+        .mul_f64(1.0 - f64::from(plan.replica) / 8.0);
     let settings = Settings {
-        rotate_after: Some(options.rotate_after),
+        rotate_after: Some(rotate_after),
         overlap: options.rotation_overlap,
         pace: Some(Window::new(pace, Duration::from_secs(1))),
         send_timeout: options.request_timeout,
@@ -859,6 +883,7 @@ mod tests {
             micros: false,
             private: 0,
             user_data: false,
+            replica: 0,
         };
         let mut market = Market::<Millis>::new(plan, None);
         let queue = Arc::new(Queue::new(100, Overflow::DropOldest));
@@ -950,6 +975,7 @@ mod tests {
             micros: false,
             private: 0,
             user_data: false,
+            replica: 0,
         };
         let mut market = Market::<Millis>::new(plan, None);
         market.url();

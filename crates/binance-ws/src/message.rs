@@ -123,14 +123,36 @@ pub enum Status {
         /// How many.
         dropped: u64,
     },
-    /// User sockets: no subscription was live from `from` to `to` (every
-    /// connection was down at once), so account events of that time may be
-    /// missing: read open orders and balances through REST to catch up.
+    /// Something is known to be missing from `from` to `to` (both
+    /// included), never silence:
+    /// - market sockets: events of `stream` whose sequence broke (trade or
+    ///   aggregate trade ids, diff-depth update ids, futures `pu`; closed
+    ///   kline open times). A socket with backfill fills trade, aggregate
+    ///   trade and kline holes from REST and then says [`Status::GapFilled`];
+    ///   what it cannot fill stays a gap;
+    /// - user sockets (`stream` is `None`): no subscription was live between
+    ///   these times (every connection was down at once), so account events
+    ///   of that time may be missing: read open orders and balances through
+    ///   REST to catch up.
     Gap {
-        /// When the last live subscription was lost.
-        from: SystemTime,
-        /// When a subscription was live again.
-        to: SystemTime,
+        /// The stream, as Binance names it (market sockets).
+        stream: Option<String>,
+        /// The first missing id or time.
+        from: Position,
+        /// The last missing id or time.
+        to: Position,
+    },
+    /// Part of a [`Status::Gap`] was filled from REST: the events of
+    /// `stream` from `from` to `to` (both included) were delivered just
+    /// before this status, in order, between the gap and it (raw frames say
+    /// [`RawFrame::backfilled`]). The rest of the gap, if any, stays missing.
+    GapFilled {
+        /// The stream, as Binance names it.
+        stream: String,
+        /// The first id or time filled.
+        from: Position,
+        /// The last id or time filled.
+        to: Position,
     },
     /// One stream of a connection went quiet while the connection stayed
     /// up (see [`SocketManagerBuilder::stream_watchdog`](crate::SocketManagerBuilder::stream_watchdog)):
@@ -162,11 +184,23 @@ impl std::fmt::Display for Status {
             Status::Reconnected => f.write_str("reconnected"),
             Status::Rotated => f.write_str("switched to a fresh connection"),
             Status::Lagged { dropped } => write!(f, "fell behind: {dropped} messages dropped"),
-            Status::Gap { from, to } => write!(
+            Status::Gap {
+                stream: None,
+                from,
+                to,
+            } => write!(
                 f,
                 "no live subscription for {} ms: account events of that time may be missing",
-                epoch_ms(to).saturating_sub(epoch_ms(from))
+                to.value().saturating_sub(from.value())
             ),
+            Status::Gap {
+                stream: Some(stream),
+                from,
+                to,
+            } => write!(f, "{stream}: missing {from} to {to}"),
+            Status::GapFilled { stream, from, to } => {
+                write!(f, "{stream}: filled {from} to {to} from REST")
+            }
             Status::StreamSilent { stream, silent_for } => write!(
                 f,
                 "{stream}: nothing for {} ms while the connection was up; moving to a fresh connection",
@@ -194,8 +228,15 @@ impl Status {
             Status::Reconnected => json!({"state": "reconnected"}),
             Status::Rotated => json!({"state": "rotated"}),
             Status::Lagged { dropped } => json!({"state": "lagged", "dropped": dropped}),
-            Status::Gap { from, to } => {
-                json!({"state": "gap", "from": epoch_ms(from), "to": epoch_ms(to)})
+            Status::Gap { stream, from, to } => {
+                let mut gap = json!({"state": "gap", "from": from.value(), "to": to.value(), "unit": from.unit()});
+                if let Some(stream) = stream {
+                    gap["stream"] = stream.as_str().into();
+                }
+                gap
+            }
+            Status::GapFilled { stream, from, to } => {
+                json!({"state": "gap_filled", "stream": stream, "from": from.value(), "to": to.value(), "unit": from.unit()})
             }
             Status::StreamSilent { stream, silent_for } => {
                 json!({"state": "stream_silent", "stream": stream, "silent_ms": silent_for.as_millis() as u64})
@@ -206,6 +247,42 @@ impl Status {
         };
         value["e"] = "status".into();
         value
+    }
+}
+
+/// A bound of a [`Status::Gap`]: an id of the stream's sequence, or a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Position {
+    /// A trade id, aggregate trade id or depth update id.
+    Id(u64),
+    /// A time (a closed kline's open time; a user socket's outage).
+    Time(SystemTime),
+}
+
+impl Position {
+    /// The id, or the time in epoch milliseconds.
+    pub fn value(&self) -> u64 {
+        match self {
+            Position::Id(id) => *id,
+            Position::Time(t) => epoch_ms(t),
+        }
+    }
+
+    /// `"id"` or `"ms"`: what [`value`](Self::value) counts.
+    pub fn unit(&self) -> &'static str {
+        match self {
+            Position::Id(_) => "id",
+            Position::Time(_) => "ms",
+        }
+    }
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Position::Id(id) => write!(f, "id {id}"),
+            Position::Time(_) => write!(f, "{} ms", self.value()),
+        }
     }
 }
 

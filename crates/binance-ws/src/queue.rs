@@ -21,6 +21,8 @@ use crate::message::{Message, RawFrame, Status};
 pub(crate) enum Entry<U: TimeUnit> {
     Frame(RawFrame),
     Status(Box<Status>, std::marker::PhantomData<U>),
+    /// What a backfill brought back (market sockets' own).
+    Backfill(Box<crate::ledger::Filled>),
 }
 
 impl<U: TimeUnit> Entry<U> {

@@ -8,16 +8,18 @@ use std::time::Duration;
 
 use binance_types::futures::decode_futures;
 use binance_types::futures::stream::FuturesStream;
+use binance_types::peek::{peek, Peek};
 use binance_types::venue::{Route, Venue};
 use binance_types::{Millis, StreamName, TimeUnit};
 use serde_json::Value;
 use tokio::sync::{oneshot, watch};
 
 use crate::error::Error;
+use crate::ledger::{Backfill, Filled, Ledger, Verdict};
 use crate::link::State;
 use crate::market::{Command, Connections, Control, Handle, Plan};
 use crate::message::Message;
-use crate::message::{FuturesStreamEvent, Status, StreamEvent};
+use crate::message::{FuturesStreamEvent, Position, RawFrame, Status, StreamEvent};
 use crate::queue::{Entry, Pop, Queue};
 
 /// Entries a socket takes from its queue under one lock.
@@ -53,6 +55,17 @@ pub struct Socket<U: TimeUnit = Millis> {
     closed: bool,
     /// A terminal error was yielded by the `Stream` impl.
     done: bool,
+    /// Connections per stream (1 to 4).
+    copies: usize,
+    /// Follow sequences and report holes (see [`Socket::gap_check`]).
+    gap_check: bool,
+    /// Fill holes from REST where Binance keeps the events.
+    backfill: bool,
+    /// Built when the socket attaches.
+    ledger: Option<Ledger>,
+    /// Messages ready for the reader, before the queue is read again (a
+    /// frame may give a gap status and itself, a backfill many).
+    ready: VecDeque<Message<U>>,
 }
 
 impl<U: TimeUnit> Socket<U> {
@@ -71,6 +84,7 @@ impl<U: TimeUnit> Socket<U> {
     ) -> Self {
         let options = &manager.env.options;
         let queue = Arc::new(Queue::new(options.queue_capacity, options.overflow));
+        let copies = options.market_connections.clamp(1, 4);
         Socket {
             id: manager.next_reader(),
             venue,
@@ -89,7 +103,47 @@ impl<U: TimeUnit> Socket<U> {
             streams: HashMap::new(),
             closed: false,
             done: false,
+            copies,
+            gap_check: true,
+            backfill: true,
+            ledger: None,
+            ready: VecDeque::new(),
         }
+    }
+
+    /// Read each stream on `count` connections (1 to 4; default the
+    /// manager's [`market_connections`](crate::SocketManagerBuilder::market_connections)),
+    /// opened apart and rotated at different times, so that a drop of any
+    /// one loses nothing. Each event is delivered once: by its sequence
+    /// (trade `t`, aggTrade `a`, depth `u`, closed kline open time), else
+    /// its order key (bookTicker `u`, the event time of clock-pushed
+    /// events), else its content. Set before connecting.
+    pub fn connections(mut self, count: usize) -> Self {
+        if self.handles.is_empty() {
+            self.copies = count.clamp(1, 4);
+        }
+        self
+    }
+
+    /// Follow each stream whose events carry a sequence (trade and
+    /// aggregate trade ids, diff depth `U`/`u` or `pu`, closed kline open
+    /// times) and report a hole as [`Status::Gap`] (default on). Off, only
+    /// repeats from several connections are dropped. Set before connecting.
+    pub fn gap_check(mut self, on: bool) -> Self {
+        self.gap_check = on;
+        self
+    }
+
+    /// Fill holes in spot trade and aggregate-trade streams from REST
+    /// (default on; within the manager's
+    /// [`backfill_weight_per_minute`](crate::SocketManagerBuilder::backfill_weight_per_minute)).
+    /// A stream's live events wait while its hole is filled, so everything
+    /// arrives in order: [`Status::Gap`], the filled events (raw frames say
+    /// [`backfilled`](crate::RawFrame::backfilled)), [`Status::GapFilled`],
+    /// then the live ones. Set before connecting.
+    pub fn backfill(mut self, on: bool) -> Self {
+        self.backfill = on;
+        self
     }
 
     /// Hand over frames as received ([`Message::Raw`]) instead of decoding
@@ -164,6 +218,9 @@ impl<U: TimeUnit> Socket<U> {
         if self.closed {
             return;
         }
+        if self.handles.is_empty() {
+            self.start_ledger();
+        }
         while self.handles.len() < self.plans.len() {
             let handle = self.manager.connection(&self.plans[self.handles.len()].0);
             handle.send(Command::Attach {
@@ -176,16 +233,77 @@ impl<U: TimeUnit> Socket<U> {
         }
     }
 
+    /// Copies of the plans for redundant connections, and the ledger.
+    fn start_ledger(&mut self) {
+        if self.copies > 1 && self.plans.iter().all(|(p, _)| p.replica == 0) {
+            let first: Vec<(Plan, usize)> = self.plans.clone();
+            for replica in 1..self.copies {
+                for (plan, count) in &first {
+                    let mut copy = plan.clone();
+                    copy.replica = replica as u8;
+                    self.plans.push((copy, *count));
+                }
+            }
+        }
+        let redundant = self.copies > 1;
+        if !self.gap_check && !redundant {
+            return;
+        }
+        let on = self.backfill && self.gap_check && self.manager.env.options.backfill_weight > 0;
+        let backfill = match (&self.manager.rest, on) {
+            (Some(rest), true) if self.venue == Venue::Spot && !self.raw_ws() => {
+                Some(Arc::new(Backfill {
+                    rest: rest.clone(),
+                    net: self.manager.env.net.clone(),
+                    venue: self.venue,
+                    pace: self.manager.backfill_pace.clone(),
+                    combined: self.plans.iter().all(|(p, _)| p.combined),
+                    per_ms: U::PER_SECOND / 1000,
+                }))
+            }
+            _ => None,
+        };
+        let mut ledger = Ledger::new(redundant, U::PER_SECOND / 1000, backfill);
+        if !self.gap_check {
+            ledger = ledger.without_sequences();
+        }
+        self.ledger = Some(ledger);
+    }
+
+    /// A raw-path socket on several streams: its frames do not name theirs.
+    fn raw_ws(&self) -> bool {
+        self.plans
+            .iter()
+            .any(|(p, _)| !p.combined && p.streams.len() != 1)
+    }
+
     /// The next message, connecting first if needed.
     pub async fn recv(&mut self) -> Result<Message<U>, Error> {
         if self.handles.is_empty() && !self.closed {
             self.connect().await?;
         }
-        if let Some(entry) = self.take_local() {
-            return Ok(self.finish(entry));
+        loop {
+            if let Some(message) = self.next_ready() {
+                return Ok(message);
+            }
+            let entry = self
+                .queue
+                .next(&mut self.pending, self.user_timeout)
+                .await?;
+            self.process(entry);
         }
-        let entry = self.queue.next(&mut self.pending, self.user_timeout).await;
-        entry.map(|e| self.finish(e))
+    }
+
+    /// A message already at hand: ready, or made from an entry taken from
+    /// the queue without waiting.
+    fn next_ready(&mut self) -> Option<Message<U>> {
+        loop {
+            if let Some(message) = self.ready.pop_front() {
+                return Some(message);
+            }
+            let entry = self.take_local()?;
+            self.process(entry);
+        }
     }
 
     /// Everything ready, up to `max` messages, appended to `out`: the fast
@@ -204,10 +322,10 @@ impl<U: TimeUnit> Socket<U> {
         out.push(first);
         let mut added = 1;
         while added < max {
-            let Some(entry) = self.take_local() else {
+            let Some(message) = self.next_ready() else {
                 break;
             };
-            out.push(self.finish(entry));
+            out.push(message);
             added += 1;
         }
         Ok(added)
@@ -238,14 +356,95 @@ impl<U: TimeUnit> Socket<U> {
         })
     }
 
-    /// Turn a queue entry into what the reader gets: decoded here, in the
-    /// reader's time, by the market's decoder, unless the socket is raw.
-    fn finish(&mut self, entry: Entry<U>) -> Message<U> {
-        let frame = match entry {
-            Entry::Status(status, _) => return Message::Status(*status),
-            Entry::Frame(frame) if self.raw => return Message::Raw(frame),
-            Entry::Frame(frame) => frame,
+    /// Turn a queue entry into what the reader gets (into `ready`): frames
+    /// judged by the ledger, then decoded, in the reader's time.
+    fn process(&mut self, entry: Entry<U>) {
+        match entry {
+            Entry::Status(status, _) => self.ready.push_back(Message::Status(*status)),
+            Entry::Frame(frame) => self.judge(frame),
+            Entry::Backfill(filled) => self.filled(*filled),
+        }
+    }
+
+    /// Pass a frame through the ledger (repeats, holes, backfill).
+    fn judge(&mut self, frame: RawFrame) {
+        let Some(ledger) = &mut self.ledger else {
+            let message = self.finish(frame);
+            return self.ready.push_back(message);
         };
+        let bytes = frame.text().as_bytes();
+        let stream = match peek(bytes) {
+            Peek::Data {
+                stream: Some(stream),
+            } => stream,
+            Peek::Data { stream: None } => match self.plans.first() {
+                Some((plan, _)) if plan.streams.len() == 1 => plan.streams[0].as_str(),
+                _ => "",
+            },
+            _ => "",
+        };
+        let verdict = ledger.check(stream, &frame);
+        match verdict {
+            Verdict::Pass => {}
+            Verdict::Repeat | Verdict::Held => return,
+            Verdict::Hole {
+                from,
+                to,
+                backfilling,
+            } => {
+                let stream = stream.to_owned();
+                if let (true, Position::Id(first), Position::Id(last)) = (backfilling, from, to) {
+                    let backfill = ledger.backfill().cloned().expect("backfilling");
+                    let queue = self.queue.clone();
+                    let name = stream.clone();
+                    tokio::spawn(async move {
+                        let filled = backfill.fill(name, first, last).await;
+                        queue.push_over(Entry::Backfill(Box::new(filled)));
+                    });
+                }
+                self.ready.push_back(Message::Status(Status::Gap {
+                    stream: Some(stream),
+                    from,
+                    to,
+                }));
+                if backfilling {
+                    return;
+                }
+            }
+        }
+        let message = self.finish(frame);
+        self.ready.push_back(message);
+    }
+
+    /// A backfill is back: its events, what it filled, then the stream's
+    /// held frames, in order.
+    fn filled(&mut self, filled: Filled) {
+        for frame in filled.frames {
+            let message = self.finish(frame);
+            self.ready.push_back(message);
+        }
+        if let Some((from, to)) = filled.range {
+            self.ready.push_back(Message::Status(Status::GapFilled {
+                stream: filled.stream.clone(),
+                from,
+                to,
+            }));
+        }
+        let held = match &mut self.ledger {
+            Some(ledger) => ledger.release(&filled.stream, filled.hole_to),
+            None => return,
+        };
+        for frame in held {
+            self.judge(frame);
+        }
+    }
+
+    /// What the reader gets for a frame: itself if the socket is raw, else
+    /// decoded by the market's decoder.
+    fn finish(&mut self, frame: RawFrame) -> Message<U> {
+        if self.raw {
+            return Message::Raw(frame);
+        }
         let bytes = frame.text().as_bytes();
         let decoded = match self.venue {
             Venue::Spot => binance_types::frame::decode_as::<U>(bytes).map(|decoded| {
@@ -284,25 +483,31 @@ impl<U: TimeUnit> Socket<U> {
         self.connect().await?;
         let max = self.manager.env.options.max_streams_per_connection;
         for (base, names) in self.by_base(names) {
-            let mut rest = names.as_slice();
-            for i in 0..self.handles.len() {
-                let room = max.saturating_sub(self.plans[i].1).min(rest.len());
-                if room == 0 || self.plans[i].0.base != base {
-                    continue;
+            // Each copy of the streams gets them (redundant connections).
+            for replica in 0..self.copies as u8 {
+                let mut rest = names.as_slice();
+                for i in 0..self.handles.len() {
+                    let (plan, count) = &self.plans[i];
+                    let room = max.saturating_sub(*count).min(rest.len());
+                    if room == 0 || plan.base != base || plan.replica != replica {
+                        continue;
+                    }
+                    let (now, later) = rest.split_at(room);
+                    control(&self.handles[i], Control::Subscribe(now.to_vec())).await?;
+                    self.plans[i].1 += now.len();
+                    rest = later;
                 }
-                let (now, later) = rest.split_at(room);
-                control(&self.handles[i], Control::Subscribe(now.to_vec())).await?;
-                self.plans[i].1 += now.len();
-                rest = later;
-            }
-            // More than the connections hold: open more, as for a large multiplex socket.
-            for chunk in rest.chunks(max) {
-                let mut plan = self
-                    .manager
-                    .plan_at(base.clone(), self.venue, chunk.to_vec(), true);
-                plan.private = self.private;
-                self.plans.push((plan, chunk.len()));
-                self.attach();
+                // More than the connections hold: open more, as for a large
+                // multiplex socket.
+                for chunk in rest.chunks(max) {
+                    let mut plan =
+                        self.manager
+                            .plan_at(base.clone(), self.venue, chunk.to_vec(), true);
+                    plan.private = self.private;
+                    plan.replica = replica;
+                    self.plans.push((plan, chunk.len()));
+                    self.attach();
+                }
             }
         }
         self.connect().await
@@ -461,13 +666,19 @@ impl<U: TimeUnit> futures_util::Stream for Socket<U> {
         }
         // Attach synchronously; states are reported as messages.
         this.attach();
-        if let Some(entry) = this.take_local() {
-            return Poll::Ready(Some(Ok(this.finish(entry))));
+        loop {
+            if let Some(message) = this.next_ready() {
+                return Poll::Ready(Some(Ok(message)));
+            }
+            match std::task::ready!(this.queue.poll_next(&mut this.pending, cx)) {
+                Ok(entry) => this.process(entry),
+                Err(error) => {
+                    if error.is_terminal() {
+                        this.done = true;
+                    }
+                    return Poll::Ready(Some(Err(error)));
+                }
+            }
         }
-        let result = std::task::ready!(this.queue.poll_next(&mut this.pending, cx));
-        if result.as_ref().is_err_and(Error::is_terminal) {
-            this.done = true;
-        }
-        Poll::Ready(Some(result.map(|e| this.finish(e))))
     }
 }

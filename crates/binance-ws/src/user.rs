@@ -27,7 +27,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use crate::auth::{sign_query, KeyType};
 use crate::error::{Error, ErrorKind};
 use crate::link::{LinkEnv, State};
-use crate::message::{Message, Status, StreamEvent};
+use crate::message::{Message, Position, Status, StreamEvent};
 use crate::queue::Queue;
 use crate::task_socket::{task_stream, Starter, TaskSocket};
 use crate::wsapi::{ApiEvent, Signer, WsApi};
@@ -969,8 +969,9 @@ impl<U: TimeUnit> UserTask<U> {
                 if self.ever_covered {
                     let from = self.gap_since.take().unwrap_or_else(SystemTime::now);
                     self.push(Status::Gap {
-                        from,
-                        to: SystemTime::now(),
+                        stream: None,
+                        from: Position::Time(from),
+                        to: Position::Time(SystemTime::now()),
                     });
                     self.push(Status::Reconnected);
                 } else {

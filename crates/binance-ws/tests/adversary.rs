@@ -216,6 +216,57 @@ async fn market_sockets_through_the_proxy_get_every_trade_once() {
     }
 }
 
+/// Two connections carry the same streams through the chaos proxy; either
+/// is reset now and then. Without backfill, only the other connection can
+/// cover what the reset one missed: every trade arrives once, in order.
+#[tokio::test]
+async fn redundant_connections_through_the_proxy_cover_each_others_resets() {
+    let (sim, proxy) = behind_proxy(busy_market(), 15).await;
+    let manager = builder_at(proxy.url())
+        .backfill_weight_per_minute(0)
+        .build()
+        .unwrap();
+    let mut socket = manager
+        .multiplex_socket(&["btcusdt@trade", "btcusdt@depth@100ms"])
+        .unwrap()
+        .connections(2);
+    let (mut ids, mut statuses, mut resets) = (Vec::new(), Vec::new(), 0);
+    while ids.len() < 4000 {
+        match next(&mut socket).await.unwrap() {
+            Message::Event(StreamEvent {
+                event: Event::Trade(t),
+                ..
+            }) => ids.push(t.trade_id),
+            Message::Status(s) => statuses.push(s),
+            _ => {}
+        }
+        // Every 600 trades, reset the connection opened last but one: the
+        // two open ones take turns.
+        if ids.len() == 600 * (resets + 1) {
+            let accepted = proxy.connections.load(std::sync::atomic::Ordering::SeqCst);
+            proxy.reset_connection(accepted - 2);
+            resets += 1;
+        }
+    }
+    assert!(reconnects(&statuses) >= 5, "{statuses:?}");
+    assert!(
+        !statuses
+            .iter()
+            .any(|s| matches!(s, Status::Gap { .. } | Status::Malformed { .. })),
+        "{statuses:?}"
+    );
+    assert!(
+        ids.windows(2).all(|w| w[1] == w[0] + 1),
+        "every id once, in order"
+    );
+    let truth: Vec<u64> = sim.trades("BTCUSDT").iter().map(|f| f.trade_id).collect();
+    let at = truth
+        .iter()
+        .position(|t| *t == ids[0])
+        .expect("a real trade");
+    assert_eq!(&truth[at..at + ids.len()], ids, "the simulator's trades");
+}
+
 #[tokio::test]
 async fn depth_caches_through_the_proxy_stay_true() {
     let (sim, proxy) = behind_proxy(busy_market(), 7).await;

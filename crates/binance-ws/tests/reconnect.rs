@@ -389,10 +389,16 @@ async fn a_stream_gone_silent_is_reported_and_moved_to_a_fresh_connection() {
     }
     assert_eq!(sim.faults().silence_stream(depth), 1);
     let (mut silent, mut rotated, mut depths_after) = (Vec::new(), false, 0);
+    let mut gaps = Vec::new();
     while depths_after < 10 {
         match next(&mut socket).await.unwrap() {
             Message::Status(Status::StreamSilent { stream, .. }) => silent.push(stream),
             Message::Status(Status::Rotated) => rotated = true,
+            // What the silence lost is in the ledger.
+            Message::Status(Status::Gap {
+                stream: Some(stream),
+                ..
+            }) => gaps.push(stream),
             Message::Status(s) => panic!("the connection itself was fine: {s:?}"),
             Message::Event(e) => match e.event {
                 Event::Trade(t) => trades.push(t.trade_id),
@@ -403,6 +409,10 @@ async fn a_stream_gone_silent_is_reported_and_moved_to_a_fresh_connection() {
         }
     }
     assert_eq!(silent, [depth], "the silent stream, and only it, is named");
+    assert!(
+        gaps.iter().all(|s| s == depth),
+        "only the silent stream lost events: {gaps:?}"
+    );
     assert!(
         trades.windows(2).all(|w| w[1] == w[0] + 1),
         "the other stream lost nothing across the move"

@@ -406,8 +406,13 @@ async fn one_connection_resubscribes_and_reports_the_gap() {
     // The gap is reported once the new subscription is live.
     loop {
         match next(&mut user).await.expect("socket alive") {
-            Message::Status(Status::Gap { from, to }) => {
+            Message::Status(Status::Gap {
+                stream: None,
+                from,
+                to,
+            }) => {
                 assert!(to >= from);
+                assert_eq!(from.unit(), "ms");
                 break;
             }
             Message::Status(_) => {}
