@@ -666,3 +666,57 @@ fn shards_cover_every_stream_once_or_twice_and_growing_moves_a_quarter() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("I/N"), "{}", stderr(&bad));
 }
+
+#[test]
+fn a_hole_goes_to_the_ledger_file_and_subject_and_the_backfill_is_marked() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sim = busy_sim(&runtime);
+    let nats = NatsServer::single();
+    let dir = temp_dir("ledger");
+    let js = runtime.block_on(jetstream(&[nats.url()]));
+    let collector = spawn_bnws(&[
+        "--endpoint",
+        &sim.ws_url(),
+        "--rest",
+        &sim.rest_url(),
+        "record",
+        "btcusdt@trade",
+        "--sink",
+        &nats.url(),
+        "--out",
+        dir.to_str().unwrap(),
+        "--count",
+        "400",
+    ]);
+    runtime.block_on(wait_stored(&js, "BINANCE", 50));
+    // Nine trades never reach the stream; REST still has them.
+    assert!(sim.faults().hide_trades("BTCUSDT", 9));
+    let err = wait_ok(collector, "the collector");
+    let ledger = std::fs::read_to_string(dir.join("ledger.jsonl"))
+        .unwrap_or_else(|e| panic!("ledger.jsonl: {e}\n{err}"));
+    let lines: Vec<Value> = ledger
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let states: Vec<&str> = lines.iter().map(|l| l["state"].as_str().unwrap()).collect();
+    assert!(states.contains(&"gap") && states.contains(&"gap_filled"), "{ledger}");
+    assert!(states.iter().all(|s| ["gap", "gap_filled"].contains(s)), "{ledger}");
+    let messages = runtime.block_on(read_all(&js, "BINANCE"));
+    let (ledger_msgs, frames): (Vec<_>, Vec<_>) = messages
+        .into_iter()
+        .partition(|(subject, _, _)| subject == "binance.ledger");
+    // The same lines on the ledger subject.
+    let published: Vec<Value> = ledger_msgs
+        .iter()
+        .map(|(_, _, body)| serde_json::from_slice(body).unwrap())
+        .collect();
+    assert_eq!(published, lines);
+    // The hole was filled: every trade once, the filled ones marked.
+    assert_eq!(check_exactly_once(&sim, &frames), 400);
+    let backfilled = frames
+        .iter()
+        .filter(|(_, h, _)| h.get("Bnws-Backfill").map(|v| v.as_str()) == Some("1"))
+        .count();
+    assert_eq!(backfilled, 9, "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
