@@ -430,7 +430,8 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if names.is_empty() {
+    let streams_command = matches!(cli.command, Command::Stream { .. } | Command::Record { .. });
+    if streams_command && names.is_empty() {
         say!("this --shard takes none of the listed streams: nothing to do");
         return Ok(ExitCode::SUCCESS);
     }
