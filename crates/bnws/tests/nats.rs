@@ -699,8 +699,14 @@ fn a_hole_goes_to_the_ledger_file_and_subject_and_the_backfill_is_marked() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let states: Vec<&str> = lines.iter().map(|l| l["state"].as_str().unwrap()).collect();
-    assert!(states.contains(&"gap") && states.contains(&"gap_filled"), "{ledger}");
-    assert!(states.iter().all(|s| ["gap", "gap_filled"].contains(s)), "{ledger}");
+    assert!(
+        states.contains(&"gap") && states.contains(&"gap_filled"),
+        "{ledger}"
+    );
+    assert!(
+        states.iter().all(|s| ["gap", "gap_filled"].contains(s)),
+        "{ledger}"
+    );
     let messages = runtime.block_on(read_all(&js, "BINANCE"));
     let (ledger_msgs, frames): (Vec<_>, Vec<_>) = messages
         .into_iter()
