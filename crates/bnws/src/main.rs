@@ -127,7 +127,7 @@ enum Command {
         #[arg(required = true, value_name = "STREAM")]
         streams: Vec<String>,
         /// Directory for the recording files.
-        #[arg(long, value_name = "DIR", required_unless_present_any = ["sink", "dry_run"])]
+        #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// Start a new file after this many frames.
         #[arg(long, default_value_t = 100_000)]
@@ -448,6 +448,10 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             ledger,
             ..
         } => {
+            if out.is_none() && sink.is_none() {
+                say!("record needs --out DIR (gzip files) or --sink nats://HOST:PORT[,HOST:PORT…] (JetStream), or both");
+                return Ok(ExitCode::from(2));
+            }
             let sink = match sink {
                 Some(address) => {
                     let url = match nats::parse_url(address) {

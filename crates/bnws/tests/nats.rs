@@ -595,6 +595,20 @@ fn replay_prints_what_was_recorded_in_order() {
     assert!(!only.is_empty());
     assert_eq!(lines(&trades), only);
     std::fs::remove_dir_all(&dir).unwrap();
+    let nowhere = bnws(&["record", "btcusdt@trade"]);
+    assert_eq!(nowhere.status.code(), Some(2));
+    assert!(
+        stderr(&nowhere).contains("--out DIR") && stderr(&nowhere).contains("--sink nats://"),
+        "{}",
+        stderr(&nowhere)
+    );
+    let bad = bnws(&["record", "btcusdt@trade", "--sink", "http://h:1"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("nats://HOST:PORT"),
+        "{}",
+        stderr(&bad)
+    );
     let bad = bnws(&["replay", "nats://nohost"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(
