@@ -5,7 +5,10 @@
 //!   reads them and publishes each with its headers, waiting for the acks;
 //! - `plain`: in this process, the same N payloads published on one subject
 //!   with `Context::publish`, acks awaited in order with the same number in
-//!   flight (256), the publisher a user would write by hand.
+//!   flight (1024), the publisher a user would write by hand;
+//! - `headers`: the same, each message with the headers bnws sends
+//!   (`Bnws-Stream`, `Bnws-Received-Ns`, a `Nats-Msg-Id` JetStream checks
+//!   against its duplicate window): what the headers cost on their own.
 //!
 //! A run's time is from the start of publishing (bnws: from the process's
 //! start, so its connecting is counted against it) to the last ack; each
@@ -13,7 +16,7 @@
 //! figures are medians of the rounds; the ratio is ours / plain.
 //!
 //! `cargo bench -p bnws --bench nats [-- FRAMES [ROUNDS [WINDOW]]]` (WINDOW:
-//! acks in flight for both, default 256, bnws's `--nats-window` default).
+//! acks in flight for all, default 1024, bnws's `--nats-window` default).
 
 #[path = "../../binance-ws/tests/support/adversary.rs"]
 mod adversary;
@@ -51,7 +54,7 @@ fn main() {
         .collect();
     let total = numbers.first().copied().unwrap_or(200_000);
     let rounds = numbers.get(1).copied().unwrap_or(3) as usize;
-    let window = numbers.get(2).copied().unwrap_or(256) as usize;
+    let window = numbers.get(2).copied().unwrap_or(1024) as usize;
     println!("{total} frames, {rounds} rounds, {window} acks in flight");
     let port = free_port();
     let dir = std::env::temp_dir().join(format!("bnws-bench-nats-{}", std::process::id()));
@@ -77,14 +80,15 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let js = runtime
         .block_on(async { async_nats::jetstream::new(async_nats::connect(&url).await.unwrap()) });
-    let (mut ours, mut plain) = (Vec::new(), Vec::new());
+    let (mut ours, mut plain, mut headers) = (Vec::new(), Vec::new(), Vec::new());
     let mut failed = false;
     for round in 1..=rounds {
-        for kind in ["bnws", "plain"] {
+        for kind in ["bnws", "plain", "headers"] {
             let name = format!("{}{round}", kind.to_uppercase());
             let (seconds, stored) = match kind {
                 "bnws" => runtime.block_on(run_bnws(&js, &url, &name, total, window)),
-                _ => runtime.block_on(run_plain(&js, &name, total, window)),
+                "plain" => runtime.block_on(run_plain(&js, &name, total, window, false)),
+                _ => runtime.block_on(run_plain(&js, &name, total, window, true)),
             };
             let rate = stored as f64 / seconds;
             println!(
@@ -94,7 +98,8 @@ fn main() {
             failed |= stored != total;
             match kind {
                 "bnws" => ours.push(rate),
-                _ => plain.push(rate),
+                "plain" => plain.push(rate),
+                _ => headers.push(rate),
             }
             runtime.block_on(async { js.delete_stream(&name).await.unwrap() });
         }
@@ -103,9 +108,11 @@ fn main() {
         v.sort_by(|a, b| a.partial_cmp(b).unwrap());
         v[v.len() / 2]
     };
-    let (o, p) = (median(&mut ours), median(&mut plain));
+    let (o, p, h) = (median(&mut ours), median(&mut plain), median(&mut headers));
     println!("median bnws record --sink: {o:.0} msg/s");
     println!("median plain async-nats:   {p:.0} msg/s");
+    println!("median plain with headers: {h:.0} msg/s");
+    println!("ratio ours/headers: {:.2}", o / h);
     println!("ratio ours/plain: {:.2}", o / p);
     if failed {
         println!("SOME RUNS FAILED");
@@ -196,6 +203,7 @@ async fn run_plain(
     name: &str,
     total: u64,
     window: usize,
+    with_headers: bool,
 ) -> (f64, u64) {
     let subject = format!("{}.spot.btcusdt.trade", name.to_lowercase());
     js.create_stream(async_nats::jetstream::stream::Config {
@@ -211,8 +219,24 @@ async fn run_plain(
         .collect();
     let started = Instant::now();
     let mut acks = std::collections::VecDeque::with_capacity(window);
-    for payload in payloads {
-        acks.push_back(js.publish(subject.clone(), payload).await.unwrap());
+    for (id, payload) in (1u64..).zip(payloads) {
+        let ack = if with_headers {
+            let mut h = async_nats::HeaderMap::new();
+            h.insert("Bnws-Stream", "btcusdt@trade");
+            let ns = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos();
+            h.insert("Bnws-Received-Ns", ns.to_string().as_str());
+            h.insert(
+                async_nats::header::NATS_MESSAGE_ID,
+                format!("spot:btcusdt@trade:BTCUSDT:{id}").as_str(),
+            );
+            js.publish_with_headers(subject.clone(), h, payload).await
+        } else {
+            js.publish(subject.clone(), payload).await
+        };
+        acks.push_back(ack.unwrap());
         if acks.len() >= window {
             acks.pop_front().unwrap().await.unwrap();
         }

@@ -155,7 +155,7 @@ enum Command {
         #[arg(long, value_name = "N", default_value_t = 100_000)]
         nats_buffer: usize,
         /// Publishes waiting for their JetStream acks at most.
-        #[arg(long, value_name = "N", default_value_t = 256)]
+        #[arg(long, value_name = "N", default_value_t = 1024)]
         nats_window: usize,
         /// The gap ledger (JSON lines of `gap` and `gap_filled` statuses;
         /// default with --out: DIR/ledger.jsonl). With --sink, also
