@@ -21,8 +21,10 @@ use binance_ws::{
 };
 use clap::{Parser, Subcommand};
 
+mod nats;
 mod output;
 mod record;
+mod shard;
 
 /// Binance real-time data: stream, keep a book, record and replay.
 #[derive(Parser, Debug)]
@@ -101,6 +103,8 @@ enum Command {
         /// Stop after this many messages.
         #[arg(long)]
         count: Option<u64>,
+        #[command(flatten)]
+        shard: ShardArgs,
     },
     /// Keep a local order book and print it.
     Book {
@@ -120,24 +124,59 @@ enum Command {
         #[arg(long)]
         count: Option<u64>,
     },
-    /// Record raw frames with receive times into rotating gzip files.
+    /// Record raw frames with receive times into rotating gzip files
+    /// (--out), and/or publish them to NATS JetStream (--sink).
     Record {
         /// Stream names.
         #[arg(required = true, value_name = "STREAM")]
         streams: Vec<String>,
         /// Directory for the recording files.
         #[arg(long, value_name = "DIR")]
-        out: PathBuf,
+        out: Option<PathBuf>,
         /// Start a new file after this many frames.
         #[arg(long, default_value_t = 100_000)]
         rotate: u64,
         /// Stop after this many frames.
         #[arg(long)]
         count: Option<u64>,
+        /// Publish every frame to NATS JetStream: the payload as Binance sent
+        /// it, on subject PREFIX.MARKET.<stream, `@` as `.`>, headers
+        /// Bnws-Stream, Bnws-Received-Ns, Nats-Msg-Id (deduplicated over 2 min).
+        #[arg(long, value_name = "nats://HOST:PORT[,HOST:PORT…]")]
+        sink: Option<String>,
+        /// The JetStream stream, created if missing with subjects PREFIX.>
+        /// (default: the sink's /STREAM, or BINANCE).
+        #[arg(long, value_name = "NAME", requires = "sink")]
+        nats_stream: Option<String>,
+        /// The subject prefix.
+        #[arg(long, value_name = "PREFIX", default_value = "binance")]
+        nats_prefix: String,
+        /// Replicas of the stream when it is created (3 on a 3-node cluster).
+        #[arg(long, value_name = "R", default_value_t = 1)]
+        replicas: usize,
+        /// Frames buffered while NATS is slow or away; when full, reading
+        /// pauses (said on stderr) and the socket's queue reports Lagged.
+        #[arg(long, value_name = "N", default_value_t = 100_000)]
+        nats_buffer: usize,
+        /// Publishes waiting for their JetStream acks at most.
+        #[arg(long, value_name = "N", default_value_t = 1024)]
+        nats_window: usize,
+        /// The gap ledger (JSON lines of `gap` and `gap_filled` statuses;
+        /// default with --out: DIR/ledger.jsonl). With --sink, also
+        /// published to PREFIX.ledger.
+        #[arg(long, value_name = "FILE")]
+        ledger: Option<PathBuf>,
+        #[command(flatten)]
+        shard: ShardArgs,
+        /// Print the streams this collector would record (its --shard
+        /// share), one a line, and exit.
+        #[arg(long)]
+        dry_run: bool,
     },
-    /// Play a recording (ours or shared/captures') to stdout, or serve it.
+    /// Play a recording (ours or shared/captures') to stdout, or serve it;
+    /// or read back a NATS JetStream stream (nats://HOST:PORT[,…]/STREAM).
     Replay {
-        /// The recording file (plain or .gz).
+        /// The recording file (plain or .gz), or nats://HOST:PORT[,…]/STREAM.
         file: PathBuf,
         /// Serve it as a stream server on this port instead of printing.
         #[arg(long, value_name = "PORT")]
@@ -148,6 +187,13 @@ enum Command {
         /// Depth snapshots to serve (a `.http.` capture file).
         #[arg(long, value_name = "FILE")]
         snapshots: Option<PathBuf>,
+        /// NATS: only messages on this subject (wildcards allowed), e.g.
+        /// binance.spot.btcusdt.> or binance.ledger.
+        #[arg(long, value_name = "SUBJECT")]
+        subject: Option<String>,
+        /// NATS: after the last stored message, go on printing new ones.
+        #[arg(long)]
+        follow: bool,
     },
     /// Print your account's events (orders, trades, balances) as JSON lines:
     /// spot by default, or --margin, or --isolated SYMBOL. Keys come from
@@ -170,6 +216,18 @@ enum Command {
     },
     /// Run the simulator as a server.
     Sim(binance_sim::cli::SimArgs),
+}
+
+/// `--shard I/N` and `--shard-copies K`.
+#[derive(clap::Args, Debug)]
+struct ShardArgs {
+    /// Take only this collector's share of the streams: collector I (1 to
+    /// N) of N, by rendezvous hashing (growing N moves about 1/N of them).
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+    /// Collectors that take each stream (2: every stream has two owners).
+    #[arg(long, value_name = "K", default_value_t = 1)]
+    shard_copies: u32,
 }
 
 /// A human line on stderr.
@@ -261,6 +319,32 @@ fn manager(cli: &Cli, endpoint: Endpoint, demo: bool) -> Result<SocketManager, S
     builder.build().map_err(|e| e.to_string())
 }
 
+/// This collector's `--shard` share of `names` (all of them without one);
+/// a bad `--shard` exits 2 naming it and the valid form.
+fn take_shard(args: &ShardArgs, names: Vec<String>) -> Result<Vec<String>, ExitCode> {
+    let Some(spec) = &args.shard else {
+        if args.shard_copies != 1 {
+            say!("--shard-copies goes with --shard I/N");
+            return Err(ExitCode::from(2));
+        }
+        return Ok(names);
+    };
+    let shard = shard::parse(spec, args.shard_copies).map_err(|e| {
+        say!("{e}");
+        ExitCode::from(2)
+    })?;
+    let taken = shard.take(&names);
+    say!(
+        "shard {}/{} (copies {}): {} of {} streams",
+        shard.index,
+        shard.count,
+        shard.copies,
+        taken.len(),
+        names.len()
+    );
+    Ok(taken)
+}
+
 /// Check stream names of `market`; a bad one exits 2 naming it and the
 /// valid forms.
 fn check_names(market: Venue, names: &[String]) -> Result<Vec<String>, ExitCode> {
@@ -316,7 +400,19 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             serve,
             speed,
             snapshots,
-        } => return record::replay(file, *serve, *speed, snapshots.as_deref()).await,
+            subject,
+            follow,
+        } => {
+            return record::replay(record::ReplayArgs {
+                file,
+                serve: *serve,
+                speed: *speed,
+                snapshots: snapshots.as_deref(),
+                subject: subject.as_deref(),
+                follow: *follow,
+            })
+            .await
+        }
         _ => {}
     }
     // Check names before connecting anywhere.
@@ -328,6 +424,86 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             }
         }
         _ => Vec::new(),
+    };
+    let names = match &cli.command {
+        Command::Stream { shard, .. } | Command::Record { shard, .. } => {
+            match take_shard(shard, names) {
+                Ok(n) => n,
+                Err(code) => return Ok(code),
+            }
+        }
+        _ => names,
+    };
+    if let Command::Record { dry_run: true, .. } = &cli.command {
+        for name in &names {
+            println!("{name}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let streams_command = matches!(cli.command, Command::Stream { .. } | Command::Record { .. });
+    if streams_command && names.is_empty() {
+        say!("this --shard takes none of the listed streams: nothing to do");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let record_outputs = match &cli.command {
+        Command::Record {
+            out,
+            rotate,
+            sink,
+            nats_stream,
+            nats_prefix,
+            replicas,
+            nats_buffer,
+            nats_window,
+            ledger,
+            ..
+        } => {
+            if out.is_none() && sink.is_none() {
+                say!("record needs --out DIR (gzip files) or --sink nats://HOST:PORT[,HOST:PORT…] (JetStream), or both");
+                return Ok(ExitCode::from(2));
+            }
+            let sink = match sink {
+                Some(address) => {
+                    let url = match nats::parse_url(address) {
+                        Ok(u) => u,
+                        Err(e) => {
+                            say!("--sink {e}");
+                            return Ok(ExitCode::from(2));
+                        }
+                    };
+                    if nats_prefix.is_empty()
+                        || !nats_prefix.split('.').all(|t| {
+                            !t.is_empty()
+                                && t.chars()
+                                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                        })
+                    {
+                        say!("--nats-prefix `{nats_prefix}`: dot-separated tokens of letters, digits, `_` and `-`, e.g. binance or md.binance");
+                        return Ok(ExitCode::from(2));
+                    }
+                    let stream = nats_stream
+                        .clone()
+                        .or_else(|| url.stream.clone())
+                        .unwrap_or_else(|| "BINANCE".into());
+                    Some(nats::SinkConfig {
+                        url,
+                        stream,
+                        replicas: *replicas,
+                        prefix: nats_prefix.clone(),
+                        buffer: *nats_buffer,
+                        window: *nats_window,
+                    })
+                }
+                None => None,
+            };
+            Some(record::Outputs {
+                out: out.clone(),
+                rotate: *rotate,
+                sink,
+                ledger: ledger.clone(),
+            })
+        }
+        _ => None,
     };
     if let (
         Venue::UsdM | Venue::CoinM,
@@ -367,9 +543,10 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             };
             book(&manager, market, rest, symbol, shape).await
         }
-        Command::Record {
-            out, rotate, count, ..
-        } => record::record(&manager, market, &names, out, *rotate, *count).await,
+        Command::Record { count, .. } => {
+            let outputs = record_outputs.ok_or("record without outputs")?;
+            record::record(&manager, market, &names, outputs, *count).await
+        }
         Command::User { status, count, .. } if market != Venue::Spot => {
             futures_user(&manager, market, *status, *count, _sim.as_ref()).await
         }
