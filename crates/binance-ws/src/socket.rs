@@ -374,15 +374,19 @@ impl<U: TimeUnit> Socket<U> {
             return self.ready.push_back(message);
         };
         let bytes = frame.text().as_bytes();
+        // A frame that does not name its stream (raw path, or not even
+        // JSON) belongs to the socket's one stream if it has one: it keeps
+        // its place behind that stream's held frames.
         let stream = match peek(bytes) {
             Peek::Data {
                 stream: Some(stream),
             } => stream,
-            Peek::Data { stream: None } => match self.plans.first() {
-                Some((plan, _)) if plan.streams.len() == 1 => plan.streams[0].as_str(),
+            _ => match self.plans.first() {
+                Some((plan, _)) if !plan.combined && plan.streams.len() == 1 => {
+                    plan.streams[0].as_str()
+                }
                 _ => "",
             },
-            _ => "",
         };
         let verdict = ledger.check(stream, &frame);
         match verdict {

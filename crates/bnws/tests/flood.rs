@@ -212,9 +212,20 @@ async fn a_stuck_pipe_is_a_counted_loss_never_a_silent_one() {
 async fn ctrl_c_ends_a_run_whose_pipe_is_stuck() {
     let total = 100_000;
     let server = FloodServer::start(total, total, vec![], Chaos::fast()).await;
-    let child = stuck_bnws(&server, total, &[]).await;
+    let mut child = stuck_bnws(&server, total, &[]).await;
+    // bnws has printed a good part of the flood (it is running, not still
+    // connecting), and the pipe, no longer read, then holds it back.
+    let mut stdout = child.stdout.take().unwrap();
+    let stdout = tokio::task::spawn_blocking(move || {
+        let mut first = vec![0u8; 256 * 1024];
+        stdout.read_exact(&mut first).map(|_| stdout)
+    })
+    .await
+    .unwrap()
+    .expect("bnws prints");
     let pid = child.id().to_string();
     let waited = interrupt(child).recv_timeout(Duration::from_secs(15));
+    drop(stdout);
     if waited.is_err() {
         Command::new("kill").args(["-KILL", &pid]).status().unwrap();
     }
