@@ -64,6 +64,15 @@ struct Cli {
     /// counted on stderr and the exit code is 3.
     #[arg(long, global = true, value_name = "SECS", default_value_t = 20.0)]
     max_stall: f64,
+    /// Read every stream on this many connections (1 to 4), rotated at
+    /// different times; each event is printed or recorded once.
+    #[arg(long, global = true, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u8).range(1..=4))]
+    connections: u8,
+    /// Leave holes in trade, aggTrade and kline streams as gaps (say them on
+    /// stderr and in the ledger) instead of filling them from REST.
+    #[arg(long, global = true)]
+    no_backfill: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -315,7 +324,12 @@ fn manager(cli: &Cli, endpoint: Endpoint, demo: bool) -> Result<SocketManager, S
             cli.max_stall
         )
     })?;
-    builder = builder.max_stall(stall);
+    builder = builder
+        .max_stall(stall)
+        .market_connections(cli.connections.into());
+    if cli.no_backfill {
+        builder = builder.backfill_weight_per_minute(0);
+    }
     builder.build().map_err(|e| e.to_string())
 }
 

@@ -681,27 +681,32 @@ fn shards_cover_every_stream_once_or_twice_and_growing_moves_a_quarter() {
     assert!(stderr(&bad).contains("I/N"), "{}", stderr(&bad));
 }
 
-#[test]
-fn a_hole_goes_to_the_ledger_file_and_subject_and_the_backfill_is_marked() {
+/// A collector of btcusdt@trade (with `extra` options) whose stream loses
+/// nine trades: the ledger file's lines (also checked to be the ledger
+/// subject's), the trade messages stored, the simulator, and stderr.
+type Stored = Vec<(String, async_nats::HeaderMap, Vec<u8>)>;
+fn run_with_a_hole(tag: &str, extra: &[&str]) -> (Vec<Value>, Stored, Sim, String) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let sim = busy_sim(&runtime);
     let nats = NatsServer::single();
-    let dir = temp_dir("ledger");
+    let dir = temp_dir(tag);
     let js = runtime.block_on(jetstream(&[nats.url()]));
-    let collector = spawn_bnws(&[
-        "--endpoint",
-        &sim.ws_url(),
-        "--rest",
-        &sim.rest_url(),
+    let (ws, rest) = (sim.ws_url(), sim.rest_url());
+    let mut args = vec!["--endpoint", ws.as_str(), "--rest", rest.as_str()];
+    args.extend_from_slice(extra);
+    let url = nats.url();
+    let out = dir.to_str().unwrap().to_owned();
+    args.extend_from_slice(&[
         "record",
         "btcusdt@trade",
         "--sink",
-        &nats.url(),
+        &url,
         "--out",
-        dir.to_str().unwrap(),
+        &out,
         "--count",
         "400",
     ]);
+    let collector = spawn_bnws(&args);
     runtime.block_on(wait_stored(&js, "BINANCE", 50));
     // Nine trades never reach the stream; REST still has them.
     assert!(sim.faults().hide_trades("BTCUSDT", 9));
@@ -712,15 +717,6 @@ fn a_hole_goes_to_the_ledger_file_and_subject_and_the_backfill_is_marked() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let states: Vec<&str> = lines.iter().map(|l| l["state"].as_str().unwrap()).collect();
-    assert!(
-        states.contains(&"gap") && states.contains(&"gap_filled"),
-        "{ledger}"
-    );
-    assert!(
-        states.iter().all(|s| ["gap", "gap_filled"].contains(s)),
-        "{ledger}"
-    );
     let messages = runtime.block_on(read_all(&js, "BINANCE"));
     let (ledger_msgs, frames): (Vec<_>, Vec<_>) = messages
         .into_iter()
@@ -731,6 +727,20 @@ fn a_hole_goes_to_the_ledger_file_and_subject_and_the_backfill_is_marked() {
         .map(|(_, _, body)| serde_json::from_slice(body).unwrap())
         .collect();
     assert_eq!(published, lines);
+    std::fs::remove_dir_all(&dir).unwrap();
+    (lines, frames, sim, err)
+}
+
+#[test]
+fn a_hole_goes_to_the_ledger_file_and_subject_and_the_backfill_is_marked() {
+    let (lines, frames, sim, err) = run_with_a_hole("ledger", &[]);
+    let states: Vec<&str> = lines.iter().map(|l| l["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["gap", "gap_filled"], "{lines:?}");
+    assert_eq!(
+        (&lines[0]["from"], &lines[0]["to"]),
+        (&lines[1]["from"], &lines[1]["to"]),
+        "all of it filled"
+    );
     // The hole was filled: every trade once, the filled ones marked.
     assert_eq!(check_exactly_once(&sim, &frames), 400);
     let backfilled = frames
@@ -738,5 +748,39 @@ fn a_hole_goes_to_the_ledger_file_and_subject_and_the_backfill_is_marked() {
         .filter(|(_, h, _)| h.get("Bnws-Backfill").map(|v| v.as_str()) == Some("1"))
         .count();
     assert_eq!(backfilled, 9, "{err}");
-    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn without_backfill_the_hole_stays_in_the_ledger_exactly() {
+    let (lines, frames, sim, _) = run_with_a_hole("nobackfill", &["--no-backfill"]);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let gap = &lines[0];
+    assert_eq!(
+        (gap["state"].as_str(), gap["unit"].as_str()),
+        (Some("gap"), Some("id"))
+    );
+    assert_eq!(gap["stream"], "btcusdt@trade");
+    let (from, to) = (gap["from"].as_u64().unwrap(), gap["to"].as_u64().unwrap());
+    assert_eq!(to - from + 1, 9);
+    // Stored: every trade of the log but exactly the ledger's.
+    let stored: BTreeSet<u64> = frames
+        .iter()
+        .map(|(_, _, body)| {
+            serde_json::from_slice::<Value>(body).unwrap()["t"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(stored.len(), frames.len(), "each once");
+    let (lo, hi) = (*stored.first().unwrap(), *stored.last().unwrap());
+    let missing: Vec<u64> = sim
+        .trades("BTCUSDT")
+        .iter()
+        .map(|f| f.trade_id)
+        .filter(|id| (lo..=hi).contains(id) && !stored.contains(id))
+        .collect();
+    assert_eq!(missing, (from..=to).collect::<Vec<_>>());
+    assert!(frames
+        .iter()
+        .all(|(_, h, _)| h.get("Bnws-Backfill").is_none()));
 }
