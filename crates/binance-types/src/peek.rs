@@ -343,8 +343,9 @@ pub enum Sequence<'a> {
 }
 
 /// The [`Sequence`] of a trade, aggregate trade, diff depth or closed kline
-/// frame (raw or combined); `None` for any other frame, and for a kline
-/// that is not closed yet.
+/// frame (raw or combined); `None` for any other frame, for a kline that is
+/// not closed yet, and for an event cut short (the object is read to its
+/// end, so a broken frame never moves a sequence).
 pub fn sequence_of(bytes: &[u8]) -> Option<Sequence<'_>> {
     let pos = skip_ws(bytes, 0);
     let payload = match sniff::first_member(bytes, pos) {
@@ -405,17 +406,6 @@ impl<'a> Fields<'a> {
         }
         loop {
             let (name, value) = member_key(bytes, at)?;
-            // Binance writes `e` first: once what the event needs is read,
-            // the rest (a diff's levels, a trade's price) is not scanned.
-            let done = match (fields.e, name) {
-                (Some("trade"), _) => fields.t.is_some(),
-                (Some("aggTrade"), _) => fields.a.is_some(),
-                (Some("depthUpdate"), "b" | "a") => true,
-                _ => false,
-            };
-            if done {
-                return Some(fields);
-            }
             let slot = match name {
                 "t" => Some(&mut fields.t),
                 "a" => Some(&mut fields.a),
@@ -691,6 +681,12 @@ mod tests {
             ),
             (r#"{"e":"24hrTicker","E":1,"s":"X"}"#, None),
             (r#"[{"e":"trade","t":1}]"#, None),
+            // Cut short: read to the end, so a broken frame never moves a
+            // sequence.
+            (
+                r#"{"e":"trade","E":1672515782136,"s":"BNBBTC","t":12345,"p":"0.001","q":"#,
+                None,
+            ),
         ];
         for (frame, want) in cases {
             assert_eq!(sequence_of(frame.as_bytes()), *want, "{frame}");
