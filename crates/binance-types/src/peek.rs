@@ -230,12 +230,10 @@ fn object_key(bytes: &[u8], pos: usize) -> Option<(Key<'_>, usize)> {
     let mut e: Option<&str> = None;
     let mut symbol: Option<&str> = None;
     let (mut big_e, mut t, mut a, mut u, mut last) = (None, None, None, None, None);
-    let mut at = skip_ws(bytes, pos + 1);
-    if bytes.get(at) == Some(&b'}') {
+    if bytes.get(skip_ws(bytes, pos + 1)) == Some(&b'}') {
         return None;
     }
-    loop {
-        let (name, value) = member_key(bytes, at)?;
+    let after = members(bytes, pos, |name, value| {
         let slot = match name {
             "E" => Some(&mut big_e),
             "t" => Some(&mut t),
@@ -271,13 +269,8 @@ fn object_key(bytes: &[u8], pos: usize) -> Option<(Key<'_>, usize)> {
             },
             _ => skip_value(bytes, value)?,
         };
-        at = skip_ws(bytes, end);
-        match bytes.get(at)? {
-            b',' => at = skip_ws(bytes, at + 1),
-            b'}' => break,
-            _ => return None,
-        }
-    }
+        Some(end)
+    })?;
     let id = |value: Option<u64>| {
         value.map(|value| Key {
             value,
@@ -310,7 +303,31 @@ fn object_key(bytes: &[u8], pos: usize) -> Option<(Key<'_>, usize)> {
         Some(_) => None,
         None => id(u.or(last)),
     }?;
-    Some((key, at + 1))
+    Some((key, after))
+}
+
+/// Walk the members of the object at `pos` (which must be `{`): `each`
+/// gets a member's name and the position of its value and returns where
+/// the value ends. The position after the closing `}`; `None` for an
+/// object cut short or not well formed.
+fn members<'a>(
+    bytes: &'a [u8],
+    pos: usize,
+    mut each: impl FnMut(&'a str, usize) -> Option<usize>,
+) -> Option<usize> {
+    let mut at = skip_ws(bytes, pos + 1);
+    if bytes.get(at) == Some(&b'}') {
+        return Some(at + 1);
+    }
+    loop {
+        let (name, value) = member_key(bytes, at)?;
+        at = skip_ws(bytes, each(name, value)?);
+        match bytes.get(at)? {
+            b',' => at = skip_ws(bytes, at + 1),
+            b'}' => return Some(at + 1),
+            _ => return None,
+        }
+    }
 }
 
 /// Where an event sits in its stream's sequence, for a gap check: read
@@ -400,12 +417,7 @@ impl<'a> Fields<'a> {
             return None;
         }
         let mut fields = Fields::default();
-        let mut at = skip_ws(bytes, pos + 1);
-        if bytes.get(at) == Some(&b'}') {
-            return Some(fields);
-        }
-        loop {
-            let (name, value) = member_key(bytes, at)?;
+        members(bytes, pos, |name, value| {
             let slot = match name {
                 "t" => Some(&mut fields.t),
                 "a" => Some(&mut fields.a),
@@ -440,13 +452,9 @@ impl<'a> Fields<'a> {
                 },
                 _ => skip_value(bytes, value)?,
             };
-            at = skip_ws(bytes, end);
-            match bytes.get(at)? {
-                b',' => at = skip_ws(bytes, at + 1),
-                b'}' => return Some(fields),
-                _ => return None,
-            }
-        }
+            Some(end)
+        })?;
+        Some(fields)
     }
 }
 

@@ -482,41 +482,51 @@ impl Backfill {
         filled
     }
 
-    /// The trades of `body` up to id `to`, as trade frames; the last id.
-    fn trades(&self, body: &[u8], symbol: &str, to: u64, filled: &mut Filled) -> Option<u64> {
-        let rows: Vec<TradeRow<'_>> = serde_json::from_slice(body).ok()?;
+    /// The rows of `body` whose position (`at`: id or open time) is up to
+    /// `to`, each as the event `event` writes, into `filled`; the last
+    /// position.
+    fn rows<'b, R: Deserialize<'b>>(
+        &self,
+        body: &'b [u8],
+        to: u64,
+        filled: &mut Filled,
+        at: impl Fn(&R) -> u64,
+        event: impl Fn(&R) -> String,
+    ) -> Option<u64> {
+        let rows: Vec<R> = serde_json::from_slice(body).ok()?;
         let mut last = None;
-        for row in rows.iter().filter(|row| row.id <= to) {
+        for row in rows.iter().filter(|row| at(row) <= to) {
+            filled.frames.push(self.frame(&filled.stream, &event(row)));
+            last = Some(at(row));
+        }
+        last
+    }
+
+    /// Trades as trade frames.
+    fn trades(&self, body: &[u8], symbol: &str, to: u64, filled: &mut Filled) -> Option<u64> {
+        self.rows(body, to, filled, |row: &TradeRow<'_>| row.id, |row| {
             let time = row.time * self.per_ms;
-            let event = format!(
+            format!(
                 r#"{{"e":"trade","E":{time},"s":"{symbol}","t":{},"p":"{}","q":"{}","T":{time},"m":{},"M":{}}}"#,
                 row.id, row.price, row.qty, row.is_buyer_maker, row.is_best_match
-            );
-            filled.frames.push(self.frame(&filled.stream, &event));
-            last = Some(row.id);
-        }
-        last
+            )
+        })
     }
 
-    /// The aggregate trades of `body` up to id `to`, as aggTrade frames.
+    /// Aggregate trades as aggTrade frames.
     fn agg_trades(&self, body: &[u8], symbol: &str, to: u64, filled: &mut Filled) -> Option<u64> {
-        let rows: Vec<AggRow<'_>> = serde_json::from_slice(body).ok()?;
-        let mut last = None;
-        for row in rows.iter().filter(|row| row.a <= to) {
+        self.rows(body, to, filled, |row: &AggRow<'_>| row.a, |row| {
             let time = row.time * self.per_ms;
-            let event = format!(
+            format!(
                 r#"{{"e":"aggTrade","E":{time},"s":"{symbol}","a":{},"p":"{}","q":"{}","f":{},"l":{},"T":{time},"m":{},"M":{}}}"#,
                 row.a, row.p, row.q, row.f, row.l, row.m, row.best
-            );
-            filled.frames.push(self.frame(&filled.stream, &event));
-            last = Some(row.a);
-        }
-        last
+            )
+        })
     }
 
-    /// The candles of `body` opened up to `to` (ms), as closed kline
-    /// frames; the last open time. REST does not give a candle's trade ids:
-    /// `f` and `L` are -1, and `E` is the close time plus 1 ms.
+    /// Candles (opened up to `to`, ms) as closed kline frames. REST does
+    /// not give a candle's trade ids: `f` and `L` are -1, and `E` is the
+    /// close time plus 1 ms.
     fn klines(
         &self,
         body: &[u8],
@@ -525,24 +535,18 @@ impl Backfill {
         to: u64,
         filled: &mut Filled,
     ) -> Option<u64> {
-        let rows: Vec<KlineRow<'_>> = serde_json::from_slice(body).ok()?;
-        let mut last = None;
-        for KlineRow(open, o, h, l, c, v, close, q, n, taker_v, taker_q, _) in
-            rows.iter().filter(|row| row.0 <= to)
-        {
+        self.rows(body, to, filled, |row: &KlineRow<'_>| row.0, |row| {
+            let KlineRow(open, o, h, l, c, v, close, q, n, taker_v, taker_q, _) = row;
             let (t, big_t, e) = (
                 open * self.per_ms,
                 close * self.per_ms,
                 (close + 1) * self.per_ms,
             );
-            let event = format!(
+            format!(
                 r#"{{"e":"kline","E":{e},"s":"{symbol}","k":{{"t":{t},"T":{big_t},"s":"{symbol}","i":"{}","f":-1,"L":-1,"o":"{o}","c":"{c}","h":"{h}","l":"{l}","v":"{v}","n":{n},"x":true,"q":"{q}","V":"{taker_v}","Q":"{taker_q}","B":"0"}}}}"#,
                 interval.as_str()
-            );
-            filled.frames.push(self.frame(&filled.stream, &event));
-            last = Some(*open);
-        }
-        last
+            )
+        })
     }
 
     fn frame(&self, stream: &str, event: &str) -> RawFrame {
