@@ -9,7 +9,7 @@ use std::path::Path;
 
 use binance_types::futures::user::{
     decode_futures_user, AccountUpdateReason, ExecutionType, FuturesUserEvent, MarginType,
-    OrderStatus, PositionSide,
+    OrderStatus, PositionSide, StrategyStatus,
 };
 use serde_json::Value;
 use support::json_files;
@@ -135,12 +135,13 @@ fn coinm_user_vectors_decode_typed_and_encode_back() {
 
 #[test]
 fn unknown_event_types_and_values_decode_without_error() {
-    let grid = br#"{"e":"GRID_UPDATE","T":1669262908216,"E":1669262908218,"gu":{"si":176057039}}"#;
-    let event = decode_futures_user(grid).unwrap();
+    let newer =
+        br#"{"e":"NEWER_UPDATE","T":1669262908216,"E":1669262908218,"nu":{"si":176057039}}"#;
+    let event = decode_futures_user(newer).unwrap();
     assert!(matches!(event, FuturesUserEvent::Unknown(_)));
-    assert_eq!(event.event_type(), "GRID_UPDATE");
+    assert_eq!(event.event_type(), "NEWER_UPDATE");
     assert_eq!(event.event_time().map(|t| t.get()), Some(1669262908218));
-    assert_eq!(event.to_json(), std::str::from_utf8(grid).unwrap());
+    assert_eq!(event.to_json(), std::str::from_utf8(newer).unwrap());
     let no_type = decode_futures_user(br#"{"x":1}"#).unwrap();
     assert_eq!(no_type.event_type(), "");
     assert_eq!(no_type.event_time(), None);
@@ -160,6 +161,33 @@ fn unknown_event_types_and_values_decode_without_error() {
         MarginType::Other("portfolio".into())
     );
     assert_eq!(event.to_json(), std::str::from_utf8(later).unwrap());
+}
+
+/// Grid trading's two events, as Binance's docs show them (no vector file
+/// has them): typed, and back to the same bytes.
+#[test]
+fn grid_and_strategy_updates_are_typed() {
+    let grid = r#"{"e":"GRID_UPDATE","T":1669262908216,"E":1669262908218,"gu":{"si":176057039,"st":"GRID","ss":"WORKING","s":"BTCUSDT","r":"-0.00300716","up":"16720","uq":"-0.001","uf":"-0.00300716","mp":"0.0","ut":1669262908197}}"#;
+    let event = decode_futures_user(grid.as_bytes()).unwrap();
+    let FuturesUserEvent::GridUpdate(update) = &event else {
+        panic!("{event:?}")
+    };
+    assert_eq!(update.grid.status, StrategyStatus::Working);
+    assert_eq!(update.grid.unmatched_quantity.to_string(), "-0.001");
+    assert_eq!(event.event_type(), "GRID_UPDATE");
+    assert_eq!(event.to_json(), grid);
+
+    let strategy = r#"{"e":"STRATEGY_UPDATE","T":1669261797627,"E":1669261797628,"su":{"si":176054594,"st":"GRID","ss":"NEW","s":"BTCUSDT","ut":1669261797627,"c":8007}}"#;
+    let event = decode_futures_user(strategy.as_bytes()).unwrap();
+    let FuturesUserEvent::StrategyUpdate(update) = &event else {
+        panic!("{event:?}")
+    };
+    assert_eq!(
+        (update.strategy.status.clone(), update.strategy.op_code),
+        (StrategyStatus::New, 8007)
+    );
+    assert_eq!(event.event_time().map(|t| t.get()), Some(1669261797628));
+    assert_eq!(event.to_json(), strategy);
 }
 
 #[test]

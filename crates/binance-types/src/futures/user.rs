@@ -762,6 +762,110 @@ pub struct AccountConfigUpdate<U: TimeUnit = Millis> {
     pub multi_assets: Option<MultiAssetsUpdate>,
 }
 
+open_enum! {
+    /// `ss`: a strategy's status (grid trading).
+    StrategyStatus {
+        /// `NEW`.
+        New = "NEW",
+        /// `WORKING`.
+        Working = "WORKING",
+        /// `CANCELLED`.
+        Cancelled = "CANCELLED",
+        /// `EXPIRED`.
+        Expired = "EXPIRED",
+    }
+}
+
+/// The `gu` of a [`GridUpdate`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grid {
+    /// `si`: strategy id.
+    #[serde(rename = "si")]
+    pub strategy_id: u64,
+    /// `st`: strategy type (`GRID`).
+    #[serde(rename = "st")]
+    pub strategy_type: String,
+    /// `ss`: strategy status.
+    #[serde(rename = "ss")]
+    pub status: StrategyStatus,
+    /// `s`: the contract.
+    #[serde(rename = "s")]
+    pub symbol: String,
+    /// `r`: realized profit.
+    #[serde(rename = "r", deserialize_with = "crate::decimal::de")]
+    pub realized_pnl: Decimal,
+    /// `up`: unmatched average price.
+    #[serde(rename = "up", deserialize_with = "crate::decimal::de")]
+    pub unmatched_average_price: Decimal,
+    /// `uq`: unmatched quantity.
+    #[serde(rename = "uq", deserialize_with = "crate::decimal::de")]
+    pub unmatched_quantity: Decimal,
+    /// `uf`: unmatched fee.
+    #[serde(rename = "uf", deserialize_with = "crate::decimal::de")]
+    pub unmatched_fee: Decimal,
+    /// `mp`: matched profit.
+    #[serde(rename = "mp", deserialize_with = "crate::decimal::de")]
+    pub matched_pnl: Decimal,
+    /// `ut`: update time (milliseconds).
+    #[serde(rename = "ut")]
+    pub update_time: u64,
+}
+
+/// `GRID_UPDATE`: a sub-order of a grid strategy was filled, in part or
+/// whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "e", rename = "GRID_UPDATE", bound = "")]
+pub struct GridUpdate<U: TimeUnit = Millis> {
+    /// `T`: transaction time.
+    #[serde(rename = "T")]
+    pub transaction_time: Time<U>,
+    /// `E`: when the event was sent.
+    #[serde(rename = "E")]
+    pub event_time: Time<U>,
+    /// `gu`: the grid.
+    #[serde(rename = "gu")]
+    pub grid: Grid,
+}
+
+/// The `su` of a [`StrategyUpdate`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Strategy {
+    /// `si`: strategy id.
+    #[serde(rename = "si")]
+    pub strategy_id: u64,
+    /// `st`: strategy type (`GRID`).
+    #[serde(rename = "st")]
+    pub strategy_type: String,
+    /// `ss`: strategy status.
+    #[serde(rename = "ss")]
+    pub status: StrategyStatus,
+    /// `s`: the contract.
+    #[serde(rename = "s")]
+    pub symbol: String,
+    /// `ut`: update time (milliseconds).
+    #[serde(rename = "ut")]
+    pub update_time: u64,
+    /// `c`: the opCode saying why (8001 parameters changed, 8002 cancelled
+    /// by the user, 8007 grid added, … 8015; see Binance's list).
+    #[serde(rename = "c")]
+    pub op_code: u32,
+}
+
+/// `STRATEGY_UPDATE`: a strategy was created, cancelled, expired, ….
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "e", rename = "STRATEGY_UPDATE", bound = "")]
+pub struct StrategyUpdate<U: TimeUnit = Millis> {
+    /// `T`: transaction time.
+    #[serde(rename = "T")]
+    pub transaction_time: Time<U>,
+    /// `E`: when the event was sent.
+    #[serde(rename = "E")]
+    pub event_time: Time<U>,
+    /// `su`: the strategy.
+    #[serde(rename = "su")]
+    pub strategy: Strategy,
+}
+
 /// Everything a USD-M or COIN-M user-data (listenKey) stream sends.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged, bound = "")]
@@ -784,8 +888,11 @@ pub enum FuturesUserEvent<U: TimeUnit = Millis> {
     AccountConfigUpdate(AccountConfigUpdate<U>),
     /// `listenKeyExpired`: the key expired; nothing more comes on it.
     ListenKeyExpired(ListenKeyExpired<U>),
-    /// An event this version does not know (`GRID_UPDATE`,
-    /// `STRATEGY_UPDATE`, newer ones), kept verbatim.
+    /// `GRID_UPDATE` (grid trading).
+    GridUpdate(GridUpdate<U>),
+    /// `STRATEGY_UPDATE` (grid trading).
+    StrategyUpdate(StrategyUpdate<U>),
+    /// An event this version does not know (newer ones), kept verbatim.
     Unknown(UnknownEvent),
 }
 
@@ -801,6 +908,8 @@ impl<U: TimeUnit> FuturesUserEvent<U> {
             FuturesUserEvent::MarginCall(_) => "MARGIN_CALL",
             FuturesUserEvent::AccountConfigUpdate(_) => "ACCOUNT_CONFIG_UPDATE",
             FuturesUserEvent::ListenKeyExpired(_) => "listenKeyExpired",
+            FuturesUserEvent::GridUpdate(_) => "GRID_UPDATE",
+            FuturesUserEvent::StrategyUpdate(_) => "STRATEGY_UPDATE",
             FuturesUserEvent::Unknown(raw) => raw.event_type_str().unwrap_or(""),
         }
     }
@@ -815,6 +924,8 @@ impl<U: TimeUnit> FuturesUserEvent<U> {
             FuturesUserEvent::MarginCall(e) => Some(e.event_time),
             FuturesUserEvent::AccountConfigUpdate(e) => Some(e.event_time),
             FuturesUserEvent::ListenKeyExpired(e) => Some(e.event_time),
+            FuturesUserEvent::GridUpdate(e) => Some(e.event_time),
+            FuturesUserEvent::StrategyUpdate(e) => Some(e.event_time),
             FuturesUserEvent::Unknown(raw) => raw.event_time().map(Time::new),
         }
     }
@@ -889,6 +1000,10 @@ fn decode<U: TimeUnit>(bytes: &[u8]) -> Result<FuturesUserEvent<U>, serde_json::
         }
         Some("listenKeyExpired") => {
             FuturesUserEvent::ListenKeyExpired(serde_json::from_slice(payload)?)
+        }
+        Some("GRID_UPDATE") => FuturesUserEvent::GridUpdate(serde_json::from_slice(payload)?),
+        Some("STRATEGY_UPDATE") => {
+            FuturesUserEvent::StrategyUpdate(serde_json::from_slice(payload)?)
         }
         _ => {
             let raw: &RawValue = serde_json::from_slice(payload)?;
