@@ -283,7 +283,7 @@ pub struct Contract {
     /// The funding interval (ms) and the next funding time (0: not a perpetual).
     funding_interval: u64,
     next_funding: u64,
-    /// Every funding so far, oldest first.
+    /// The last fundings (up to [`MAX_FUNDINGS`]), oldest first.
     fundings: Vec<Funding>,
 }
 

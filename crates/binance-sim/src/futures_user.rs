@@ -51,8 +51,9 @@ pub const DEFAULT_LEVERAGE: u32 = 20;
 /// The highest leverage a contract takes.
 pub const MAX_LEVERAGE: u32 = 125;
 /// USD-M leverage brackets: up to this leverage, a position's notional
-/// (USDT) may reach this much (`maxNotionalValue`; Binance's BTCUSDT
-/// brackets of a few years back).
+/// (USDT) may reach this much (`maxNotionalValue`; the simulator's own table,
+/// shaped like Binance's BTCUSDT brackets, through Binance's documented
+/// answer of `"1000000"` at 21×). Every contract uses it.
 const USDM_BRACKETS: &[(u32, u64)] = &[
     (1, 1_000_000_000),
     (2, 600_000_000),
@@ -67,7 +68,7 @@ const USDM_BRACKETS: &[(u32, u64)] = &[
 ];
 /// COIN-M leverage brackets: up to this leverage, a position may hold this
 /// much of the coin (`maxQty`; the simulator's own table, through Binance's
-/// documented answer of `"1000"` at 21×).
+/// documented answer of `"1000"` at 21×). Every contract uses it.
 const COINM_BRACKETS: &[(u32, u64)] = &[
     (1, 50_000),
     (2, 20_000),
