@@ -142,6 +142,10 @@ pub struct FuturesConfig {
     /// How long a listen key lives after its `POST` or `PUT` (Binance: 60
     /// minutes); shorten it to see `listenKeyExpired` in a test.
     pub listen_key_validity: Duration,
+    /// How often perpetuals fund their positions (Binance: 8 h, at 00:00,
+    /// 08:00 and 16:00 UTC); funding times are the whole multiples of it
+    /// since the epoch. Shorten it to see `FUNDING_FEE` in a test.
+    pub funding_interval: Duration,
 }
 
 impl FuturesConfig {
@@ -165,6 +169,7 @@ impl Default for FuturesConfig {
             usdm_port: 0,
             coinm_port: 0,
             listen_key_validity: Duration::from_secs(60 * 60),
+            funding_interval: crate::futures::FUNDING_INTERVAL,
         }
     }
 }

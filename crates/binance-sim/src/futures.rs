@@ -46,8 +46,11 @@ use crate::stats::{kline_bounds, SymbolStats};
 /// `deliveryDate` of a perpetual contract (2100-12-25), as Binance writes it.
 pub const PERPETUAL_DELIVERY_MS: u64 = 4_133_404_800_000;
 
-/// Funding happens every eight hours (00:00, 08:00, 16:00 UTC).
-const FUNDING_PERIOD_MS: u64 = 8 * 3_600_000;
+/// Binance's funding interval: eight hours (00:00, 08:00, 16:00 UTC).
+pub const FUNDING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(8 * 3600);
+
+/// Fundings kept per contract (Binance's funding history answers 1000 at most).
+const MAX_FUNDINGS: usize = 1000;
 
 /// The funding rate the simulator quotes on every perpetual.
 const FUNDING_RATE: Decimal = Decimal::from_parts(1, 0, 0, false, 4);
@@ -238,6 +241,23 @@ pub trait UserFills: Send + Sync {
     /// The synthetic flow (or another order) filled the resting account
     /// order `fill.maker_order_id` of `contract`; true when the order is done.
     fn maker_fill(&self, contract: &Contract, fill: &Fill, now: u64) -> bool;
+
+    /// The perpetual `contract` reached its funding time: every account
+    /// with a position on it pays or receives `funding`.
+    fn funding(&self, contract: &Contract, funding: &Funding);
+}
+
+/// One funding of a perpetual contract: when, at which mark price and rate
+/// (both as the `markPrice` stream writes them), as Binance's funding
+/// history (`GET /fapi/v1/fundingRate`) lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Funding {
+    /// `fundingTime`, ms.
+    pub time: u64,
+    /// `fundingRate`.
+    pub rate: Decimal,
+    /// `markPrice` at that time.
+    pub mark_price: Decimal,
 }
 
 /// One contract's engine and the stream state derived from it.
@@ -260,6 +280,11 @@ pub struct Contract {
     /// Accounts' orders resting on the book, and who settles their fills.
     user_orders: HashSet<u64>,
     user_fills: Option<Arc<dyn UserFills>>,
+    /// The funding interval (ms) and the next funding time (0: not a perpetual).
+    funding_interval: u64,
+    next_funding: u64,
+    /// The last fundings (up to [`MAX_FUNDINGS`]), oldest first.
+    fundings: Vec<Funding>,
 }
 
 impl Contract {
@@ -269,8 +294,13 @@ impl Contract {
         flow: FlowConfig,
         seed: u64,
         history: Option<u64>,
+        funding_interval: u64,
     ) -> Self {
         let mut engine = Engine::new(spec.spec.clone(), flow, seed);
+        let next_funding = match spec.is_perpetual() {
+            true => next_funding_after(now_ms(), funding_interval),
+            false => 0,
+        };
         engine.set_history_window(history);
         let name = FuturesSymbol::new(&spec.spec.symbol).expect("contract symbols are valid");
         let last = engine.last_update_id();
@@ -291,7 +321,45 @@ impl Contract {
             index_candles: PriceCandles::default(),
             user_orders: HashSet::new(),
             user_fills: None,
+            funding_interval,
+            next_funding,
+            fundings: Vec::new(),
             spec,
+        }
+    }
+
+    /// The next funding time (ms; 0 for a delivery contract).
+    pub fn next_funding_time(&self) -> u64 {
+        self.next_funding
+    }
+
+    /// The contract's last fundings (up to 1000), oldest first.
+    pub fn fundings(&self) -> &[Funding] {
+        &self.fundings
+    }
+
+    /// At or after the funding time: fund the accounts' positions at the
+    /// mark price and rate the `markPrice` stream shows, and move the next
+    /// funding time on by the interval (past `now`, when ticks were missed).
+    fn fund(&mut self, now: u64) {
+        if self.next_funding == 0 || now < self.next_funding {
+            return;
+        }
+        let Some(mark) = self.mark_price() else {
+            return;
+        };
+        let funding = Funding {
+            time: self.next_funding,
+            rate: self.format.rate(FUNDING_RATE),
+            mark_price: self.format.rate(mark),
+        };
+        if self.fundings.len() == MAX_FUNDINGS {
+            self.fundings.remove(0);
+        }
+        self.fundings.push(funding);
+        self.next_funding = next_funding_after(now, self.funding_interval);
+        if let Some(hook) = self.user_fills.clone() {
+            hook.funding(self, &funding);
         }
     }
 
@@ -594,10 +662,7 @@ impl Contract {
             index_price: f.rate(index),
             estimated_settle_price: f.rate(index),
             funding_rate: perpetual.then(|| f.rate(FUNDING_RATE)),
-            next_funding_time: Time::new(match perpetual {
-                true => (now / FUNDING_PERIOD_MS + 1) * FUNDING_PERIOD_MS,
-                false => 0,
-            }),
+            next_funding_time: Time::new(self.next_funding),
         })
     }
 
@@ -883,9 +948,17 @@ pub struct FuturesMarket {
     actions_per_second: u32,
 }
 
+/// The first funding time after `now`: the next whole multiple of the
+/// interval since the epoch (00:00, 08:00, 16:00 UTC for eight hours).
+fn next_funding_after(now: u64, interval: u64) -> u64 {
+    let interval = interval.max(1);
+    (now / interval + 1) * interval
+}
+
 impl FuturesMarket {
     /// Build the engines of `venue`'s contracts, each keeping the history of
-    /// its last `history` update ids.
+    /// its last `history` update ids; perpetuals fund every `funding_interval`
+    /// ([`FUNDING_INTERVAL`] on Binance).
     pub fn new(
         venue: Venue,
         contracts: &[ContractSpec],
@@ -893,7 +966,9 @@ impl FuturesMarket {
         seed: u64,
         actions_per_second: u32,
         history: Option<u64>,
+        funding_interval: std::time::Duration,
     ) -> Self {
+        let interval = u64::try_from(funding_interval.as_millis()).unwrap_or(u64::MAX);
         let contracts = contracts
             .iter()
             .enumerate()
@@ -901,7 +976,8 @@ impl FuturesMarket {
                 let seed = seed
                     .wrapping_mul(1_000_003)
                     .wrapping_add(7919 * (venue as u64 + 1) + i as u64);
-                let contract = Contract::new(venue, spec.clone(), flow.clone(), seed, history);
+                let contract =
+                    Contract::new(venue, spec.clone(), flow.clone(), seed, history, interval);
                 (spec.spec.symbol.clone(), Mutex::new(contract))
             })
             .collect();
@@ -1018,6 +1094,8 @@ impl FuturesMarket {
             if tick % 25 == 0 {
                 c.publish_klines(now, hub);
             }
+            // Before the mark prices, so their `T` is already the next one.
+            c.fund(now);
             for (i, speed) in [PriceSpeed::S1, PriceSpeed::S3].into_iter().enumerate() {
                 if tick % (speed.millis() / 10) != 0 {
                     continue;

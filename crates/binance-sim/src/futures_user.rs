@@ -20,9 +20,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use binance_types::futures::user::{
-    AccountData, AccountUpdate, AccountUpdateReason, ExecutionType, FuturesBalance, FuturesOrder,
-    FuturesUserEvent, ListenKeyExpired, MarginType, OrderStatus, OrderTradeUpdate, Position,
-    PositionSide, Side, TradeLite,
+    AccountConfigUpdate, AccountData, AccountUpdate, AccountUpdateReason, ExecutionType,
+    FuturesBalance, FuturesOrder, FuturesUserEvent, LeverageUpdate, ListenKeyExpired, MarginType,
+    OrderStatus, OrderTradeUpdate, Position, PositionSide, Side, TradeLite,
 };
 use binance_types::venue::Venue;
 use binance_types::{Millis, Time};
@@ -33,7 +33,7 @@ use crate::accounts::random_id;
 use crate::api_error::ApiErr;
 use crate::clock::now_ms;
 use crate::engine::{self, Fill, NewOrder, OrderType, TimeInForce};
-use crate::futures::{Contract, FuturesMarket, UserFills};
+use crate::futures::{Contract, Funding, FuturesMarket, UserFills};
 use crate::futures_wire::{zero_or, Format};
 use crate::hub::Hub;
 use crate::notation::fixed_scale;
@@ -46,6 +46,41 @@ pub const COINM_WALLET: &[(&str, u32)] = &[("BTC", 10), ("ETH", 100)];
 const TAKER_RATE: Decimal = Decimal::from_parts(5, 0, 0, false, 4);
 /// Commission on a fill that made liquidity (0.02 %).
 const MAKER_RATE: Decimal = Decimal::from_parts(2, 0, 0, false, 4);
+/// A contract's leverage until the account changes it (Binance's default, 20×).
+pub const DEFAULT_LEVERAGE: u32 = 20;
+/// The highest leverage a contract takes.
+pub const MAX_LEVERAGE: u32 = 125;
+/// USD-M leverage brackets: up to this leverage, a position's notional
+/// (USDT) may reach this much (`maxNotionalValue`; the simulator's own table,
+/// shaped like Binance's BTCUSDT brackets, through Binance's documented
+/// answer of `"1000000"` at 21×). Every contract uses it.
+const USDM_BRACKETS: &[(u32, u64)] = &[
+    (1, 1_000_000_000),
+    (2, 600_000_000),
+    (3, 400_000_000),
+    (4, 200_000_000),
+    (5, 100_000_000),
+    (10, 40_000_000),
+    (20, 7_500_000),
+    (50, 1_000_000),
+    (100, 250_000),
+    (125, 50_000),
+];
+/// COIN-M leverage brackets: up to this leverage, a position may hold this
+/// much of the coin (`maxQty`; the simulator's own table, through Binance's
+/// documented answer of `"1000"` at 21×). Every contract uses it.
+const COINM_BRACKETS: &[(u32, u64)] = &[
+    (1, 50_000),
+    (2, 20_000),
+    (3, 10_000),
+    (4, 5_000),
+    (5, 3_000),
+    (10, 2_000),
+    (20, 1_500),
+    (50, 1_000),
+    (100, 100),
+    (125, 50),
+];
 
 /// The user data of one futures venue.
 pub struct FuturesUsers {
@@ -76,10 +111,12 @@ struct ListenKey {
     expires: Instant,
 }
 
-/// An account's futures balances and one-way positions.
+/// An account's futures balances, one-way positions and leverages.
 struct Wallet {
     balances: BTreeMap<String, Decimal>,
     positions: BTreeMap<String, Holding>,
+    /// Each contract's leverage set by the account (others: [`DEFAULT_LEVERAGE`]).
+    leverage: BTreeMap<String, u32>,
     /// When a fill last changed it (0: never).
     updated: u64,
 }
@@ -261,7 +298,120 @@ impl FuturesUsers {
                 .map(|&(a, v)| (a.to_owned(), Decimal::from(v)))
                 .collect(),
             positions: BTreeMap::new(),
+            leverage: BTreeMap::new(),
             updated: 0,
+        }
+    }
+
+    /// The account's wallet, made when it has none yet.
+    fn wallet_mut<'a>(&self, st: &'a mut State, api_key: &str) -> &'a mut Wallet {
+        if !st.wallets.contains_key(api_key) {
+            let wallet = self.new_wallet();
+            st.wallets.insert(api_key.to_owned(), wallet);
+        }
+        st.wallets.get_mut(api_key).expect("just made")
+    }
+
+    /// The account's leverage on `symbol`.
+    pub fn leverage(&self, api_key: &str, symbol: &str) -> u32 {
+        let st = self.state.lock().unwrap();
+        leverage_in(&st, api_key, symbol)
+    }
+
+    /// `POST leverage` (`/fapi/v1/leverage`, `/dapi/v1/leverage`): set the
+    /// account's leverage on `symbol` to `leverage` (text as sent: a whole
+    /// number from 1 to 125), push `ACCOUNT_CONFIG_UPDATE`, answer as
+    /// Binance does (`leverage`, `maxNotionalValue` on USD-M or `maxQty` on
+    /// COIN-M, `symbol`). Binance's errors: `-1102` when a parameter is
+    /// missing, `-1100` when `leverage` is not a whole number, `-4028` when
+    /// it is out of range, `-1121` for an unknown contract.
+    pub fn set_leverage(
+        &self,
+        api_key: &str,
+        symbol: Option<&str>,
+        leverage: Option<&str>,
+    ) -> Result<Value, ApiErr> {
+        let symbol = symbol
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ApiErr::missing("symbol"))?
+            .to_uppercase();
+        let text = leverage
+            .filter(|l| !l.is_empty())
+            .ok_or_else(|| ApiErr::missing("leverage"))?;
+        let leverage: i64 = text.parse().map_err(|_| {
+            ApiErr::new(
+                400,
+                -1100,
+                format!(
+                    "Illegal characters found in parameter 'leverage'; legal range is '^[0-9]{{1,3}}$' (a whole number from 1 to {MAX_LEVERAGE}, sent: '{text}')."
+                ),
+            )
+        })?;
+        self.contract(&symbol)?;
+        let leverage = u32::try_from(leverage)
+            .ok()
+            .filter(|l| (1..=MAX_LEVERAGE).contains(l))
+            .ok_or_else(|| ApiErr::new(400, -4028, format!("Leverage {leverage} is not valid")))?;
+        let now = now_ms();
+        let mut st = self.state.lock().unwrap();
+        self.wallet_mut(&mut st, api_key)
+            .leverage
+            .insert(symbol.clone(), leverage);
+        let event = FuturesUserEvent::AccountConfigUpdate(AccountConfigUpdate::<Millis> {
+            event_time: Time::new(next_time(&mut st)),
+            transaction_time: Time::new(now),
+            leverage: Some(LeverageUpdate {
+                symbol: symbol.clone(),
+                leverage,
+            }),
+            multi_assets: None,
+        });
+        self.emit(&mut st, api_key, &event);
+        let cap = |brackets: &[(u32, u64)]| {
+            brackets
+                .iter()
+                .find(|(up_to, _)| leverage <= *up_to)
+                .map_or(0, |(_, cap)| *cap)
+                .to_string()
+        };
+        Ok(match self.venue {
+            Venue::CoinM => json!({
+                "leverage": leverage, "maxQty": cap(COINM_BRACKETS), "symbol": symbol,
+            }),
+            _ => json!({
+                "leverage": leverage, "maxNotionalValue": cap(USDM_BRACKETS), "symbol": symbol,
+            }),
+        })
+    }
+
+    /// A position as `ACCOUNT_UPDATE` writes it, its profit valued at `mark`.
+    fn position_entry(&self, c: &Contract, holding: &Holding, mark: Decimal) -> Position {
+        let places = c.format();
+        let size = Decimal::from(c.spec().contract_size);
+        let unrealized = unrealized(holding, mark, self.venue, size);
+        let entry = fixed_scale(holding.entry, places.average_places());
+        Position {
+            symbol: c.spec().spec.symbol.clone(),
+            position_amount: holding.amount.normalize(),
+            entry_price: entry,
+            breakeven_price: match self.venue {
+                Venue::CoinM => entry,
+                _ => holding.entry.normalize(),
+            },
+            accumulated_realized: zero_or(holding.realized, 8),
+            unrealized_pnl: zero_or(unrealized, places.unrealized_places()),
+            margin_type: MarginType::Cross,
+            isolated_wallet: Decimal::ZERO,
+            position_side: PositionSide::Both,
+        }
+    }
+
+    /// The asset a contract's margin, profit and fees are in: the quote on
+    /// USD-M, the coin on COIN-M.
+    fn margin_asset(&self, c: &Contract) -> String {
+        match self.venue {
+            Venue::CoinM => c.spec().spec.base_asset.clone(),
+            _ => c.spec().spec.quote_asset.clone(),
         }
     }
 
@@ -473,13 +623,15 @@ impl FuturesUsers {
                 _ => h.amount * mark,
             };
             let entry = fixed_scale(h.entry, places.average_places());
+            let leverage = self.leverage(api_key, &name);
             out.push(json!({
                 "symbol": name, "positionSide": "BOTH",
                 "positionAmt": h.amount.normalize().to_string(),
                 "entryPrice": entry.to_string(), "breakEvenPrice": entry.to_string(),
                 "markPrice": fixed_scale(mark, 8).to_string(),
                 "unRealizedProfit": eight(unrealized(&h, mark, self.venue, size)).to_string(),
-                "liquidationPrice": "0", "marginType": "cross", "isolatedMargin": "0",
+                "liquidationPrice": "0", "leverage": leverage.to_string(),
+                "marginType": "cross", "isolatedMargin": "0",
                 "isolatedWallet": "0", "notional": eight(notional).to_string(),
                 "marginAsset": margin_asset, "updateTime": updated,
             }));
@@ -525,11 +677,7 @@ impl FuturesUsers {
             ),
             _ => (spec.spec.quote_asset.clone(), fill.qty * fill.price * rate),
         };
-        if !st.wallets.contains_key(&api_key) {
-            let wallet = self.new_wallet();
-            st.wallets.insert(api_key.clone(), wallet);
-        }
-        let wallet = st.wallets.get_mut(&api_key).expect("just made");
+        let wallet = self.wallet_mut(st, &api_key);
         wallet.updated = fill.time_ms;
         let holding = wallet.positions.entry(id.0.clone()).or_default();
         let signed = match side {
@@ -569,8 +717,6 @@ impl FuturesUsers {
         };
         self.report(st, c, id, ExecutionType::Trade, Some(last));
         let mark = c.engine().last_trade_price().unwrap_or(fill.price);
-        let unrealized = unrealized(&holding, mark, self.venue, size);
-        let entry = fixed_scale(holding.entry, places.average_places());
         let update = FuturesUserEvent::AccountUpdate(AccountUpdate::<Millis> {
             event_time: Time::new(next_time(st)),
             transaction_time: Time::new(fill.time_ms),
@@ -583,20 +729,7 @@ impl FuturesUsers {
                     cross_wallet_balance: eight(balance),
                     balance_change: Decimal::ZERO,
                 }],
-                positions: vec![Position {
-                    symbol: id.0.clone(),
-                    position_amount: holding.amount.normalize(),
-                    entry_price: entry,
-                    breakeven_price: match self.venue {
-                        Venue::CoinM => entry,
-                        _ => holding.entry.normalize(),
-                    },
-                    accumulated_realized: zero_or(holding.realized, 8),
-                    unrealized_pnl: zero_or(unrealized, places.unrealized_places()),
-                    margin_type: MarginType::Cross,
-                    isolated_wallet: Decimal::ZERO,
-                    position_side: PositionSide::Both,
-                }],
+                positions: vec![self.position_entry(c, &holding, mark)],
             },
         });
         self.emit(st, &api_key, &update);
@@ -711,6 +844,71 @@ impl UserFills for FuturesUsers {
             .get(&id)
             .is_none_or(|o| o.status == OrderStatus::Filled)
     }
+
+    /// Each account with a position on the contract pays (or receives)
+    /// `amount × mark × rate` of USDT on USD-M, `amount × contract size /
+    /// mark × rate` of the coin on COIN-M, at eight decimals; longs pay
+    /// when the rate is positive. The wallet changes and `ACCOUNT_UPDATE`
+    /// (`FUNDING_FEE`) reports the balance, the change (`bc`) and the
+    /// position.
+    fn funding(&self, contract: &Contract, funding: &Funding) {
+        let symbol = contract.spec().spec.symbol.clone();
+        let size = Decimal::from(contract.spec().contract_size);
+        let asset = self.margin_asset(contract);
+        let mut st = self.state.lock().unwrap();
+        let mut holders: Vec<String> = st
+            .wallets
+            .iter()
+            .filter(|(_, w)| {
+                w.positions
+                    .get(&symbol)
+                    .is_some_and(|h| !h.amount.is_zero())
+            })
+            .map(|(api_key, _)| api_key.clone())
+            .collect();
+        holders.sort();
+        for api_key in holders {
+            let wallet = st.wallets.get_mut(&api_key).expect("listed");
+            let holding = wallet.positions[&symbol];
+            let fee = match self.venue {
+                Venue::CoinM if funding.mark_price.is_zero() => Decimal::ZERO,
+                Venue::CoinM => holding.amount * size / funding.mark_price * funding.rate,
+                _ => holding.amount * funding.mark_price * funding.rate,
+            };
+            let change = eight(-fee);
+            if change.is_zero() {
+                continue;
+            }
+            let balance = wallet.balances.entry(asset.clone()).or_default();
+            *balance += change;
+            let balance = *balance;
+            wallet.updated = funding.time;
+            let update = FuturesUserEvent::AccountUpdate(AccountUpdate::<Millis> {
+                event_time: Time::new(next_time(&mut st)),
+                transaction_time: Time::new(funding.time),
+                account_alias: self.alias(&api_key),
+                update: AccountData {
+                    reason: AccountUpdateReason::FundingFee,
+                    balances: vec![FuturesBalance {
+                        asset: asset.clone(),
+                        wallet_balance: eight(balance),
+                        cross_wallet_balance: eight(balance),
+                        balance_change: change,
+                    }],
+                    positions: vec![self.position_entry(contract, &holding, funding.mark_price)],
+                },
+            });
+            self.emit(&mut st, &api_key, &update);
+        }
+    }
+}
+
+/// The account's leverage on `symbol` ([`DEFAULT_LEVERAGE`] until set).
+fn leverage_in(st: &State, api_key: &str, symbol: &str) -> u32 {
+    st.wallets
+        .get(api_key)
+        .and_then(|w| w.leverage.get(symbol).copied())
+        .unwrap_or(DEFAULT_LEVERAGE)
 }
 
 /// The fill an `ORDER_TRADE_UPDATE` reports, and what it cost and earned.

@@ -93,7 +93,7 @@ pub use accounts::{AccountSpec, Accounts, KeyKind, Wallet};
 pub use binance_types::venue::Venue;
 pub use config::{Flood, FuturesConfig, Limits, OptionsConfig, SimConfig};
 pub use faults::{DropMode, Faults};
-pub use futures::ContractSpec;
+pub use futures::{ContractSpec, Funding};
 pub use market::MarketConfig;
 pub use options::{OptionSide, OptionSpec, OptionStream};
 
@@ -191,6 +191,7 @@ impl Sim {
                 config.market.seed,
                 futures.actions_per_second,
                 config.history,
+                futures.funding_interval,
             ));
             let hub = Arc::new(Hub::default());
             let users = FuturesUsers::new(market.clone(), hub.clone(), futures.listen_key_validity);
@@ -397,6 +398,31 @@ impl Sim {
         futures_user::FuturesOrderRequest::parse(&get)
             .and_then(|request| v.users.place(api_key, &request))
             .map_err(|e| (e.code, e.msg))
+    }
+
+    /// The last fundings (up to 1000, oldest first) of a futures `venue`'s
+    /// perpetual `symbol`: each one's time, rate and mark price, as
+    /// accounts were funded at it (none for a delivery contract, an
+    /// unknown symbol or a venue not served).
+    pub fn fundings(&self, venue: Venue, symbol: &str) -> Vec<Funding> {
+        self.venue(venue)
+            .and_then(|v| v.market.contract(symbol))
+            .map(|c| c.lock().unwrap().fundings().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// The next funding time (ms) of a futures `venue`'s perpetual
+    /// `symbol`, as the `markPrice` stream's `T` shows it (`None`: a
+    /// delivery contract, an unknown symbol or a venue not served).
+    pub fn next_funding_time(&self, venue: Venue, symbol: &str) -> Option<u64> {
+        let v = self.venue(venue)?;
+        let next = v
+            .market
+            .contract(symbol)?
+            .lock()
+            .unwrap()
+            .next_funding_time();
+        (next != 0).then_some(next)
     }
 
     /// The symbols a venue trades (none for a venue not served).

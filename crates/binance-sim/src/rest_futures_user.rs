@@ -1,7 +1,7 @@
 //! A futures venue's user REST (`/fapi/v1/…` on USD-M, `/dapi/v1/…` on
 //! COIN-M): the listen key (`POST`/`PUT`/`DELETE listenKey`, the API key
-//! alone, reference §3.2) and signed orders (`POST`/`DELETE`/`GET order`,
-//! checked as spot's are), each weight 1.
+//! alone, reference §3.2), signed orders (`POST`/`DELETE`/`GET order`,
+//! checked as spot's are) and the signed `POST leverage`, each weight 1.
 
 use axum::extract::{Extension, RawQuery, State};
 use axum::http::HeaderMap;
@@ -32,6 +32,7 @@ pub(crate) fn routes(venue: Venue) -> Router<VenueState> {
             &format!("{p}/order"),
             post(place).delete(cancel).get(query_order),
         )
+        .route(&format!("{p}/leverage"), post(leverage))
 }
 
 /// The account's API key (`X-MBX-APIKEY`), known to the simulator.
@@ -173,6 +174,26 @@ async fn query_order(
         let (key, a) = signed(&v, &headers, q, body)?;
         let (symbol, id) = OrderRef::parse(&|k| a.get(k))?;
         v.users.query(&key, &symbol, id)
+    })
+    .await
+}
+
+/// `POST leverage`: the account's new leverage on a contract
+/// (`symbol`, `leverage` 1 to 125).
+async fn leverage(
+    State(v): State<VenueState>,
+    Extension(m): Extension<ConnMeta>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: String,
+) -> Response {
+    weighed(&v, &m, || {
+        let (key, a) = signed(&v, &headers, q, body)?;
+        v.users.set_leverage(
+            &key,
+            a.get("symbol").as_deref(),
+            a.get("leverage").as_deref(),
+        )
     })
     .await
 }

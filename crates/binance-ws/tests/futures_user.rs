@@ -376,3 +376,79 @@ async fn a_quiet_futures_ws_api_connection_stays() {
     api.request("ping", serde_json::json!({})).await.unwrap();
     assert_eq!(sim.faults().api_connections(), first, "the same connection");
 }
+
+/// A leverage change and a funding reach the client typed: the
+/// `ACCOUNT_CONFIG_UPDATE` of `POST /fapi/v1/leverage`, then (funding every
+/// second) an `ACCOUNT_UPDATE` whose reason is `FUNDING_FEE`, each the
+/// simulator's logged bytes.
+#[tokio::test]
+async fn leverage_and_funding_arrive_typed() {
+    use binance_ws::binance_types::futures::user::AccountUpdateReason;
+
+    let sim = Sim::start(SimConfig {
+        accounts: vec![demo_account()],
+        futures: FuturesConfig {
+            funding_interval: Duration::from_secs(1),
+            ..FuturesConfig::default()
+        },
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let manager = manager(&sim);
+    let mut socket = manager.futures_user_socket().unwrap();
+    socket.connect().await.unwrap();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let query = format!("symbol=BTCUSDT&leverage=21&timestamp={now}");
+    let signature = hmac_sha256_hex(DEMO_SECRET.as_bytes(), query.as_bytes());
+    let url = format!(
+        "{}/fapi/v1/leverage?{query}&signature={signature}",
+        sim.venue_rest_url(Venue::UsdM)
+    );
+    let (status, _, body) = http_with("POST", &url, &[("X-MBX-APIKEY", DEMO_API_KEY)]).await;
+    assert_eq!(status, 200, "{body}");
+    order(&sim, Venue::UsdM, "BTCUSDT", "BUY", "0.002").await;
+
+    let (mut config, mut funding) = (None, None);
+    while config.is_none() || funding.is_none() {
+        let message = tokio::time::timeout(PATIENCE, socket.recv())
+            .await
+            .expect("in time")
+            .expect("the socket goes on");
+        let Message::FuturesUser(event) = message else {
+            continue;
+        };
+        match *event {
+            FuturesUserEvent::AccountConfigUpdate(update) => config = Some(update),
+            FuturesUserEvent::AccountUpdate(update)
+                if update.update.reason == AccountUpdateReason::FundingFee =>
+            {
+                funding = Some(update)
+            }
+            _ => {}
+        }
+    }
+    let (config, funding) = (config.unwrap(), funding.unwrap());
+    let leverage = config.leverage.as_ref().expect("ac");
+    assert_eq!(
+        (leverage.symbol.as_str(), leverage.leverage),
+        ("BTCUSDT", 21)
+    );
+    let balance = &funding.update.balances[0];
+    assert_eq!(balance.asset, "USDT");
+    assert!(
+        balance.balance_change.is_sign_negative(),
+        "a long pays a positive rate"
+    );
+    assert_eq!(funding.update.positions[0].symbol, "BTCUSDT");
+    let log = sim.futures_user_events(Venue::UsdM, DEMO_API_KEY);
+    for event in [
+        FuturesUserEvent::AccountConfigUpdate(config),
+        FuturesUserEvent::AccountUpdate(funding),
+    ] {
+        assert!(log.contains(&event.to_json()), "{}", event.to_json());
+    }
+}
