@@ -166,10 +166,10 @@ impl Ledger {
             return Verdict::Pass;
         }
         if let Some(key) = order_key_of(bytes) {
-            let symbol = match key.symbol {
-                Some(symbol) if stream.starts_with('!') => symbol,
-                _ => "",
-            };
+            // Per symbol: an all-market or per-underlying stream
+            // (`!bookTicker`, `btc@optionTrade`) interleaves symbols whose
+            // keys each grow on their own.
+            let symbol = key.symbol.unwrap_or("");
             return match track.keys.get_mut(symbol) {
                 Some(last) if key.value <= *last => Verdict::Repeat,
                 Some(last) => {
@@ -193,6 +193,14 @@ impl Ledger {
             }
         }
         Verdict::Pass
+    }
+
+    /// Forget `stream` (unsubscribed): subscribed again, it starts a new
+    /// sequence. A stream waiting for a backfill keeps its held frames.
+    pub fn forget(&mut self, stream: &str) {
+        if self.tracks.get(stream).is_some_and(|t| t.held.is_none()) {
+            self.tracks.remove(stream);
+        }
     }
 
     /// A backfill of `stream` is over: its held frames, to be judged again
@@ -708,5 +716,44 @@ mod tests {
                 assert_eq!(got[key], want[key], "{key} of {got} and {want}");
             }
         }
+    }
+
+    #[test]
+    fn interleaved_symbols_keep_their_own_keys_and_a_forgotten_stream_starts_anew() {
+        let mut ledger = Ledger::new(true, 1, None);
+        let trade = |symbol: &str, t: u64| {
+            frame(&format!(
+                r#"{{"stream":"btc@optionTrade","data":{{"e":"trade","E":1,"T":1,"s":"{symbol}","t":{t},"p":"1.000","q":"0.1000","X":"MARKET","S":"BUY","m":false}}}}"#
+            ))
+        };
+        let s = "btc@optionTrade";
+        assert_eq!(
+            ledger.check(s, &trade("BTC-261225-90000-C", 90)),
+            Verdict::Pass
+        );
+        // Another option's own numbering: new, not a repeat.
+        assert_eq!(
+            ledger.check(s, &trade("BTC-261225-95000-P", 4)),
+            Verdict::Pass
+        );
+        assert_eq!(
+            ledger.check(s, &trade("BTC-261225-95000-P", 4)),
+            Verdict::Repeat
+        );
+        assert_eq!(
+            ledger.check(s, &trade("BTC-261225-90000-C", 91)),
+            Verdict::Pass
+        );
+
+        let k = "btcusdt@trade";
+        let spot = |t: u64| {
+            frame(&format!(
+                r#"{{"stream":"btcusdt@trade","data":{{"e":"trade","E":1,"s":"BTCUSDT","t":{t},"p":"1","q":"1","T":1,"m":true,"M":true}}}}"#
+            ))
+        };
+        assert_eq!(ledger.check(k, &spot(10)), Verdict::Pass);
+        ledger.forget(k);
+        // Subscribed again much later: no gap from the old sequence.
+        assert_eq!(ledger.check(k, &spot(500)), Verdict::Pass);
     }
 }

@@ -490,8 +490,9 @@ impl<U: TimeUnit> Protocol for Market<U> {
             if let Some(key) = order_key_of(text.as_bytes()) {
                 // An all-market stream interleaves symbols whose keys each
                 // grow on their own (`!bookTicker`'s `u`).
+                // Options' per-underlying streams (`btc@optionTrade`) too.
                 let fresh = match key.symbol {
-                    Some(symbol) if name.starts_with('!') => {
+                    Some(symbol) if name.starts_with('!') || name.contains("@option") => {
                         dedupe.fresh(&format!("{name}#{symbol}"), key.value)
                     }
                     _ => dedupe.fresh(name, key.value),

@@ -250,6 +250,12 @@ impl<U: TimeUnit> Socket<U> {
         if !self.gap_check && !redundant {
             return;
         }
+        // Stream time units a millisecond: only spot streams take
+        // `timeUnit`; futures and options times are milliseconds.
+        let per_ms = match self.venue {
+            Venue::Spot => U::PER_SECOND / 1000,
+            _ => 1,
+        };
         let on = self.backfill && self.gap_check && self.manager.env.options.backfill_weight > 0;
         let backfill = match (&self.manager.rest, on) {
             (Some(rest), true) if self.venue == Venue::Spot && !self.raw_ws() => {
@@ -259,12 +265,12 @@ impl<U: TimeUnit> Socket<U> {
                     venue: self.venue,
                     pace: self.manager.backfill_pace.clone(),
                     combined: self.plans.iter().all(|(p, _)| p.combined),
-                    per_ms: U::PER_SECOND / 1000,
+                    per_ms,
                 }))
             }
             _ => None,
         };
-        let mut ledger = Ledger::new(redundant, U::PER_SECOND / 1000, backfill);
+        let mut ledger = Ledger::new(redundant, per_ms, backfill);
         if !self.gap_check {
             ledger = ledger.without_sequences();
         }
@@ -275,7 +281,7 @@ impl<U: TimeUnit> Socket<U> {
     fn raw_ws(&self) -> bool {
         self.plans
             .iter()
-            .any(|(p, _)| !p.combined && p.streams.len() != 1)
+            .any(|(p, count)| !p.combined && (p.streams.len() != 1 || *count != 1))
     }
 
     /// The next message, connecting first if needed.
@@ -382,7 +388,8 @@ impl<U: TimeUnit> Socket<U> {
                 stream: Some(stream),
             } => stream,
             _ => match self.plans.first() {
-                Some((plan, _)) if !plan.combined && plan.streams.len() == 1 => {
+                // Still one: a live subscribe may have added more.
+                Some((plan, count)) if !plan.combined && plan.streams.len() == 1 && *count == 1 => {
                     plan.streams[0].as_str()
                 }
                 _ => "",
@@ -549,6 +556,12 @@ impl<U: TimeUnit> Socket<U> {
                 }
                 control(handle, Control::Unsubscribe(names.clone())).await?;
                 self.plans[i].1 = self.plans[i].1.saturating_sub(names.len());
+            }
+            // Subscribed again later, a stream starts a new sequence.
+            if let Some(ledger) = &mut self.ledger {
+                for name in &names {
+                    ledger.forget(name);
+                }
             }
         }
         Ok(())
