@@ -355,6 +355,8 @@ struct Market<U: TimeUnit> {
     /// Repeats filtered while two connections deliver, and after a switch
     /// until the new one has passed what the old one delivered.
     dedupe: Option<Repeats>,
+    /// Where the rotation filter writes a frame's stream#symbol key.
+    key_buf: String,
 }
 
 impl<U: TimeUnit> Protocol for Market<U> {
@@ -488,15 +490,18 @@ impl<U: TimeUnit> Protocol for Market<U> {
                 (None, _) => "",
             };
             if let Some(key) = order_key_of(text.as_bytes()) {
-                // An all-market stream interleaves symbols whose keys each
-                // grow on their own (`!bookTicker`'s `u`).
-                // Options' per-underlying streams (`btc@optionTrade`) too.
-                let fresh = match key.symbol {
-                    Some(symbol) if name.starts_with('!') || name.contains("@option") => {
-                        dedupe.fresh(&format!("{name}#{symbol}"), key.value)
-                    }
-                    _ => dedupe.fresh(name, key.value),
-                };
+                // Keys grow per symbol: an all-market or per-underlying
+                // stream (`!bookTicker`, `btc@optionTrade`) interleaves
+                // symbols that each count on their own. The composite key
+                // is written into a buffer kept for it (no allocation).
+                let slot = &mut self.key_buf;
+                slot.clear();
+                slot.push_str(name);
+                if let Some(symbol) = key.symbol {
+                    slot.push('#');
+                    slot.push_str(symbol);
+                }
+                let fresh = dedupe.fresh(slot, key.value);
                 if !fresh {
                     return After::Nothing;
                 }
@@ -714,6 +719,7 @@ impl<U: TimeUnit> Market<U> {
             held_since: None,
             rotating: false,
             dedupe: None,
+            key_buf: String::new(),
         }
     }
 
@@ -964,6 +970,25 @@ mod tests {
         let got = delivered(&queue);
         let want: Vec<String> = frames.iter().map(|f| f.to_string()).collect();
         assert_eq!(got, want);
+
+        // A per-underlying options stream: each option numbers its trades.
+        let (mut market, queue) = opened(Venue::Options, vec!["btc@optionTrade"], true);
+        market.on_rotation(Phase::Opening);
+        let trade = |symbol: &str, t: u64| -> Utf8Bytes {
+            format!(r#"{{"stream":"btc@optionTrade","data":{{"e":"trade","E":1,"T":1,"s":"{symbol}","t":{t},"p":"1.000","q":"0.1000","X":"MARKET","S":"BUY","m":false}}}}"#).into()
+        };
+        let frames = [
+            trade("BTC-261225-90000-C", 90),
+            trade("BTC-261225-95000-P", 4),
+        ];
+        for which in [Which::Current, Which::Next] {
+            for frame in &frames {
+                market.on_frame(frame.clone(), which);
+            }
+        }
+        market.flush();
+        let want: Vec<String> = frames.iter().map(|f| f.to_string()).collect();
+        assert_eq!(delivered(&queue), want);
     }
 
     /// A live SUBSCRIBE answered while a rotation's connection was opening
